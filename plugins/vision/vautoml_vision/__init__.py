@@ -1,0 +1,53 @@
+"""Image classification vertical for vertical-automl.
+
+Registered through the ``vautoml`` entry-point group exactly like a
+third-party plugin.  Reads class-per-subfolder image folders, ``.npz`` and
+HDF5 files; without ``--data`` it uses scikit-learn's bundled 8x8 digits, so
+it works offline.  Keras is imported only inside :func:`build_model`.
+"""
+
+from __future__ import annotations
+
+from vertical_automl import DataLoader, LabeledData, Vertical, hookimpl
+from vertical_automl.data import images
+
+from .model import build_model
+
+LOADERS = (
+    DataLoader("image-folder", "a folder with one sub-folder of PNG/JPEG/BMP images per class", images.is_image_folder, images.load_image_folder),
+    DataLoader("npz", "an .npz file with arrays x (N, H, W[, C]) and y (labels)", images.is_npz, images.load_npz_images),
+    DataLoader("hdf5", "an .h5/.hdf5 file with datasets x (N, H, W[, C]) and y (labels)", images.is_hdf5, images.load_hdf5_images),
+)
+
+
+def load_digits() -> LabeledData:
+    """scikit-learn's bundled handwritten digits: 1,797 images of 8x8 pixels valued 0-16."""
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    from vertical_automl.data.arrays import image_arrays
+
+    digits = sklearn_digits()
+    return image_arrays(digits.images.astype("float32"), digits.target, "scikit-learn digits (bundled, 1,797 8x8 images)", value_range=(0.0, 16.0))
+
+
+VISION = Vertical(
+    name="vision",
+    description="Image classification: convolutional networks searched over depth, width, kernel size, initializer, batch norm, dropout, pooling, augmentation and optimizer.",
+    task="multiclass",
+    build_model=build_model,
+    loaders=LOADERS,
+    default_data=load_digits,
+    default_data_description="scikit-learn digits (8x8 grayscale, 10 classes)",
+    objective="val_accuracy",
+    model_card_notes=(
+        "The model takes raw pixels in channels_last order (batch, height, width, channels) in the value range above; "
+        "rescaling to [0, 1] and any augmentation are layers inside the model (augmentation is active only in training).",
+        "Inside, the model permutes to channels_first before its convolutions, which is faster on the PyTorch backend; callers never see this.",
+    ),
+    usage_code=images.image_usage_code,
+)
+
+
+@hookimpl
+def register_verticals(register):
+    register(VISION)

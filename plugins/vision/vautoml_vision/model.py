@@ -1,0 +1,82 @@
+"""The vision model builder: one point of the search space -> a compiled CNN.
+
+Layout: input is channels_last (what image libraries produce); augmentation
+runs there, then a Permute switches to channels_first for the convolutions,
+which measured faster on the PyTorch backend.  Every layer is a stock Keras
+layer, so ``model.keras`` loads in safe mode without custom objects.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from vertical_automl import DatasetInfo, space
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+    import keras_tuner
+
+AUGMENTATIONS = ("none", "shift", "shift_flip")
+
+
+def _augment(hp: "keras_tuner.HyperParameters", x: "keras.KerasTensor") -> "keras.KerasTensor":
+    """Random rotation, zoom and translation (and optionally horizontal flips), training only.
+
+    RandomCrop is avoided: on this backend it returns uncropped images at inference.
+    """
+    import keras
+
+    mode = hp.Choice("augmentation", list(AUGMENTATIONS))
+    if mode == "none":
+        return x
+    if mode == "shift_flip":
+        x = keras.layers.RandomFlip("horizontal")(x)
+    x = keras.layers.RandomRotation(0.05, fill_mode="constant")(x)
+    x = keras.layers.RandomZoom(0.1, fill_mode="constant")(x)
+    return keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant")(x)
+
+
+def build_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo) -> "keras.Model":
+    import keras
+
+    height, width, channels = info.input_shape
+    low, high = info.input_spec["value_range"]
+    inputs = keras.Input(shape=(height, width, channels), name="pixels")
+    x = _augment(hp, inputs)
+    x = keras.layers.Rescaling(scale=1.0 / (high - low), offset=-low / (high - low))(x)
+    x = keras.layers.Permute((3, 1, 2))(x)  # to channels_first
+
+    max_blocks = max(1, min(4, int(math.log2(min(height, width))) - 1))
+    blocks = space.depth(hp, 1, max_blocks)
+    filters = space.width(hp, (16, 32, 64))
+    kernel = hp.Choice("kernel_size", [3, 5])
+    initializer = space.kernel_initializer(hp)
+    normalise = space.batch_norm(hp)
+    rate = space.dropout(hp, 0.5)
+    pooling = hp.Choice("pooling", ["max", "average"])
+    pool = keras.layers.MaxPooling2D if pooling == "max" else keras.layers.AveragePooling2D
+
+    for block in range(blocks):
+        x = keras.layers.Conv2D(min(filters * 2**block, 256), kernel, padding="same", data_format="channels_first", kernel_initializer=initializer, use_bias=not normalise)(x)
+        if normalise:
+            x = keras.layers.BatchNormalization(axis=1)(x)
+        x = keras.layers.Activation("relu")(x)
+        x = pool(2, data_format="channels_first")(x)
+
+    if hp.Choice("head", ["global_average", "flatten"]) == "flatten":
+        x = keras.layers.Flatten(data_format="channels_first")(x)
+    else:
+        x = keras.layers.GlobalAveragePooling2D(data_format="channels_first")(x)
+    if rate > 0:
+        x = keras.layers.Dropout(rate)(x)
+    units = hp.Choice("dense_units", [0, 64, 128])
+    if units:
+        x = keras.layers.Dense(units, activation="relu", kernel_initializer=initializer)(x)
+        if rate > 0:
+            x = keras.layers.Dropout(rate)(x)
+    outputs = keras.layers.Dense(info.num_classes, activation="softmax", name="probabilities")(x)
+
+    model = keras.Model(inputs, outputs, name="vautoml_vision")
+    model.compile(optimizer=space.optimizer(hp), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model

@@ -1,0 +1,42 @@
+"""vertical-automl: AutoML for specialised industries on Keras 3 (PyTorch backend).
+
+Importing the package pins Keras to the torch backend (see ``_backend``) and
+imports neither Keras nor torch itself; those load when a search starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._backend import ensure_torch_backend
+
+ensure_torch_backend()
+
+from .data.dataset import Dataset, DatasetInfo, LabeledData  # noqa: E402
+from .errors import BackendError, DataError, PluginError, SearchError, VautomlError  # noqa: E402
+from .hookspecs import hookimpl  # noqa: E402
+from .vertical import DataLoader, Vertical  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendError",
+    "DataError",
+    "DataLoader",
+    "Dataset",
+    "DatasetInfo",
+    "LabeledData",
+    "PluginError",
+    "SearchError",
+    "VautomlError",
+    "Vertical",
+    "hookimpl",
+    "search",
+]
+
+
+def search(plugin: str, data: Any = None, **options: Any) -> Any:
+    """Run a search and export the best model; see :func:`vertical_automl.pipeline.search`."""
+    from .pipeline import search as run
+
+    return run(plugin, data, **options)

@@ -1,0 +1,133 @@
+"""The ``vautoml`` command line.
+
+Start-up stays light: this module imports click, rich and the plugin
+registry only; Keras and torch load inside ``search`` when a search starts.
+Every :class:`~vertical_automl.errors.VautomlError` becomes one line on
+stderr and a non-zero exit code; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import VautomlError
+from .plugins import get_plugins
+
+
+class VautomlGroup(click.Group):
+    """Turns user errors into one line and an exit code, unless --debug."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except VautomlError as error:
+            if _debug(ctx):
+                raise
+            click.echo(f"Error: {error}", err=True)
+            ctx.exit(error.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted; nothing was written to the registry.", err=True)
+            ctx.exit(130)
+        except Exception as error:  # an unexpected failure still gets one readable line
+            if _debug(ctx):
+                raise
+            click.echo(f"Error: unexpected {type(error).__name__}: {error}. Fix: re-run with --debug for the traceback and report it.", err=True)
+            ctx.exit(1)
+
+
+def _debug(ctx: click.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.params.get("debug")) or os.environ.get("VAUTOML_DEBUG", "") not in ("", "0")
+
+
+@click.group(cls=VautomlGroup)
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.version_option(package_name="vertical-automl")
+def main(debug: bool) -> None:
+    """vautoml: search, train and export Keras models for industry verticals."""
+
+
+@main.group()
+def plugins() -> None:
+    """Inspect installed vertical plugins."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print name, distribution, version, verticals, hooks and load errors as JSON.")
+def plugins_list(as_json: bool) -> None:
+    """List every installed vautoml plugin and what it provides."""
+    listing = get_plugins().listing()
+    if as_json:
+        click.echo(json.dumps(listing, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="vautoml plugins")
+    for column in ("plugin", "distribution", "version", "verticals", "hooks", "status"):
+        table.add_column(column)
+    for row in listing:
+        status = "[red]" + "; ".join(row["errors"]) + "[/red]" if row["errors"] else "ok"
+        table.add_row(row["name"], row["distribution"], row["version"], ", ".join(row["verticals"]) or "-", ", ".join(row["hooks"]) or "-", status)
+    Console(width=max(120, Console().width)).print(table)
+    if not listing:
+        click.echo("No plugins installed. Install one, e.g. pip install -e plugins/vision", err=True)
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"'{pair}' is not KEY=VALUE (e.g. image_size=32)", param_hint="--data-option")
+        options[key.strip()] = value.strip()
+    return options
+
+
+@main.command()
+@click.option("--plugin", "plugin", required=True, help="Vertical to search, e.g. vision (see 'vautoml plugins list').")
+@click.option("--data", type=click.Path(path_type=Path), help="Training data: an image folder (one sub-folder per class), .npz or .h5. Default: the vertical's built-in dataset.")
+@click.option("--test-data", type=click.Path(path_type=Path), help="Held-out test data in the same format. Default: a stratified 20% of --data.")
+@click.option("--data-option", "-O", "data_options", multiple=True, metavar="KEY=VALUE", help="Loader option, e.g. -O image_size=32 -O color_mode=rgb.")
+@click.option("--tuner", type=click.Choice(["random", "bayesian", "hyperband"]), default="random", show_default=True)
+@click.option("--max-trials", type=click.IntRange(1), default=10, show_default=True, help="Hyperparameter sets to try.")
+@click.option("--epochs", type=click.IntRange(1), default=20, show_default=True, help="Most epochs per trial (early stopping may end sooner).")
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the split, the tuner and Keras.")
+@click.option("--registry", type=click.Path(path_type=Path), default=None, help="Model registry folder. Default: $VAUTOML_REGISTRY or ./registry.")
+def search(plugin: str, data: Path | None, test_data: Path | None, data_options: tuple[str, ...], tuner: str, max_trials: int, epochs: int, batch_size: int, seed: int, registry: Path | None) -> None:
+    """Search models for a vertical and export the best one to the registry."""
+    from .pipeline import search as run_search
+
+    started = time.perf_counter()
+    result = run_search(
+        plugin, data,
+        test_data=test_data,
+        data_options=_parse_options(data_options),
+        tuner=tuner, max_trials=max_trials, epochs=epochs, batch_size=batch_size, seed=seed,
+        registry=registry,
+        progress=lambda message: click.echo(message, err=True),
+    )
+    metrics = result.report["test_metrics"]
+    trials = result.report["search"]["trials"]
+    click.echo(
+        f"run {result.run_id}: {trials.get('COMPLETED', 0)}/{trials['total']} trials completed in {time.perf_counter() - started:.0f}s; "
+        f"test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
+    )
+    click.echo(f"exported to {result.path}")
+
+
+get_plugins().call_each("register_commands", lambda record: {"cli": main})
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data containers, splitting and the loaders shared across verticals."""

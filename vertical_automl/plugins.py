@@ -1,0 +1,203 @@
+"""Plugin discovery and isolation (pluggy, ``vautoml`` entry-point group).
+
+Every plugin, built-in or third-party, is found through an entry point in the
+``vautoml`` group.  A plugin that fails to import, implements a hook that
+does not exist, or raises inside a hook is recorded against its name and
+distribution and skipped; the other plugins keep working.  Which plugins load
+is chosen with two environment variables, each a comma-separated list of
+entry-point or distribution names:
+
+* ``VAUTOML_LOAD_PLUGINS``: load only these (set but empty: load none);
+* ``VAUTOML_DISABLE_PLUGINS``: load all but these.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+from .vertical import DataLoader, Vertical
+
+ENTRY_POINT_GROUP = "vautoml"
+
+
+@dataclass
+class PluginRecord:
+    """What one entry point brought: its hooks, its verticals, and what went wrong."""
+
+    name: str
+    distribution: str
+    version: str
+    hooks: list[str] = field(default_factory=list)
+    verticals: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.distribution} {self.version})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "verticals": self.verticals,
+            "hooks": self.hooks,
+            "errors": self.errors,
+        }
+
+
+def _names(value: str | None) -> set[str] | None:
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+class PluginRegistry:
+    """The loaded plugins and what they registered."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None, plugins: Sequence[tuple[str, object]] = ()) -> None:
+        """Load entry-point plugins chosen by ``environ``, plus ``plugins`` given as (name, object) pairs."""
+        environ = os.environ if environ is None else environ
+        self.manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+        self.manager.add_hookspecs(hookspecs)
+        self.records: dict[str, PluginRecord] = {}
+        self.verticals: dict[str, tuple[Vertical, PluginRecord]] = {}
+        self.conflicts: dict[str, list[PluginRecord]] = {}
+        self.extra_loaders: dict[str, list[DataLoader]] = {}
+        self._load_entry_points(_names(environ.get("VAUTOML_LOAD_PLUGINS")), _names(environ.get("VAUTOML_DISABLE_PLUGINS")) or set())
+        for name, plugin in plugins:
+            self._register(plugin, self._new_record(name, "unpackaged", "0"))
+        self._collect_verticals()
+        self._collect_loaders()
+
+    # -- discovery ---------------------------------------------------------
+
+    def _new_record(self, name: str, distribution: str, version: str) -> PluginRecord:
+        record = PluginRecord(name, distribution, version)
+        if name in self.records:
+            record.errors.append(f"plugin name '{name}' is already used by {self.records[name].distribution}; skipped")
+            self.records[f"{name}@{distribution}"] = record
+            return record
+        self.records[name] = record
+        return record
+
+    def _load_entry_points(self, only: set[str] | None, disabled: set[str]) -> None:
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = entry_point.dist
+            distribution = dist.metadata["Name"] if dist is not None else "unknown"
+            wanted = {entry_point.name, distribution}
+            if (only is not None and not wanted & only) or wanted & disabled:
+                continue
+            record = self._new_record(entry_point.name, distribution, dist.version if dist is not None else "unknown")
+            if record.errors:
+                continue
+            try:
+                plugin = entry_point.load()
+            except Exception as error:  # any import failure must not stop the others
+                record.errors.append(f"failed to import {entry_point.value}: {type(error).__name__}: {error}")
+                continue
+            self._register(plugin, record)
+
+    def _register(self, plugin: object, record: PluginRecord) -> None:
+        """Register one plugin object, rejecting hooks the specification does not know."""
+        if record.errors:
+            return
+        unknown = [
+            name for name in dir(plugin)
+            if self.manager.parse_hookimpl_opts(plugin, name) is not None and not hasattr(hookspecs, name)
+        ]
+        if unknown:
+            known = ", ".join(sorted(n for n in dir(hookspecs) if n.startswith("register_")))
+            record.errors.append(f"implements unknown hook(s) {', '.join(unknown)} (known: {known})")
+            return
+        try:
+            self.manager.register(plugin, name=record.name)
+        except (pluggy.PluginValidationError, ValueError) as error:
+            record.errors.append(f"invalid hook implementation: {error}")
+            return
+        record.hooks = sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or [])
+
+    def call_each(self, hook_name: str, arguments: Callable[[PluginRecord], dict[str, Any]]) -> set[str]:
+        """Call every implementation of a hook on its own, so a failure stays with its plugin.
+
+        ``arguments(record)`` gives the keyword arguments for one plugin.
+        Returns the names of the plugins whose implementation raised.
+        """
+        failed = set()
+        for impl in getattr(self.manager.hook, hook_name).get_hookimpls():
+            record = self.records[impl.plugin_name]
+            kwargs = arguments(record)
+            try:
+                impl.function(*[kwargs[arg] for arg in impl.argnames])
+            except Exception as error:  # a plugin bug must not take the others down
+                record.errors.append(f"{hook_name} failed: {type(error).__name__}: {error}")
+                failed.add(record.name)
+        return failed
+
+    # -- what plugins registered ------------------------------------------
+
+    def _collect_verticals(self) -> None:
+        offered: dict[str, list[Any]] = {}
+        failed = self.call_each("register_verticals", lambda record: {"register": offered.setdefault(record.name, []).append})
+        claims: dict[str, list[tuple[Vertical, PluginRecord]]] = {}
+        for plugin_name, registered in offered.items():
+            record = self.records[plugin_name]
+            if plugin_name in failed:
+                continue
+            for vertical in registered:
+                problems = vertical.problems() if isinstance(vertical, Vertical) else [f"registered {vertical!r}, which is not a Vertical"]
+                if problems:
+                    record.errors.extend(problems)
+                    continue
+                claims.setdefault(vertical.name, []).append((vertical, record))
+                record.verticals.append(vertical.name)
+        for name, owners in claims.items():
+            if len(owners) == 1:
+                self.verticals[name] = owners[0]
+                continue
+            self.conflicts[name] = [record for _, record in owners]
+            both = " and ".join(record.label for record in self.conflicts[name])
+            for record in self.conflicts[name]:
+                record.errors.append(f"vertical '{name}' is registered by two plugins: {both}")
+
+    def _collect_loaders(self) -> None:
+        def register(loader: DataLoader, vertical: str) -> None:
+            if not isinstance(loader, DataLoader):
+                raise TypeError(f"register() expects a DataLoader, got {loader!r}")
+            self.extra_loaders.setdefault(vertical, []).append(loader)
+
+        self.call_each("register_data_loaders", lambda record: {"register": register})
+
+    def get_vertical(self, name: str) -> tuple[Vertical, PluginRecord]:
+        """The vertical called ``name`` and the plugin that registered it."""
+        if name in self.conflicts:
+            owners = " and ".join(record.label for record in self.conflicts[name])
+            disable = self.conflicts[name][-1].name
+            raise PluginError(f"vertical '{name}' is registered by two plugins: {owners}", f"uninstall one, or disable it with VAUTOML_DISABLE_PLUGINS={disable}")
+        if name not in self.verticals:
+            available = ", ".join(sorted(self.verticals)) or "none installed"
+            broken = [record.label for record in self.records.values() if record.errors and not record.verticals]
+            hint = f"; these plugins failed to load: {', '.join(broken)} (see 'vautoml plugins list')" if broken else ""
+            raise PluginError(f"unknown plugin or vertical '{name}' (available: {available}){hint}", "pick one of the available names, or install the plugin that provides it")
+        return self.verticals[name]
+
+    def loaders_for(self, name: str) -> tuple[DataLoader, ...]:
+        vertical, _ = self.get_vertical(name)
+        return tuple(vertical.loaders) + tuple(self.extra_loaders.get(name, ()))
+
+    def listing(self) -> list[dict[str, Any]]:
+        return [record.as_dict() for record in self.records.values()]
+
+
+@functools.lru_cache(maxsize=1)
+def get_plugins() -> PluginRegistry:
+    """The process-wide registry, loaded once on first use."""
+    return PluginRegistry()

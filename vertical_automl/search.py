@@ -1,0 +1,228 @@
+"""KerasTuner glue: the hypermodel, tuner choice, per-trial callbacks and the refit.
+
+KerasTuner does the searching; this module only adds what it lacks, through
+its own extension points (``HyperModel.build``/``fit`` and
+``Tuner.run_trial``/``on_trial_end``): early stopping and a non-finite-loss
+check in every trial, the seconds each trial took, a cap on trials for
+Hyperband, and a refit of the best hyperparameters on train+validation.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+import keras_tuner as kt
+import numpy as np
+
+from .data.dataset import Dataset, LabeledData
+from .errors import SearchError
+from .vertical import Vertical
+
+TUNERS = ("random", "bayesian", "hyperband")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Knobs of one search; the CLI options map onto these one to one."""
+
+    tuner: str = "random"
+    max_trials: int = 10
+    epochs: int = 20
+    batch_size: int = 64
+    patience: int = 4
+    seed: int = 0
+    max_consecutive_failed_trials: int = 3
+
+
+@dataclass
+class TrialRecord:
+    """One row of ``trials.json`` and of the leaderboard."""
+
+    trial_id: str
+    status: str
+    score: float | None
+    best_epoch: int | None
+    epochs_run: int | None
+    seconds: float
+    hyperparameters: dict[str, Any]
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class SearchOutcome:
+    trials: list[TrialRecord]
+    best: TrialRecord
+    best_hyperparameters: kt.HyperParameters
+    objective: str
+    stopped_early_reason: str | None = None
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class NonFiniteLoss(keras.callbacks.Callback):
+    """Fail the trial on a NaN or infinite loss.
+
+    Keras's TerminateOnNaN only stops training, and with an accuracy
+    objective KerasTuner then records the trial as COMPLETED with a junk
+    score; raising KerasTuner's FailedTrialError marks it FAILED instead.
+    """
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise kt.errors.FailedTrialError(f"non-finite loss ({float(loss)}) at batch {batch}; the learning rate is probably too high")
+
+
+class VerticalHyperModel(kt.HyperModel):
+    """Adapts a vertical's ``build_model(hp, info)`` to KerasTuner."""
+
+    def __init__(self, vertical: Vertical, dataset: Dataset, batch_size: int) -> None:
+        super().__init__(name=vertical.name)
+        self.vertical = vertical
+        self.info = dataset.info
+        self.batch_size = batch_size
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        return self.vertical.build_model(hp, self.info)
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("batch_size", self.batch_size)
+        return model.fit(*args, **kwargs)
+
+
+class _TrialBookkeeping:
+    """Tuner mixin: time each trial, count its epochs, and report its end."""
+
+    on_trial_done: Callable[[TrialRecord], None] | None = None
+
+    def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        self._epochs_run[trial.trial_id] = None
+        try:
+            histories = super().run_trial(trial, *args, **kwargs)
+            self._epochs_run[trial.trial_id] = max(len(h.epoch) for h in histories)
+            return histories
+        finally:
+            self._seconds[trial.trial_id] = time.perf_counter() - started
+
+    def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
+        super().on_trial_end(trial)
+        if self.on_trial_done is not None:
+            self.on_trial_done(trial_record(self.oracle.trials[trial.trial_id], self._seconds.get(trial.trial_id, 0.0), self._epochs_run.get(trial.trial_id)))
+
+
+def _tuner_class(kind: str) -> type:
+    base = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyperband": kt.Hyperband}[kind]
+    return type(f"Bookkept{base.__name__}", (_TrialBookkeeping, base), {})
+
+
+def make_tuner(hypermodel: VerticalHyperModel, vertical: Vertical, settings: SearchSettings, directory: Path) -> kt.Tuner:
+    """Build the chosen KerasTuner tuner, with ``max_trials`` honoured by all of them."""
+    if settings.tuner not in TUNERS:
+        raise SearchError(f"unknown tuner '{settings.tuner}'", f"use one of {', '.join(TUNERS)}")
+    objective = kt.Objective(vertical.objective, direction=vertical.objective_direction)
+    common = dict(
+        hypermodel=hypermodel,
+        objective=objective,
+        seed=settings.seed,
+        directory=str(directory),
+        project_name="search",
+        overwrite=True,
+        max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
+    )
+    cls = _tuner_class(settings.tuner)
+    if settings.tuner == "hyperband":
+        tuner = cls(max_epochs=max(2, settings.epochs), factor=3, hyperband_iterations=1, **common)
+        tuner.oracle.max_trials = settings.max_trials  # Hyperband has no cap of its own
+    else:
+        tuner = cls(max_trials=settings.max_trials, **common)
+    tuner._seconds, tuner._epochs_run = {}, {}
+    return tuner
+
+
+def trial_record(trial: kt.engine.trial.Trial, seconds: float, epochs_run: int | None) -> TrialRecord:
+    status = str(trial.status)
+    error = None
+    if trial.message:
+        lines = [line for line in str(trial.message).strip().splitlines() if line.strip()]
+        error = lines[-1] if lines else None
+    score = float(trial.score) if trial.score is not None and math.isfinite(float(trial.score)) else None
+    return TrialRecord(
+        trial_id=trial.trial_id,
+        status=status,
+        score=score,
+        best_epoch=int(trial.best_step) + 1 if status == "COMPLETED" else None,
+        epochs_run=epochs_run,
+        seconds=round(seconds, 3),
+        hyperparameters=dict(trial.hyperparameters.values),
+        error=error,
+    )
+
+
+def run_search(
+    vertical: Vertical,
+    dataset: Dataset,
+    settings: SearchSettings,
+    directory: Path,
+    on_trial_done: Callable[[TrialRecord], None] | None = None,
+) -> SearchOutcome:
+    """Search the vertical's space on the train split, scoring on the validation split."""
+    keras.utils.set_random_seed(settings.seed)
+    hypermodel = VerticalHyperModel(vertical, dataset, settings.batch_size)
+    started = time.perf_counter()
+    try:
+        tuner = make_tuner(hypermodel, vertical, settings, directory)
+    except (kt.errors.FatalError, ValueError, TypeError) as error:
+        raise SearchError(f"the {vertical.name} model could not be built: {type(error).__name__}: {error}", "this is a bug in the plugin; report it with the output of --debug") from error
+    tuner.on_trial_done = on_trial_done
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor=vertical.objective, mode=vertical.objective_direction, patience=settings.patience),
+        NonFiniteLoss(),
+    ]
+    stopped = None
+    try:
+        tuner.search(
+            dataset.train.x, dataset.train.y,
+            validation_data=(dataset.validation.x, dataset.validation.y),
+            epochs=settings.epochs,
+            callbacks=callbacks,
+            verbose=0,
+        )
+    except RuntimeError as error:  # KerasTuner: too many consecutive failed trials
+        stopped = str(error).splitlines()[0]
+    trials = [
+        trial_record(tuner.oracle.trials[trial_id], tuner._seconds.get(trial_id, 0.0), tuner._epochs_run.get(trial_id))
+        for trial_id in tuner.oracle.start_order
+    ]
+    completed = [t for t in trials if t.status == "COMPLETED" and t.score is not None]
+    if not completed:
+        first_error = next((t.error for t in trials if t.error), "no trial ran")
+        raise SearchError(f"all {len(trials)} trial(s) failed; first error: {first_error}", "re-run with --debug to see each trial's traceback")
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    best = next(t for t in trials if t.trial_id == best_trial.trial_id)
+    return SearchOutcome(trials, best, best_trial.hyperparameters, vertical.objective, stopped, time.perf_counter() - started)
+
+
+def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings: SearchSettings) -> keras.Model:
+    """Train the best hyperparameters from scratch on train+validation for the best epoch count."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(settings.seed)
+    fitting: LabeledData = dataset.train_and_validation()
+    model = vertical.build_model(outcome.best_hyperparameters, dataset.info)
+    try:
+        model.fit(fitting.x, fitting.y, epochs=max(1, outcome.best.best_epoch or 1), batch_size=settings.batch_size, verbose=0, callbacks=[NonFiniteLoss()])
+    except kt.errors.FailedTrialError as error:
+        raise SearchError(f"refitting the best model on train+validation diverged: {error}", "re-run with another --seed or more --max-trials") from error
+    return model
+
+
+def predict_proba(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))

@@ -1,0 +1,94 @@
+"""Search-space helpers every vertical uses, so all of them search alike.
+
+Each helper declares one KerasTuner hyperparameter (or a small group) under a
+fixed name and returns the chosen value, ready to hand to Keras.  Using them
+means every vertical's leaderboard has the same columns (depth, width,
+initializer, optimizer, learning rate, dropout, batch norm), and a search
+configuration can narrow one dimension for all verticals at once.
+
+Keras is imported inside the functions that need it, never at module level.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+    import keras_tuner
+
+INITIALIZERS = (
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_normal",
+    "random_normal",
+    "random_uniform",
+)
+OPTIMIZERS = ("sgd", "sgd_momentum", "adam", "adamw", "rmsprop", "adagrad")
+LEARNING_RATE_RANGE = (1e-4, 3e-2)
+
+
+def depth(hp: "keras_tuner.HyperParameters", min_value: int = 1, max_value: int = 3, name: str = "depth") -> int:
+    """Number of repeated blocks (conv blocks, dense layers, ...)."""
+    if max_value <= min_value:
+        return int(hp.Fixed(name, min_value))
+    return int(hp.Int(name, min_value, max_value))
+
+
+def width(hp: "keras_tuner.HyperParameters", choices: Sequence[int] = (32, 64, 128), name: str = "width") -> int:
+    """Units or filters of the first block; verticals may grow it with depth."""
+    return int(hp.Choice(name, list(choices)))
+
+
+def kernel_initializer(hp: "keras_tuner.HyperParameters", choices: Sequence[str] = INITIALIZERS, name: str = "initializer") -> str:
+    """Weight initializer: Glorot/Xavier, He, LeCun, or plain random normal/uniform."""
+    unknown = set(choices) - set(INITIALIZERS)
+    if unknown:
+        raise ValueError(f"unknown initializer(s) {sorted(unknown)}; choose from {INITIALIZERS}")
+    return str(hp.Choice(name, list(choices)))
+
+
+def dropout(hp: "keras_tuner.HyperParameters", max_value: float = 0.5, name: str = "dropout") -> float:
+    """Dropout rate in steps of 0.1, from 0 (off) to ``max_value``."""
+    return float(hp.Float(name, 0.0, max_value, step=0.1))
+
+
+def batch_norm(hp: "keras_tuner.HyperParameters", name: str = "batch_norm") -> bool:
+    """Whether blocks use batch normalisation."""
+    return bool(hp.Boolean(name))
+
+
+def learning_rate(hp: "keras_tuner.HyperParameters", low: float = LEARNING_RATE_RANGE[0], high: float = LEARNING_RATE_RANGE[1]) -> float:
+    """Log-uniform learning rate."""
+    return float(hp.Float("learning_rate", low, high, sampling="log"))
+
+
+def optimizer(
+    hp: "keras_tuner.HyperParameters",
+    choices: Sequence[str] = OPTIMIZERS,
+    lr_range: tuple[float, float] = LEARNING_RATE_RANGE,
+) -> "keras.optimizers.Optimizer":
+    """An optimizer from ``choices`` with a log-uniform learning rate.
+
+    ``sgd_momentum`` is SGD with Nesterov momentum 0.9; ``adamw`` uses weight
+    decay 1e-4.  Gradients are clipped to norm 5 so an unlucky high learning
+    rate fails slowly rather than producing NaN on the first batch.
+    """
+    import keras
+
+    unknown = set(choices) - set(OPTIMIZERS)
+    if unknown:
+        raise ValueError(f"unknown optimizer(s) {sorted(unknown)}; choose from {OPTIMIZERS}")
+    name = str(hp.Choice("optimizer", list(choices)))
+    rate = learning_rate(hp, *lr_range)
+    factories = {
+        "sgd": lambda: keras.optimizers.SGD(rate, clipnorm=5.0),
+        "sgd_momentum": lambda: keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, clipnorm=5.0),
+        "adam": lambda: keras.optimizers.Adam(rate, clipnorm=5.0),
+        "adamw": lambda: keras.optimizers.AdamW(rate, weight_decay=1e-4, clipnorm=5.0),
+        "rmsprop": lambda: keras.optimizers.RMSprop(rate, clipnorm=5.0),
+        "adagrad": lambda: keras.optimizers.Adagrad(rate, clipnorm=5.0),
+    }
+    return factories[name]()
