@@ -16,6 +16,7 @@ from .data.dataset import Dataset, DatasetInfo, LabeledData  # noqa: E402
 from .errors import BackendError, DataError, PluginError, SearchError, VautomlError  # noqa: E402
 from .hookspecs import hookimpl  # noqa: E402
 from .vertical import DataLoader, Vertical  # noqa: E402
+from . import space  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -32,6 +33,7 @@ __all__ = [
     "Vertical",
     "hookimpl",
     "search",
+    "space",
 ]
 
 

@@ -19,6 +19,9 @@ import click
 
 from .errors import VautomlError
 from .plugins import get_plugins
+from .settings import TUNERS, SearchSettings
+
+DEFAULTS = SearchSettings()
 
 
 class VautomlGroup(click.Group):
@@ -98,11 +101,11 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--data", type=click.Path(path_type=Path), help="Training data: an image folder (one sub-folder per class), .npz or .h5. Default: the vertical's built-in dataset.")
 @click.option("--test-data", type=click.Path(path_type=Path), help="Held-out test data in the same format. Default: a stratified 20% of --data.")
 @click.option("--data-option", "-O", "data_options", multiple=True, metavar="KEY=VALUE", help="Loader option, e.g. -O image_size=32 -O color_mode=rgb.")
-@click.option("--tuner", type=click.Choice(["random", "bayesian", "hyperband"]), default="random", show_default=True)
-@click.option("--max-trials", type=click.IntRange(1), default=10, show_default=True, help="Hyperparameter sets to try.")
-@click.option("--epochs", type=click.IntRange(1), default=20, show_default=True, help="Most epochs per trial (early stopping may end sooner).")
-@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the split, the tuner and Keras.")
+@click.option("--tuner", type=click.Choice(TUNERS), default=DEFAULTS.tuner, show_default=True)
+@click.option("--max-trials", type=click.IntRange(1), default=DEFAULTS.max_trials, show_default=True, help="Hyperparameter sets to try.")
+@click.option("--epochs", type=click.IntRange(1), default=DEFAULTS.epochs, show_default=True, help="Most epochs per trial (early stopping may end sooner).")
+@click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size, show_default=True)
+@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Seed for the split, the tuner and Keras.")
 @click.option("--registry", type=click.Path(path_type=Path), default=None, help="Model registry folder. Default: $VAUTOML_REGISTRY or ./registry.")
 def search(plugin: str, data: Path | None, test_data: Path | None, data_options: tuple[str, ...], tuner: str, max_trials: int, epochs: int, batch_size: int, seed: int, registry: Path | None) -> None:
     """Search models for a vertical and export the best one to the registry."""

@@ -19,6 +19,7 @@ from .data.split import split_dataset
 from .errors import DataError, VautomlError
 from .plugins import PluginRecord, PluginRegistry, get_plugins
 from .registry import default_root, new_run_id, publish, staged_run
+from .settings import SearchSettings
 from .vertical import Vertical
 
 
@@ -59,11 +60,11 @@ def search(
     *,
     test_data: str | Path | None = None,
     data_options: Mapping[str, str] | None = None,
-    tuner: str = "random",
-    max_trials: int = 10,
-    epochs: int = 20,
-    batch_size: int = 64,
-    seed: int = 0,
+    tuner: str = SearchSettings.tuner,
+    max_trials: int = SearchSettings.max_trials,
+    epochs: int = SearchSettings.epochs,
+    batch_size: int = SearchSettings.batch_size,
+    seed: int = SearchSettings.seed,
     validation_fraction: float = 0.2,
     test_fraction: float = 0.2,
     registry: str | Path | None = None,
@@ -97,7 +98,7 @@ def search(
 
     from . import export
     from .evaluate import classification_metrics
-    from .search import SearchSettings, predict_proba, refit, run_search
+    from .search import predict_proba, refit, run_search
 
     settings = SearchSettings(tuner=tuner, max_trials=max_trials, epochs=epochs, batch_size=batch_size, seed=seed)
     run_id = new_run_id()

@@ -21,23 +21,8 @@ import numpy as np
 
 from .data.dataset import Dataset, LabeledData
 from .errors import SearchError
+from .settings import TUNERS, SearchSettings
 from .vertical import Vertical
-
-TUNERS = ("random", "bayesian", "hyperband")
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    """Knobs of one search; the CLI options map onto these one to one."""
-
-    tuner: str = "random"
-    max_trials: int = 10
-    epochs: int = 20
-    batch_size: int = 64
-    patience: int = 4
-    seed: int = 0
-    max_consecutive_failed_trials: int = 3
-
 
 @dataclass
 class TrialRecord:

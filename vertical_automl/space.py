@@ -27,7 +27,12 @@ INITIALIZERS = (
     "random_uniform",
 )
 OPTIMIZERS = ("sgd", "sgd_momentum", "adam", "adamw", "rmsprop", "adagrad")
-LEARNING_RATE_RANGE = (1e-4, 3e-2)
+# Plain and momentum SGD and Adagrad need learning rates about ten times those
+# of the adaptive optimizers; one shared range would waste half the trials.
+LEARNING_RATE_RANGES = {
+    "adaptive": ("learning_rate", ("adam", "adamw", "rmsprop"), (1e-4, 1e-2)),
+    "sgd_like": ("learning_rate_sgd", ("sgd", "sgd_momentum", "adagrad"), (1e-3, 1e-1)),
+}
 
 
 def depth(hp: "keras_tuner.HyperParameters", min_value: int = 1, max_value: int = 3, name: str = "depth") -> int:
@@ -60,16 +65,27 @@ def batch_norm(hp: "keras_tuner.HyperParameters", name: str = "batch_norm") -> b
     return bool(hp.Boolean(name))
 
 
-def learning_rate(hp: "keras_tuner.HyperParameters", low: float = LEARNING_RATE_RANGE[0], high: float = LEARNING_RATE_RANGE[1]) -> float:
-    """Log-uniform learning rate."""
-    return float(hp.Float("learning_rate", low, high, sampling="log"))
+def learning_rate(hp: "keras_tuner.HyperParameters", optimizer_name: str, choices: Sequence[str]) -> float:
+    """Log-uniform learning rate, from the range that suits ``optimizer_name``.
+
+    Adaptive optimizers (Adam, AdamW, RMSprop) search ``learning_rate`` in
+    [1e-4, 1e-2]; SGD, SGD with momentum and Adagrad search
+    ``learning_rate_sgd`` in [1e-3, 1e-1].  Each is a conditional
+    hyperparameter, active only with its optimizers, so a trial records one.
+    """
+    rate = None
+    for name, members, (low, high) in LEARNING_RATE_RANGES.values():
+        active = [m for m in members if m in choices]
+        if not active:
+            continue
+        with hp.conditional_scope("optimizer", active):
+            value = hp.Float(name, low, high, sampling="log")
+        if optimizer_name in active:
+            rate = value
+    return float(rate)
 
 
-def optimizer(
-    hp: "keras_tuner.HyperParameters",
-    choices: Sequence[str] = OPTIMIZERS,
-    lr_range: tuple[float, float] = LEARNING_RATE_RANGE,
-) -> "keras.optimizers.Optimizer":
+def optimizer(hp: "keras_tuner.HyperParameters", choices: Sequence[str] = OPTIMIZERS) -> "keras.optimizers.Optimizer":
     """An optimizer from ``choices`` with a log-uniform learning rate.
 
     ``sgd_momentum`` is SGD with Nesterov momentum 0.9; ``adamw`` uses weight
@@ -82,7 +98,7 @@ def optimizer(
     if unknown:
         raise ValueError(f"unknown optimizer(s) {sorted(unknown)}; choose from {OPTIMIZERS}")
     name = str(hp.Choice("optimizer", list(choices)))
-    rate = learning_rate(hp, *lr_range)
+    rate = learning_rate(hp, name, choices)
     factories = {
         "sgd": lambda: keras.optimizers.SGD(rate, clipnorm=5.0),
         "sgd_momentum": lambda: keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, clipnorm=5.0),

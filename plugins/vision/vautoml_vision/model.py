@@ -64,7 +64,8 @@ def build_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo) -> "keras.
         x = keras.layers.Activation("relu")(x)
         x = pool(2, data_format="channels_first")(x)
 
-    if hp.Choice("head", ["global_average", "flatten"]) == "flatten":
+    # Small final maps keep their spatial detail (flatten); large ones are averaged.
+    if (height >> blocks) * (width >> blocks) <= 64:
         x = keras.layers.Flatten(data_format="channels_first")(x)
     else:
         x = keras.layers.GlobalAveragePooling2D(data_format="channels_first")(x)

@@ -1,0 +1,55 @@
+"""The vision plugin: registration, default data, and models that train and reload in safe mode."""
+
+from __future__ import annotations
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+from vertical_automl import DatasetInfo
+from vertical_automl.plugins import PluginRegistry
+from vautoml_vision import VISION, load_digits
+from vautoml_vision.model import AUGMENTATIONS, build_model
+
+
+def test_registered_through_its_entry_point():
+    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "vision"})
+    vertical, record = plugins.get_vertical("vision")
+    assert vertical is VISION and record.distribution == "vautoml-vision"
+    assert [loader.name for loader in plugins.loaders_for("vision")] == ["image-folder", "npz", "hdf5"]
+
+
+def test_default_data_is_bundled_digits():
+    data = load_digits()
+    assert data.x.shape == (1797, 8, 8, 1) and len(data.class_names) == 10
+    assert data.input_spec["value_range"] == [0.0, 16.0]
+
+
+def info(shape=(8, 8, 1), value_range=(0.0, 16.0), classes=3):
+    return DatasetInfo("multiclass", shape, tuple(str(i) for i in range(classes)), {"value_range": list(value_range)})
+
+
+@pytest.mark.parametrize("augmentation", AUGMENTATIONS)
+def test_models_train_and_reload_in_safe_mode(tmp_path, augmentation):
+    hp = kt.HyperParameters()
+    hp.Fixed("augmentation", augmentation)
+    hp.Fixed("depth", 2)
+    hp.Fixed("batch_norm", True)
+    model = build_model(hp, info((12, 10, 3), (0.0, 255.0)))
+    x = np.random.default_rng(0).integers(0, 256, (16, 12, 10, 3)).astype("float32")
+    y = np.arange(16) % 3
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    assert reloaded.predict(x, verbose=0).shape == (16, 3)
+
+
+def test_depth_is_capped_by_the_image_size():
+    for shape, most in (((8, 8, 1), 2), ((32, 32, 1), 4), ((4, 4, 1), 1)):
+        hp = kt.HyperParameters()
+        build_model(hp, info(shape))
+        depth = {h.name: h for h in hp.space}["depth"]
+        assert getattr(depth, "max_value", getattr(depth, "value", None)) == most

@@ -1,0 +1,87 @@
+"""Every bad input: one line naming the problem and the fix, non-zero exit, registry untouched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from vertical_automl.cli import main
+
+from helpers import run_vautoml
+
+
+def image(path, value=0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((8, 8), value, dtype=np.uint8)).save(path)
+
+
+def make_case(root, case):
+    data = root / "data"
+    if case == "empty":
+        data.mkdir()
+    elif case == "one_class":
+        for i in range(5):
+            image(data / "cat" / f"{i}.png")
+    elif case == "corrupt":
+        for i in range(5):
+            image(data / "cat" / f"{i}.png")
+            image(data / "dog" / f"{i}.png", 255)
+        (data / "dog" / "5.png").write_bytes(b"\x89PNG\r\n\x1a\n but then garbage")
+    elif case == "nan":
+        data = root / "data.npz"
+        x = np.zeros((30, 8, 8), dtype="float32")
+        x[3, 2, 2] = np.nan
+        np.savez(data, x=x, y=np.arange(30) % 2)
+    elif case == "unreadable_format":
+        data = root / "data.csv"
+        data.write_text("a,b\n1,2\n")
+    return data
+
+
+CASES = [
+    ("missing", ["--plugin", "vision", "--data", "{root}/nowhere"], "--data path '{root}/nowhere' does not exist", 2),
+    ("empty", ["--plugin", "vision", "--data", "{data}"], "has no class sub-folders", 2),
+    ("one_class", ["--plugin", "vision", "--data", "{data}"], "has only one class ('cat')", 2),
+    ("corrupt", ["--plugin", "vision", "--data", "{data}"], "cannot read image '{data}/dog/5.png'", 2),
+    ("nan", ["--plugin", "vision", "--data", "{data}"], "contain NaN or infinite values", 2),
+    ("unreadable_format", ["--plugin", "vision", "--data", "{data}"], "the vision vertical cannot read", 2),
+    ("unknown_plugin", ["--plugin", "visoin"], "unknown plugin or vertical 'visoin' (available: vision", 3),
+    ("missing_test", ["--plugin", "vision", "--test-data", "{root}/none.npz"], "--test-data path '{root}/none.npz' does not exist", 2),
+]
+
+
+@pytest.mark.parametrize("case, args, message, code", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_clear_line_and_leaves_no_run(tmp_path, case, args, message, code):
+    data = make_case(tmp_path, case)
+    registry = tmp_path / "registry"
+    fill = {"root": tmp_path, "data": data}
+    result = CliRunner().invoke(main, ["search", *[a.format(**fill) for a in args], "--registry", str(registry)])
+    assert result.exit_code == code, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ") and message.format(**fill) in lines[0] and "Fix: " in lines[0]
+    assert "Traceback" not in result.output
+    assert not registry.exists()
+
+
+def test_existing_registry_is_left_exactly_as_it_was(tmp_path):
+    registry = tmp_path / "registry"
+    (registry / "vision" / "older-run").mkdir(parents=True)
+    before = sorted(p.relative_to(registry) for p in registry.rglob("*"))
+    make_case(tmp_path, "one_class")
+    result = CliRunner().invoke(main, ["search", "--plugin", "vision", "--data", str(tmp_path / "data"), "--registry", str(registry)])
+    assert result.exit_code == 2
+    assert sorted(p.relative_to(registry) for p in registry.rglob("*")) == before
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    done = run_vautoml("--debug", "search", "--plugin", "vision", "--data", str(tmp_path / "nowhere"), "--registry", str(tmp_path / "r"))
+    assert done.returncode != 0
+    assert "Traceback" in done.stderr and "DataError" in done.stderr
+
+
+def test_bad_data_option_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["search", "--plugin", "vision", "-O", "image_size", "--registry", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "is not KEY=VALUE" in result.output

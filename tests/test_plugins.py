@@ -1,0 +1,201 @@
+"""Plugin manager: entry-point discovery, error isolation, selection, conflicts, listing."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from vertical_automl import DataLoader, PluginError, Vertical, hookimpl, hookspecs
+from vertical_automl.plugins import PluginRegistry
+
+from helpers import run_vautoml
+
+PLUGIN_SOURCES = {
+    "acme_plugin": """
+        from vertical_automl import DataLoader, Vertical, hookimpl
+
+        def build_model(hp, info):
+            raise RuntimeError("not used in these tests")
+
+        @hookimpl
+        def register_verticals(register):
+            register(Vertical(name="acme", description="Acme widgets.", task="binary", build_model=build_model))
+
+        @hookimpl
+        def register_data_loaders(register):
+            register(DataLoader("acme-csv", "an .acme file", lambda p: p.suffix == ".acme", lambda p, o, like=None: None), vertical="acme")
+    """,
+    "broken_plugin": """
+        raise RuntimeError("boom: missing licence key")
+    """,
+    "typo_plugin": """
+        from vertical_automl import hookimpl
+
+        @hookimpl
+        def register_vertical(register):
+            pass
+    """,
+    "copycat_plugin": """
+        from vertical_automl import Vertical, hookimpl
+
+        @hookimpl
+        def register_verticals(register):
+            register(Vertical(name="acme", description="Another acme.", task="binary", build_model=lambda hp, info: None))
+    """,
+}
+
+
+def install_fake_distribution(root: Path, dist: str, version: str, entry_points: dict[str, str]) -> None:
+    """Write a real ``*.dist-info`` with entry_points.txt, as pip would, plus the plugin modules."""
+    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    lines = "\n".join(f"{name} = {module}" for name, module in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[vautoml]\n{lines}\n")
+    for module in entry_points.values():
+        (root / f"{module}.py").write_text(textwrap.dedent(PLUGIN_SOURCES[module]))
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A temporary site-packages on sys.path with four third-party plugin distributions."""
+    root = tmp_path / "site"
+    install_fake_distribution(root, "acme-vautoml", "1.2.3", {"acme": "acme_plugin"})
+    install_fake_distribution(root, "broken-vautoml", "0.0.1", {"broken": "broken_plugin"})
+    install_fake_distribution(root, "typo-vautoml", "0.1", {"typo": "typo_plugin"})
+    install_fake_distribution(root, "copycat-vautoml", "9.9", {"copycat": "copycat_plugin"})
+    monkeypatch.syspath_prepend(str(root))
+    return root
+
+
+def test_every_hook_is_documented():
+    hooks = [name for name in dir(hookspecs) if name.startswith("register_")]
+    assert sorted(hooks) == ["register_commands", "register_data_loaders", "register_verticals"]
+    for name in hooks:
+        assert len((getattr(hookspecs, name).__doc__ or "").strip()) > 40, name
+
+
+def test_third_party_plugin_is_discovered_through_its_entry_point(site):
+    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "acme"})
+    record = plugins.records["acme"]
+    assert (record.distribution, record.version) == ("acme-vautoml", "1.2.3")
+    assert record.hooks == ["register_data_loaders", "register_verticals"]
+    assert record.verticals == ["acme"] and record.errors == []
+    vertical, owner = plugins.get_vertical("acme")
+    assert vertical.task == "binary" and owner is record
+    assert [loader.name for loader in plugins.loaders_for("acme")] == ["acme-csv"]
+
+
+def test_plugin_that_raises_on_import_is_reported_and_skipped(site):
+    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "acme,broken"})
+    broken = plugins.records["broken"]
+    assert broken.distribution == "broken-vautoml"
+    assert "failed to import broken_plugin" in broken.errors[0] and "boom: missing licence key" in broken.errors[0]
+    assert plugins.get_vertical("acme")[0].name == "acme"
+
+
+def test_unknown_hook_name_is_rejected(site):
+    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "typo"})
+    assert "unknown hook(s) register_vertical" in plugins.records["typo"].errors[0]
+    assert plugins.manager.get_plugin("typo") is None
+
+
+def test_wrong_hook_arguments_are_rejected():
+    class WrongArguments:
+        @hookimpl
+        def register_verticals(self, regster):
+            pass
+
+    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("wrong", WrongArguments())])
+    assert "invalid hook implementation" in plugins.records["wrong"].errors[0]
+
+
+def test_hook_that_raises_keeps_its_error_and_registers_nothing():
+    class Raises:
+        @hookimpl
+        def register_verticals(self, register):
+            register(Vertical(name="half", description="", task="binary", build_model=lambda hp, info: None))
+            raise ValueError("database unreachable")
+
+    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("raises", Raises())])
+    assert plugins.records["raises"].errors == ["register_verticals failed: ValueError: database unreachable"]
+    assert "half" not in plugins.verticals
+
+
+def test_invalid_vertical_declaration_is_reported():
+    class Invalid:
+        @hookimpl
+        def register_verticals(self, register):
+            register(Vertical(name="Bad Name", description="", task="clustering", build_model=None))
+            register("not a vertical")
+
+    errors = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("invalid", Invalid())]).records["invalid"].errors
+    assert any("must be lowercase" in e for e in errors)
+    assert any("task 'clustering'" in e for e in errors)
+    assert any("not callable" in e for e in errors)
+    assert any("which is not a Vertical" in e for e in errors)
+
+
+def test_two_plugins_claiming_one_vertical_is_an_error_naming_both(site):
+    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "acme,copycat"})
+    with pytest.raises(PluginError) as raised:
+        plugins.get_vertical("acme")
+    message = str(raised.value)
+    assert "acme-vautoml" in message and "copycat-vautoml" in message
+    assert "VAUTOML_DISABLE_PLUGINS=" in message
+    assert PluginRegistry({"VAUTOML_LOAD_PLUGINS": "acme,copycat", "VAUTOML_DISABLE_PLUGINS": "copycat-vautoml"}).get_vertical("acme")
+
+
+def test_load_and_disable_variables_select_plugins(site):
+    assert PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}).records == {}
+    assert set(PluginRegistry({"VAUTOML_LOAD_PLUGINS": "acme-vautoml"}).records) == {"acme"}
+    everything = set(PluginRegistry({}).records)
+    assert {"acme", "broken", "typo", "copycat", "vision"} <= everything
+    assert "broken" not in PluginRegistry({"VAUTOML_DISABLE_PLUGINS": "broken"}).records
+
+
+def test_unknown_vertical_lists_what_is_available(site):
+    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "acme,broken"})
+    with pytest.raises(PluginError, match=r"unknown plugin or vertical 'finanse' \(available: acme\).*broken \(broken-vautoml 0.0.1\)"):
+        plugins.get_vertical("finanse")
+
+
+def test_register_commands_adds_a_command():
+    class Commands:
+        @hookimpl
+        def register_commands(self, cli):
+            @cli.command()
+            def hello():
+                click.echo("hello from a plugin")
+
+    group = click.Group("vautoml")
+    PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("commands", Commands())]).call_each("register_commands", lambda record: {"cli": group})
+    assert CliRunner().invoke(group, ["hello"]).output == "hello from a plugin\n"
+
+
+def test_extra_data_loader_for_a_vertical():
+    class MoreLoaders:
+        @hookimpl
+        def register_data_loaders(self, register):
+            register(DataLoader("tiff", "a .tiff stack", lambda p: p.suffix == ".tiff", lambda p, o, like=None: None), vertical="vision")
+
+    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "vision"}, plugins=[("more", MoreLoaders())])
+    assert [loader.name for loader in plugins.loaders_for("vision")] == ["image-folder", "npz", "hdf5", "tiff"]
+
+
+def test_plugins_list_json_and_table_from_the_cli(site):
+    env = {"VAUTOML_LOAD_PLUGINS": "vision,acme,broken", "PYTHONPATH": str(site)}
+    listed = run_vautoml("plugins", "list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert rows["vision"] == {"name": "vision", "distribution": "vautoml-vision", "version": "0.1.0", "verticals": ["vision"], "hooks": ["register_verticals"], "errors": []}
+    assert rows["acme"]["version"] == "1.2.3" and rows["acme"]["verticals"] == ["acme"]
+    assert rows["broken"]["verticals"] == [] and "boom" in rows["broken"]["errors"][0]
+    table = run_vautoml("plugins", "list", env=env)
+    assert table.returncode == 0
+    assert "vautoml-vision" in table.stdout and "acme-vautoml" in table.stdout and "boom" in table.stdout

@@ -1,0 +1,147 @@
+"""End to end: real (tiny) searches from the CLI, exported models used without vautoml."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import h5py
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.datasets import load_digits
+
+from vertical_automl import SearchError, Vertical, hookimpl
+from vertical_automl.data.split import split_dataset
+from vertical_automl.pipeline import search
+from vertical_automl.plugins import PluginRegistry
+from vautoml_vision import load_digits as vision_digits
+
+from helpers import only_run, run_standalone, run_vautoml, shared_dataset
+
+TINY = ["--max-trials", "2", "--epochs", "3", "--seed", "1"]
+
+PREDICT_NPZ = """
+    import json, keras, numpy as np
+    model = keras.saving.load_model("{model}")
+    prep = json.load(open("{prep}"))
+    data = np.load("{data}")
+    probabilities = model.predict(data["x"].astype("float32"), verbose=0)
+    labels = [prep["class_names"][i] for i in probabilities.argmax(axis=1)]
+    truth = [str(v) for v in data["y"]]
+    print(json.dumps({{"accuracy": float(np.mean([a == b for a, b in zip(labels, truth)])), "n": len(truth), "backend": keras.config.backend()}}))
+"""
+
+
+def read_json(path):
+    return json.loads(path.read_text())
+
+
+def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
+    registry = tmp_path / "registry"
+    done = run_vautoml("search", "--plugin", "vision", *TINY, "--registry", str(registry))
+    assert done.returncode == 0, done.stderr
+    run = only_run(registry)
+    assert run.parent.name == "vision" and f"exported to {run}" in done.stdout
+    assert sorted(p.name for p in run.iterdir()) == ["manifest.json", "model.keras", "model_card.md", "preprocessing.json", "report.json", "trials.json"]
+
+    report, manifest, trials = read_json(run / "report.json"), read_json(run / "manifest.json"), read_json(run / "trials.json")
+    assert len(trials) == 2 and all(t["status"] == "COMPLETED" and t["seconds"] > 0 and t["hyperparameters"] for t in trials)
+    assert report["model"]["refit"] is True and report["best_hyperparameters"] == next(t for t in trials if t["trial_id"] == report["search"]["best_trial"])["hyperparameters"]
+    assert manifest["vertical"] == "vision" and manifest["plugin"] == {"name": "vision", "distribution": "vautoml-vision", "version": "0.1.0"}
+    assert manifest["libraries"]["torch"].startswith("2.") and manifest["libraries"]["keras"].startswith("3.")
+    metrics = report["test_metrics"]
+    assert set(metrics["per_class"]) == {str(d) for d in range(10)}
+    assert np.array(metrics["confusion_matrix"]["matrix"]).sum() == metrics["examples"] == 360
+
+    # Recreate the held-out split (same seed) and score the bundle where vautoml cannot be imported.
+    test = split_dataset(vision_digits(), "multiclass", seed=1).test
+    assert report["dataset"]["splits"]["test"]["class_counts"] == test.class_counts()
+    np.savez(tmp_path / "test.npz", x=test.x, y=np.array(test.class_names)[test.y])
+    standalone = run_standalone(PREDICT_NPZ.format(model=run / "model.keras", prep=run / "preprocessing.json", data=tmp_path / "test.npz"), cwd=tmp_path)
+    assert standalone["backend"] == "torch" and standalone["n"] == 360
+    assert standalone["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-9)
+    assert metrics["accuracy"] > 0.5  # 10 classes: chance is 0.1
+
+
+def digits_arrays(tmp_path):
+    digits = load_digits()
+    x, y = digits.images.astype("float32"), np.array([f"digit-{d}" for d in digits.target])
+    return x[:1400], y[:1400], x[1400:], y[1400:]
+
+
+def test_npz_with_separate_test_data_and_bayesian_tuner(tmp_path):
+    x, y, x_test, y_test = digits_arrays(tmp_path)
+    np.savez(tmp_path / "train.npz", x=x, y=y)
+    np.savez(tmp_path / "test.npz", x=x_test, y=y_test)
+    registry = tmp_path / "registry"
+    done = run_vautoml("search", "--plugin", "vision", "--data", str(tmp_path / "train.npz"), "--test-data", str(tmp_path / "test.npz"), "--tuner", "bayesian", *TINY, "--registry", str(registry))
+    assert done.returncode == 0, done.stderr
+    run = only_run(registry)
+    report = read_json(run / "report.json")
+    assert report["search"]["tuner"] == "bayesian" and report["test_metrics"]["examples"] == len(y_test)
+    assert report["dataset"]["splits"]["train"]["examples"] + report["dataset"]["splits"]["validation"]["examples"] == 1400
+    assert read_json(run / "preprocessing.json")["class_names"] == [f"digit-{d}" for d in range(10)]
+    standalone = run_standalone(PREDICT_NPZ.format(model=run / "model.keras", prep=run / "preprocessing.json", data=tmp_path / "test.npz"), cwd=tmp_path)
+    assert standalone["accuracy"] == pytest.approx(report["test_metrics"]["accuracy"], abs=1e-9)
+
+
+def test_hdf5_with_hyperband_respects_max_trials(tmp_path):
+    x, y, _, _ = digits_arrays(tmp_path)
+    with h5py.File(tmp_path / "digits.h5", "w") as handle:
+        handle["x"], handle["y"] = x, y.astype("S")
+    registry = tmp_path / "registry"
+    done = run_vautoml("search", "--plugin", "vision", "--data", str(tmp_path / "digits.h5"), "--tuner", "hyperband", "--max-trials", "3", "--epochs", "3", "--registry", str(registry))
+    assert done.returncode == 0, done.stderr
+    run = only_run(registry)
+    assert len(read_json(run / "trials.json")) == 3
+    assert read_json(run / "report.json")["search"]["tuner"] == "hyperband"
+
+
+def test_real_mnist_png_folder_learns_well_above_chance(tmp_path):
+    source = shared_dataset("mnist-test")
+    with gzip.open(source / "t10k-images-idx3-ubyte.gz") as f:
+        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    with gzip.open(source / "t10k-labels-idx1-ubyte.gz") as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    folder = tmp_path / "mnist"
+    for i in range(1200):
+        target = folder / f"digit_{labels[i]}" / f"{i:05d}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(images[i]).save(target)
+    registry = tmp_path / "registry"
+    done = run_vautoml("search", "--plugin", "vision", "--data", str(folder), "--max-trials", "2", "--epochs", "4", "--registry", str(registry))
+    assert done.returncode == 0, done.stderr
+    run = only_run(registry)
+    report = read_json(run / "report.json")
+    spec = read_json(run / "preprocessing.json")["input"]
+    assert spec["shape"] == [28, 28, 1] and spec["value_range"] == [0.0, 255.0] and spec["resize"]["height"] == 28
+    assert report["test_metrics"]["examples"] == 240
+    assert report["test_metrics"]["accuracy"] > 0.6, report["test_metrics"]  # chance is 0.1
+
+
+class FailingVertical:
+    """A plugin whose every model fails to train (NaN loss), to prove a failed search writes nothing."""
+
+    @hookimpl
+    def register_verticals(self, register):
+        def build_model(hp, info):
+            import keras
+
+            inputs = keras.Input(info.input_shape)
+            x = keras.layers.Flatten()(inputs)
+            x = keras.layers.Rescaling(float("nan"))(x)
+            outputs = keras.layers.Dense(info.num_classes, activation="softmax")(x)
+            model = keras.Model(inputs, outputs)
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            return model
+
+        register(Vertical(name="doomed", description="", task="multiclass", build_model=build_model, default_data=vision_digits))
+
+
+def test_search_where_every_trial_fails_raises_and_leaves_no_run(tmp_path):
+    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("doomed", FailingVertical())])
+    registry = tmp_path / "registry"
+    with pytest.raises(SearchError, match=r"all 3 trial\(s\) failed; first error: .*non-finite loss"):
+        search("doomed", plugins=plugins, max_trials=5, epochs=2, registry=registry)
+    assert not registry.exists()

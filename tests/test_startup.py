@@ -1,0 +1,40 @@
+"""Start-up stays light and the backend is pinned to torch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def python(code: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, timeout=120)
+
+
+def test_help_and_plugins_list_import_neither_torch_nor_keras():
+    done = python(
+        "import sys\n"
+        "from vertical_automl.cli import main\n"
+        "for args in (['--help'], ['plugins', 'list'], ['plugins', 'list', '--json'], ['search', '--help']):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit as exit:\n"
+        "        assert exit.code == 0, (args, exit.code)\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'keras', 'keras_tuner', 'tensorflow'))\n"
+        "print('HEAVY', heavy)\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stdout
+
+
+def test_import_sets_the_torch_backend_even_if_another_was_asked_for():
+    done = python("import os, vertical_automl, keras; print(os.environ['KERAS_BACKEND'], keras.config.backend())", KERAS_BACKEND="jax")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["torch", "torch"]
+
+
+def test_keras_already_running_another_backend_is_a_clear_error():
+    done = python("import keras\nimport vertical_automl", KERAS_BACKEND="numpy")
+    assert done.returncode != 0
+    assert "Keras was already imported with the 'numpy' backend, but vautoml runs on 'torch'" in done.stderr
+    assert "import vertical_automl before keras" in done.stderr
