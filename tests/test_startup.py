@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import types
+
+import pytest
+
+from vertical_automl import BackendError
+from vertical_automl._backend import ensure_torch_backend
 
 
 def python(code: str, **env: str) -> subprocess.CompletedProcess:
@@ -33,8 +39,13 @@ def test_import_sets_the_torch_backend_even_if_another_was_asked_for():
     assert done.stdout.split() == ["torch", "torch"]
 
 
-def test_keras_already_running_another_backend_is_a_clear_error():
-    done = python("import keras\nimport vertical_automl", KERAS_BACKEND="numpy")
-    assert done.returncode != 0
-    assert "Keras was already imported with the 'numpy' backend, but vautoml runs on 'torch'" in done.stderr
-    assert "import vertical_automl before keras" in done.stderr
+def test_keras_already_running_another_backend_is_a_clear_error(monkeypatch):
+    # Only torch is installed here (Keras's other backends need TensorFlow or JAX),
+    # so stand in a Keras module that reports another backend.
+    fake_keras = types.SimpleNamespace(config=types.SimpleNamespace(backend=lambda: "jax"))
+    monkeypatch.setitem(sys.modules, "keras", fake_keras)
+    with pytest.raises(BackendError) as raised:
+        ensure_torch_backend()
+    assert "Keras was already imported with the 'jax' backend, but vautoml runs on 'torch'" in str(raised.value)
+    assert "import vertical_automl before keras" in str(raised.value)
+    assert isinstance(raised.value, ImportError)

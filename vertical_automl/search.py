@@ -10,6 +10,7 @@ Hyperband, and a refit of the best hyperparameters on train+validation.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +64,7 @@ class NonFiniteLoss(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            raise kt.errors.FailedTrialError(f"non-finite loss ({float(loss)}) at batch {batch}; the learning rate is probably too high")
+            raise kt.errors.FailedTrialError(f"non-finite loss ({float(loss)}) at batch {batch}; training diverged")
 
 
 class VerticalHyperModel(kt.HyperModel):
@@ -138,7 +139,7 @@ def trial_record(trial: kt.engine.trial.Trial, seconds: float, epochs_run: int |
     error = None
     if trial.message:
         lines = [line for line in str(trial.message).strip().splitlines() if line.strip()]
-        error = lines[-1] if lines else None
+        error = re.sub(r"^(?:\w+\.)+(\w+:)", r"\1", lines[-1]) if lines else None
     score = float(trial.score) if trial.score is not None and math.isfinite(float(trial.score)) else None
     return TrialRecord(
         trial_id=trial.trial_id,
