@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from vertical_automl import SearchError, Vertical, hookimpl
+from vertical_automl import SearchError, VautomlError, Vertical, hookimpl
 from vertical_automl.data.split import split_dataset
 from vertical_automl.pipeline import search
 from vertical_automl.plugins import PluginRegistry
@@ -146,3 +146,21 @@ def test_search_where_every_trial_fails_raises_and_leaves_no_run(tmp_path):
     with pytest.raises(SearchError, match=r"all 3 trial\(s\) failed; first error: FailedTrialError: non-finite loss \(nan\)"):
         search("doomed", plugins=plugins, max_trials=5, epochs=2, registry=registry)
     assert not registry.exists()
+
+
+class UnbuildableVertical:
+    @hookimpl
+    def register_verticals(self, register):
+        def build_model(hp, info):
+            raise KeyError("missing layer config")
+
+        register(Vertical(name="unbuildable", description="", task="multiclass", build_model=build_model, default_data=vision_digits))
+
+
+def test_model_builder_that_raises_is_a_clear_search_error(tmp_path):
+    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("unbuildable", UnbuildableVertical())])
+    with pytest.raises(SearchError, match="the unbuildable model could not be built: KeyError: 'missing layer config'"):
+        search("unbuildable", plugins=plugins, registry=tmp_path / "registry")
+    with pytest.raises(VautomlError, match="unknown tuner 'grid'. Fix: use one of random, bayesian, hyperband"):
+        search("unbuildable", plugins=plugins, tuner="grid", registry=tmp_path / "registry")
+    assert not (tmp_path / "registry").exists()

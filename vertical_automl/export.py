@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from .errors import SearchError
+from .vertical import Vertical
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.keras"
@@ -60,7 +61,17 @@ def save_model(model: keras.Model, bundle: Path, sample: np.ndarray, expected: n
         raise SearchError("the exported model gives different predictions after reloading", "report this as a bug with --debug output")
 
 
-def model_card(vertical: Any, preprocessing: dict[str, Any], report: dict[str, Any], manifest: dict[str, Any]) -> str:
+def write_bundle(bundle: Path, model: keras.Model, documents: dict[str, Any], vertical: Vertical, sample: np.ndarray, expected: np.ndarray) -> None:
+    """Write ``model.keras`` (verified), every JSON sidecar in ``documents`` and the model card."""
+    bundle.mkdir()
+    save_model(model, bundle, sample, expected)
+    for name, payload in documents.items():
+        write_json(bundle / name, payload)
+    card = model_card(vertical, documents["preprocessing.json"], documents["report.json"], documents["manifest.json"])
+    (bundle / "model_card.md").write_text(card, encoding="utf-8")
+
+
+def model_card(vertical: Vertical, preprocessing: dict[str, Any], report: dict[str, Any], manifest: dict[str, Any]) -> str:
     """A Markdown model card: use, data, metrics, limitations, input spec, and how to load it."""
     metrics = report["test_metrics"]
     data = report["dataset"]

@@ -9,17 +9,18 @@ complete.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .data.arrays import align_to_classes
-from .data.dataset import LabeledData
+from .data.dataset import Dataset, LabeledData
 from .data.split import split_dataset
 from .errors import DataError, VautomlError
 from .plugins import PluginRecord, PluginRegistry, get_plugins
 from .registry import default_root, new_run_id, publish, staged_run
-from .settings import SearchSettings
+from .settings import TUNERS, SearchSettings
 from .vertical import Vertical
 
 
@@ -36,7 +37,7 @@ def load_source(plugins: PluginRegistry, vertical: Vertical, source: Path, optio
     """Read ``source`` with the first of the vertical's loaders that accepts it."""
     flag = "--test-data" if like is not None else "--data"
     if not source.exists():
-        default = f", or leave out {flag} to use the default dataset" if like is None and vertical.default_data else ""
+        default = f", or leave out {flag} to use the built-in {vertical.default_data_description or 'dataset'}" if like is None and vertical.default_data else ""
         raise DataError(f"{flag} path '{source}' does not exist", f"check the path{default}")
     loaders = plugins.loaders_for(vertical.name)
     for loader in loaders:
@@ -76,14 +77,7 @@ def search(
     vertical, record = plugins.get_vertical(plugin)
     options = dict(data_options or {})
     root = Path(registry) if registry is not None else default_root()
-    if root.exists() and not root.is_dir():
-        raise VautomlError(f"the registry path '{root}' is a file", "pass a folder with --registry")
-    for name, value, low, high in (("max_trials", max_trials, 1, 10_000), ("epochs", epochs, 1, 10_000), ("batch_size", batch_size, 1, 1 << 20)):
-        if not low <= value <= high:
-            raise VautomlError(f"{name} must be between {low} and {high}, got {value}", f"pass a value in that range")
-    for name, value in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
-        if not 0.05 <= value <= 0.5:
-            raise VautomlError(f"{name} must be between 0.05 and 0.5, got {value}", "pass a fraction in that range")
+    _check_arguments(root, tuner, max_trials, epochs, batch_size, validation_fraction, test_fraction)
 
     started = time.perf_counter()
     training = load_training_data(plugins, vertical, Path(data) if data is not None else None, options)
@@ -109,52 +103,11 @@ def search(
         probabilities = predict_proba(model, dataset.test.x)
         metrics = classification_metrics(dataset.test.y, probabilities, dataset.info.class_names)
 
+        documents = _documents(run_id, vertical, record, training, dataset, outcome, settings, metrics, int(model.count_params()), time.perf_counter() - started)
         bundle = work / "bundle"
-        bundle.mkdir()
-        export.save_model(model, bundle, dataset.test.x[:32], probabilities[:32])
-        manifest = _manifest(run_id, vertical, record, training, dataset.test)
-        preprocessing = {
-            "format_version": export.FORMAT_VERSION,
-            "task": vertical.task,
-            "class_names": list(dataset.info.class_names),
-            "input": dataset.info.input_spec,
-            "output": {"kind": "class probabilities", "shape": [dataset.info.num_classes], "order": "class_names", "predicted_label": "class_names[argmax]"},
-        }
-        report = {
-            "format_version": export.FORMAT_VERSION,
-            "run_id": run_id,
-            "vertical": vertical.name,
-            "task": vertical.task,
-            "test_metrics": metrics,
-            "dataset": dataset.summary(),
-            "best_hyperparameters": dict(outcome.best_hyperparameters.values),
-            "model": {
-                "training": f"refit from scratch on train+validation ({len(dataset.train) + len(dataset.validation)} examples) for {outcome.best.best_epoch} epoch(s), the best trial's best epoch",
-                "refit": True,
-                "epochs": outcome.best.best_epoch,
-                "parameters": int(model.count_params()),
-            },
-            "search": {
-                "tuner": tuner,
-                "objective": vertical.objective,
-                "direction": vertical.objective_direction,
-                "settings": asdict(settings),
-                "best_trial": outcome.best.trial_id,
-                "best_score": outcome.best.score,
-                "stopped_early": outcome.stopped_early_reason,
-                "trials": {status: sum(t.status == status for t in outcome.trials) for status in sorted({t.status for t in outcome.trials})},
-                "search_seconds": round(outcome.seconds, 2),
-            },
-        }
-        report["search"]["trials"]["total"] = len(outcome.trials)
-        report["seconds"] = round(time.perf_counter() - started, 2)
-        export.write_json(bundle / "preprocessing.json", preprocessing)
-        export.write_json(bundle / "trials.json", [t.as_dict() for t in outcome.trials])
-        export.write_json(bundle / "report.json", report)
-        export.write_json(bundle / "manifest.json", manifest)
-        (bundle / "model_card.md").write_text(export.model_card(vertical, preprocessing, report, manifest), encoding="utf-8")
+        export.write_bundle(bundle, model, documents, vertical, dataset.test.x[:32], probabilities[:32])
         path = publish(bundle, root, vertical.name, run_id)
-    return SearchResult(run_id, path, report)
+    return SearchResult(run_id, path, documents["report.json"])
 
 
 def _trial_line(trial: Any, objective: str, max_trials: int) -> str:
@@ -175,4 +128,75 @@ def _manifest(run_id: str, vertical: Vertical, record: PluginRecord, training: L
         "data": {"source": training.source, "fingerprint": training.fingerprint(), "test_source": test.source, "test_fingerprint": test.fingerprint()},
         "libraries": library_versions(),
         "files": ["model.keras", "preprocessing.json", "report.json", "trials.json", "manifest.json", "model_card.md"],
+    }
+
+
+def _check_arguments(root: Path, tuner: str, max_trials: int, epochs: int, batch_size: int, validation_fraction: float, test_fraction: float) -> None:
+    """Reject impossible settings before any data is read (the CLI's own checks cover its users)."""
+    if root.exists() and not root.is_dir():
+        raise VautomlError(f"the registry path '{root}' is a file", "pass a folder with --registry")
+    if tuner not in TUNERS:
+        raise VautomlError(f"unknown tuner '{tuner}'", f"use one of {', '.join(TUNERS)}")
+    for name, value, low, high in (("max_trials", max_trials, 1, 10_000), ("epochs", epochs, 1, 10_000), ("batch_size", batch_size, 1, 1 << 20)):
+        if not low <= value <= high:
+            raise VautomlError(f"{name} must be between {low} and {high}, got {value}", "pass a value in that range")
+    for name, value in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
+        if not 0.05 <= value <= 0.5:
+            raise VautomlError(f"{name} must be between 0.05 and 0.5, got {value}", "pass a fraction in that range")
+
+
+def _documents(
+    run_id: str,
+    vertical: Vertical,
+    record: PluginRecord,
+    training: LabeledData,
+    dataset: Dataset,
+    outcome: Any,
+    settings: SearchSettings,
+    metrics: dict[str, Any],
+    parameters: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """The JSON sidecars of a bundle, keyed by file name."""
+    from .export import FORMAT_VERSION
+
+    trial_counts = Counter(t.status for t in outcome.trials)
+    fitted = len(dataset.train) + len(dataset.validation)
+    return {
+        "preprocessing.json": {
+            "format_version": FORMAT_VERSION,
+            "task": vertical.task,
+            "class_names": list(dataset.info.class_names),
+            "input": dataset.info.input_spec,
+            "output": {"kind": "class probabilities", "shape": [dataset.info.num_classes], "order": "class_names", "predicted_label": "class_names[argmax]"},
+        },
+        "report.json": {
+            "format_version": FORMAT_VERSION,
+            "run_id": run_id,
+            "vertical": vertical.name,
+            "task": vertical.task,
+            "test_metrics": metrics,
+            "dataset": dataset.summary(),
+            "best_hyperparameters": dict(outcome.best_hyperparameters.values),
+            "model": {
+                "training": f"refit from scratch on train+validation ({fitted} examples) for {outcome.best.best_epoch} epoch(s), the best trial's best epoch",
+                "refit": True,
+                "epochs": outcome.best.best_epoch,
+                "parameters": parameters,
+            },
+            "search": {
+                "tuner": settings.tuner,
+                "objective": vertical.objective,
+                "direction": vertical.objective_direction,
+                "settings": asdict(settings),
+                "best_trial": outcome.best.trial_id,
+                "best_score": outcome.best.score,
+                "stopped_early": outcome.stopped_early_reason,
+                "trials": {"total": len(outcome.trials), **dict(sorted(trial_counts.items()))},
+                "search_seconds": round(outcome.seconds, 2),
+            },
+            "seconds": round(seconds, 2),
+        },
+        "trials.json": [t.as_dict() for t in outcome.trials],
+        "manifest.json": _manifest(run_id, vertical, record, training, dataset.test),
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from .data.dataset import Dataset, LabeledData
 from .errors import SearchError
-from .settings import TUNERS, SearchSettings
+from .settings import SearchSettings
 from .vertical import Vertical
 
 @dataclass
@@ -39,7 +39,7 @@ class TrialRecord:
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 @dataclass
@@ -50,7 +50,6 @@ class SearchOutcome:
     objective: str
     stopped_early_reason: str | None = None
     seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class NonFiniteLoss(keras.callbacks.Callback):
@@ -87,22 +86,28 @@ class VerticalHyperModel(kt.HyperModel):
 class _TrialBookkeeping:
     """Tuner mixin: time each trial, count its epochs, and report its end."""
 
-    on_trial_done: Callable[[TrialRecord], None] | None = None
+    def __init__(self, *args: Any, on_trial_done: Callable[[TrialRecord], None] | None = None, **kwargs: Any) -> None:
+        self.seconds: dict[str, float] = {}
+        self.epochs_run: dict[str, int] = {}
+        self.on_trial_done = on_trial_done
+        super().__init__(*args, **kwargs)
 
     def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
-        self._epochs_run[trial.trial_id] = None
         try:
             histories = super().run_trial(trial, *args, **kwargs)
-            self._epochs_run[trial.trial_id] = max(len(h.epoch) for h in histories)
+            self.epochs_run[trial.trial_id] = max(len(h.epoch) for h in histories)
             return histories
         finally:
-            self._seconds[trial.trial_id] = time.perf_counter() - started
+            self.seconds[trial.trial_id] = time.perf_counter() - started
+
+    def record(self, trial_id: str) -> TrialRecord:
+        return trial_record(self.oracle.trials[trial_id], self.seconds.get(trial_id, 0.0), self.epochs_run.get(trial_id))
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_end(trial)
         if self.on_trial_done is not None:
-            self.on_trial_done(trial_record(self.oracle.trials[trial.trial_id], self._seconds.get(trial.trial_id, 0.0), self._epochs_run.get(trial.trial_id)))
+            self.on_trial_done(self.record(trial.trial_id))
 
 
 def _tuner_class(kind: str) -> type:
@@ -110,10 +115,14 @@ def _tuner_class(kind: str) -> type:
     return type(f"Bookkept{base.__name__}", (_TrialBookkeeping, base), {})
 
 
-def make_tuner(hypermodel: VerticalHyperModel, vertical: Vertical, settings: SearchSettings, directory: Path) -> kt.Tuner:
+def make_tuner(
+    hypermodel: VerticalHyperModel,
+    vertical: Vertical,
+    settings: SearchSettings,
+    directory: Path,
+    on_trial_done: Callable[[TrialRecord], None] | None = None,
+) -> kt.Tuner:
     """Build the chosen KerasTuner tuner, with ``max_trials`` honoured by all of them."""
-    if settings.tuner not in TUNERS:
-        raise SearchError(f"unknown tuner '{settings.tuner}'", f"use one of {', '.join(TUNERS)}")
     objective = kt.Objective(vertical.objective, direction=vertical.objective_direction)
     common = dict(
         hypermodel=hypermodel,
@@ -123,6 +132,7 @@ def make_tuner(hypermodel: VerticalHyperModel, vertical: Vertical, settings: Sea
         project_name="search",
         overwrite=True,
         max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
+        on_trial_done=on_trial_done,
     )
     cls = _tuner_class(settings.tuner)
     if settings.tuner == "hyperband":
@@ -130,7 +140,6 @@ def make_tuner(hypermodel: VerticalHyperModel, vertical: Vertical, settings: Sea
         tuner.oracle.max_trials = settings.max_trials  # Hyperband has no cap of its own
     else:
         tuner = cls(max_trials=settings.max_trials, **common)
-    tuner._seconds, tuner._epochs_run = {}, {}
     return tuner
 
 
@@ -165,10 +174,9 @@ def run_search(
     hypermodel = VerticalHyperModel(vertical, dataset, settings.batch_size)
     started = time.perf_counter()
     try:
-        tuner = make_tuner(hypermodel, vertical, settings, directory)
-    except (kt.errors.FatalError, ValueError, TypeError) as error:
+        tuner = make_tuner(hypermodel, vertical, settings, directory, on_trial_done)
+    except Exception as error:  # KerasTuner builds one model up front; any failure there is the builder's
         raise SearchError(f"the {vertical.name} model could not be built: {type(error).__name__}: {error}", "this is a bug in the plugin; report it with the output of --debug") from error
-    tuner.on_trial_done = on_trial_done
     callbacks = [
         keras.callbacks.EarlyStopping(monitor=vertical.objective, mode=vertical.objective_direction, patience=settings.patience),
         NonFiniteLoss(),
@@ -184,10 +192,7 @@ def run_search(
         )
     except RuntimeError as error:  # KerasTuner: too many consecutive failed trials
         stopped = str(error).splitlines()[0]
-    trials = [
-        trial_record(tuner.oracle.trials[trial_id], tuner._seconds.get(trial_id, 0.0), tuner._epochs_run.get(trial_id))
-        for trial_id in tuner.oracle.start_order
-    ]
+    trials = [tuner.record(trial_id) for trial_id in tuner.oracle.start_order]
     completed = [t for t in trials if t.status == "COMPLETED" and t.score is not None]
     if not completed:
         first_error = next((t.error for t in trials if t.error), "no trial ran")

@@ -11,7 +11,7 @@ vertical gets it the same way.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -59,9 +59,8 @@ class Vertical:
     default_data_description: str = ""
     objective: str = "val_accuracy"
     objective_direction: str = "max"
-    model_card_notes: tuple[str, ...] = field(default_factory=tuple)
+    model_card_notes: tuple[str, ...] = ()
     usage_code: Callable[[dict[str, Any]], list[str]] | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def problems(self) -> list[str]:
         """What is wrong with this declaration (empty when valid)."""
