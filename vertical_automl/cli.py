@@ -111,6 +111,9 @@ def search(plugin: str, data: Path | None, test_data: Path | None, data_options:
     """Search models for a vertical and export the best one to the registry."""
     from .pipeline import search as run_search
 
+    for record in get_plugins().records.values():
+        for problem in record.errors:
+            click.echo(f"Warning: plugin {record.label} skipped: {problem} (see 'vautoml plugins list')", err=True)
     started = time.perf_counter()
     result = run_search(
         plugin, data,

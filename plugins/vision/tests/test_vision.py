@@ -47,9 +47,10 @@ def test_models_train_and_reload_in_safe_mode(tmp_path, augmentation):
     assert reloaded.predict(x, verbose=0).shape == (16, 3)
 
 
-def test_depth_is_capped_by_the_image_size():
-    for shape, most in (((8, 8, 1), 2), ((32, 32, 1), 4), ((4, 4, 1), 1)):
+def test_depth_range_follows_the_image_size():
+    for shape, least, most in (((8, 8, 1), 1, 2), ((28, 28, 1), 2, 3), ((64, 48, 3), 3, 4), ((4, 4, 1), 1, 1)):
         hp = kt.HyperParameters()
         build_model(hp, info(shape))
         depth = {h.name: h for h in hp.space}["depth"]
-        assert getattr(depth, "max_value", getattr(depth, "value", None)) == most
+        bounds = (depth.min_value, depth.max_value) if hasattr(depth, "max_value") else (depth.value, depth.value)
+        assert bounds == (least, most), shape

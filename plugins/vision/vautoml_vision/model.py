@@ -47,8 +47,11 @@ def build_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo) -> "keras.
     x = keras.layers.Rescaling(scale=1.0 / (high - low), offset=-low / (high - low))(x)
     x = keras.layers.Permute((3, 1, 2))(x)  # to channels_first
 
+    # Each block halves the map. Enough blocks to bring it to 8x8 or less (so the
+    # head keeps spatial detail), never so many that it falls below 2x2.
     max_blocks = max(1, min(4, int(math.log2(min(height, width))) - 1))
-    blocks = space.depth(hp, 1, max_blocks)
+    min_blocks = min(max_blocks, max(1, math.ceil(math.log2(min(height, width) / 8))))
+    blocks = space.depth(hp, min_blocks, max_blocks)
     filters = space.width(hp, (16, 32, 64))
     kernel = hp.Choice("kernel_size", [3, 5])
     initializer = space.kernel_initializer(hp)
@@ -60,7 +63,9 @@ def build_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo) -> "keras.
     for block in range(blocks):
         x = keras.layers.Conv2D(min(filters * 2**block, 256), kernel, padding="same", data_format="channels_first", kernel_initializer=initializer, use_bias=not normalise)(x)
         if normalise:
-            x = keras.layers.BatchNormalization(axis=1)(x)
+            # momentum 0.9: small datasets give few steps, and the default 0.99
+            # leaves the inference statistics far from the data for many epochs.
+            x = keras.layers.BatchNormalization(axis=1, momentum=0.9)(x)
         x = keras.layers.Activation("relu")(x)
         x = pool(2, data_format="channels_first")(x)
 
