@@ -34,6 +34,12 @@ def make_case(root, case):
         x = np.zeros((30, 8, 8), dtype="float32")
         x[3, 2, 2] = np.nan
         np.savez(data, x=x, y=np.arange(30) % 2)
+    elif case == "unknown_option":
+        for i in range(5):
+            image(data / "cat" / f"{i}.png")
+            image(data / "dog" / f"{i}.png", 255)
+    elif case == "registry_in_a_file":
+        (root / "file.txt").write_text("not a folder")
     elif case == "unreadable_format":
         data = root / "data.csv"
         data.write_text("a,b\n1,2\n")
@@ -49,6 +55,8 @@ CASES = [
     ("unreadable_format", ["--plugin", "vision", "--data", "{data}"], "the vision vertical cannot read", 2),
     ("unknown_plugin", ["--plugin", "visoin"], "unknown plugin or vertical 'visoin' (available: vision", 3),
     ("missing_test", ["--plugin", "vision", "--test-data", "{root}/none.npz"], "--test-data path '{root}/none.npz' does not exist", 2),
+    ("unknown_option", ["--plugin", "vision", "--data", "{data}", "-O", "imagesize=32"], "unknown data option(s) imagesize", 2),
+    ("registry_in_a_file", ["--plugin", "vision", "--registry", "{root}/file.txt/registry"], "cannot create a run folder in the registry", 2),
 ]
 
 
@@ -57,12 +65,15 @@ def test_bad_input_is_one_clear_line_and_leaves_no_run(tmp_path, case, args, mes
     data = make_case(tmp_path, case)
     registry = tmp_path / "registry"
     fill = {"root": tmp_path, "data": data}
-    result = CliRunner().invoke(main, ["search", *[a.format(**fill) for a in args], "--registry", str(registry)])
+    args = [a.format(**fill) for a in args]
+    if "--registry" not in args:
+        args += ["--registry", str(registry)]
+    result = CliRunner().invoke(main, ["search", *args])
     assert result.exit_code == code, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("Error: ") and message.format(**fill) in lines[0] and "Fix: " in lines[0]
-    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)  # handled: no exception escaped the CLI
     assert not registry.exists()
 
 
@@ -82,6 +93,16 @@ def test_debug_shows_the_traceback(tmp_path):
     assert "Traceback" in done.stderr and "DataError" in done.stderr
 
 
-def test_bad_data_option_is_a_usage_error(tmp_path):
+def test_bad_data_option_and_seed_are_usage_errors(tmp_path):
     result = CliRunner().invoke(main, ["search", "--plugin", "vision", "-O", "image_size", "--registry", str(tmp_path / "r")])
     assert result.exit_code == 2 and "is not KEY=VALUE" in result.output
+    result = CliRunner().invoke(main, ["search", "--plugin", "vision", "--seed", "-1", "--registry", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "--seed" in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_empty_registry_variable_means_the_default_folder(monkeypatch):
+    from vertical_automl.registry import default_root
+
+    monkeypatch.setenv("VAUTOML_REGISTRY", "")
+    assert str(default_root()) == "registry"

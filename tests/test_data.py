@@ -109,6 +109,38 @@ def test_array_file_errors(tmp_path):
         image_arrays(np.zeros((3, 4, 4)), [0.5, 1.0, 2.0], "float.npz")
 
 
+def test_hidden_nested_folders_and_one_class_test_folders(tmp_path):
+    for i in range(2):
+        write_image(tmp_path / "train" / "a" / f"{i}.png")
+        write_image(tmp_path / "train" / "b" / f"{i}.png")
+    write_image(tmp_path / "train" / "a" / ".thumbnails" / "t.png", (3, 3))
+    train = load_image_folder(tmp_path / "train", {})
+    assert len(train) == 4 and train.x.shape[1:3] == (10, 12)
+    write_image(tmp_path / "test" / "b" / "1.png")
+    (tmp_path / "test" / "a").mkdir()
+    test = load_image_folder(tmp_path / "test", {}, like=train)
+    assert test.class_names == ("b",) and len(test) == 1
+
+
+def test_test_folder_needs_folder_training_data(tmp_path):
+    arrays = image_arrays(np.zeros((4, 10, 12)), [0, 1, 0, 1], "train.npz")
+    write_image(tmp_path / "a" / "1.png")
+    with pytest.raises(DataError, match="is an image folder but the training data"):
+        load_image_folder(tmp_path, {}, like=arrays)
+
+
+def test_array_loaders_refuse_options_and_read_hdf5_string_labels(tmp_path):
+    x = np.zeros((4, 6, 6), dtype="uint8")
+    with h5py.File(tmp_path / "d.h5", "w") as handle:
+        handle["x"] = x
+        handle.create_dataset("y", data=["cat", "dog", "cat", "dog"], dtype=h5py.string_dtype())
+    assert load_hdf5_images(tmp_path / "d.h5", {}).class_names == ("cat", "dog")
+    with pytest.raises(DataError, match=r"unknown data option\(s\) image_size .* use only these: none"):
+        load_hdf5_images(tmp_path / "d.h5", {"image_size": "32"})
+    with pytest.raises(DataError, match="holds no images"):
+        image_arrays(np.zeros((0, 6, 6), dtype="float32"), [], "empty.npz")
+
+
 def test_split_is_stratified_and_rejects_tiny_classes():
     x = np.zeros((100, 4, 4, 1), dtype="float32")
     data = image_arrays(x, [0] * 80 + [1] * 20, "arrays")
@@ -119,6 +151,11 @@ def test_split_is_stratified_and_rejects_tiny_classes():
     tiny = image_arrays(np.zeros((12, 4, 4)), [0] * 10 + [1] * 2, "tiny")
     with pytest.raises(DataError, match="class '1' has 2 example"):
         split_dataset(tiny, "multiclass")
+    too_few = image_arrays(np.zeros((9, 4, 4)), [0, 1, 2] * 3, "few")
+    with pytest.raises(DataError, match="cannot split 9 examples of 3 classes from few"):
+        split_dataset(too_few, "multiclass", test_fraction=0.2)
+    with pytest.raises(DataError, match="binary task needs exactly two classes"):
+        split_dataset(too_few, "binary")
     one_class = image_arrays(np.zeros((5, 4, 4)), [3] * 5, "one")
     with pytest.raises(DataError, match=r"only one class \('3'\)"):
         split_dataset(one_class, "multiclass")

@@ -204,5 +204,5 @@ def test_plugins_list_json_and_table_from_the_cli(site):
 def test_search_warns_about_broken_plugins_but_still_runs_the_others(site, tmp_path):
     env = {"VAUTOML_LOAD_PLUGINS": "vision,broken", "PYTHONPATH": str(site)}
     done = run_vautoml("search", "--plugin", "vision", "--data", str(tmp_path / "missing"), "--registry", str(tmp_path / "r"), env=env)
-    assert "Warning: plugin broken (broken-vautoml 0.0.1) skipped: failed to import broken_plugin" in done.stderr
+    assert "Warning: plugin broken (broken-vautoml 0.0.1): failed to import broken_plugin" in done.stderr
     assert "Error: --data path" in done.stderr and done.returncode == 2

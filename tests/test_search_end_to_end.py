@@ -64,14 +64,14 @@ def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
     assert metrics["accuracy"] > 0.5  # 10 classes: chance is 0.1
 
 
-def digits_arrays(tmp_path):
+def digits_arrays():
     digits = load_digits()
     x, y = digits.images.astype("float32"), np.array([f"digit-{d}" for d in digits.target])
     return x[:1400], y[:1400], x[1400:], y[1400:]
 
 
 def test_npz_with_separate_test_data_and_bayesian_tuner(tmp_path):
-    x, y, x_test, y_test = digits_arrays(tmp_path)
+    x, y, x_test, y_test = digits_arrays()
     np.savez(tmp_path / "train.npz", x=x, y=y)
     np.savez(tmp_path / "test.npz", x=x_test, y=y_test)
     registry = tmp_path / "registry"
@@ -87,7 +87,7 @@ def test_npz_with_separate_test_data_and_bayesian_tuner(tmp_path):
 
 
 def test_hdf5_with_hyperband_respects_max_trials(tmp_path):
-    x, y, _, _ = digits_arrays(tmp_path)
+    x, y, _, _ = digits_arrays()
     with h5py.File(tmp_path / "digits.h5", "w") as handle:
         handle["x"], handle["y"] = x, y.astype("S")
     registry = tmp_path / "registry"
@@ -140,12 +140,23 @@ class FailingVertical:
         register(Vertical(name="doomed", description="", task="multiclass", build_model=build_model, default_data=vision_digits))
 
 
+def tree(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
 def test_search_where_every_trial_fails_raises_and_leaves_no_run(tmp_path):
     plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("doomed", FailingVertical())])
     registry = tmp_path / "registry"
+    (registry / "vision" / "20260101-000000-abcdef").mkdir(parents=True)
+    (registry / "vision" / "20260101-000000-abcdef" / "report.json").write_text("{}")
+    before = tree(registry)
     with pytest.raises(SearchError, match=r"all 3 trial\(s\) failed; first error: FailedTrialError: non-finite loss \(nan\)"):
         search("doomed", plugins=plugins, max_trials=5, epochs=2, registry=registry)
-    assert not registry.exists()
+    assert tree(registry) == before  # the staging folder, and the tuner state in it, are gone
+    nested = tmp_path / "new" / "deeper" / "registry"
+    with pytest.raises(SearchError):
+        search("doomed", plugins=plugins, max_trials=3, epochs=1, registry=nested)
+    assert not (tmp_path / "new").exists()
 
 
 class UnbuildableVertical:

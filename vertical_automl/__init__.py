@@ -13,7 +13,7 @@ from ._backend import ensure_torch_backend
 ensure_torch_backend()
 
 from .data.dataset import Dataset, DatasetInfo, LabeledData  # noqa: E402
-from .errors import BackendError, DataError, PluginError, SearchError, VautomlError  # noqa: E402
+from .errors import BackendError, DataError, PluginError, SearchError, UsageError, VautomlError  # noqa: E402
 from .hookspecs import hookimpl  # noqa: E402
 from .vertical import DataLoader, Vertical  # noqa: E402
 from . import space  # noqa: E402
@@ -29,6 +29,7 @@ __all__ = [
     "LabeledData",
     "PluginError",
     "SearchError",
+    "UsageError",
     "VautomlError",
     "Vertical",
     "hookimpl",

@@ -105,7 +105,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--max-trials", type=click.IntRange(1), default=DEFAULTS.max_trials, show_default=True, help="Hyperparameter sets to try.")
 @click.option("--epochs", type=click.IntRange(1), default=DEFAULTS.epochs, show_default=True, help="Most epochs per trial (early stopping may end sooner).")
 @click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size, show_default=True)
-@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Seed for the split, the tuner and Keras.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=DEFAULTS.seed, show_default=True, help="Seed for the split, the tuner and Keras.")
 @click.option("--registry", type=click.Path(path_type=Path), default=None, help="Model registry folder. Default: $VAUTOML_REGISTRY or ./registry.")
 def search(plugin: str, data: Path | None, test_data: Path | None, data_options: tuple[str, ...], tuner: str, max_trials: int, epochs: int, batch_size: int, seed: int, registry: Path | None) -> None:
     """Search models for a vertical and export the best one to the registry."""
@@ -113,7 +113,7 @@ def search(plugin: str, data: Path | None, test_data: Path | None, data_options:
 
     for record in get_plugins().records.values():
         for problem in record.errors:
-            click.echo(f"Warning: plugin {record.label} skipped: {problem} (see 'vautoml plugins list')", err=True)
+            click.echo(f"Warning: plugin {record.label}: {problem} (see 'vautoml plugins list')", err=True)
     started = time.perf_counter()
     result = run_search(
         plugin, data,

@@ -25,6 +25,12 @@ class VautomlError(Exception):
         return self.problem
 
 
+class UsageError(VautomlError):
+    """An argument or setting is out of range or names something that does not exist."""
+
+    exit_code = 2
+
+
 class DataError(VautomlError):
     """The data cannot be used: missing path, empty, one class, unreadable file, NaN."""
 

@@ -1,8 +1,9 @@
 """Writing the export bundle: ``model.keras`` plus plain-JSON sidecars and a model card.
 
 The model must load with ``keras.saving.load_model(path)`` in safe mode, in
-a process that never imports vautoml, so the bundle is verified that way
-(reloaded with safe mode on, predictions compared) before it is published.
+a process that never imports vautoml; before publishing, the saved file is
+reloaded with safe mode on and its predictions compared, so a model that would
+need custom objects or a Lambda layer never reaches the registry.
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ from typing import Any, Callable, Mapping
 from .data.arrays import align_to_classes
 from .data.dataset import Dataset, LabeledData
 from .data.split import split_dataset
-from .errors import DataError, VautomlError
+from .errors import DataError, UsageError
 from .plugins import PluginRecord, PluginRegistry, get_plugins
-from .registry import default_root, new_run_id, publish, staged_run
+from .registry import check_writable, default_root, new_run_id, publish, staged_run
 from .settings import TUNERS, SearchSettings
 from .vertical import Vertical
 
@@ -77,7 +77,7 @@ def search(
     vertical, record = plugins.get_vertical(plugin)
     options = dict(data_options or {})
     root = Path(registry) if registry is not None else default_root()
-    _check_arguments(root, tuner, max_trials, epochs, batch_size, validation_fraction, test_fraction)
+    _check_arguments(root, tuner, max_trials, epochs, batch_size, seed, validation_fraction, test_fraction)
 
     started = time.perf_counter()
     training = load_training_data(plugins, vertical, Path(data) if data is not None else None, options)
@@ -131,18 +131,17 @@ def _manifest(run_id: str, vertical: Vertical, record: PluginRecord, training: L
     }
 
 
-def _check_arguments(root: Path, tuner: str, max_trials: int, epochs: int, batch_size: int, validation_fraction: float, test_fraction: float) -> None:
+def _check_arguments(root: Path, tuner: str, max_trials: int, epochs: int, batch_size: int, seed: int, validation_fraction: float, test_fraction: float) -> None:
     """Reject impossible settings before any data is read (the CLI's own checks cover its users)."""
-    if root.exists() and not root.is_dir():
-        raise VautomlError(f"the registry path '{root}' is a file", "pass a folder with --registry")
+    check_writable(root)
     if tuner not in TUNERS:
-        raise VautomlError(f"unknown tuner '{tuner}'", f"use one of {', '.join(TUNERS)}")
-    for name, value, low, high in (("max_trials", max_trials, 1, 10_000), ("epochs", epochs, 1, 10_000), ("batch_size", batch_size, 1, 1 << 20)):
+        raise UsageError(f"unknown tuner '{tuner}'", f"use one of {', '.join(TUNERS)}")
+    for name, value, low, high in (("max_trials", max_trials, 1, 10_000), ("epochs", epochs, 1, 10_000), ("batch_size", batch_size, 1, 1 << 20), ("seed", seed, 0, 2**32 - 1)):
         if not low <= value <= high:
-            raise VautomlError(f"{name} must be between {low} and {high}, got {value}", "pass a value in that range")
+            raise UsageError(f"{name} must be between {low} and {high}, got {value}", "pass a value in that range")
     for name, value in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
         if not 0.05 <= value <= 0.5:
-            raise VautomlError(f"{name} must be between 0.05 and 0.5, got {value}", "pass a fraction in that range")
+            raise UsageError(f"{name} must be between 0.05 and 0.5, got {value}", "pass a fraction in that range")
 
 
 def _documents(

@@ -16,12 +16,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .errors import UsageError
+
 STAGING = ".staging"
 
 
 def default_root() -> Path:
     """``$VAUTOML_REGISTRY`` if set, else ``./registry``."""
-    return Path(os.environ.get("VAUTOML_REGISTRY", "registry"))
+    return Path(os.environ.get("VAUTOML_REGISTRY") or "registry")
 
 
 def new_run_id() -> str:
@@ -29,17 +31,27 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
+def check_writable(root: Path) -> None:
+    """Fail before any work if runs could not be written under ``root``."""
+    existing = next(p for p in (root, *root.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot create a run folder in the registry '{root}' ('{existing}' is not a writable folder)", "pass a writable folder with --registry")
+
+
 @contextmanager
 def staged_run(root: Path, run_id: str) -> Iterator[Path]:
     """Yield a private work folder for one run; remove it and any folders created for it afterwards."""
-    created = [p for p in (root, root / STAGING) if not p.exists()]
     work = root / STAGING / run_id
-    work.mkdir(parents=True)
+    created = [p for p in (work.parent, *work.parent.parents) if not p.exists()]
+    try:
+        work.mkdir(parents=True)
+    except OSError as error:
+        raise UsageError(f"cannot create a run folder in the registry '{root}' ({error.strerror})", "pass a writable folder with --registry") from error
     try:
         yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        for folder in reversed(created):
+        for folder in created:  # deepest first
             _remove_if_empty(folder)
 
 

@@ -47,7 +47,6 @@ class SearchOutcome:
     trials: list[TrialRecord]
     best: TrialRecord
     best_hyperparameters: kt.HyperParameters
-    objective: str
     stopped_early_reason: str | None = None
     seconds: float = 0.0
 
@@ -199,7 +198,7 @@ def run_search(
         raise SearchError(f"all {len(trials)} trial(s) failed; first error: {first_error}", "re-run with --debug to see each trial's traceback")
     best_trial = tuner.oracle.get_best_trials(1)[0]
     best = next(t for t in trials if t.trial_id == best_trial.trial_id)
-    return SearchOutcome(trials, best, best_trial.hyperparameters, vertical.objective, stopped, time.perf_counter() - started)
+    return SearchOutcome(trials, best, best_trial.hyperparameters, stopped, time.perf_counter() - started)
 
 
 def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings: SearchSettings) -> keras.Model:

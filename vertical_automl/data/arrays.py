@@ -26,6 +26,8 @@ def encode_labels(raw: np.ndarray, source: str) -> tuple[np.ndarray, tuple[str, 
         raw = raw[:, 0]
     if raw.dtype.kind == "S":
         raw = np.char.decode(raw, "utf-8")
+    elif raw.dtype.kind == "O":  # h5py returns variable-length strings as bytes objects
+        raw = np.array([v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in raw])
     if raw.dtype.kind == "f":
         if not np.isfinite(raw).all():
             raise DataError(f"labels in {source} contain NaN or infinite values", "give every example a class label")
@@ -52,6 +54,8 @@ def align_to_classes(data: LabeledData, class_names: tuple[str, ...]) -> Labeled
 def image_arrays(x: Any, y: Any, source: str, value_range: tuple[float, float] | None = None) -> LabeledData:
     """Validate image arrays shaped (N, H, W) or (N, H, W, C) and wrap them."""
     x = np.asarray(x)
+    if len(x) == 0:
+        raise DataError(f"{source} holds no images", "store at least a few images per class in x")
     if x.ndim == 3:
         x = x[..., np.newaxis]
     if x.ndim != 4 or x.shape[-1] not in (1, 3, 4):

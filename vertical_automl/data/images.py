@@ -24,6 +24,7 @@ from .dataset import LabeledData
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 MAX_DEFAULT_SIDE = 64
+FOLDER_OPTIONS = ("image_size", "color_mode")
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
@@ -32,7 +33,18 @@ def _class_folders(root: Path) -> list[Path]:
 
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def check_options(options: Mapping[str, str], allowed: tuple[str, ...], source: str) -> None:
+    """Reject loader options this loader does not use, so a typo is not silently ignored."""
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        accepted = ", ".join(allowed) if allowed else "none"
+        raise DataError(f"unknown data option(s) {', '.join(unknown)} for {source}", f"use only these: {accepted}")
 
 
 def is_image_folder(path: Path) -> bool:
@@ -80,6 +92,9 @@ def load_image_folder(path: Path, options: Mapping[str, str], like: LabeledData 
     """
     from PIL import Image
 
+    check_options(options, FOLDER_OPTIONS, f"image folder {path}")
+    if like is not None and "resize" not in like.input_spec:
+        raise DataError(f"the test data '{path}' is an image folder but the training data ({like.source}) is not", "give --test-data in the same format as the training data")
     folders = _class_folders(path)
     loose = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if not folders:
@@ -87,11 +102,14 @@ def load_image_folder(path: Path, options: Mapping[str, str], like: LabeledData 
         raise DataError(f"the image folder '{path}' has {found} class sub-folders", f"put the images in one sub-folder per class, e.g. {path}/cat/1.png and {path}/dog/2.png")
     files_by_class = {folder.name: _image_files(folder) for folder in folders}
     empty = [name for name, files in files_by_class.items() if not files]
+    if like is not None:  # a test set may lack some classes; the split checks the rest
+        files_by_class = {name: files for name, files in files_by_class.items() if files}
+        empty = [] if files_by_class else empty
     if len(empty) == len(files_by_class):
         raise DataError(f"the image folder '{path}' holds no PNG, JPEG or BMP images", f"put image files in its class sub-folders ({', '.join(sorted(empty)[:5])})")
     if empty:
         raise DataError(f"class folder(s) {', '.join(repr(n) for n in empty[:5])} in '{path}' hold no PNG, JPEG or BMP images", "add images to them or remove them")
-    if len(files_by_class) < 2:
+    if len(files_by_class) < 2 and like is None:
         only = next(iter(files_by_class))
         raise DataError(f"the image folder '{path}' has only one class ('{only}')", "add a sub-folder of images for each other class")
 
@@ -128,6 +146,7 @@ def is_npz(path: Path) -> bool:
 
 def load_npz_images(path: Path, options: Mapping[str, str], like: LabeledData | None = None) -> LabeledData:
     """Read an ``.npz`` archive holding ``x`` (images) and ``y`` (labels)."""
+    check_options(options, (), f"npz file {path}")
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in ("x", "y") if key not in archive.files]
@@ -147,6 +166,7 @@ def load_hdf5_images(path: Path, options: Mapping[str, str], like: LabeledData |
     """Read an HDF5 file with datasets ``x`` (images) and ``y`` (labels)."""
     import h5py
 
+    check_options(options, (), f"HDF5 file {path}")
     try:
         with h5py.File(path, "r") as handle:
             missing = [key for key in ("x", "y") if key not in handle]
