@@ -23,6 +23,7 @@ from .vertical import Vertical
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.keras"
+MODEL_CARD_FILE = "model_card.md"
 
 
 def library_versions() -> dict[str, str]:
@@ -69,7 +70,7 @@ def write_bundle(bundle: Path, model: keras.Model, documents: dict[str, Any], ve
     for name, payload in documents.items():
         write_json(bundle / name, payload)
     card = model_card(vertical, documents["preprocessing.json"], documents["report.json"], documents["manifest.json"])
-    (bundle / "model_card.md").write_text(card, encoding="utf-8")
+    (bundle / MODEL_CARD_FILE).write_text(card, encoding="utf-8")
 
 
 def model_card(vertical: Vertical, preprocessing: dict[str, Any], report: dict[str, Any], manifest: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .data.arrays import align_to_classes
 from .data.dataset import Dataset, LabeledData
@@ -22,6 +22,9 @@ from .plugins import PluginRecord, PluginRegistry, get_plugins
 from .registry import check_writable, default_root, new_run_id, publish, staged_run
 from .settings import TUNERS, SearchSettings
 from .vertical import Vertical
+
+if TYPE_CHECKING:  # pragma: no cover - search.py imports Keras
+    from .search import SearchOutcome
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ def _trial_line(trial: Any, objective: str, max_trials: int) -> str:
     return f"trial {trial.trial_id} ({int(trial.trial_id) + 1}/{max_trials})  {trial.status:<9} {score}  epochs={trial.epochs_run}  {trial.seconds:.1f}s{suffix}"
 
 
-def _manifest(run_id: str, vertical: Vertical, record: PluginRecord, training: LabeledData, test: LabeledData) -> dict[str, Any]:
+def _manifest(run_id: str, vertical: Vertical, record: PluginRecord, training: LabeledData, test: LabeledData, files: list[str]) -> dict[str, Any]:
     from .export import FORMAT_VERSION, library_versions
 
     return {
@@ -127,7 +130,7 @@ def _manifest(run_id: str, vertical: Vertical, record: PluginRecord, training: L
         "plugin": {"name": record.name, "distribution": record.distribution, "version": record.version},
         "data": {"source": training.source, "fingerprint": training.fingerprint(), "test_source": test.source, "test_fingerprint": test.fingerprint()},
         "libraries": library_versions(),
-        "files": ["model.keras", "preprocessing.json", "report.json", "trials.json", "manifest.json", "model_card.md"],
+        "files": files,
     }
 
 
@@ -150,18 +153,18 @@ def _documents(
     record: PluginRecord,
     training: LabeledData,
     dataset: Dataset,
-    outcome: Any,
+    outcome: SearchOutcome,
     settings: SearchSettings,
     metrics: dict[str, Any],
     parameters: int,
     seconds: float,
 ) -> dict[str, Any]:
     """The JSON sidecars of a bundle, keyed by file name."""
-    from .export import FORMAT_VERSION
+    from .export import FORMAT_VERSION, MODEL_CARD_FILE, MODEL_FILE
 
     trial_counts = Counter(t.status for t in outcome.trials)
     fitted = len(dataset.train) + len(dataset.validation)
-    return {
+    documents = {
         "preprocessing.json": {
             "format_version": FORMAT_VERSION,
             "task": vertical.task,
@@ -197,5 +200,7 @@ def _documents(
             "seconds": round(seconds, 2),
         },
         "trials.json": [t.as_dict() for t in outcome.trials],
-        "manifest.json": _manifest(run_id, vertical, record, training, dataset.test),
     }
+    files = [MODEL_FILE, *documents, "manifest.json", MODEL_CARD_FILE]
+    documents["manifest.json"] = _manifest(run_id, vertical, record, training, dataset.test, files)
+    return documents

@@ -102,14 +102,13 @@ def load_image_folder(path: Path, options: Mapping[str, str], like: LabeledData 
         raise DataError(f"the image folder '{path}' has {found} class sub-folders", f"put the images in one sub-folder per class, e.g. {path}/cat/1.png and {path}/dog/2.png")
     files_by_class = {folder.name: _image_files(folder) for folder in folders}
     empty = [name for name, files in files_by_class.items() if not files]
-    if like is not None:  # a test set may lack some classes; the split checks the rest
-        files_by_class = {name: files for name, files in files_by_class.items() if files}
-        empty = [] if files_by_class else empty
     if len(empty) == len(files_by_class):
         raise DataError(f"the image folder '{path}' holds no PNG, JPEG or BMP images", f"put image files in its class sub-folders ({', '.join(sorted(empty)[:5])})")
-    if empty:
+    if like is not None:  # a test set may lack some classes: only the training data must have them all
+        files_by_class = {name: files for name, files in files_by_class.items() if files}
+    elif empty:
         raise DataError(f"class folder(s) {', '.join(repr(n) for n in empty[:5])} in '{path}' hold no PNG, JPEG or BMP images", "add images to them or remove them")
-    if len(files_by_class) < 2 and like is None:
+    elif len(files_by_class) < 2:
         only = next(iter(files_by_class))
         raise DataError(f"the image folder '{path}' has only one class ('{only}')", "add a sub-folder of images for each other class")
 
