@@ -24,7 +24,7 @@ PLUGIN_SOURCES = {
 
         @hookimpl
         def register_verticals(register):
-            register(Vertical(name="acme", description="Acme widgets.", task="binary", build_model=build_model))
+            register(Vertical(name="acme", description="Acme widgets.", tasks=("binary",), build_model=build_model))
 
         @hookimpl
         def register_data_loaders(register):
@@ -45,7 +45,7 @@ PLUGIN_SOURCES = {
 
         @hookimpl
         def register_verticals(register):
-            register(Vertical(name="acme", description="Another acme.", task="binary", build_model=lambda hp, info: None))
+            register(Vertical(name="acme", description="Another acme.", tasks=("binary",), build_model=lambda hp, info: None))
     """,
 }
 
@@ -87,7 +87,7 @@ def test_third_party_plugin_is_discovered_through_its_entry_point(site):
     assert record.hooks == ["register_data_loaders", "register_verticals"]
     assert record.verticals == ["acme"] and record.errors == []
     vertical, owner = plugins.get_vertical("acme")
-    assert vertical.task == "binary" and owner is record
+    assert vertical.tasks == ("binary",) and owner is record
     assert [loader.name for loader in plugins.loaders_for("acme")] == ["acme-csv"]
 
 
@@ -119,7 +119,7 @@ def test_hook_that_raises_keeps_its_error_and_registers_nothing():
     class Raises:
         @hookimpl
         def register_verticals(self, register):
-            register(Vertical(name="half", description="", task="binary", build_model=lambda hp, info: None))
+            register(Vertical(name="half", description="", tasks=("binary",), build_model=lambda hp, info: None))
             raise ValueError("database unreachable")
 
     plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("raises", Raises())])
@@ -131,12 +131,12 @@ def test_invalid_vertical_declaration_is_reported():
     class Invalid:
         @hookimpl
         def register_verticals(self, register):
-            register(Vertical(name="Bad Name", description="", task="clustering", build_model=None))
+            register(Vertical(name="Bad Name", description="", tasks=("clustering",), build_model=None))
             register("not a vertical")
 
     errors = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("invalid", Invalid())]).records["invalid"].errors
     assert any("must be lowercase" in e for e in errors)
-    assert any("task 'clustering'" in e for e in errors)
+    assert any("tasks ('clustering',)" in e for e in errors)
     assert any("not callable" in e for e in errors)
     assert any("which is not a Vertical" in e for e in errors)
 

@@ -137,7 +137,7 @@ class FailingVertical:
             model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
             return model
 
-        register(Vertical(name="doomed", description="", task="multiclass", build_model=build_model, default_data=vision_digits))
+        register(Vertical(name="doomed", description="", tasks=("multiclass",), build_model=build_model, default_data=vision_digits))
 
 
 def tree(root):
@@ -165,7 +165,7 @@ class UnbuildableVertical:
         def build_model(hp, info):
             raise KeyError("missing layer config")
 
-        register(Vertical(name="unbuildable", description="", task="multiclass", build_model=build_model, default_data=vision_digits))
+        register(Vertical(name="unbuildable", description="", tasks=("multiclass",), build_model=build_model, default_data=vision_digits))
 
 
 def test_model_builder_that_raises_is_a_clear_search_error(tmp_path):

@@ -16,7 +16,8 @@ from .data.dataset import Dataset, DatasetInfo, LabeledData  # noqa: E402
 from .errors import BackendError, DataError, PluginError, SearchError, UsageError, VautomlError  # noqa: E402
 from .hookspecs import hookimpl  # noqa: E402
 from .vertical import DataLoader, Vertical  # noqa: E402
-from . import space  # noqa: E402
+from . import blocks, heads, space  # noqa: E402
+from .report.sections import Evaluation, ReportSection  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -26,12 +27,16 @@ __all__ = [
     "DataLoader",
     "Dataset",
     "DatasetInfo",
+    "Evaluation",
     "LabeledData",
     "PluginError",
+    "ReportSection",
     "SearchError",
     "UsageError",
     "VautomlError",
     "Vertical",
+    "blocks",
+    "heads",
     "hookimpl",
     "search",
     "space",

@@ -96,21 +96,74 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
     return options
 
 
+def _parse_duration(text: str | None) -> float | None:
+    """'90s', '10m', '1h' or plain seconds."""
+    if text is None:
+        return None
+    value = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        seconds = float(value[:-1]) * units[value[-1]] if value and value[-1] in units else float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise click.BadParameter(f"'{text}' is not a duration such as 90s, 10m or 1h", param_hint="--time-budget")
+    return seconds
+
+
+def _loader_options(pairs: tuple[str, ...], target_column: str | None, text_column: str | None, no_header: bool, missing_values: tuple[str, ...]) -> dict[str, str]:
+    """-O pairs plus the table and text flags, which are shorthands for loader options."""
+    options = _parse_options(pairs)
+    flags = {
+        "target_column": target_column,
+        "text_column": text_column,
+        "header": "false" if no_header else None,
+        "missing_values": ";".join(missing_values) if missing_values else None,
+    }
+    for key, value in flags.items():
+        if value is not None:
+            options[key] = value
+    return options
+
+
+def _summary(report: dict[str, Any]) -> str:
+    metrics = report["test_metrics"]
+    if report["task"] == "regression":
+        return f"test MAE {metrics['mae']:.4g}, RMSE {metrics['rmse']:.4g}, R2 {metrics['r2']:.4f}"
+    if report["task"] == "binary":
+        binary = metrics["binary"]
+        return f"test ROC-AUC {binary['roc_auc']:.4f}, accuracy {metrics['accuracy']:.4f} at threshold {binary['threshold']:.3f}, macro F1 {metrics['macro_f1']:.4f}"
+    return f"test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
+
+
 @main.command()
-@click.option("--plugin", "plugin", required=True, help="Vertical to search, e.g. vision (see 'vautoml plugins list').")
-@click.option("--data", type=click.Path(path_type=Path), help="Training data: an image folder (one sub-folder per class), .npz or .h5. Default: the vertical's built-in dataset.")
+@click.option("--plugin", "plugin", required=True, help="Vertical to search, e.g. vision, text, finance, medical (see 'vautoml plugins list').")
+@click.option("--data", type=click.Path(path_type=Path), help="Training data: an image folder, .npz/.h5, a CSV/TSV/Parquet table or a folder of .txt files per class. Default: the vertical's built-in dataset.")
 @click.option("--test-data", type=click.Path(path_type=Path), help="Held-out test data in the same format. Default: a stratified 20% of --data.")
-@click.option("--data-option", "-O", "data_options", multiple=True, metavar="KEY=VALUE", help="Loader option, e.g. -O image_size=32 -O color_mode=rgb.")
+@click.option("--target-column", metavar="NAME|POS", help="Tables: the column to predict, by name or 1-based position (-1 = last). Default: a column named target/label/class/y/outcome, else the last.")
+@click.option("--text-column", metavar="NAME|POS", help="Text tables: the column holding the text. Default: the column with clearly the longest cells.")
+@click.option("--no-header", is_flag=True, help="Tables: the first line is data; columns are named column_1, column_2, ...")
+@click.option("--missing-values", multiple=True, metavar="[COLS=]VALUES", help="Tables: extra values that mean missing, for every column (0) or some (glucose,bmi=0). Repeatable.")
+@click.option("--data-option", "-O", "data_options", multiple=True, metavar="KEY=VALUE", help="Loader option, e.g. -O image_size=32, -O categorical=zip, -O positive_class=bad.")
 @click.option("--tuner", type=click.Choice(TUNERS), default=DEFAULTS.tuner, show_default=True)
 @click.option("--max-trials", type=click.IntRange(1), default=DEFAULTS.max_trials, show_default=True, help="Hyperparameter sets to try.")
 @click.option("--epochs", type=click.IntRange(1), default=DEFAULTS.epochs, show_default=True, help="Most epochs per trial (early stopping may end sooner).")
 @click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size, show_default=True)
+@click.option("--time-budget", metavar="DURATION", help="Wall-clock budget for the search, e.g. 90s, 10m, 1h: no trial starts after it, a running one stops at its next epoch end.")
+@click.option("--cost-fp", type=float, help="Binary tasks: cost of a false positive; with --cost-fn the threshold minimises validation cost (default: Youden's J).")
+@click.option("--cost-fn", type=float, help="Binary tasks: cost of a false negative.")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=DEFAULTS.seed, show_default=True, help="Seed for the split, the tuner and Keras.")
 @click.option("--registry", type=click.Path(path_type=Path), default=None, help="Model registry folder. Default: $VAUTOML_REGISTRY or ./registry.")
-def search(plugin: str, data: Path | None, test_data: Path | None, data_options: tuple[str, ...], tuner: str, max_trials: int, epochs: int, batch_size: int, seed: int, registry: Path | None) -> None:
+def search(
+    plugin: str, data: Path | None, test_data: Path | None, target_column: str | None, text_column: str | None, no_header: bool,
+    missing_values: tuple[str, ...], data_options: tuple[str, ...], tuner: str, max_trials: int, epochs: int, batch_size: int,
+    time_budget: str | None, cost_fp: float | None, cost_fn: float | None, seed: int, registry: Path | None,
+) -> None:
     """Search models for a vertical and export the best one to the registry."""
     from .pipeline import search as run_search
 
+    options = _loader_options(data_options, target_column, text_column, no_header, missing_values)
+    budget = _parse_duration(time_budget)
     for record in get_plugins().records.values():
         for problem in record.errors:
             click.echo(f"Warning: plugin {record.label}: {problem} (see 'vautoml plugins list')", err=True)
@@ -118,17 +171,14 @@ def search(plugin: str, data: Path | None, test_data: Path | None, data_options:
     result = run_search(
         plugin, data,
         test_data=test_data,
-        data_options=_parse_options(data_options),
+        data_options=options,
         tuner=tuner, max_trials=max_trials, epochs=epochs, batch_size=batch_size, seed=seed,
+        time_budget=budget, cost_fp=cost_fp, cost_fn=cost_fn,
         registry=registry,
         progress=lambda message: click.echo(message, err=True),
     )
-    metrics = result.report["test_metrics"]
     trials = result.report["search"]["trials"]
-    click.echo(
-        f"run {result.run_id}: {trials.get('COMPLETED', 0)}/{trials['total']} trials completed in {time.perf_counter() - started:.0f}s; "
-        f"test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
-    )
+    click.echo(f"run {result.run_id}: {trials.get('COMPLETED', 0)}/{trials['total']} trials completed in {time.perf_counter() - started:.0f}s; {_summary(result.report)}")
     click.echo(f"exported to {result.path}")
 
 

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from .errors import SearchError
+from .report.sections import ReportSection
 from .vertical import Vertical
 
 FORMAT_VERSION = 1
@@ -28,7 +29,7 @@ MODEL_CARD_FILE = "model_card.md"
 
 def library_versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
-    for name in ("vertical-automl", "keras", "keras-tuner", "torch", "numpy", "scikit-learn", "h5py", "pillow"):
+    for name in ("vertical-automl", "keras", "keras-tuner", "torch", "numpy", "scikit-learn", "pandas", "pyarrow", "h5py", "pillow"):
         try:
             found[name] = version(name)
         except PackageNotFoundError:
@@ -53,68 +54,107 @@ def write_json(path: Path, payload: Any) -> None:
     path.write_text(json.dumps(_finite(payload), indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
-def save_model(model: keras.Model, bundle: Path, sample: np.ndarray, expected: np.ndarray) -> None:
+def save_model(model: keras.Model, bundle: Path, sample: np.ndarray) -> None:
     """Save ``model.keras`` and prove it reloads in safe mode with the same predictions."""
     path = bundle / MODEL_FILE
+    expected = np.asarray(model.predict(sample, verbose=0))
     model.save(path)
     reloaded = keras.saving.load_model(path, safe_mode=True)
     again = np.asarray(reloaded.predict(sample, verbose=0))
-    if not np.allclose(again, expected, atol=1e-5):
+    if not np.allclose(again, expected, rtol=1e-4, atol=1e-5):
         raise SearchError("the exported model gives different predictions after reloading", "report this as a bug with --debug output")
 
 
-def write_bundle(bundle: Path, model: keras.Model, documents: dict[str, Any], vertical: Vertical, sample: np.ndarray, expected: np.ndarray) -> None:
+def write_bundle(bundle: Path, model: keras.Model, documents: dict[str, Any], vertical: Vertical, sections: list[ReportSection], sample: np.ndarray) -> None:
     """Write ``model.keras`` (verified), every JSON sidecar in ``documents`` and the model card."""
     bundle.mkdir()
-    save_model(model, bundle, sample, expected)
+    save_model(model, bundle, sample)
     for name, payload in documents.items():
         write_json(bundle / name, payload)
-    card = model_card(vertical, documents["preprocessing.json"], documents["report.json"], documents["manifest.json"])
+    card = model_card(vertical, documents["preprocessing.json"], documents["report.json"], documents["manifest.json"], sections)
     (bundle / MODEL_CARD_FILE).write_text(card, encoding="utf-8")
 
 
-def model_card(vertical: Vertical, preprocessing: dict[str, Any], report: dict[str, Any], manifest: dict[str, Any]) -> str:
+def _metric_lines(report: dict[str, Any]) -> list[str]:
+    metrics, task = report["test_metrics"], report["task"]
+    if task == "regression":
+        return [f"- MAE {metrics['mae']:.4g}, RMSE {metrics['rmse']:.4g}, R2 {metrics['r2']:.4f} on {metrics['examples']} test examples"]
+    lines = [f"- Accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, macro precision {metrics['macro_precision']:.4f}, macro recall {metrics['macro_recall']:.4f}"]
+    if task == "binary":
+        b, decision = metrics["binary"], report["decision_threshold"]
+        lines += [
+            f"- ROC-AUC {b['roc_auc']:.4f}, PR-AUC {b['pr_auc']:.4f}, Brier score {b['brier']:.4f}",
+            f"- Decision threshold {b['threshold']:.4f} on the positive-class probability, chosen by {decision['method']}; "
+            f"at it: sensitivity {b['sensitivity']:.4f}, specificity {b['specificity']:.4f}, PPV {b['ppv']:.4f}, NPV {b['npv']:.4f} "
+            f"(TP {b['true_positives']}, FP {b['false_positives']}, TN {b['true_negatives']}, FN {b['false_negatives']})",
+        ]
+    return lines
+
+
+def _prediction_lines(task: str) -> list[str]:
+    if task == "binary":
+        return [
+            "p = model.predict(x)[:, 0]  # probability of prep['output']['positive_class']",
+            'out = prep["output"]',
+            'labels = [out["positive_class"] if v >= out["threshold"] else out["negative_class"] for v in p]',
+        ]
+    if task == "regression":
+        return ["values = model.predict(x)[:, 0]  # in the target's own units"]
+    return ["probabilities = model.predict(x)", 'labels = [prep["class_names"][i] for i in probabilities.argmax(axis=1)]']
+
+
+def model_card(vertical: Vertical, preprocessing: dict[str, Any], report: dict[str, Any], manifest: dict[str, Any], sections: list[ReportSection] = ()) -> str:
     """A Markdown model card: use, data, metrics, limitations, input spec, and how to load it."""
-    metrics = report["test_metrics"]
     data = report["dataset"]
     spec = preprocessing["input"]
-    counts = ", ".join(f"{name}: {n}" for name, n in data["splits"]["train"]["class_counts"].items())
+    task = report["task"]
+    if task == "regression":
+        counts = f"target '{data['target']}' mean {data['splits']['train']['target_mean']:.4g}, standard deviation {data['splits']['train']['target_std']:.4g}"
+        target_line = f"- Task: regression of '{data['target']}'"
+    else:
+        counts = "class counts " + ", ".join(f"{name}: {n}" for name, n in data["splits"]["train"]["class_counts"].items())
+        target_line = f"- Task: {task} classification of '{data['target']}'; classes ({len(data['classes'])}): {', '.join(data['classes'])}"
+    shown_spec = {k: (f"[{len(v)} entries, see preprocessing.json]" if k == "vocabulary" else v) for k, v in spec.items()}
     lines = [
         f"# Model card: {vertical.name} run {manifest['run_id']}",
         "",
         "## Intended use",
         f"{vertical.description} Trained by vertical-automl {manifest['libraries']['vertical-automl']} "
-        f"({report['search']['tuner']} search, {report['search']['trials']['total']} trial(s)). "
+        f"({report['search']['tuner']} search, {report['search']['trials']['total']} trial(s), objective {report['search']['objective']}). "
         "Check the metrics below on data like yours before relying on it.",
         "",
         "## Data",
         f"- Source: {data['source']}; test split: {data['test_source']}",
-        f"- Classes ({len(data['classes'])}): {', '.join(data['classes'])}",
+        target_line,
         f"- Examples: train {data['splits']['train']['examples']}, validation {data['splits']['validation']['examples']}, test {data['splits']['test']['examples']}",
-        f"- Training class counts: {counts}",
-        f"- Fingerprint (sha256 of the arrays): {manifest['data']['fingerprint']}",
+        f"- Training split: {counts}",
+        f"- Fingerprint (sha256 of the data): {manifest['data']['fingerprint']}",
         "",
         "## Metrics on the held-out test split",
-        f"- Accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, macro precision {metrics['macro_precision']:.4f}, macro recall {metrics['macro_recall']:.4f}",
+        *_metric_lines(report),
         f"- The exported model is the best hyperparameters {report['model']['training']}.",
         "",
+    ]
+    for section in sections:
+        lines += [f"## {section.title}", *section.lines, ""]
+    lines += [
         "## Input specification",
+        "Every step before the model is in `preprocessing.json` (`input`); in short:",
         "```json",
-        json.dumps(spec, indent=2),
+        json.dumps(shown_spec, indent=2),
         "```",
         *[f"- {note}" for note in vertical.model_card_notes],
         "",
         "## Use it without vertical-automl",
-        "Needs only `keras` (3.x) with the torch backend, `numpy` and, for image files, `pillow`:",
+        "Needs only `keras` (3.x) with the torch backend and `numpy` (and `pillow` for image files). Run from the bundle folder:",
         "```python",
         "import json, os",
         'os.environ["KERAS_BACKEND"] = "torch"',
         "import keras, numpy as np",
         'model = keras.saving.load_model("model.keras")  # safe mode stays on',
         'prep = json.load(open("preprocessing.json"))',
-        *(vertical.usage_code(spec) if vertical.usage_code else ['x = ...  # arrays shaped as in the input specification']),
-        'probabilities = model.predict(x)',
-        'labels = [prep["class_names"][i] for i in probabilities.argmax(axis=1)]',
+        *(vertical.usage_code(spec) if vertical.usage_code else ["x = ...  # arrays shaped as in the input specification"]),
+        *_prediction_lines(task),
         "```",
         "",
         "## Limitations",

@@ -8,16 +8,21 @@ complete.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+import numpy as np
+
 from .data.arrays import align_to_classes
 from .data.dataset import Dataset, LabeledData
-from .data.split import split_dataset
+from .data.split import split_dataset, task_of
 from .errors import DataError, UsageError
+from .evaluate import binary_metrics, choose_threshold, classification_metrics, regression_metrics
+from .report.sections import Evaluation, ReportSection
 from .plugins import PluginRecord, PluginRegistry, get_plugins
 from .registry import check_writable, default_root, new_run_id, publish, staged_run
 from .settings import TUNERS, SearchSettings
@@ -54,7 +59,10 @@ def load_training_data(plugins: PluginRegistry, vertical: Vertical, data: Path |
     if data is not None:
         return load_source(plugins, vertical, data, options)
     if vertical.default_data is None:
-        raise DataError(f"the {vertical.name} vertical has no built-in dataset", f"pass your data with --data, e.g. vautoml search --plugin {vertical.name} --data ./my_data")
+        example = vertical.data_example or f"vautoml search --plugin {vertical.name} --data ./my_data"
+        raise DataError(f"the {vertical.name} vertical has no built-in dataset", f"pass your data with --data, e.g. {example}")
+    if options:
+        raise DataError(f"data option(s) {', '.join(sorted(options))} need --data", "leave them out for the built-in dataset, or pass --data")
     return vertical.default_data()
 
 
@@ -69,48 +77,105 @@ def search(
     epochs: int = SearchSettings.epochs,
     batch_size: int = SearchSettings.batch_size,
     seed: int = SearchSettings.seed,
+    time_budget: float | None = None,
+    cost_fp: float | None = None,
+    cost_fn: float | None = None,
     validation_fraction: float = 0.2,
     test_fraction: float = 0.2,
     registry: str | Path | None = None,
     plugins: PluginRegistry | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> SearchResult:
-    """Run a search for vertical ``plugin`` and export the best model into the registry."""
+    """Run a search for vertical ``plugin`` and export the best model into the registry.
+
+    ``data_options`` are the loader's ``-O KEY=VALUE`` options plus
+    ``positive_class`` (binary tasks: the class whose probability the model
+    outputs).  ``cost_fp``/``cost_fn`` choose a binary decision threshold by
+    least validation cost instead of Youden's J.  ``time_budget`` (seconds)
+    stops starting trials once spent.
+    """
     plugins = plugins or get_plugins()
     vertical, record = plugins.get_vertical(plugin)
     options = dict(data_options or {})
+    positive_class = options.pop("positive_class", None)
     root = Path(registry) if registry is not None else default_root()
-    _check_arguments(root, tuner, max_trials, epochs, batch_size, seed, validation_fraction, test_fraction)
+    _check_arguments(root, tuner, max_trials, epochs, batch_size, seed, validation_fraction, test_fraction, time_budget, cost_fp, cost_fn)
 
     started = time.perf_counter()
     training = load_training_data(plugins, vertical, Path(data) if data is not None else None, options)
     held_out = None
     if test_data is not None:
-        held_out = align_to_classes(load_source(plugins, vertical, Path(test_data), options, like=training), training.class_names)
-    dataset = split_dataset(training, vertical.task, held_out, validation_fraction, test_fraction, seed)
+        held_out = load_source(plugins, vertical, Path(test_data), options, like=training)
+        if not training.is_regression:
+            held_out = align_to_classes(held_out, training.class_names)
+    if positive_class is not None:
+        training, held_out = _with_positive_class(training, held_out, positive_class)
+    task = _task_for(vertical, training)
+    if (cost_fp is not None or cost_fn is not None) and task != "binary":
+        raise UsageError(f"--cost-fp and --cost-fn set a binary decision threshold, but this is a {task} task", "leave them out")
+    dataset = split_dataset(training, task, held_out, validation_fraction, test_fraction, seed)
+    classes = f"{dataset.info.num_classes} classes" if task != "regression" else f"regression on '{training.target}'"
     progress(
-        f"{vertical.name}: {len(dataset.train)} train / {len(dataset.validation)} validation / {len(dataset.test)} test examples, "
-        f"{dataset.info.num_classes} classes, input {dataset.info.input_shape} from {training.source}"
+        f"{vertical.name} ({task}): {len(dataset.train)} train / {len(dataset.validation)} validation / {len(dataset.test)} test examples, "
+        f"{classes}, input {dataset.info.input_shape} from {training.source}"
     )
 
     from . import export
-    from .evaluate import classification_metrics
-    from .search import predict_proba, refit, run_search
+    from .search import predict_scores, refit, run_search
 
-    settings = SearchSettings(tuner=tuner, max_trials=max_trials, epochs=epochs, batch_size=batch_size, seed=seed)
+    settings = SearchSettings(tuner=tuner, max_trials=max_trials, epochs=epochs, batch_size=batch_size, seed=seed, time_budget=time_budget)
+    objective = vertical.objective(task)[0]
     run_id = new_run_id()
     with staged_run(root, run_id) as work:
-        outcome = run_search(vertical, dataset, settings, work / "tuner", on_trial_done=lambda t: progress(_trial_line(t, vertical.objective, max_trials)))
-        progress(f"best: trial {outcome.best.trial_id}, {vertical.objective}={outcome.best.score:.4f} at epoch {outcome.best.best_epoch}; refitting on train+validation")
+        outcome = run_search(vertical, dataset, settings, work / "tuner", on_trial_done=lambda t: progress(_trial_line(t, objective, max_trials)))
+        progress(f"best: trial {outcome.best.trial_id}, {objective}={outcome.best.score:.4f} at epoch {outcome.best.best_epoch}; refitting on train+validation")
         model = refit(vertical, dataset, outcome, settings)
-        probabilities = predict_proba(model, dataset.test.x)
-        metrics = classification_metrics(dataset.test.y, probabilities, dataset.info.class_names)
+        decision = None
+        if task == "binary":
+            decision = choose_threshold(dataset.validation.y, outcome.validation_scores[:, 1], cost_fp, cost_fn)
+        scores = predict_scores(model, dataset.test.x, task)
+        metrics = test_metrics(task, dataset.test.y, scores, dataset.info.class_names, decision["threshold"] if decision else None)
+        evaluation = Evaluation(
+            task, dataset.info.class_names, dataset.test.y, scores, dataset.raw_test or dataset.test,
+            predict=lambda raw: predict_scores(model, dataset.encoder.transform(raw) if dataset.encoder else raw, task),
+            threshold=decision["threshold"] if decision else None, seed=seed,
+        )
+        sections = list(vertical.report_sections(evaluation)) if vertical.report_sections else []
 
-        documents = _documents(run_id, vertical, record, training, dataset, outcome, settings, metrics, int(model.count_params()), time.perf_counter() - started)
+        documents = _documents(run_id, vertical, record, training, dataset, outcome, settings, metrics, decision, sections, int(model.count_params()), time.perf_counter() - started)
         bundle = work / "bundle"
-        export.write_bundle(bundle, model, documents, vertical, dataset.test.x[:32], probabilities[:32])
+        export.write_bundle(bundle, model, documents, vertical, sections, dataset.test.x[:32])
         path = publish(bundle, root, vertical.name, run_id)
     return SearchResult(run_id, path, documents["report.json"])
+
+
+def test_metrics(task: str, y_true: np.ndarray, scores: np.ndarray, class_names: tuple[str, ...], threshold: float | None) -> dict[str, Any]:
+    """The core's test-split metrics for ``task``; binary labels are decided at ``threshold``."""
+    if task == "regression":
+        return regression_metrics(y_true, scores)
+    if task == "binary":
+        predicted = (scores[:, 1] >= threshold).astype(np.int64)
+        return {**classification_metrics(y_true, predicted, scores, class_names), "binary": binary_metrics(y_true, scores[:, 1], threshold)}
+    return classification_metrics(y_true, scores.argmax(axis=1), scores, class_names)
+
+
+def _with_positive_class(training: LabeledData, held_out: LabeledData | None, positive: str) -> tuple[LabeledData, LabeledData | None]:
+    """Re-order two classes so ``positive`` is index 1, the class a binary model scores."""
+    if training.is_regression or len(training.class_names) != 2:
+        raise UsageError(f"positive_class is for two-class data, but {training.source} has {len(training.class_names) or 'no'} classes", "leave out -O positive_class")
+    if positive not in training.class_names:
+        raise UsageError(f"positive_class '{positive}' is not one of the classes {', '.join(training.class_names)}", "pass one of those names")
+    order = (next(c for c in training.class_names if c != positive), positive)
+    return align_to_classes(training, order), (align_to_classes(held_out, order) if held_out is not None else None)
+
+
+def _task_for(vertical: Vertical, data: LabeledData) -> str:
+    task = task_of(data)
+    if task not in vertical.tasks:
+        what = {"regression": "a numeric target (regression)", "binary": "two classes", "multiclass": f"{len(data.class_names)} classes"}[task]
+        hint = " (pass -O task=classification for a numeric class label)" if task == "regression" else ""
+        raise DataError(f"the {vertical.name} vertical handles {' and '.join(vertical.tasks)} tasks, but {data.source} has {what}", f"use data with a suitable target{hint}")
+    return task
 
 
 def _trial_line(trial: Any, objective: str, max_trials: int) -> str:
@@ -134,7 +199,10 @@ def _manifest(run_id: str, vertical: Vertical, record: PluginRecord, training: L
     }
 
 
-def _check_arguments(root: Path, tuner: str, max_trials: int, epochs: int, batch_size: int, seed: int, validation_fraction: float, test_fraction: float) -> None:
+def _check_arguments(
+    root: Path, tuner: str, max_trials: int, epochs: int, batch_size: int, seed: int, validation_fraction: float, test_fraction: float,
+    time_budget: float | None, cost_fp: float | None, cost_fn: float | None,
+) -> None:
     """Reject impossible settings before any data is read (the CLI's own checks cover its users)."""
     check_writable(root)
     if tuner not in TUNERS:
@@ -145,6 +213,25 @@ def _check_arguments(root: Path, tuner: str, max_trials: int, epochs: int, batch
     for name, value in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
         if not 0.05 <= value <= 0.5:
             raise UsageError(f"{name} must be between 0.05 and 0.5, got {value}", "pass a fraction in that range")
+    if time_budget is not None and not time_budget > 0:
+        raise UsageError(f"time_budget must be a positive number of seconds, got {time_budget}", "pass e.g. 300")
+    for name, value in (("cost_fp", cost_fp), ("cost_fn", cost_fn)):
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise UsageError(f"{name} must be a positive number, got {value}", "pass e.g. --cost-fp 1 --cost-fn 5")
+
+
+def _output_spec(task: str, dataset: Dataset, decision: dict[str, Any] | None) -> dict[str, Any]:
+    """What the model's output means, for ``preprocessing.json``."""
+    names = list(dataset.info.class_names)
+    if task == "binary":
+        return {
+            "kind": "positive class probability", "shape": [1], "positive_class": names[1], "negative_class": names[0],
+            "threshold": decision["threshold"], "threshold_method": decision["method"],
+            "predicted_label": "positive_class if probability >= threshold else negative_class",
+        }
+    if task == "regression":
+        return {"kind": "predicted value", "shape": [1], "target": dataset.train.target, "units": "those of the training target"}
+    return {"kind": "class probabilities", "shape": [len(names)], "order": "class_names", "predicted_label": "class_names[argmax]"}
 
 
 def _documents(
@@ -156,28 +243,34 @@ def _documents(
     outcome: SearchOutcome,
     settings: SearchSettings,
     metrics: dict[str, Any],
+    decision: dict[str, Any] | None,
+    sections: list[ReportSection],
     parameters: int,
     seconds: float,
 ) -> dict[str, Any]:
     """The JSON sidecars of a bundle, keyed by file name."""
     from .export import FORMAT_VERSION, MODEL_CARD_FILE, MODEL_FILE
 
+    task = dataset.info.task
+    objective, direction = vertical.objective(task)
     trial_counts = Counter(t.status for t in outcome.trials)
     fitted = len(dataset.train) + len(dataset.validation)
     documents = {
         "preprocessing.json": {
             "format_version": FORMAT_VERSION,
-            "task": vertical.task,
+            "task": task,
             "class_names": list(dataset.info.class_names),
             "input": dataset.info.input_spec,
-            "output": {"kind": "class probabilities", "shape": [dataset.info.num_classes], "order": "class_names", "predicted_label": "class_names[argmax]"},
+            "output": _output_spec(task, dataset, decision),
         },
         "report.json": {
             "format_version": FORMAT_VERSION,
             "run_id": run_id,
             "vertical": vertical.name,
-            "task": vertical.task,
+            "task": task,
             "test_metrics": metrics,
+            "decision_threshold": decision,
+            "sections": {section.name: {"title": section.title, **section.data} for section in sections},
             "dataset": dataset.summary(),
             "best_hyperparameters": dict(outcome.best_hyperparameters.values),
             "model": {
@@ -188,8 +281,8 @@ def _documents(
             },
             "search": {
                 "tuner": settings.tuner,
-                "objective": vertical.objective,
-                "direction": vertical.objective_direction,
+                "objective": objective,
+                "direction": direction,
                 "settings": asdict(settings),
                 "best_trial": outcome.best.trial_id,
                 "best_score": outcome.best.score,

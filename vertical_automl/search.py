@@ -2,9 +2,11 @@
 
 KerasTuner does the searching; this module only adds what it lacks, through
 its own extension points (``HyperModel.build``/``fit`` and
-``Tuner.run_trial``/``on_trial_end``): early stopping and a non-finite-loss
-check in every trial, the seconds each trial took, a cap on trials for
-Hyperband, and a refit of the best hyperparameters on train+validation.
+``Tuner.run_trial``/``pre_create_trial``/``on_trial_end``): early stopping
+and a non-finite-loss check in every trial, class weights when a trial asks
+for them, the seconds each trial took, a cap on trials for Hyperband, an
+optional wall-clock budget, and a refit of the best hyperparameters on
+train+validation.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -44,11 +47,18 @@ class TrialRecord:
 
 @dataclass
 class SearchOutcome:
+    """The trials, the best one, and the best trial's own scores on the validation split.
+
+    ``validation_scores`` come from the best trial's model, which never saw
+    the validation split; binary tasks choose their decision threshold on them.
+    """
+
     trials: list[TrialRecord]
     best: TrialRecord
     best_hyperparameters: kt.HyperParameters
     stopped_early_reason: str | None = None
     seconds: float = 0.0
+    validation_scores: np.ndarray | None = None
 
 
 class NonFiniteLoss(keras.callbacks.Callback):
@@ -65,31 +75,61 @@ class NonFiniteLoss(keras.callbacks.Callback):
             raise kt.errors.FailedTrialError(f"non-finite loss ({float(loss)}) at batch {batch}; training diverged")
 
 
+class Deadline(keras.callbacks.Callback):
+    """Stop training at the end of the epoch in which the wall-clock budget ran out."""
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if time.monotonic() >= self.deadline:
+            self.model.stop_training = True
+
+
+def class_weight_for(hp: kt.HyperParameters, dataset: Dataset) -> dict[int, float] | None:
+    """Balanced class weights when the trial's ``class_weight`` hyperparameter says so."""
+    return dataset.info.class_weights if hp.values.get("class_weight") == "balanced" else None
+
+
 class VerticalHyperModel(kt.HyperModel):
     """Adapts a vertical's ``build_model(hp, info)`` to KerasTuner."""
 
     def __init__(self, vertical: Vertical, dataset: Dataset, batch_size: int) -> None:
         super().__init__(name=vertical.name)
         self.vertical = vertical
-        self.info = dataset.info
+        self.dataset = dataset
         self.batch_size = batch_size
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        return self.vertical.build_model(hp, self.info)
+        return self.vertical.build_model(hp, self.dataset.info)
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("batch_size", self.batch_size)
+        kwargs.setdefault("class_weight", class_weight_for(hp, self.dataset))
         return model.fit(*args, **kwargs)
 
 
 class _TrialBookkeeping:
-    """Tuner mixin: time each trial, count its epochs, and report its end."""
+    """Tuner mixin: time each trial, count its epochs, report its end, and keep the budget.
 
-    def __init__(self, *args: Any, on_trial_done: Callable[[TrialRecord], None] | None = None, **kwargs: Any) -> None:
+    Once ``deadline`` (a ``time.monotonic()`` value) has passed, no new trial
+    starts: the oracle's trial cap is lowered to the trials already run.
+    """
+
+    def __init__(self, *args: Any, on_trial_done: Callable[[TrialRecord], None] | None = None, deadline: float | None = None, **kwargs: Any) -> None:
         self.seconds: dict[str, float] = {}
         self.epochs_run: dict[str, int] = {}
         self.on_trial_done = on_trial_done
+        self.deadline = deadline
+        self.out_of_time = False
         super().__init__(*args, **kwargs)
+
+    def pre_create_trial(self) -> None:
+        super().pre_create_trial()
+        if self.deadline is not None and self.oracle.trials and time.monotonic() >= self.deadline:
+            self.out_of_time = True
+            self.oracle.max_trials = len(self.oracle.trials)
 
     def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
@@ -120,9 +160,11 @@ def make_tuner(
     settings: SearchSettings,
     directory: Path,
     on_trial_done: Callable[[TrialRecord], None] | None = None,
+    deadline: float | None = None,
 ) -> kt.Tuner:
     """Build the chosen KerasTuner tuner, with ``max_trials`` honoured by all of them."""
-    objective = kt.Objective(vertical.objective, direction=vertical.objective_direction)
+    name, direction = vertical.objective(hypermodel.dataset.info.task)
+    objective = kt.Objective(name, direction=direction)
     common = dict(
         hypermodel=hypermodel,
         objective=objective,
@@ -132,6 +174,7 @@ def make_tuner(
         overwrite=True,
         max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
         on_trial_done=on_trial_done,
+        deadline=deadline,
     )
     cls = _tuner_class(settings.tuner)
     if settings.tuner == "hyperband":
@@ -172,13 +215,16 @@ def run_search(
     keras.utils.set_random_seed(settings.seed)
     hypermodel = VerticalHyperModel(vertical, dataset, settings.batch_size)
     started = time.perf_counter()
+    deadline = time.monotonic() + settings.time_budget if settings.time_budget else None
+    objective, direction = vertical.objective(dataset.info.task)
     try:
-        tuner = make_tuner(hypermodel, vertical, settings, directory, on_trial_done)
+        tuner = make_tuner(hypermodel, vertical, settings, directory, on_trial_done, deadline)
     except Exception as error:  # KerasTuner builds one model up front; any failure there is the builder's
         raise SearchError(f"the {vertical.name} model could not be built: {type(error).__name__}: {error}", "this is a bug in the plugin; report it with the output of --debug") from error
     callbacks = [
-        keras.callbacks.EarlyStopping(monitor=vertical.objective, mode=vertical.objective_direction, patience=settings.patience),
+        keras.callbacks.EarlyStopping(monitor=objective, mode=direction, patience=settings.patience),
         NonFiniteLoss(),
+        *([Deadline(deadline)] if deadline is not None else []),
     ]
     stopped = None
     try:
@@ -196,9 +242,15 @@ def run_search(
     if not completed:
         first_error = next((t.error for t in trials if t.error), "no trial ran")
         raise SearchError(f"all {len(trials)} trial(s) failed; first error: {first_error}", "re-run with --debug to see each trial's traceback")
+    if tuner.out_of_time:
+        stopped = f"time budget of {settings.time_budget:g}s spent after {len(trials)} trial(s)"
     best_trial = tuner.oracle.get_best_trials(1)[0]
     best = next(t for t in trials if t.trial_id == best_trial.trial_id)
-    return SearchOutcome(trials, best, best_trial.hyperparameters, stopped, time.perf_counter() - started)
+    with warnings.catch_warnings():  # the checkpoint holds weights only; Keras warns that optimizer state is absent
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        best_model = tuner.get_best_models(1)[0]
+    validation_scores = predict_scores(best_model, dataset.validation.x, dataset.info.task)
+    return SearchOutcome(trials, best, best_trial.hyperparameters, stopped, time.perf_counter() - started, validation_scores)
 
 
 def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings: SearchSettings) -> keras.Model:
@@ -208,11 +260,23 @@ def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings
     fitting: LabeledData = dataset.train_and_validation()
     model = vertical.build_model(outcome.best_hyperparameters, dataset.info)
     try:
-        model.fit(fitting.x, fitting.y, epochs=max(1, outcome.best.best_epoch or 1), batch_size=settings.batch_size, verbose=0, callbacks=[NonFiniteLoss()])
+        model.fit(
+            fitting.x, fitting.y, epochs=max(1, outcome.best.best_epoch or 1), batch_size=settings.batch_size, verbose=0,
+            callbacks=[NonFiniteLoss()], class_weight=class_weight_for(outcome.best_hyperparameters, dataset),
+        )
     except kt.errors.FailedTrialError as error:
         raise SearchError(f"refitting the best model on train+validation diverged: {error}", "re-run with another --seed or more --max-trials") from error
     return model
 
 
-def predict_proba(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+def predict_scores(model: keras.Model, x: np.ndarray, task: str, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities shaped (N, classes), or predictions shaped (N,) for regression.
+
+    A binary model's single sigmoid output p becomes the two columns (1 - p, p).
+    """
+    out = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+    if task == "regression":
+        return out.reshape(len(out))
+    if task == "binary" and out.shape[1] == 1:
+        return np.column_stack([1.0 - out[:, 0], out[:, 0]])
+    return out

@@ -23,3 +23,4 @@ class SearchSettings:
     patience: int = 5
     seed: int = 0
     max_consecutive_failed_trials: int = 3
+    time_budget: float | None = None  # seconds; None: no limit

@@ -65,6 +65,15 @@ def batch_norm(hp: "keras_tuner.HyperParameters", name: str = "batch_norm") -> b
     return bool(hp.Boolean(name))
 
 
+def class_weight(hp: "keras_tuner.HyperParameters", choices: Sequence[str] = ("none", "balanced"), name: str = "class_weight") -> str:
+    """Whether training weights classes inversely to their frequency (imbalanced data).
+
+    The search applies it: a trial whose value is ``balanced`` trains with
+    scikit-learn's balanced class weights from the training split.
+    """
+    return str(hp.Choice(name, list(choices)))
+
+
 def learning_rate(hp: "keras_tuner.HyperParameters", optimizer_name: str, choices: Sequence[str]) -> float:
     """Log-uniform learning rate, from the range that suits ``optimizer_name``.
 

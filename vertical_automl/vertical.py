@@ -1,27 +1,32 @@
 """The contract between the core and an industry vertical.
 
-A vertical is declarative: a name, a task, where its data can come from
-(:class:`DataLoader`), how to build a compiled model for one point of the
-search space (``build_model(hp, info)``), which validation metric the search
-maximises, and notes for the model card.  Everything else (splitting,
-searching, refitting, scoring, exporting) is the core's job, so every
-vertical gets it the same way.
+A vertical is declarative: a name, the tasks it handles, where its data can
+come from (:class:`DataLoader`), how to build a compiled model for one point
+of the search space (``build_model(hp, info)``), which validation metric the
+search optimises per task, extra report sections, and notes for the model
+card.  Everything else (splitting, encoding, searching, refitting, scoring,
+exporting) is the core's job, so every vertical gets it the same way.
+
+The task comes from the data, not from the vertical: a numeric target with
+many values is a regression, two classes a binary and more a multiclass
+task; the vertical says which of those it accepts (``tasks``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from .data.dataset import DatasetInfo, LabeledData
+from .data.dataset import TASKS, DatasetInfo, LabeledData
+from .heads import DEFAULT_OBJECTIVES
 
 if TYPE_CHECKING:  # pragma: no cover - typing only, keeps imports light
     import keras
     import keras_tuner
 
-TASKS = ("binary", "multiclass")
+    from .report.sections import Evaluation, ReportSection
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
@@ -45,34 +50,49 @@ class DataLoader:
 class Vertical:
     """An industry vertical as a plugin registers it.
 
+    ``objectives`` maps a task to ``(metric, "max"|"min")``; tasks it leaves
+    out use :data:`~vertical_automl.heads.DEFAULT_OBJECTIVES` (``val_auc``
+    for binary, ``val_accuracy`` for multiclass, ``val_mae`` for regression).
+    ``data_example`` is the command shown when there is no built-in dataset.
+    ``report_sections(evaluation)`` adds the vertical's own report sections
+    (e.g. KS and Gini for credit) computed on the test split.
     ``usage_code(input_spec)`` returns the Python lines that turn a raw input
-    (an image file, a CSV row) into the array ``x`` the model takes; the
-    model card shows them to downstream developers.
+    (an image file, a CSV row, a string) into the array ``x`` the model
+    takes; the model card shows them to downstream developers.
     """
 
     name: str
     description: str
-    task: str
     build_model: Callable[["keras_tuner.HyperParameters", DatasetInfo], "keras.Model"]
+    tasks: tuple[str, ...] = ("binary", "multiclass")
     loaders: tuple[DataLoader, ...] = ()
     default_data: Callable[[], LabeledData] | None = None
     default_data_description: str = ""
-    objective: str = "val_accuracy"
-    objective_direction: str = "max"
+    data_example: str = ""
+    objectives: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    report_sections: Callable[["Evaluation"], list["ReportSection"]] | None = None
     model_card_notes: tuple[str, ...] = ()
     usage_code: Callable[[dict[str, Any]], list[str]] | None = None
+
+    def objective(self, task: str) -> tuple[str, str]:
+        """The validation metric the search optimises for ``task``, and its direction."""
+        return tuple(self.objectives.get(task, DEFAULT_OBJECTIVES[task]))  # type: ignore[return-value]
 
     def problems(self) -> list[str]:
         """What is wrong with this declaration (empty when valid)."""
         found = []
         if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
             found.append(f"vertical name {self.name!r} must be lowercase letters, digits, '-' or '_' (at most 40)")
-        if self.task not in TASKS:
-            found.append(f"vertical {self.name!r} has task {self.task!r}; expected one of {', '.join(TASKS)}")
+        unknown = [t for t in (self.tasks if isinstance(self.tasks, tuple) else ()) if t not in TASKS]
+        if not isinstance(self.tasks, tuple) or not self.tasks or unknown:
+            found.append(f"vertical {self.name!r} has tasks {self.tasks!r}; expected a tuple drawn from {', '.join(TASKS)}")
         if not callable(self.build_model):
             found.append(f"vertical {self.name!r} has a build_model that is not callable")
-        if self.objective_direction not in ("max", "min"):
-            found.append(f"vertical {self.name!r} has objective_direction {self.objective_direction!r}; expected 'max' or 'min'")
+        for task, objective in dict(self.objectives).items():
+            if task not in TASKS or not (isinstance(objective, tuple) and len(objective) == 2 and objective[1] in ("max", "min")):
+                found.append(f"vertical {self.name!r} has objective {objective!r} for task {task!r}; expected a task from {', '.join(TASKS)} and (metric, 'max' or 'min')")
+        if self.report_sections is not None and not callable(self.report_sections):
+            found.append(f"vertical {self.name!r} has report_sections that is not callable")
         for loader in self.loaders:
             if not isinstance(loader, DataLoader):
                 found.append(f"vertical {self.name!r} lists a loader that is not a DataLoader: {loader!r}")

@@ -1,44 +1,66 @@
 """Containers for labelled data and its train/validation/test split.
 
-Loaders return :class:`LabeledData`: every example with an integer class
-index, the class names those indices stand for, and ``input_spec``, the plain
-JSON description of what the model expects (shape, layout, value range, how
-raw files were turned into arrays).  The input spec travels unchanged into
-``preprocessing.json`` so a downstream app can repeat the same steps.
+Loaders return :class:`LabeledData`: every example, its target (a class
+index into ``class_names``, or a number for regression), ``input_spec`` (the
+plain-JSON description of the raw input) and, for inputs that need statistics
+learned from data (category lists, a vocabulary), an unfitted
+:class:`~vertical_automl.data.encoding.Encoder`.  The core fits that encoder
+on the training split only and turns every split into model-ready arrays;
+its JSON description travels into ``preprocessing.json`` so a downstream app
+can repeat the same steps without vautoml.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import DataError
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .encoding import Encoder
+
+TASKS = ("binary", "multiclass", "regression")
+
 
 @dataclass(frozen=True)
 class LabeledData:
-    """Examples ``x`` with class indices ``y`` into ``class_names``."""
+    """Examples ``x`` with targets ``y``.
 
-    x: np.ndarray
+    ``x`` is an array (images), a pandas DataFrame of raw strings (tables) or
+    an array of strings (text).  ``y`` holds class indices into
+    ``class_names``, or float targets when ``class_names`` is empty
+    (regression).  ``target`` names what ``y`` is, for reports.
+    """
+
+    x: Any
     y: np.ndarray
     class_names: tuple[str, ...]
     input_spec: dict[str, Any]
     source: str
+    encoder: Encoder | None = None
+    target: str = "label"
 
     def __len__(self) -> int:
         return len(self.y)
 
+    @property
+    def is_regression(self) -> bool:
+        return not self.class_names
+
     def class_counts(self) -> dict[str, int]:
+        if self.is_regression:
+            return {}
         counts = np.bincount(self.y, minlength=len(self.class_names))
         return {name: int(n) for name, n in zip(self.class_names, counts)}
 
     def fingerprint(self) -> str:
-        """sha256 of the arrays and labels: the same data gives the same id."""
+        """sha256 of the examples and targets: the same data gives the same id."""
         digest = hashlib.sha256()
-        for array in (self.x, self.y):
+        for array in (_fingerprint_array(self.x), np.asarray(self.y)):
             contiguous = np.ascontiguousarray(array)
             digest.update(str((contiguous.dtype.str, contiguous.shape)).encode())
             digest.update(contiguous.tobytes())
@@ -46,17 +68,36 @@ class LabeledData:
         return digest.hexdigest()
 
     def subset(self, index: np.ndarray) -> LabeledData:
-        return LabeledData(self.x[index], self.y[index], self.class_names, self.input_spec, self.source)
+        x = self.x.iloc[index].reset_index(drop=True) if hasattr(self.x, "iloc") else self.x[index]
+        return replace(self, x=x, y=self.y[index])
+
+
+def _fingerprint_array(x: Any) -> np.ndarray:
+    """A hashable array for any kind of ``x`` (tables and text become their cell text)."""
+    if hasattr(x, "iloc"):
+        return np.frombuffer(("\x1f".join(map(str, x.columns)) + "\x1e" + x.to_csv(index=False)).encode(), dtype=np.uint8)
+    x = np.asarray(x)
+    if x.dtype.kind in "OU":
+        return np.frombuffer("\x1e".join(map(str, x.tolist())).encode(), dtype=np.uint8)
+    return x
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What a model builder needs to know about the data, and nothing more."""
+    """What a model builder needs to know about the data, and nothing more.
+
+    ``statistics`` carries numbers learned on the training split that belong
+    inside the model (feature means and variances for a ``Normalization``
+    layer, the target's mean and spread for a regression head);
+    ``class_weights`` balances the classes when a trial asks for it.
+    """
 
     task: str
     input_shape: tuple[int, ...]
     class_names: tuple[str, ...]
     input_spec: dict[str, Any] = field(default_factory=dict)
+    statistics: dict[str, Any] = field(default_factory=dict)
+    class_weights: dict[int, float] | None = None
 
     @property
     def num_classes(self) -> int:
@@ -65,33 +106,40 @@ class DatasetInfo:
 
 @dataclass(frozen=True)
 class Dataset:
-    """Train, validation and test splits plus the info the model builder reads."""
+    """Model-ready train, validation and test splits plus what produced them.
+
+    ``raw_test`` is the test split as loaded (before encoding), for reports
+    that perturb raw columns; ``encoder`` is the fitted encoder, or ``None``
+    when the loader's arrays go into the model as they are.
+    """
 
     train: LabeledData
     validation: LabeledData
     test: LabeledData
     info: DatasetInfo
+    raw_test: LabeledData | None = None
+    encoder: Encoder | None = None
 
     def train_and_validation(self) -> LabeledData:
         """Both fitting splits together, for the final refit of the best model."""
-        return LabeledData(
-            np.concatenate([self.train.x, self.validation.x]),
-            np.concatenate([self.train.y, self.validation.y]),
-            self.train.class_names,
-            self.train.input_spec,
-            self.train.source,
-        )
+        return replace(self.train, x=np.concatenate([self.train.x, self.validation.x]), y=np.concatenate([self.train.y, self.validation.y]))
 
     def summary(self) -> dict[str, Any]:
+        splits = {}
+        for name, split in (("train", self.train), ("validation", self.validation), ("test", self.test)):
+            entry: dict[str, Any] = {"examples": len(split)}
+            if split.is_regression:
+                entry["target_mean"], entry["target_std"] = float(np.mean(split.y)), float(np.std(split.y))
+            else:
+                entry["class_counts"] = split.class_counts()
+            splits[name] = entry
         return {
             "source": self.train.source,
             "test_source": self.test.source,
+            "target": self.train.target,
             "input_shape": list(self.info.input_shape),
             "classes": list(self.info.class_names),
-            "splits": {
-                name: {"examples": len(split), "class_counts": split.class_counts()}
-                for name, split in (("train", self.train), ("validation", self.validation), ("test", self.test))
-            },
+            "splits": splits,
         }
 
 
@@ -99,15 +147,22 @@ def validate_labeled(data: LabeledData, what: str = "the data") -> None:
     """Reject data no model can learn from, with a message that says what to change."""
     if len(data) == 0:
         raise DataError(f"{what} ({data.source}) holds no examples", "point --data at a non-empty dataset")
-    present = np.unique(data.y)
-    if len(present) < 2:
-        only = data.class_names[int(present[0])]
-        raise DataError(
-            f"{what} ({data.source}) has only one class ('{only}')",
-            "a classifier needs examples of at least two classes",
-        )
-    if np.issubdtype(data.x.dtype, np.floating) and not np.isfinite(data.x).all():
-        bad = int((~np.isfinite(data.x)).reshape(len(data.x), -1).any(axis=1).sum())
+    if data.is_regression:
+        if not np.isfinite(data.y).all():
+            raise DataError(f"{what} ({data.source}) has NaN or infinite target values", "remove those rows or repair their target")
+        if np.ptp(data.y) == 0:
+            raise DataError(f"the target of {what} ({data.source}) has one value for every row", "a regression needs a target that varies")
+    else:
+        present = np.unique(data.y)
+        if len(present) < 2:
+            only = data.class_names[int(present[0])]
+            raise DataError(
+                f"{what} ({data.source}) has only one class ('{only}')",
+                "a classifier needs examples of at least two classes",
+            )
+    x = data.x
+    if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        bad = int((~np.isfinite(x)).reshape(len(x), -1).any(axis=1).sum())
         raise DataError(
             f"{what} ({data.source}) contains NaN or infinite values in {bad} example(s)",
             "remove or repair those examples",

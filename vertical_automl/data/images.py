@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import DataError
 from .arrays import image_arrays
 from .dataset import LabeledData
+from .options import check_options
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 MAX_DEFAULT_SIDE = 64
@@ -37,14 +38,6 @@ def _image_files(folder: Path) -> list[Path]:
         p for p in folder.rglob("*")
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
-
-
-def check_options(options: Mapping[str, str], allowed: tuple[str, ...], source: str) -> None:
-    """Reject loader options this loader does not use, so a typo is not silently ignored."""
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        accepted = ", ".join(allowed) if allowed else "none"
-        raise DataError(f"unknown data option(s) {', '.join(unknown)} for {source}", f"use only these: {accepted}")
 
 
 def is_image_folder(path: Path) -> bool:

@@ -1,4 +1,10 @@
-"""Stratified train/validation/test splitting (scikit-learn), with readable errors."""
+"""Train/validation/test splitting (scikit-learn) and encoding learned on the training split.
+
+Classification splits are stratified; regression splits are random.  When
+the loader supplied an encoder, it is fitted on the training split only and
+then applied to every split, so no statistic leaks from validation or test
+data into the model.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,17 @@ from dataclasses import replace
 
 import numpy as np
 from sklearn.model_selection import train_test_split
+from sklearn.utils.class_weight import compute_class_weight
 
 from ..errors import DataError
 from .dataset import Dataset, DatasetInfo, LabeledData, validate_labeled
 
+MIN_REGRESSION_EXAMPLES = 20
 
-def _stratified(index: np.ndarray, y: np.ndarray, fraction: float, seed: int, source: str) -> tuple[np.ndarray, np.ndarray]:
+
+def _split(index: np.ndarray, y: np.ndarray, fraction: float, seed: int, source: str, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
     try:
-        return train_test_split(index, test_size=fraction, stratify=y[index], random_state=seed)
+        return train_test_split(index, test_size=fraction, stratify=y[index] if stratify else None, random_state=seed)
     except ValueError as error:  # e.g. fewer held-out examples than classes
         raise DataError(
             f"cannot split {len(index)} examples of {len(np.unique(y[index]))} classes from {source} so that every split holds every class ({error})",
@@ -22,6 +31,10 @@ def _stratified(index: np.ndarray, y: np.ndarray, fraction: float, seed: int, so
 
 
 def _check_class_sizes(data: LabeledData, splits_needed: int) -> None:
+    if data.is_regression:
+        if len(data) < MIN_REGRESSION_EXAMPLES:
+            raise DataError(f"{data.source} has {len(data)} rows, too few to train, validate and test a regression", f"give at least {MIN_REGRESSION_EXAMPLES} rows")
+        return
     counts = data.class_counts()
     name, smallest = min(counts.items(), key=lambda item: item[1])
     if smallest < splits_needed:
@@ -32,6 +45,13 @@ def _check_class_sizes(data: LabeledData, splits_needed: int) -> None:
         )
 
 
+def task_of(data: LabeledData) -> str:
+    """regression for numeric targets, binary for two classes, multiclass for more."""
+    if data.is_regression:
+        return "regression"
+    return "binary" if len(data.class_names) == 2 else "multiclass"
+
+
 def split_dataset(
     data: LabeledData,
     task: str,
@@ -40,7 +60,7 @@ def split_dataset(
     test_fraction: float = 0.2,
     seed: int = 0,
 ) -> Dataset:
-    """Hold out a stratified test split (unless ``test_data`` is given), then a validation split.
+    """Hold out a test split (unless ``test_data`` is given), then a validation split, then encode.
 
     The test split is never seen by the search or the refit; it only scores
     the exported model.
@@ -48,21 +68,46 @@ def split_dataset(
     validate_labeled(data, "the training data")
     if task == "binary" and len(data.class_names) != 2:
         raise DataError(f"a binary task needs exactly two classes, but {data.source} has {len(data.class_names)}", "keep two classes in the data")
+    stratify = not data.is_regression
     index = np.arange(len(data))
     if test_data is None:
         _check_class_sizes(data, 3)
-        index, test_index = _stratified(index, data.y, test_fraction, seed, data.source)
-        test = replace(data.subset(test_index), source=f"stratified {test_fraction:.0%} held out of {data.source}")
+        index, test_index = _split(index, data.y, test_fraction, seed, data.source, stratify)
+        test = replace(data.subset(test_index), source=f"{'stratified ' if stratify else 'random '}{test_fraction:.0%} held out of {data.source}")
     else:
         _check_class_sizes(data, 2)
         if len(test_data) == 0:
             raise DataError(f"the test data ({test_data.source}) holds no examples", "point --test-data at a non-empty dataset")
         test = test_data
-    train_index, validation_index = _stratified(index, data.y, validation_fraction, seed, data.source)
+    train_index, validation_index = _split(index, data.y, validation_fraction, seed, data.source, stratify)
+    return encode_splits(data.subset(train_index), data.subset(validation_index), test, task)
+
+
+def encode_splits(train: LabeledData, validation: LabeledData, test: LabeledData, task: str) -> Dataset:
+    """Fit the loader's encoder on ``train`` and turn all three splits into model-ready arrays."""
+    encoder = train.encoder.fit(train.x) if train.encoder is not None else None
+
+    def encoded(split: LabeledData) -> LabeledData:
+        if encoder is None:
+            return split
+        x = encoder.transform(split.x)
+        return replace(split, x=x, encoder=None, input_spec=encoder.spec())
+
+    train_ready, validation_ready, test_ready = encoded(train), encoded(validation), encoded(test)
+    statistics = encoder.statistics(train_ready.x) if encoder is not None else {}
+    class_weights = None
+    if task == "regression":
+        statistics = {**statistics, "target_mean": float(np.mean(train.y)), "target_std": float(np.std(train.y) or 1.0)}
+    else:
+        present = np.unique(train.y)
+        weights = compute_class_weight("balanced", classes=present, y=train.y)
+        class_weights = {int(c): float(w) for c, w in zip(present, weights)}
     info = DatasetInfo(
         task=task,
-        input_shape=tuple(int(d) for d in data.x.shape[1:]),
-        class_names=data.class_names,
-        input_spec=data.input_spec,
+        input_shape=tuple(int(d) for d in train_ready.x.shape[1:]),
+        class_names=train.class_names,
+        input_spec=train_ready.input_spec,
+        statistics=statistics,
+        class_weights=class_weights,
     )
-    return Dataset(data.subset(train_index), data.subset(validation_index), test, info)
+    return Dataset(train_ready, validation_ready, test_ready, info, raw_test=test, encoder=encoder)

@@ -1,13 +1,13 @@
 """Example vertical: a dense network over flattened pixels.
 
 Shows the three things a vertical declares: loaders (reused from the core),
-a model builder written with the shared search-space helpers, and defaults.
+a model builder written with the shared blocks and heads, and defaults.
 Keras is imported inside ``build_model`` only, so listing plugins stays fast.
 """
 
 from __future__ import annotations
 
-from vertical_automl import DataLoader, Vertical, hookimpl, space
+from vertical_automl import DataLoader, Vertical, blocks, heads, hookimpl
 from vertical_automl.data import images
 
 
@@ -28,27 +28,15 @@ def build_model(hp, info):
     inputs = keras.Input(shape=info.input_shape, name="pixels")
     x = keras.layers.Rescaling(1.0 / (high - low), offset=-low / (high - low))(inputs)
     x = keras.layers.Flatten()(x)
-    initializer = space.kernel_initializer(hp)
-    units = space.width(hp, (32, 64, 128))
-    rate = space.dropout(hp, 0.4)
-    normalise = space.batch_norm(hp)
-    for _ in range(space.depth(hp, 1, 3)):
-        x = keras.layers.Dense(units, kernel_initializer=initializer, use_bias=not normalise)(x)
-        if normalise:
-            x = keras.layers.BatchNormalization()(x)
-        x = keras.layers.Activation("relu")(x)
-        if rate:
-            x = keras.layers.Dropout(rate)(x)
-    outputs = keras.layers.Dense(info.num_classes, activation="softmax")(x)
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer=space.optimizer(hp), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
+    x = blocks.dense_stack(hp, x, widths=(32, 64, 128), max_dropout=0.4)
+    model = keras.Model(inputs, heads.output(x, info))
+    return heads.compile_model(model, hp, info)
 
 
 ACME = Vertical(
     name="acme",
     description="Example vertical: small grayscale part scans classified by a dense network.",
-    task="multiclass",
+    tasks=("binary", "multiclass"),
     build_model=build_model,
     loaders=(
         DataLoader("npz", "an .npz file with arrays x and y", images.is_npz, images.load_npz_images),

@@ -33,12 +33,12 @@ def load_digits() -> LabeledData:
 VISION = Vertical(
     name="vision",
     description="Image classification: convolutional networks searched over depth, width, kernel size, initializer, batch norm, dropout, pooling, augmentation and optimizer.",
-    task="multiclass",
+    tasks=("binary", "multiclass"),
     build_model=build_model,
     loaders=LOADERS,
     default_data=load_digits,
     default_data_description="scikit-learn digits (8x8 grayscale, 10 classes)",
-    objective="val_accuracy",
+    objectives={"binary": ("val_accuracy", "max")},
     model_card_notes=(
         "The model takes raw pixels in channels_last order (batch, height, width, channels) in the value range above; "
         "rescaling to [0, 1] and any augmentation are layers inside the model (augmentation is active only in training).",

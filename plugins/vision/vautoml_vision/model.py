@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from vertical_automl import DatasetInfo, space
+from vertical_automl import DatasetInfo, heads, space
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -81,8 +81,5 @@ def build_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo) -> "keras.
         x = keras.layers.Dense(units, activation="relu", kernel_initializer=initializer)(x)
         if rate > 0:
             x = keras.layers.Dropout(rate)(x)
-    outputs = keras.layers.Dense(info.num_classes, activation="softmax", name="probabilities")(x)
-
-    model = keras.Model(inputs, outputs, name="vautoml_vision")
-    model.compile(optimizer=space.optimizer(hp), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
+    model = keras.Model(inputs, heads.output(x, info), name="vautoml_vision")
+    return heads.compile_model(model, hp, info)

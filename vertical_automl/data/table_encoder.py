@@ -1,0 +1,175 @@
+"""Column typing, imputation and one-hot encoding for tables, learned on the training split.
+
+The rules, which ``preprocessing.json`` repeats for downstream apps:
+
+* a cell is missing when, stripped, it is a standard marker (empty, NA,
+  NaN, null, ?, ...) or a sentinel declared for its column with
+  ``--missing-values`` (numeric sentinels match numerically);
+* a numeric column's missing cells take the training median, and a 0/1
+  indicator column follows it when the training split had any missing;
+* a categorical column becomes one-hot slots for its training categories
+  (at most ``MAX_CATEGORIES``, most frequent first; a missing cell is the
+  category ``(missing)``) plus one last slot for any other value, so a
+  category never seen in training still has a place at prediction time.
+
+Scaling is *not* done here: the model's first layer is a ``Normalization``
+with the mean and variance from :meth:`TableEncoder.statistics`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError
+from .encoding import Encoder
+from .tables import MISSING_MARKERS, MissingValues, missing_mask, pick_column, positions, stripped, to_numbers
+
+MAX_CATEGORIES = 50
+MISSING_CATEGORY = "(missing)"
+OTHER_CATEGORY = "(other)"
+# A column with a few non-numbers among mostly numbers is more likely a typo
+# than a categorical column: say so rather than guess.
+NUMERIC_SHARE_FOR_TYPO = 0.95
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # "numeric" or "categorical"
+    missing_values: tuple[str, ...] = ()
+    fill: float | None = None
+    indicator: bool = False
+    categories: tuple[str, ...] = ()
+
+
+def infer_columns(frame: Any, options: dict[str, str], missing: MissingValues, source: str) -> list[Column]:
+    """Type every feature column: numeric when every present cell is a number.
+
+    ``-O categorical=a,b`` and ``-O numeric=c`` override the guess.
+    """
+    forced = {}
+    for kind in ("categorical", "numeric"):
+        for name in _names(options.get(kind)):
+            forced[pick_column(frame, name, f"-O {kind}")] = kind
+    columns = []
+    for name in frame.columns:
+        sentinels = tuple(missing.for_column(name))
+        values = stripped(frame[name])
+        present = ~missing_mask(values, sentinels)
+        numbers = to_numbers(values[present])
+        is_number = ~np.isnan(numbers)
+        kind = forced.get(name) or ("numeric" if is_number.all() else "categorical")
+        if kind == "numeric" and not is_number.all():
+            bad = np.flatnonzero(present)[~is_number]
+            where = positions(frame, np.isin(np.arange(len(frame)), bad))
+            if name in forced or is_number.mean() >= NUMERIC_SHARE_FOR_TYPO:
+                raise DataError(
+                    f"column '{name}' of {source} is numeric but not a number on {where} (e.g. {values[bad[0]]!r})",
+                    f"repair those cells, declare the value missing (--missing-values {name}={values[bad[0]]}), or pass -O categorical={name}",
+                )
+        if kind == "categorical" and name not in forced and len(numbers) and is_number.mean() >= NUMERIC_SHARE_FOR_TYPO and not is_number.all():
+            bad = np.flatnonzero(present)[~is_number]
+            where = positions(frame, np.isin(np.arange(len(frame)), bad))
+            raise DataError(
+                f"column '{name}' of {source} holds numbers except on {where} (e.g. {values[bad[0]]!r})",
+                f"repair those cells, declare the value missing (--missing-values {name}={values[bad[0]]}), or pass -O categorical={name} if it really is a category",
+            )
+        if kind == "numeric":
+            infinite = np.isinf(to_numbers(values)) & present
+            if infinite.any():
+                raise DataError(f"column '{name}' of {source} is infinite on {positions(frame, infinite)}", f"repair those cells or declare them missing (--missing-values {name}=inf)")
+        columns.append(Column(name, kind, sentinels))
+    return columns
+
+
+def _names(text: str | None) -> list[str]:
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+
+class TableEncoder(Encoder):
+    """Imputation with indicators and one-hot categories, fitted on the training split."""
+
+    def __init__(self, columns: list[Column], description: dict[str, Any], fitted: bool = False) -> None:
+        self.columns = columns
+        self.description = description  # how the file was read: format, header, delimiter, target
+        self.fitted = fitted
+
+    def fit(self, x: Any) -> TableEncoder:
+        fitted = []
+        for column in self.columns:
+            values = stripped(x[column.name])
+            missing = missing_mask(values, column.missing_values)
+            if column.kind == "numeric":
+                numbers = to_numbers(values)[~missing]
+                if len(numbers) == 0:
+                    raise DataError(f"column '{column.name}' has no values in the training split", f"drop it with -O ignore={column.name}")
+                fitted.append(replace(column, fill=float(np.median(numbers)), indicator=bool(missing.any())))
+            else:
+                cells = np.where(missing, MISSING_CATEGORY, values)
+                names, counts = np.unique(cells, return_counts=True)
+                order = sorted(zip(-counts, names))[:MAX_CATEGORIES]
+                fitted.append(replace(column, categories=tuple(str(name) for _, name in order)))
+        return TableEncoder(fitted, self.description, fitted=True)
+
+    def transform(self, x: Any) -> np.ndarray:
+        absent = [c.name for c in self.columns if c.name not in x.columns]
+        if absent:
+            raise DataError(f"the table lacks column(s) {', '.join(absent)} that the model was trained on", "give every training column, with the same names")
+        parts = []
+        for column in self.columns:
+            values = stripped(x[column.name])
+            missing = missing_mask(values, column.missing_values)
+            if column.kind == "numeric":
+                numbers = to_numbers(values)
+                bad = ~missing & ~np.isfinite(numbers)
+                if bad.any():
+                    raise DataError(f"column '{column.name}' is not a finite number on {positions(x, bad)} (e.g. {values[bad][0]!r})", "repair those cells or declare the value missing with --missing-values")
+                parts.append(np.where(missing, column.fill, numbers)[:, None])
+                if column.indicator:
+                    parts.append(missing[:, None].astype(float))
+            else:
+                cells = np.where(missing, MISSING_CATEGORY, values)
+                slot = {name: i for i, name in enumerate(column.categories)}
+                index = np.array([slot.get(cell, len(column.categories)) for cell in cells])
+                parts.append(np.eye(len(column.categories) + 1)[index])
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+    def feature_names(self) -> list[str]:
+        names = []
+        for column in self.columns:
+            if column.kind == "numeric":
+                names += [column.name] + ([f"{column.name} {MISSING_CATEGORY}"] if column.indicator else [])
+            else:
+                names += [f"{column.name}={category}" for category in (*column.categories, OTHER_CATEGORY)]
+        return names
+
+    def statistics(self, encoded_train: np.ndarray) -> dict[str, Any]:
+        return {"mean": encoded_train.mean(axis=0).tolist(), "variance": encoded_train.var(axis=0).tolist()}
+
+    def spec(self) -> dict[str, Any]:
+        columns = []
+        for column in self.columns:
+            entry: dict[str, Any] = {"name": column.name, "type": column.kind, "missing_values": list(column.missing_values)}
+            if column.kind == "numeric":
+                entry.update(fill=column.fill, indicator=column.indicator)
+            else:
+                entry["categories"] = list(column.categories)
+            columns.append(entry)
+        return {
+            "kind": "table",
+            **self.description,
+            "missing_markers": list(MISSING_MARKERS),
+            "columns": columns,
+            "features": self.feature_names(),
+            "shape": [len(self.feature_names())],
+            "dtype": "float32",
+            "rules": [
+                "A cell is missing when, stripped of spaces, it is one of missing_markers, or equals one of its column's missing_values (compared as numbers when both are numbers).",
+                "numeric: the value as a float; a missing cell takes 'fill' (the training median); if 'indicator', a 0/1 'is missing' feature follows.",
+                f"categorical: one-hot over 'categories' plus one last slot for any other value (unseen or rare in training); a missing cell is the category '{MISSING_CATEGORY}'.",
+                "Features are in the order of 'columns'; scaling happens inside the model.",
+            ],
+        }

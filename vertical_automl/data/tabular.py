@@ -1,0 +1,109 @@
+"""The table loader finance, medical and any tabular vertical share.
+
+``load_table`` reads a CSV/TSV/Parquet file, picks the target column, types
+the feature columns and returns raw string cells plus an unfitted
+:class:`~.table_encoder.TableEncoder`; the core fits the encoder on the
+training split only.  ``table_usage_code`` is the few lines a downstream app
+needs to do the same encoding from ``preprocessing.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import DataError
+from .dataset import LabeledData
+from .options import check_options, parse_bool
+from .table_encoder import TableEncoder, infer_columns
+from .tables import READ_OPTIONS, MissingValues, default_target, is_table_file, pick_column, read_table, read_targets
+
+TABLE_OPTIONS = (*READ_OPTIONS, "missing_values", "categorical", "numeric", "ignore", "task")
+
+
+def load_table(path: Path, options: Mapping[str, str], like: LabeledData | None, allow_regression: bool) -> LabeledData:
+    """Read a table for a tabular vertical; with ``like`` (the training data), read it the same way."""
+    check_options(options, TABLE_OPTIONS, f"table {path}")
+    frame = read_table(path, options)
+    source = f"table {path}"
+    if like is not None:
+        if not isinstance(like.encoder, TableEncoder):
+            raise DataError(f"the test data '{path}' is a table but the training data ({like.source}) is not", "give --test-data in the same format as the training data")
+        target = like.target
+        if target not in frame.columns:
+            raise DataError(f"the test table '{path}' has no target column '{target}'", "give the test data the training data's columns")
+        targets = read_targets(frame, target, "regression" if like.is_regression else "classification", allow_regression, source)
+        names = [c.name for c in like.encoder.columns]
+        return LabeledData(frame[[n for n in names if n in frame.columns]], targets.y, targets.class_names, like.input_spec, source, like.encoder, target)
+
+    target = pick_column(frame, options.get("target_column"), "--target-column", default_target(frame))
+    ignored = {pick_column(frame, name, "-O ignore") for name in (options.get("ignore") or "").split(",") if name.strip()}
+    if target in ignored:
+        raise DataError(f"column '{target}' is both the target and ignored", "drop it from -O ignore or choose another --target-column")
+    features = frame[[c for c in frame.columns if c != target and c not in ignored]]
+    if features.shape[1] == 0:
+        raise DataError(f"'{path}' has no feature columns besides the target '{target}'", "give a table with at least one input column")
+    targets = read_targets(frame, target, options.get("task", "auto").strip().lower(), allow_regression, source)
+    missing = MissingValues.parse(options.get("missing_values"), features)
+    columns = infer_columns(features, dict(options), missing, source)
+    description = {
+        "format": "parquet" if frame.index.name == "row" else "delimited text",
+        "header": frame.index.name == "row" or parse_bool(options.get("header", "true"), "header"),
+        "delimiter": options.get("delimiter") or ("," if path.suffix.lower() == ".csv" else "\t"),
+        "file_columns": list(frame.columns),
+        "target": target,
+        "ignored": sorted(ignored),
+    }
+    return LabeledData(features, targets.y, targets.class_names, {"kind": "table"}, source, TableEncoder(columns, description), target)
+
+
+def table_loader_functions(allow_regression: bool) -> tuple[Any, Any]:
+    """``(can_load, load)`` for a :class:`~vertical_automl.vertical.DataLoader`."""
+
+    def load(path: Path, options: Mapping[str, str], like: LabeledData | None = None) -> LabeledData:
+        return load_table(path, options, like, allow_regression)
+
+    return is_table_file, load
+
+
+def table_usage_code(spec: dict[str, Any]) -> list[str]:
+    """Lines that turn raw CSV rows (dicts of column -> text) into the model input ``x``."""
+    header = spec.get("header", True)
+    reader = (
+        'rows = list(csv.DictReader(open("new_rows.csv", newline="")))  # raw cells, as text'
+        if header
+        else 'rows = [dict(zip(inp["file_columns"], r)) for r in csv.reader(open("new_rows.csv", newline=""))]  # no header: column_1, column_2, ...'
+    )
+    return [
+        "import csv",
+        'inp = prep["input"]',
+        "def is_missing(text, column):",
+        '    text = "" if text is None else str(text).strip()',
+        '    if text in inp["missing_markers"]:',
+        "        return True",
+        '    for marker in column["missing_values"]:',
+        "        try:",
+        "            if float(text) == float(marker):",
+        "                return True",
+        "        except ValueError:",
+        "            if text == marker:",
+        "                return True",
+        "    return False",
+        "def encode(row):",
+        "    out = []",
+        '    for column in inp["columns"]:',
+        '        value = row.get(column["name"])',
+        "        missing = is_missing(value, column)",
+        '        if column["type"] == "numeric":',
+        '            out.append(column["fill"] if missing else float(value))',
+        '            if column["indicator"]:',
+        "                out.append(float(missing))",
+        "        else:",
+        '            cats = column["categories"]',
+        '            text = "(missing)" if missing else str(value).strip()',
+        "            slot = cats.index(text) if text in cats else len(cats)  # last slot: unseen category",
+        "            out += [float(i == slot) for i in range(len(cats) + 1)]",
+        "    return out",
+        reader,
+        'x = np.array([encode(row) for row in rows], dtype="float32")',
+    ]

@@ -1,0 +1,52 @@
+"""Output layers, losses and metrics per task, so every vertical ends its model alike.
+
+* binary: one sigmoid unit, the probability of the positive class
+  (``class_names[1]``); binary cross-entropy; accuracy and ROC AUC (``auc``);
+* multiclass: a softmax over the classes; sparse categorical cross-entropy; accuracy;
+* regression: one linear unit rescaled to the target's units with the
+  training mean and standard deviation (a stock ``Rescaling`` layer, so the
+  exported model predicts real values); mean squared error; MAE and RMSE.
+
+The metric names are what objectives refer to: ``val_auc``,
+``val_accuracy``, ``val_mae``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import space
+from .data.dataset import DatasetInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+    import keras_tuner
+
+DEFAULT_OBJECTIVES = {"binary": ("val_auc", "max"), "multiclass": ("val_accuracy", "max"), "regression": ("val_mae", "min")}
+
+
+def output(x: "keras.KerasTensor", info: DatasetInfo, name: str = "output") -> "keras.KerasTensor":
+    """The last layer(s) for ``info.task``."""
+    import keras
+
+    if info.task == "binary":
+        return keras.layers.Dense(1, activation="sigmoid", name=name)(x)
+    if info.task == "multiclass":
+        return keras.layers.Dense(info.num_classes, activation="softmax", name=name)(x)
+    mean, std = info.statistics["target_mean"], info.statistics["target_std"]
+    x = keras.layers.Dense(1, name=f"{name}_standardised")(x)
+    return keras.layers.Rescaling(scale=std, offset=mean, name=name)(x)
+
+
+def compile_model(model: "keras.Model", hp: "keras_tuner.HyperParameters", info: DatasetInfo) -> "keras.Model":
+    """Compile with the searched optimizer and the task's loss and metrics."""
+    import keras
+
+    if info.task == "binary":
+        loss, metrics = "binary_crossentropy", ["accuracy", keras.metrics.AUC(name="auc")]
+    elif info.task == "multiclass":
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    else:
+        loss, metrics = "mean_squared_error", [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")]
+    model.compile(optimizer=space.optimizer(hp), loss=loss, metrics=metrics)
+    return model

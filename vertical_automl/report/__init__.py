@@ -1,0 +1,1 @@
+"""Report building blocks: the evaluation handed to vertical report sections."""
