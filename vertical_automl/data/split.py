@@ -91,7 +91,7 @@ def encode_splits(train: LabeledData, validation: LabeledData, test: LabeledData
         if encoder is None:
             return split
         x = encoder.transform(split.x)
-        return replace(split, x=x, encoder=None, input_spec=encoder.spec())
+        return replace(split, x=x, encoder=None, input_spec={**split.input_spec, **encoder.spec()})
 
     train_ready, validation_ready, test_ready = encoded(train), encoded(validation), encoded(test)
     statistics = encoder.statistics(train_ready.x) if encoder is not None else {}

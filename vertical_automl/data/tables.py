@@ -24,6 +24,8 @@ from .arrays import encode_labels
 from .options import parse_bool
 
 DELIMITED_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+# Files like UCI's SMSSpamCollection or *.data have no telling suffix: sniff the delimiter.
+SNIFFED_SUFFIXES = ("", ".txt", ".data", ".dat")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 READ_OPTIONS = ("target_column", "header", "delimiter", "encoding")
 # Cells that mean "no value" in every column; --missing-values adds more.
@@ -33,7 +35,15 @@ MAX_CLASSES_BEFORE_REGRESSION = 20
 
 
 def is_table_file(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in (*DELIMITED_SUFFIXES, *PARQUET_SUFFIXES)
+    return path.is_file() and path.suffix.lower() in (*DELIMITED_SUFFIXES, *PARQUET_SUFFIXES, *SNIFFED_SUFFIXES)
+
+
+def sniff_delimiter(text: str) -> str:
+    """Tab if the first line has one, else semicolon if it has one and no comma, else comma."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if "\t" in first:
+        return "\t"
+    return ";" if ";" in first and "," not in first else ","
 
 
 def decode_bytes(raw: bytes, encoding: str, source: str) -> str:
@@ -51,21 +61,25 @@ def decode_bytes(raw: bytes, encoding: str, source: str) -> str:
 
 
 def read_table(path: Path, options: Mapping[str, str]) -> Any:
-    """Read ``path`` into a DataFrame of strings, indexed by line (or row) number."""
+    """Read ``path`` into a DataFrame of strings, indexed by line (or row) number.
+
+    ``frame.attrs["delimiter"]`` records the delimiter used (sniffed when the
+    suffix does not tell), so the bundle can say how to read new files.
+    """
     import pandas as pd
 
     header = parse_bool(options.get("header", "true"), "header")
     suffix = path.suffix.lower()
+    delimiter = None
     if suffix in PARQUET_SUFFIXES:
         try:
             frame = pd.read_parquet(path)
         except Exception as error:  # pyarrow raises many types for damaged files
             raise DataError(f"cannot read '{path}' as Parquet ({type(error).__name__}: {error})", "check that the file is a complete Parquet file") from error
-        frame = frame.astype(object).where(frame.notna(), "").map(str)
-        frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+        frame = frame_of_text(frame)
     else:
         text = decode_bytes(path.read_bytes(), options.get("encoding", "utf-8"), f"'{path}'")
-        delimiter = options.get("delimiter") or DELIMITED_SUFFIXES[suffix]
+        delimiter = options.get("delimiter") or DELIMITED_SUFFIXES.get(suffix) or sniff_delimiter(text)
         delimiter = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}.get(delimiter, delimiter)
         try:
             frame = pd.read_csv(
@@ -79,9 +93,19 @@ def read_table(path: Path, options: Mapping[str, str]) -> Any:
     if not header:
         frame.columns = [f"column_{i}" for i in range(1, frame.shape[1] + 1)]
     frame.columns = [str(c).strip() for c in frame.columns]
+    frame.attrs["delimiter"] = delimiter  # for preprocessing.json; None for Parquet
     if len(frame) == 0:
         raise DataError(f"'{path}' holds no data rows", "give a table with a header line and at least a few rows (or -O header=false)")
     return frame
+
+
+def frame_of_text(frame: Any) -> Any:
+    """Every cell as text ("" where empty), indexed by 1-based ``row`` numbers: how in-memory tables enter."""
+    import pandas as pd
+
+    out = frame.astype(object).where(frame.notna(), "").map(str)
+    out.index = pd.RangeIndex(1, len(out) + 1, name="row")
+    return out
 
 
 def describe_positions(index: Iterable[Any], name: str, limit: int = 5) -> str:

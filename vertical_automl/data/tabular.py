@@ -36,24 +36,27 @@ def load_table(path: Path, options: Mapping[str, str], like: LabeledData | None,
         names = [c.name for c in like.encoder.columns]
         return LabeledData(frame[[n for n in names if n in frame.columns]], targets.y, targets.class_names, like.input_spec, source, like.encoder, target)
 
+    description = {
+        "format": "parquet" if frame.index.name == "row" else "delimited text",
+        "header": frame.index.name == "row" or parse_bool(options.get("header", "true"), "header"),
+        "delimiter": frame.attrs["delimiter"],
+    }
+    return labeled_table(frame, options, source, description, allow_regression)
+
+
+def labeled_table(frame: Any, options: Mapping[str, str], source: str, description: dict[str, Any], allow_regression: bool) -> LabeledData:
+    """Split a raw string table into typed features and a target (for files and built-in tables alike)."""
     target = pick_column(frame, options.get("target_column"), "--target-column", default_target(frame))
     ignored = {pick_column(frame, name, "-O ignore") for name in (options.get("ignore") or "").split(",") if name.strip()}
     if target in ignored:
         raise DataError(f"column '{target}' is both the target and ignored", "drop it from -O ignore or choose another --target-column")
     features = frame[[c for c in frame.columns if c != target and c not in ignored]]
     if features.shape[1] == 0:
-        raise DataError(f"'{path}' has no feature columns besides the target '{target}'", "give a table with at least one input column")
+        raise DataError(f"{source} has no feature columns besides the target '{target}'", "give a table with at least one input column")
     targets = read_targets(frame, target, options.get("task", "auto").strip().lower(), allow_regression, source)
     missing = MissingValues.parse(options.get("missing_values"), features)
     columns = infer_columns(features, dict(options), missing, source)
-    description = {
-        "format": "parquet" if frame.index.name == "row" else "delimited text",
-        "header": frame.index.name == "row" or parse_bool(options.get("header", "true"), "header"),
-        "delimiter": options.get("delimiter") or ("," if path.suffix.lower() == ".csv" else "\t"),
-        "file_columns": list(frame.columns),
-        "target": target,
-        "ignored": sorted(ignored),
-    }
+    description = {**description, "file_columns": list(frame.columns), "target": target, "ignored": sorted(ignored)}
     return LabeledData(features, targets.y, targets.class_names, {"kind": "table"}, source, TableEncoder(columns, description), target)
 
 

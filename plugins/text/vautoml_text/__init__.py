@@ -1,0 +1,39 @@
+"""Text classification vertical for vertical-automl.
+
+Registered through the ``vautoml`` entry-point group exactly like a
+third-party plugin.  Reads a text column from CSV/TSV/Parquet tables or
+folders of ``.txt`` files (one sub-folder per class) with the core's text
+loaders; tokens and vocabulary are learned on the training split outside the
+model (Keras's TextVectorization needs TensorFlow) and written to
+``preprocessing.json``.  There is no built-in dataset: the error shows an
+example ``--data`` command.  Keras is imported only inside ``build_model``.
+"""
+
+from __future__ import annotations
+
+from vertical_automl import DataLoader, Vertical, hookimpl
+from vertical_automl.data import text
+
+from .model import build_model
+
+TEXT = Vertical(
+    name="text",
+    description="Text classification (spam, support tickets, reviews, notes): an embedding followed by a searched block (bag of embeddings, 1-D convolution, bidirectional GRU or LSTM, transformer encoder), searched over embedding size, depth, width, initializer, dropout, class weighting and optimizer.",
+    build_model=build_model,
+    tasks=("binary", "multiclass"),
+    loaders=(
+        DataLoader("text-table", "a CSV, TSV or Parquet table with a text column and a label column (--text-column, --target-column)", text.is_text_table, text.load_text_table),
+        DataLoader("text-folder", "a folder with one sub-folder of .txt files per class", text.is_text_folder, text.load_text_folder),
+    ),
+    data_example="vautoml search --plugin text --data messages.tsv --text-column SMS --target-column Label",
+    model_card_notes=(
+        "The model takes token ids (int32, shape (batch, sequence_length)) made by the rules above; the vocabulary is in preprocessing.json.",
+        "Texts longer than sequence_length tokens are cut; tokens not in the vocabulary share one id.",
+    ),
+    usage_code=text.text_usage_code,
+)
+
+
+@hookimpl
+def register_verticals(register):
+    register(TEXT)
