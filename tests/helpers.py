@@ -21,7 +21,7 @@ BLOCK_VAUTOML = textwrap.dedent(
     import sys
     class _BlockVautoml:
         def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("vertical_automl", "vautoml_vision"):
+            if name.split(".")[0] == "vertical_automl" or name.startswith("vautoml_"):
                 raise ImportError(f"{name} is blocked in this process")
             return None
     sys.meta_path.insert(0, _BlockVautoml())
@@ -57,3 +57,40 @@ def only_run(registry: Path) -> Path:
     assert len(runs) == 1, runs
     assert not (registry / ".staging").exists()
     return runs[0]
+
+
+def model_card_code(bundle: Path) -> str:
+    """The Python block of a bundle's model card: what a downstream developer copies."""
+    card = (bundle / "model_card.md").read_text()
+    return card.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def run_model_card(bundle: Path, workdir: Path, replace: dict[str, str] | None = None, files: dict[str, str] | None = None, result: str = "{}") -> dict:
+    """Run the model card's code from a copy of ``bundle`` where vautoml is blocked.
+
+    ``replace`` swaps lines of the card code (e.g. its example inputs), ``files``
+    are written beside the bundle (e.g. new_rows.csv), and ``result`` is a Python
+    expression printed as JSON at the end.
+    """
+    import shutil
+
+    copy = workdir / "bundle_copy"
+    shutil.copytree(bundle, copy)
+    for name, text in (files or {}).items():
+        (copy / name).write_text(text)
+    code = model_card_code(bundle)
+    for old, new in (replace or {}).items():
+        assert old in code, f"{old!r} is not in the model card code"
+        code = code.replace(old, new)
+    return run_standalone(code + f"\nprint(json.dumps({result}))\n", copy)
+
+
+def split_file(lines: list[str], labels: list[str], test_size: float, seed: int = 0, keep: int | None = None) -> tuple[list[str], list[str]]:
+    """Stratified split of data lines (a real file's rows), optionally keeping a stratified subset first."""
+    from sklearn.model_selection import train_test_split
+
+    index = list(range(len(lines)))
+    if keep is not None and keep < len(lines):
+        index, _ = train_test_split(index, train_size=keep, stratify=labels, random_state=seed)
+    train, test = train_test_split(index, test_size=test_size, stratify=[labels[i] for i in index], random_state=seed)
+    return [lines[i] for i in train], [lines[i] for i in test]

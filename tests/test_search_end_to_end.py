@@ -175,3 +175,10 @@ def test_model_builder_that_raises_is_a_clear_search_error(tmp_path):
     with pytest.raises(VautomlError, match="unknown tuner 'grid'. Fix: use one of random, bayesian, hyperband"):
         search("unbuildable", plugins=plugins, tuner="grid", registry=tmp_path / "registry")
     assert not (tmp_path / "registry").exists()
+
+
+def test_time_budget_stops_starting_trials(tmp_path):
+    result = search("vision", max_trials=5, epochs=2, time_budget=0.01, registry=tmp_path / "registry")
+    info = result.report["search"]
+    assert info["trials"]["total"] == 1 and info["stopped_early"].startswith("time budget of 0.01s spent after 1 trial")
+    assert info["settings"]["time_budget"] == 0.01

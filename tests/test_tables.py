@@ -112,7 +112,9 @@ def test_numeric_target_with_many_values_is_a_regression_unless_told(tmp_path):
     assert data.is_regression and task_of(data) == "regression" and data.y.dtype == np.float32
     with pytest.raises(DataError, match="does not do regression"):
         load(write(tmp_path, GOOD), allow_regression=False, target_column="income", task="regression")
-    assert not load(write(tmp_path, GOOD), allow_regression=False, target_column="income").is_regression
+    with pytest.raises(DataError, match="continuous target, but this vertical only classifies"):
+        load(write(tmp_path, GOOD), allow_regression=False, target_column="income")
+    assert len(load(write(tmp_path, GOOD), allow_regression=False, target_column="income", task="classification").class_names) == 60
 
 
 def test_parquet_reads_like_csv(tmp_path):
@@ -141,3 +143,14 @@ def test_german_credit_reads_without_header(tmp_path):
     dataset = split_dataset(data, "binary", seed=0)
     assert dataset.train.x.dtype == np.float32 and dataset.info.input_shape == (dataset.train.x.shape[1],)
     assert len(dataset.info.statistics["mean"]) == dataset.train.x.shape[1]
+
+
+def test_positive_class_option_reorders_two_classes(tmp_path):
+    from vertical_automl import UsageError
+    from vertical_automl.pipeline import _with_positive_class
+
+    data = load(write(tmp_path, GOOD))
+    reordered, _ = _with_positive_class(data, None, "no")
+    assert reordered.class_names == ("yes", "no") and (reordered.y == 1 - data.y).all()
+    with pytest.raises(UsageError, match="positive_class 'maybe' is not one of the classes no, yes"):
+        _with_positive_class(data, None, "maybe")

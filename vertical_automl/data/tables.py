@@ -204,7 +204,12 @@ def read_targets(frame: Any, column: str, task: str, allow_regression: bool, sou
         bad = np.isnan(numbers)
         raise DataError(f"the target column '{column}' of {source} is not a number on {positions(frame, bad)}", "repair those values, or drop -O task=regression")
     continuous = numeric and (np.any(np.mod(numbers, 1) != 0) or len(np.unique(numbers)) > MAX_CLASSES_BEFORE_REGRESSION)
-    if task == "regression" or (task == "auto" and allow_regression and continuous):
+    if task == "auto" and continuous and not allow_regression:
+        raise DataError(
+            f"the target column '{column}' of {source} holds {len(np.unique(numbers))} distinct numbers, a continuous target, but this vertical only classifies",
+            "choose a class column with --target-column, pass -O task=classification if the numbers are class codes, or use the finance vertical for regression",
+        )
+    if task == "regression" or (task == "auto" and continuous):
         infinite = ~np.isfinite(numbers)
         if infinite.any():
             raise DataError(f"the target column '{column}' of {source} is infinite on {positions(frame, infinite)}", "repair or remove those rows")
