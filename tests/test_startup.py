@@ -49,3 +49,11 @@ def test_keras_already_running_another_backend_is_a_clear_error(monkeypatch):
     assert "Keras was already imported with the 'jax' backend, but vautoml runs on 'torch'" in str(raised.value)
     assert "import vertical_automl before keras" in str(raised.value)
     assert isinstance(raised.value, ImportError)
+
+
+def test_the_search_function_survives_a_search(tmp_path):
+    """Importing the KerasTuner glue must not replace ``vertical_automl.search`` (a module named search once did)."""
+    import vertical_automl
+    from vertical_automl import pipeline, tuning  # noqa: F401  (what a search imports)
+
+    assert callable(vertical_automl.search) and vertical_automl.search.__module__ == "vertical_automl"

@@ -28,8 +28,8 @@ from .registry import check_writable, default_root, new_run_id, publish, staged_
 from .settings import TUNERS, SearchSettings
 from .vertical import Vertical
 
-if TYPE_CHECKING:  # pragma: no cover - search.py imports Keras
-    from .search import SearchOutcome
+if TYPE_CHECKING:  # pragma: no cover - tuning.py imports Keras
+    from .tuning import SearchOutcome
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def search(
     )
 
     from . import export
-    from .search import predict_scores, refit, run_search
+    from .tuning import predict_scores, refit, run_search
 
     settings = SearchSettings(tuner=tuner, max_trials=max_trials, epochs=epochs, batch_size=batch_size, seed=seed, time_budget=time_budget)
     objective = vertical.objective(task)[0]

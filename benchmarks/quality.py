@@ -1,0 +1,177 @@
+"""Model quality: vautoml's default search against strong classical baselines, same split, same run.
+
+For each vertical's real dataset in ../shared/data (see its SOURCES.md) this
+script makes one fixed stratified 80/20 split (seed 0), runs vautoml's
+default search on the 80% with a fixed wall-clock budget (the search then
+holds out its own validation split from that 80%), scores the exported model
+on the 20%, and trains the baselines on the same 80% and scores them on the
+same 20%:
+
+* tables (finance: German credit; medical: Pima diabetes): logistic
+  regression and histogram gradient boosting;
+* text (SMS spam): TF-IDF + logistic regression;
+* images (MNIST test set, 10,000 digits): an RBF SVM.
+
+Binary tasks compare test ROC-AUC, MNIST compares accuracy.  It prints one
+table; nothing is asserted.  Run:  python benchmarks/quality.py [--budget 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("VAUTOML_SHARED_DATA", REPO.parent / "shared" / "data"))
+PIMA_ZERO_MEANS_MISSING = [1, 2, 3, 4, 5]  # 0-based: glucose, blood pressure, skin thickness, insulin, BMI
+
+
+def split_lines(lines: list[str], labels: list[str]) -> tuple[list[int], list[int]]:
+    index = np.arange(len(lines))
+    train, test = train_test_split(index, test_size=0.2, stratify=labels, random_state=0)
+    return list(train), list(test)
+
+
+def vautoml_run(plugin: str, train: Path, test: Path, budget: float, options: dict[str, str]) -> tuple[dict, float]:
+    from vertical_automl import search
+
+    with tempfile.TemporaryDirectory() as registry:
+        started = time.perf_counter()
+        result = search(plugin, train, test_data=test, data_options=options, max_trials=100, time_budget=budget, registry=registry,
+                        progress=lambda line: print(f"  [{plugin}] {line}", file=sys.stderr))
+        return result.report, time.perf_counter() - started
+
+
+def tabular_baselines(rows: list[list[str]], train: list[int], test: list[int], categorical: list[int], missing_zero: list[int], positive: str) -> dict[str, float]:
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+    frame = pd.DataFrame([r[:-1] for r in rows])
+    y = np.array([r[-1] == positive for r in rows])
+    numeric = [c for c in frame.columns if c not in categorical]
+    frame[numeric] = frame[numeric].astype(float)
+    for c in missing_zero:
+        frame.loc[frame[c] == 0, c] = np.nan
+    frame.columns = [str(c) for c in frame.columns]
+    num, cat = [str(c) for c in numeric], [str(c) for c in categorical]
+    linear = make_pipeline(
+        ColumnTransformer([("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), num),
+                           ("cat", OneHotEncoder(handle_unknown="ignore"), cat)]),
+        LogisticRegression(max_iter=2000),
+    )
+    boosted = make_pipeline(
+        ColumnTransformer([("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), cat)], remainder="passthrough"),
+        HistGradientBoostingClassifier(categorical_features=list(range(len(cat))), random_state=0),
+    )
+    scores = {}
+    for name, model in (("logistic regression", linear), ("hist gradient boosting", boosted)):
+        model.fit(frame.iloc[train], y[train])
+        scores[name] = roc_auc_score(y[test], model.predict_proba(frame.iloc[test])[:, 1])
+    return scores
+
+
+def bench_finance(work: Path, budget: float) -> dict:
+    lines = (SHARED / "german-credit" / "german.csv").read_text().strip().splitlines()
+    rows = [line.split(",") for line in lines]
+    train, test = split_lines(lines, [r[-1] for r in rows])
+    (work / "german_train.csv").write_text("\n".join(lines[i] for i in train) + "\n")
+    (work / "german_test.csv").write_text("\n".join(lines[i] for i in test) + "\n")
+    report, seconds = vautoml_run("finance", work / "german_train.csv", work / "german_test.csv", budget, {"header": "false", "target_column": "-1"})
+    categorical = [i for i, v in enumerate(rows[0][:-1]) if not v.replace(".", "").isdigit()]
+    baselines = tabular_baselines(rows, train, test, categorical, [], positive="2")
+    return {"dataset": "german-credit (finance)", "metric": "ROC-AUC", "vautoml": report["test_metrics"]["binary"]["roc_auc"], "baselines": baselines, "report": report, "seconds": seconds}
+
+
+def bench_medical(work: Path, budget: float) -> dict:
+    lines = (SHARED / "pima-indians-diabetes" / "pima-indians-diabetes.csv").read_text().strip().splitlines()
+    rows = [line.split(",") for line in lines]
+    train, test = split_lines(lines, [r[-1] for r in rows])
+    (work / "pima_train.csv").write_text("\n".join(lines[i] for i in train) + "\n")
+    (work / "pima_test.csv").write_text("\n".join(lines[i] for i in test) + "\n")
+    missing = ",".join(f"column_{i + 1}" for i in PIMA_ZERO_MEANS_MISSING) + "=0"
+    report, seconds = vautoml_run("medical", work / "pima_train.csv", work / "pima_test.csv", budget, {"header": "false", "missing_values": missing})
+    baselines = tabular_baselines(rows, train, test, [], PIMA_ZERO_MEANS_MISSING, positive="1")
+    return {"dataset": "pima-indians-diabetes (medical)", "metric": "ROC-AUC", "vautoml": report["test_metrics"]["binary"]["roc_auc"], "baselines": baselines, "report": report, "seconds": seconds}
+
+
+def bench_text(work: Path, budget: float) -> dict:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    lines = (SHARED / "sms-spam-collection" / "SMSSpamCollection").read_text(encoding="utf-8").strip().splitlines()
+    header, body = lines[0], lines[1:]
+    labels = [line.split("\t", 1)[0] for line in body]
+    texts = [line.split("\t", 1)[1] for line in body]
+    train, test = split_lines(body, labels)
+    (work / "sms_train.tsv").write_text("\n".join([header, *(body[i] for i in train)]) + "\n", encoding="utf-8")
+    (work / "sms_test.tsv").write_text("\n".join([header, *(body[i] for i in test)]) + "\n", encoding="utf-8")
+    report, seconds = vautoml_run("text", work / "sms_train.tsv", work / "sms_test.tsv", budget, {"text_column": "SMS", "target_column": "Label"})
+    y = np.array(labels) == "spam"
+    model = make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1), LogisticRegression(max_iter=2000, C=10))
+    model.fit([texts[i] for i in train], y[train])
+    score = roc_auc_score(y[test], model.predict_proba([texts[i] for i in test])[:, 1])
+    return {"dataset": "sms-spam-collection (text)", "metric": "ROC-AUC", "vautoml": report["test_metrics"]["binary"]["roc_auc"], "baselines": {"TF-IDF + logistic regression": score}, "report": report, "seconds": seconds}
+
+
+def bench_vision(work: Path, budget: float) -> dict:
+    from sklearn.svm import SVC
+
+    folder = SHARED / "mnist-test"
+    images = np.frombuffer(gzip.open(folder / "t10k-images-idx3-ubyte.gz").read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    labels = np.frombuffer(gzip.open(folder / "t10k-labels-idx1-ubyte.gz").read(), np.uint8, offset=8)
+    train, test = split_lines(list(range(len(labels))), list(labels))
+    np.savez(work / "mnist_train.npz", x=images[train], y=labels[train])
+    np.savez(work / "mnist_test.npz", x=images[test], y=labels[test])
+    report, seconds = vautoml_run("vision", work / "mnist_train.npz", work / "mnist_test.npz", budget, {})
+    svm = SVC(kernel="rbf")
+    svm.fit(images[train].reshape(len(train), -1) / 255.0, labels[train])
+    score = accuracy_score(labels[test], svm.predict(images[test].reshape(len(test), -1) / 255.0))
+    return {"dataset": "mnist-test 10k (vision)", "metric": "accuracy", "vautoml": report["test_metrics"]["accuracy"], "baselines": {"RBF SVM": score}, "report": report, "seconds": seconds}
+
+
+BENCHMARKS = {"finance": bench_finance, "medical": bench_medical, "text": bench_text, "vision": bench_vision}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=300.0, help="wall-clock budget of each vautoml search, seconds (default 300)")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset of: " + ", ".join(BENCHMARKS))
+    args = parser.parse_args()
+    if not SHARED.exists():
+        sys.exit(f"shared data not found at {SHARED}; set VAUTOML_SHARED_DATA")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.only.split(","):
+            results.append(BENCHMARKS[name.strip()](Path(tmp), args.budget))
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"vautoml vs baselines: stratified 80/20 split, seed 0, search budget {args.budget:g}s")
+    for column in ("dataset", "metric", "vautoml", "best baseline", "baseline score", "vautoml - best", "trials", "vautoml seconds"):
+        table.add_column(column)
+    for r in results:
+        best_name, best = max(r["baselines"].items(), key=lambda item: item[1])
+        others = "; ".join(f"{k} {v:.4f}" for k, v in r["baselines"].items())
+        trials = r["report"]["search"]["trials"]
+        table.add_row(r["dataset"], r["metric"], f"{r['vautoml']:.4f}", best_name, others, f"{r['vautoml'] - best:+.4f}", f"{trials.get('COMPLETED', 0)}/{trials['total']}", f"{r['seconds']:.0f}")
+    Console(width=200).print(table)
+
+
+if __name__ == "__main__":
+    main()
