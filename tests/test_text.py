@@ -43,6 +43,12 @@ def test_empty_text_and_missing_label_are_reported_by_line(tmp_path):
         load_text_table(write_tsv(tmp_path, rows), {})
 
 
+def test_one_class_is_refused(tmp_path):
+    data = load_text_table(write_tsv(tmp_path, [("ham", f"message number {i}") for i in range(20)]), {})
+    with pytest.raises(DataError, match=r"has only one class \('ham'\)"):
+        split_dataset(data, "binary")
+
+
 def test_undecodable_bytes_name_the_line(tmp_path):
     path = write_tsv(tmp_path)
     raw = path.read_bytes().replace(b"see you", b"s\xe9e you", 1)

@@ -13,6 +13,7 @@ from ._backend import ensure_torch_backend
 ensure_torch_backend()
 
 from .data.dataset import Dataset, DatasetInfo, LabeledData  # noqa: E402
+from .data.encoding import Encoder  # noqa: E402
 from .errors import BackendError, DataError, PluginError, SearchError, UsageError, VautomlError  # noqa: E402
 from .hookspecs import hookimpl  # noqa: E402
 from .vertical import DataLoader, Vertical  # noqa: E402
@@ -25,6 +26,7 @@ __all__ = [
     "BackendError",
     "DataError",
     "DataLoader",
+    "Encoder",
     "Dataset",
     "DatasetInfo",
     "Evaluation",

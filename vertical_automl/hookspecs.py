@@ -48,6 +48,15 @@ def register_data_loaders(register):
     :class:`vertical_automl.DataLoader`.  Loaders registered here are tried
     after the vertical's own loaders, in registration order; the first whose
     ``can_load(path)`` is true reads the data.
+
+    ``load`` returns :class:`vertical_automl.LabeledData`.  Arrays the model
+    can take as they are go in ``x``; inputs that need statistics learned
+    from data (categories, a vocabulary) go in raw, with an unfitted
+    :class:`vertical_automl.Encoder` in ``encoder``: the core fits it on the
+    training split only, encodes every split with it and writes its
+    ``spec()`` into ``preprocessing.json``.  The core's table and text
+    loaders (``vertical_automl.data.tabular``, ``vertical_automl.data.text``)
+    work this way.
     """
 
 

@@ -136,7 +136,7 @@ def search(
         scores = predict_scores(model, dataset.test.x, task)
         metrics = test_metrics(task, dataset.test.y, scores, dataset.info.class_names, decision["threshold"] if decision else None)
         evaluation = Evaluation(
-            task, dataset.info.class_names, dataset.test.y, scores, dataset.raw_test or dataset.test,
+            task, dataset.info.class_names, dataset.test.y, scores, dataset.raw_test if dataset.raw_test is not None else dataset.test,
             predict=lambda raw: predict_scores(model, dataset.encoder.transform(raw) if dataset.encoder else raw, task),
             threshold=decision["threshold"] if decision else None, seed=seed,
         )
