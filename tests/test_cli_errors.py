@@ -53,7 +53,7 @@ CASES = [
     ("corrupt", ["--plugin", "vision", "--data", "{data}"], "cannot read image '{data}/dog/5.png'", 2),
     ("nan", ["--plugin", "vision", "--data", "{data}"], "contain NaN or infinite values", 2),
     ("unreadable_format", ["--plugin", "vision", "--data", "{data}"], "the vision vertical cannot read", 2),
-    ("unknown_plugin", ["--plugin", "visoin"], "unknown plugin or vertical 'visoin' (available: vision", 3),
+    ("unknown_plugin", ["--plugin", "visoin"], "unknown plugin or vertical 'visoin' (available: finance, medical, text, vision)", 3),
     ("missing_test", ["--plugin", "vision", "--test-data", "{root}/none.npz"], "--test-data path '{root}/none.npz' does not exist", 2),
     ("unknown_option", ["--plugin", "vision", "--data", "{data}", "-O", "imagesize=32"], "unknown data option(s) imagesize", 2),
     ("registry_in_a_file", ["--plugin", "vision", "--registry", "{root}/file.txt/registry"], "cannot create a run folder in the registry", 2),

@@ -132,7 +132,7 @@ def model_card(vertical: Vertical, preprocessing: dict[str, Any], report: dict[s
         "",
         "## Metrics on the held-out test split",
         *_metric_lines(report),
-        f"- The exported model is the best hyperparameters {report['model']['training']}.",
+        f"- The exported model: {report['model']['training']}.",
         "",
     ]
     for section in sections:

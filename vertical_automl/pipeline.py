@@ -128,7 +128,8 @@ def search(
     run_id = new_run_id()
     with staged_run(root, run_id) as work:
         outcome = run_search(vertical, dataset, settings, work / "tuner", on_trial_done=lambda t: progress(_trial_line(t, objective, max_trials)))
-        progress(f"best: trial {outcome.best.trial_id}, {objective}={outcome.best.score:.4f} at epoch {outcome.best.best_epoch}; refitting on train+validation")
+        refitting = "refitting on train+validation" if len(outcome.members) == 1 else f"refitting the best {len(outcome.members)} on train+validation and averaging them"
+        progress(f"best: trial {outcome.best.trial_id}, {objective}={outcome.best.score:.4f} at epoch {outcome.best.best_epoch}; {refitting}")
         model = refit(vertical, dataset, outcome, settings)
         decision = None
         if task == "binary":
@@ -220,6 +221,16 @@ def _check_arguments(
             raise UsageError(f"{name} must be a positive number, got {value}", "pass e.g. --cost-fp 1 --cost-fn 5")
 
 
+def _training_text(outcome: SearchOutcome, fitted: int) -> str:
+    if len(outcome.members) == 1:
+        return f"refit from scratch on train+validation ({fitted} examples) for {outcome.best.best_epoch} epoch(s), the best trial's best epoch"
+    trials = ", ".join(record.trial_id for record, _ in outcome.members)
+    return (
+        f"the average of the {len(outcome.members)} best trials ({trials}), each refit from scratch on train+validation "
+        f"({fitted} examples) for its own best epoch count"
+    )
+
+
 def _output_spec(task: str, dataset: Dataset, decision: dict[str, Any] | None) -> dict[str, Any]:
     """What the model's output means, for ``preprocessing.json``."""
     names = list(dataset.info.class_names)
@@ -274,9 +285,10 @@ def _documents(
             "dataset": dataset.summary(),
             "best_hyperparameters": dict(outcome.best_hyperparameters.values),
             "model": {
-                "training": f"refit from scratch on train+validation ({fitted} examples) for {outcome.best.best_epoch} epoch(s), the best trial's best epoch",
+                "training": _training_text(outcome, fitted),
                 "refit": True,
                 "epochs": outcome.best.best_epoch,
+                "ensemble": [{"trial": record.trial_id, "score": record.score, "epochs": record.best_epoch} for record, _ in outcome.members],
                 "parameters": parameters,
             },
             "search": {

@@ -47,18 +47,27 @@ class TrialRecord:
 
 @dataclass
 class SearchOutcome:
-    """The trials, the best one, and the best trial's own scores on the validation split.
+    """The trials, the best ones, and their own scores on the validation split.
 
-    ``validation_scores`` come from the best trial's model, which never saw
+    ``members`` are the best trials (best first) whose refits make up the
+    exported model: one, or several for a vertical that ensembles.
+    ``validation_scores`` average those trials' own models, which never saw
     the validation split; binary tasks choose their decision threshold on them.
     """
 
     trials: list[TrialRecord]
-    best: TrialRecord
-    best_hyperparameters: kt.HyperParameters
+    members: list[tuple[TrialRecord, kt.HyperParameters]]
     stopped_early_reason: str | None = None
     seconds: float = 0.0
     validation_scores: np.ndarray | None = None
+
+    @property
+    def best(self) -> TrialRecord:
+        return self.members[0][0]
+
+    @property
+    def best_hyperparameters(self) -> kt.HyperParameters:
+        return self.members[0][1]
 
 
 class NonFiniteLoss(keras.callbacks.Callback):
@@ -244,29 +253,44 @@ def run_search(
         raise SearchError(f"all {len(trials)} trial(s) failed; first error: {first_error}", "re-run with --debug to see each trial's traceback")
     if tuner.out_of_time:
         stopped = f"time budget of {settings.time_budget:g}s spent after {len(trials)} trial(s)"
-    best_trial = tuner.oracle.get_best_trials(1)[0]
-    best = next(t for t in trials if t.trial_id == best_trial.trial_id)
-    with warnings.catch_warnings():  # the checkpoint holds weights only; Keras warns that optimizer state is absent
+    size = min(max(1, vertical.ensemble_size), len(completed))
+    by_id = {t.trial_id: t for t in trials}
+    members = [(by_id[trial.trial_id], trial.hyperparameters) for trial in tuner.oracle.get_best_trials(size)]
+    with warnings.catch_warnings():  # the checkpoints hold weights only; Keras warns that optimizer state is absent
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        best_model = tuner.get_best_models(1)[0]
-    validation_scores = predict_scores(best_model, dataset.validation.x, dataset.info.task)
-    return SearchOutcome(trials, best, best_trial.hyperparameters, stopped, time.perf_counter() - started, validation_scores)
+        models = tuner.get_best_models(size)
+    validation_scores = np.mean([predict_scores(model, dataset.validation.x, dataset.info.task) for model in models], axis=0)
+    return SearchOutcome(trials, members, stopped, time.perf_counter() - started, validation_scores)
 
 
 def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings: SearchSettings) -> keras.Model:
-    """Train the best hyperparameters from scratch on train+validation for the best epoch count."""
+    """Train each member's hyperparameters from scratch on train+validation for its best epoch count.
+
+    One member is exported as it is; several are wrapped in one model that
+    averages their outputs (stock ``Average`` layer, so it loads in safe mode).
+    """
     keras.backend.clear_session()
-    keras.utils.set_random_seed(settings.seed)
     fitting: LabeledData = dataset.train_and_validation()
-    model = vertical.build_model(outcome.best_hyperparameters, dataset.info)
-    try:
-        model.fit(
-            fitting.x, fitting.y, epochs=max(1, outcome.best.best_epoch or 1), batch_size=settings.batch_size, verbose=0,
-            callbacks=[NonFiniteLoss()], class_weight=class_weight_for(outcome.best_hyperparameters, dataset),
-        )
-    except kt.errors.FailedTrialError as error:
-        raise SearchError(f"refitting the best model on train+validation diverged: {error}", "re-run with another --seed or more --max-trials") from error
-    return model
+    models = []
+    for index, (record, hp) in enumerate(outcome.members):
+        keras.utils.set_random_seed(settings.seed + index)
+        model = vertical.build_model(hp, dataset.info)
+        try:
+            model.fit(
+                fitting.x, fitting.y, epochs=max(1, record.best_epoch or 1), batch_size=settings.batch_size, verbose=0,
+                callbacks=[NonFiniteLoss()], class_weight=class_weight_for(hp, dataset),
+            )
+        except kt.errors.FailedTrialError as error:
+            raise SearchError(f"refitting trial {record.trial_id} on train+validation diverged: {error}", "re-run with another --seed or more --max-trials") from error
+        models.append(model)
+    if len(models) == 1:
+        return models[0]
+    for index, model in enumerate(models):
+        model.name = f"member_{index}_trial_{outcome.members[index][0].trial_id}"
+    first = models[0].inputs[0]
+    inputs = keras.Input(shape=tuple(first.shape[1:]), dtype=first.dtype, name=first.name)
+    outputs = keras.layers.Average(name="ensemble_average")([model(inputs) for model in models])
+    return keras.Model(inputs, outputs, name=f"vautoml_{vertical.name}_ensemble")
 
 
 def predict_scores(model: keras.Model, x: np.ndarray, task: str, batch_size: int = 256) -> np.ndarray:
