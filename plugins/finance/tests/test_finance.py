@@ -32,6 +32,8 @@ def test_german_credit_binary_with_costs_exports_a_bundle_that_scores_raw_rows(t
     report = json.loads((run / "report.json").read_text())
     prep = json.loads((run / "preprocessing.json").read_text())
     assert report["task"] == "binary" and report["search"]["objective"] == "val_auc"
+    # Both trials' refits are averaged (finance ensembles up to 5), recorded with their trials.
+    assert sorted(m["trial"] for m in report["model"]["ensemble"]) == ["0", "1"] and "average of the 2 best trials" in report["model"]["training"]
     assert prep["output"]["positive_class"] == "2" and "cost_fp=1, cost_fn=5" in prep["output"]["threshold_method"]
     credit = report["sections"]["credit_scoring"]
     binary = report["test_metrics"]["binary"]
