@@ -154,3 +154,10 @@ def test_positive_class_option_reorders_two_classes(tmp_path):
     assert reordered.class_names == ("yes", "no") and (reordered.y == 1 - data.y).all()
     with pytest.raises(UsageError, match="positive_class 'maybe' is not one of the classes no, yes"):
         _with_positive_class(data, None, "maybe")
+
+
+def test_number_coded_columns_can_be_declared_categorical(tmp_path):
+    data = load(write(tmp_path, GOOD), categorical="age")
+    assert {c.name: c.kind for c in data.encoder.columns}["age"] == "categorical"
+    with pytest.raises(DataError, match=r"unknown data option\(s\) numeric"):
+        load(write(tmp_path, GOOD), numeric="age")

@@ -135,7 +135,7 @@ def search(
         if task == "binary":
             decision = choose_threshold(dataset.validation.y, outcome.validation_scores[:, 1], cost_fp, cost_fn)
         scores = predict_scores(model, dataset.test.x, task)
-        metrics = test_metrics(task, dataset.test.y, scores, dataset.info.class_names, decision["threshold"] if decision else None)
+        metrics = score_test_split(task, dataset.test.y, scores, dataset.info.class_names, decision["threshold"] if decision else None)
         evaluation = Evaluation(
             task, dataset.info.class_names, dataset.test.y, scores, dataset.raw_test if dataset.raw_test is not None else dataset.test,
             predict=lambda raw: predict_scores(model, dataset.encoder.transform(raw) if dataset.encoder else raw, task),
@@ -150,7 +150,7 @@ def search(
     return SearchResult(run_id, path, documents["report.json"])
 
 
-def test_metrics(task: str, y_true: np.ndarray, scores: np.ndarray, class_names: tuple[str, ...], threshold: float | None) -> dict[str, Any]:
+def score_test_split(task: str, y_true: np.ndarray, scores: np.ndarray, class_names: tuple[str, ...], threshold: float | None) -> dict[str, Any]:
     """The core's test-split metrics for ``task``; binary labels are decided at ``threshold``."""
     if task == "regression":
         return regression_metrics(y_true, scores)

@@ -48,12 +48,11 @@ class Column:
 def infer_columns(frame: Any, options: dict[str, str], missing: MissingValues, source: str) -> list[Column]:
     """Type every feature column: numeric when every present cell is a number.
 
-    ``-O categorical=a,b`` and ``-O numeric=c`` override the guess.
+    ``-O categorical=a,b`` makes number-coded columns (zip codes, grades)
+    categorical; the other way round needs no option, since a column whose
+    cells are all numbers is numeric already.
     """
-    forced = {}
-    for kind in ("categorical", "numeric"):
-        for name in _names(options.get(kind)):
-            forced[pick_column(frame, name, f"-O {kind}")] = kind
+    categorical = {pick_column(frame, name, "-O categorical") for name in _names(options.get("categorical"))}
     columns = []
     for name in frame.columns:
         sentinels = tuple(missing.for_column(name))
@@ -61,16 +60,9 @@ def infer_columns(frame: Any, options: dict[str, str], missing: MissingValues, s
         present = ~missing_mask(values, sentinels)
         numbers = to_numbers(values[present])
         is_number = ~np.isnan(numbers)
-        kind = forced.get(name) or ("numeric" if is_number.all() else "categorical")
-        if kind == "numeric" and not is_number.all():
-            bad = np.flatnonzero(present)[~is_number]
-            where = positions(frame, np.isin(np.arange(len(frame)), bad))
-            if name in forced or is_number.mean() >= NUMERIC_SHARE_FOR_TYPO:
-                raise DataError(
-                    f"column '{name}' of {source} is numeric but not a number on {where} (e.g. {values[bad[0]]!r})",
-                    f"repair those cells, declare the value missing (--missing-values {name}={values[bad[0]]}), or pass -O categorical={name}",
-                )
-        if kind == "categorical" and name not in forced and len(numbers) and is_number.mean() >= NUMERIC_SHARE_FOR_TYPO and not is_number.all():
+        kind = "numeric" if is_number.all() and name not in categorical else "categorical"
+        mostly_numbers = len(numbers) > 0 and is_number.mean() >= NUMERIC_SHARE_FOR_TYPO
+        if mostly_numbers and not is_number.all() and name not in categorical:
             bad = np.flatnonzero(present)[~is_number]
             where = positions(frame, np.isin(np.arange(len(frame)), bad))
             raise DataError(

@@ -18,7 +18,7 @@ from .options import check_options, parse_bool
 from .table_encoder import TableEncoder, infer_columns
 from .tables import READ_OPTIONS, MissingValues, default_target, is_table_file, pick_column, read_table, read_targets
 
-TABLE_OPTIONS = (*READ_OPTIONS, "missing_values", "categorical", "numeric", "ignore", "task")
+TABLE_OPTIONS = (*READ_OPTIONS, "missing_values", "categorical", "ignore", "task")
 
 
 def load_table(path: Path, options: Mapping[str, str], like: LabeledData | None, allow_regression: bool) -> LabeledData:
