@@ -35,10 +35,22 @@ SHARED = Path(os.environ.get("VAUTOML_SHARED_DATA", REPO.parent / "shared" / "da
 PIMA_ZERO_MEANS_MISSING = [1, 2, 3, 4, 5]  # 0-based: glucose, blood pressure, skin thickness, insulin, BMI
 
 
-def split_lines(lines: list[str], labels: list[str]) -> tuple[list[int], list[int]]:
+def split_lines(lines: list, labels: list) -> tuple[list[int], list[int]]:
+    """The fixed split every contender shares: stratified 80/20, seed 0."""
     index = np.arange(len(lines))
     train, test = train_test_split(index, test_size=0.2, stratify=labels, random_state=0)
     return list(train), list(test)
+
+
+def write_split(lines: list[str], labels: list[str], work: Path, stem: str, suffix: str, header: str | None = None) -> tuple[list[int], list[int], Path, Path]:
+    """Split data lines and write them as ``<stem>_train`` / ``<stem>_test`` files (with ``header`` when given)."""
+    train, test = split_lines(lines, labels)
+    paths = []
+    for part, index in (("train", train), ("test", test)):
+        path = work / f"{stem}_{part}{suffix}"
+        path.write_text("\n".join(([header] if header else []) + [lines[i] for i in index]) + "\n", encoding="utf-8")
+        paths.append(path)
+    return train, test, paths[0], paths[1]
 
 
 def vautoml_run(plugin: str, train: Path, test: Path, budget: float, options: dict[str, str]) -> tuple[dict, float]:
@@ -87,10 +99,8 @@ def tabular_baselines(rows: list[list[str]], train: list[int], test: list[int], 
 def bench_finance(work: Path, budget: float) -> dict:
     lines = (SHARED / "german-credit" / "german.csv").read_text().strip().splitlines()
     rows = [line.split(",") for line in lines]
-    train, test = split_lines(lines, [r[-1] for r in rows])
-    (work / "german_train.csv").write_text("\n".join(lines[i] for i in train) + "\n")
-    (work / "german_test.csv").write_text("\n".join(lines[i] for i in test) + "\n")
-    report, seconds = vautoml_run("finance", work / "german_train.csv", work / "german_test.csv", budget, {"header": "false", "target_column": "-1"})
+    train, test, train_path, test_path = write_split(lines, [r[-1] for r in rows], work, "german", ".csv")
+    report, seconds = vautoml_run("finance", train_path, test_path, budget, {"header": "false", "target_column": "-1"})
     categorical = [i for i, v in enumerate(rows[0][:-1]) if not v.replace(".", "").isdigit()]
     baselines = tabular_baselines(rows, train, test, categorical, [], positive="2")
     return {"dataset": "german-credit (finance)", "metric": "ROC-AUC", "vautoml": report["test_metrics"]["binary"]["roc_auc"], "baselines": baselines, "report": report, "seconds": seconds}
@@ -99,11 +109,9 @@ def bench_finance(work: Path, budget: float) -> dict:
 def bench_medical(work: Path, budget: float) -> dict:
     lines = (SHARED / "pima-indians-diabetes" / "pima-indians-diabetes.csv").read_text().strip().splitlines()
     rows = [line.split(",") for line in lines]
-    train, test = split_lines(lines, [r[-1] for r in rows])
-    (work / "pima_train.csv").write_text("\n".join(lines[i] for i in train) + "\n")
-    (work / "pima_test.csv").write_text("\n".join(lines[i] for i in test) + "\n")
+    train, test, train_path, test_path = write_split(lines, [r[-1] for r in rows], work, "pima", ".csv")
     missing = ",".join(f"column_{i + 1}" for i in PIMA_ZERO_MEANS_MISSING) + "=0"
-    report, seconds = vautoml_run("medical", work / "pima_train.csv", work / "pima_test.csv", budget, {"header": "false", "missing_values": missing})
+    report, seconds = vautoml_run("medical", train_path, test_path, budget, {"header": "false", "missing_values": missing})
     baselines = tabular_baselines(rows, train, test, [], PIMA_ZERO_MEANS_MISSING, positive="1")
     return {"dataset": "pima-indians-diabetes (medical)", "metric": "ROC-AUC", "vautoml": report["test_metrics"]["binary"]["roc_auc"], "baselines": baselines, "report": report, "seconds": seconds}
 
@@ -117,10 +125,8 @@ def bench_text(work: Path, budget: float) -> dict:
     header, body = lines[0], lines[1:]
     labels = [line.split("\t", 1)[0] for line in body]
     texts = [line.split("\t", 1)[1] for line in body]
-    train, test = split_lines(body, labels)
-    (work / "sms_train.tsv").write_text("\n".join([header, *(body[i] for i in train)]) + "\n", encoding="utf-8")
-    (work / "sms_test.tsv").write_text("\n".join([header, *(body[i] for i in test)]) + "\n", encoding="utf-8")
-    report, seconds = vautoml_run("text", work / "sms_train.tsv", work / "sms_test.tsv", budget, {"text_column": "SMS", "target_column": "Label"})
+    train, test, train_path, test_path = write_split(body, labels, work, "sms", ".tsv", header)
+    report, seconds = vautoml_run("text", train_path, test_path, budget, {"text_column": "SMS", "target_column": "Label"})
     y = np.array(labels) == "spam"
     model = make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1), LogisticRegression(max_iter=2000, C=10))
     model.fit([texts[i] for i in train], y[train])

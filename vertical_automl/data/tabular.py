@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import DataError
+from ..vertical import DataLoader
 from .dataset import LabeledData
 from .options import check_options, parse_bool
 from .table_encoder import TableEncoder, infer_columns
@@ -60,13 +61,20 @@ def labeled_table(frame: Any, options: Mapping[str, str], source: str, descripti
     return LabeledData(features, targets.y, targets.class_names, {"kind": "table"}, source, TableEncoder(columns, description), target)
 
 
-def table_loader_functions(allow_regression: bool) -> tuple[Any, Any]:
-    """``(can_load, load)`` for a :class:`~vertical_automl.vertical.DataLoader`."""
+def table_loader(allow_regression: bool) -> DataLoader:
+    """The CSV/TSV/Parquet loader for a tabular vertical (finance and medical use it as it is)."""
 
     def load(path: Path, options: Mapping[str, str], like: LabeledData | None = None) -> LabeledData:
         return load_table(path, options, like, allow_regression)
 
-    return is_table_file, load
+    return DataLoader("table", "a CSV, TSV or Parquet table (see --target-column, --no-header, --missing-values)", is_table_file, load)
+
+
+# For the model card of any vertical built on blocks.tabular_model.
+TABLE_MODEL_NOTE = (
+    "The model takes the encoded feature vector described above; numeric scaling (the training mean and variance) "
+    "and the optional 3-sigma clipping are layers inside the model."
+)
 
 
 def table_usage_code(spec: dict[str, Any]) -> list[str]:

@@ -12,8 +12,8 @@ regression.  There is no built-in dataset: the error shows an example
 
 from __future__ import annotations
 
-from vertical_automl import DataLoader, Evaluation, ReportSection, Vertical, blocks, hookimpl
-from vertical_automl.data.tabular import table_loader_functions, table_usage_code
+from vertical_automl import Evaluation, ReportSection, Vertical, blocks, hookimpl
+from vertical_automl.data.tabular import TABLE_MODEL_NOTE, table_loader, table_usage_code
 
 
 def build_model(hp, info):
@@ -57,11 +57,11 @@ FINANCE = Vertical(
     description="Financial tabular prediction (credit risk, default, fraud, loss amounts): dense networks over encoded tables, searched over depth, width, initializer, dropout, batch norm, outlier clipping, class weighting and optimizer.",
     build_model=build_model,
     tasks=("binary", "multiclass", "regression"),
-    loaders=(DataLoader("table", "a CSV, TSV or Parquet table (see --target-column, --no-header, --missing-values)", *table_loader_functions(allow_regression=True)),),
+    loaders=(table_loader(allow_regression=True),),
     data_example="vautoml search --plugin finance --data german.csv --no-header --target-column -1",
     report_sections=credit_scoring,
     model_card_notes=(
-        "The model takes the encoded feature vector described above; numeric scaling (the training mean and variance) and the optional 3-sigma clipping are layers inside the model.",
+        TABLE_MODEL_NOTE,
         "A binary model outputs the probability of the positive class; the decision threshold in preprocessing.json was chosen on validation data.",
     ),
     ensemble_size=5,  # averages the 5 best trials' refits: a few hundred validation rows make one best trial a noisy pick

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vertical_automl import DataLoader, Evaluation, LabeledData, ReportSection, Vertical, blocks, hookimpl
-from vertical_automl.data.tabular import labeled_table, table_loader_functions, table_usage_code
+from vertical_automl import Evaluation, LabeledData, ReportSection, Vertical, blocks, hookimpl
+from vertical_automl.data.tabular import labeled_table, TABLE_MODEL_NOTE, table_loader, table_usage_code
 
 BOOTSTRAP_RESAMPLES = 1000
 PERMUTATION_REPEATS = 5
@@ -105,12 +105,12 @@ MEDICAL = Vertical(
     description="Clinical tabular prediction (diagnosis, risk of an outcome): dense networks over encoded tables, searched over depth, width, initializer, dropout, batch norm, outlier clipping, class weighting and optimizer.",
     build_model=build_model,
     tasks=("binary", "multiclass"),
-    loaders=(DataLoader("table", "a CSV, TSV or Parquet table (see --target-column, --no-header, --missing-values)", *table_loader_functions(allow_regression=False)),),
+    loaders=(table_loader(allow_regression=False),),
     default_data=load_breast_cancer,
     default_data_description="scikit-learn breast cancer (569 patients, malignant vs benign)",
     report_sections=clinical_sections,
     model_card_notes=(
-        "The model takes the encoded feature vector described above; numeric scaling (the training mean and variance) and the optional 3-sigma clipping are layers inside the model.",
+        TABLE_MODEL_NOTE,
         "Not a medical device. Validate prospectively on the target population before any clinical use; the confidence intervals above reflect test-set size only.",
     ),
     ensemble_size=5,  # averages the 5 best trials' refits: a few hundred validation rows make one best trial a noisy pick
