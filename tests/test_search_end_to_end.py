@@ -172,8 +172,8 @@ def test_model_builder_that_raises_is_a_clear_search_error(tmp_path):
     plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("unbuildable", UnbuildableVertical())])
     with pytest.raises(SearchError, match="the unbuildable model could not be built: KeyError: 'missing layer config'"):
         search("unbuildable", plugins=plugins, registry=tmp_path / "registry")
-    with pytest.raises(VautomlError, match="unknown tuner 'grid'. Fix: use one of random, bayesian, hyperband"):
-        search("unbuildable", plugins=plugins, tuner="grid", registry=tmp_path / "registry")
+    with pytest.raises(VautomlError, match="unknown tuner 'genetic'. Fix: use one of random, bayesian, hyperband, grid"):
+        search("unbuildable", plugins=plugins, tuner="genetic", registry=tmp_path / "registry")
     assert not (tmp_path / "registry").exists()
 
 

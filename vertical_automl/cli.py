@@ -150,6 +150,8 @@ def _summary(report: dict[str, Any]) -> str:
 @click.option("--epochs", type=click.IntRange(1), default=DEFAULTS.epochs, show_default=True, help="Most epochs per trial (early stopping may end sooner).")
 @click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size, show_default=True)
 @click.option("--time-budget", metavar="DURATION", help="Wall-clock budget for the search, e.g. 90s, 10m, 1h: no trial starts after it, a running one stops at its next epoch end.")
+@click.option("--max-failed-trials", type=click.IntRange(1, 1000), default=DEFAULTS.max_consecutive_failed_trials, show_default=True, help="Consecutive failed trials that end the search (the best completed trial is still exported).")
+@click.option("--refit/--no-refit", default=True, show_default=True, help="Refit the best hyperparameters on train+validation, or export the best trial's own weights.")
 @click.option("--cost-fp", type=float, help="Binary tasks: cost of a false positive; with --cost-fn the threshold minimises validation cost (default: Youden's J).")
 @click.option("--cost-fn", type=float, help="Binary tasks: cost of a false negative.")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=DEFAULTS.seed, show_default=True, help="Seed for the split, the tuner and Keras.")
@@ -157,7 +159,7 @@ def _summary(report: dict[str, Any]) -> str:
 def search(
     plugin: str, data: Path | None, test_data: Path | None, target_column: str | None, text_column: str | None, no_header: bool,
     missing_values: tuple[str, ...], data_options: tuple[str, ...], tuner: str, max_trials: int, epochs: int, batch_size: int,
-    time_budget: str | None, cost_fp: float | None, cost_fn: float | None, seed: int, registry: Path | None,
+    time_budget: str | None, max_failed_trials: int, refit: bool, cost_fp: float | None, cost_fn: float | None, seed: int, registry: Path | None,
 ) -> None:
     """Search models for a vertical and export the best one to the registry."""
     from .pipeline import search as run_search
@@ -173,7 +175,7 @@ def search(
         test_data=test_data,
         data_options=options,
         tuner=tuner, max_trials=max_trials, epochs=epochs, batch_size=batch_size, seed=seed,
-        time_budget=budget, cost_fp=cost_fp, cost_fn=cost_fn,
+        time_budget=budget, max_failed_trials=max_failed_trials, refit=refit, cost_fp=cost_fp, cost_fn=cost_fn,
         registry=registry,
         progress=lambda message: click.echo(message, err=True),
     )

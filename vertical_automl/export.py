@@ -58,6 +58,11 @@ def save_model(model: keras.Model, bundle: Path, sample: np.ndarray) -> None:
     """Save ``model.keras`` and prove it reloads in safe mode with the same predictions."""
     path = bundle / MODEL_FILE
     expected = np.asarray(model.predict(sample, verbose=0))
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:
+        # A trial model restored from its checkpoint (--no-refit) has no optimizer state;
+        # save a complete one, or every load warns about skipped optimizer variables.
+        optimizer.build(model.trainable_variables)
     model.save(path)
     reloaded = keras.saving.load_model(path, safe_mode=True)
     again = np.asarray(reloaded.predict(sample, verbose=0))

@@ -78,6 +78,8 @@ def search(
     batch_size: int = SearchSettings.batch_size,
     seed: int = SearchSettings.seed,
     time_budget: float | None = None,
+    max_failed_trials: int = SearchSettings.max_consecutive_failed_trials,
+    refit: bool = True,
     cost_fp: float | None = None,
     cost_fn: float | None = None,
     validation_fraction: float = 0.2,
@@ -92,7 +94,10 @@ def search(
     ``positive_class`` (binary tasks: the class whose probability the model
     outputs).  ``cost_fp``/``cost_fn`` choose a binary decision threshold by
     least validation cost instead of Youden's J.  ``time_budget`` (seconds)
-    stops starting trials once spent.
+    stops starting trials once spent; ``max_failed_trials`` consecutive
+    failures end the search (the best completed trial is still exported).
+    ``refit=False`` exports the best trial's own weights instead of a refit
+    on train+validation.
     """
     plugins = plugins or get_plugins()
     vertical, record = plugins.get_vertical(plugin)
@@ -100,6 +105,8 @@ def search(
     positive_class = options.pop("positive_class", None)
     root = Path(registry) if registry is not None else default_root()
     _check_arguments(root, tuner, max_trials, epochs, batch_size, seed, validation_fraction, test_fraction, time_budget, cost_fp, cost_fn)
+    if not 1 <= max_failed_trials <= 1000:
+        raise UsageError(f"max_failed_trials must be between 1 and 1000, got {max_failed_trials}", "pass a value in that range")
 
     started = time.perf_counter()
     training = load_training_data(plugins, vertical, Path(data) if data is not None else None, options)
@@ -121,16 +128,23 @@ def search(
     )
 
     from . import export
-    from .tuning import predict_scores, refit, run_search
+    from .tuning import combine, predict_scores, run_search
+    from .tuning import refit as refit_members
 
-    settings = SearchSettings(tuner=tuner, max_trials=max_trials, epochs=epochs, batch_size=batch_size, seed=seed, time_budget=time_budget)
+    settings = SearchSettings(
+        tuner=tuner, max_trials=max_trials, epochs=epochs, batch_size=batch_size, seed=seed, time_budget=time_budget,
+        max_consecutive_failed_trials=max_failed_trials, refit=refit,
+    )
     objective = vertical.objective(task)[0]
     run_id = new_run_id()
     with staged_run(root, run_id) as work:
         outcome = run_search(vertical, dataset, settings, work / "tuner", on_trial_done=lambda t: progress(_trial_line(t, objective, max_trials)))
-        refitting = "refitting on train+validation" if len(outcome.members) == 1 else f"refitting the best {len(outcome.members)} on train+validation and averaging them"
+        if refit:
+            refitting = "refitting on train+validation" if len(outcome.members) == 1 else f"refitting the best {len(outcome.members)} on train+validation and averaging them"
+        else:
+            refitting = "exporting its own weights (--no-refit)" if len(outcome.members) == 1 else f"averaging the best {len(outcome.members)} trials' own weights (--no-refit)"
         progress(f"best: trial {outcome.best.trial_id}, {objective}={outcome.best.score:.4f} at epoch {outcome.best.best_epoch}; {refitting}")
-        model = refit(vertical, dataset, outcome, settings)
+        model = refit_members(vertical, dataset, outcome, settings) if refit else combine(outcome.trial_models, outcome, vertical)
         decision = None
         if task == "binary":
             decision = choose_threshold(dataset.validation.y, outcome.validation_scores[:, 1], cost_fp, cost_fn)
@@ -221,7 +235,11 @@ def _check_arguments(
             raise UsageError(f"{name} must be a positive number, got {value}", "pass e.g. --cost-fp 1 --cost-fn 5")
 
 
-def _training_text(outcome: SearchOutcome, fitted: int) -> str:
+def _training_text(outcome: SearchOutcome, fitted: int, refit: bool) -> str:
+    if not refit:
+        trials = ", ".join(record.trial_id for record, _ in outcome.members)
+        what = "weights" if len(outcome.members) == 1 else "weights, averaged"
+        return f"trial {trials}'s own {what} (trained on the train split, best epoch kept by validation score; no refit)"
     if len(outcome.members) == 1:
         return f"refit from scratch on train+validation ({fitted} examples) for {outcome.best.best_epoch} epoch(s), the best trial's best epoch"
     trials = ", ".join(record.trial_id for record, _ in outcome.members)
@@ -285,8 +303,8 @@ def _documents(
             "dataset": dataset.summary(),
             "best_hyperparameters": dict(outcome.best_hyperparameters.values),
             "model": {
-                "training": _training_text(outcome, fitted),
-                "refit": True,
+                "training": _training_text(outcome, fitted, settings.refit),
+                "refit": settings.refit,
                 "epochs": outcome.best.best_epoch,
                 "ensemble": [{"trial": record.trial_id, "score": record.score, "epochs": record.best_epoch} for record, _ in outcome.members],
                 "parameters": parameters,
@@ -301,6 +319,7 @@ def _documents(
                 "stopped_early": outcome.stopped_early_reason,
                 "trials": {"total": len(outcome.trials), **dict(sorted(trial_counts.items()))},
                 "search_seconds": round(outcome.seconds, 2),
+                "time_budget_seconds": settings.time_budget,
             },
             "seconds": round(seconds, 2),
         },

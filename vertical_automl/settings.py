@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TUNERS = ("random", "bayesian", "hyperband")
+TUNERS = ("random", "bayesian", "hyperband", "grid")
 
 
 @dataclass(frozen=True)
@@ -24,3 +24,4 @@ class SearchSettings:
     seed: int = 0
     max_consecutive_failed_trials: int = 3
     time_budget: float | None = None  # seconds; None: no limit
+    refit: bool = True  # False: export the best trial's own weights

@@ -11,6 +11,7 @@ train+validation.
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 import time
@@ -60,6 +61,7 @@ class SearchOutcome:
     stopped_early_reason: str | None = None
     seconds: float = 0.0
     validation_scores: np.ndarray | None = None
+    trial_models: list[keras.Model] | None = None  # the members' own trained models, for --no-refit
 
     @property
     def best(self) -> TrialRecord:
@@ -154,12 +156,22 @@ class _TrialBookkeeping:
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_end(trial)
+        release_memory()
         if self.on_trial_done is not None:
             self.on_trial_done(self.record(trial.trial_id))
 
 
+def release_memory() -> None:
+    """Free what the last model held, so memory stays flat across trials (KerasTuner clears the session before each build)."""
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def _tuner_class(kind: str) -> type:
-    base = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyperband": kt.Hyperband}[kind]
+    base = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyperband": kt.Hyperband, "grid": kt.GridSearch}[kind]
     return type(f"Bookkept{base.__name__}", (_TrialBookkeeping, base), {})
 
 
@@ -260,7 +272,7 @@ def run_search(
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         models = tuner.get_best_models(size)
     validation_scores = np.mean([predict_scores(model, dataset.validation.x, dataset.info.task) for model in models], axis=0)
-    return SearchOutcome(trials, members, stopped, time.perf_counter() - started, validation_scores)
+    return SearchOutcome(trials, members, stopped, time.perf_counter() - started, validation_scores, models)
 
 
 def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings: SearchSettings) -> keras.Model:
@@ -283,6 +295,11 @@ def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings
         except kt.errors.FailedTrialError as error:
             raise SearchError(f"refitting trial {record.trial_id} on train+validation diverged: {error}", "re-run with another --seed or more --max-trials") from error
         models.append(model)
+    return combine(models, outcome, vertical)
+
+
+def combine(models: list[keras.Model], outcome: SearchOutcome, vertical: Vertical) -> keras.Model:
+    """One model as it is; several wrapped in one model that averages their outputs."""
     if len(models) == 1:
         return models[0]
     for index, model in enumerate(models):

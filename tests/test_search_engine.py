@@ -1,0 +1,61 @@
+"""The search engine around KerasTuner: grid tuner, failed-trial limit, reproducible proposals, --no-refit."""
+
+from __future__ import annotations
+
+import json
+
+from vertical_automl import Vertical, heads, hookimpl
+from vertical_automl.pipeline import search
+from vertical_automl.plugins import PluginRegistry
+from vautoml_vision import load_digits
+
+from helpers import only_run
+
+
+class FlakyVertical:
+    """Grid search tries poison=False first (a fine model), then poison=True (NaN loss)."""
+
+    @hookimpl
+    def register_verticals(self, register):
+        def build_model(hp, info):
+            import keras
+
+            inputs = keras.Input(info.input_shape)
+            x = keras.layers.Flatten()(inputs)
+            x = keras.layers.Rescaling(1 / 16)(x)
+            if hp.Boolean("poison"):
+                x = keras.layers.Rescaling(float("nan"))(x)
+            x = keras.layers.Dense(16, activation="relu")(x)
+            model = keras.Model(inputs, heads.output(x, info))
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            return model
+
+        register(Vertical(name="flaky", description="", tasks=("multiclass",), build_model=build_model, default_data=load_digits))
+
+
+def test_failed_trial_limit_ends_the_search_and_still_exports_the_best_completed_trial(tmp_path):
+    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("flaky", FlakyVertical())])
+    result = search("flaky", plugins=plugins, tuner="grid", max_trials=4, epochs=2, max_failed_trials=1, registry=tmp_path / "registry")
+    info = result.report["search"]
+    assert info["trials"] == {"total": 2, "COMPLETED": 1, "FAILED": 1} and info["tuner"] == "grid"
+    assert "consecutive" in info["stopped_early"].lower() or "failed" in info["stopped_early"].lower()
+    trials = json.loads((only_run(tmp_path / "registry") / "trials.json").read_text())
+    assert [t["hyperparameters"]["poison"] for t in trials] == [False, True]
+    assert trials[1]["status"] == "FAILED" and "non-finite loss" in trials[1]["error"]
+    assert result.report["best_hyperparameters"]["poison"] is False
+
+
+def test_the_same_seed_proposes_the_same_trials(tmp_path):
+    runs = [search("vision", max_trials=3, epochs=1, seed=7, registry=tmp_path / f"r{i}").path for i in range(2)]
+    proposals = [[t["hyperparameters"] for t in json.loads((run / "trials.json").read_text())] for run in runs]
+    assert proposals[0] == proposals[1] and len(proposals[0]) == 3
+    assert proposals[0][0] != proposals[0][1]  # and they are not all the same point
+    other = search("vision", max_trials=3, epochs=1, seed=8, registry=tmp_path / "r3").path
+    assert [t["hyperparameters"] for t in json.loads((other / "trials.json").read_text())] != proposals[0]
+
+
+def test_no_refit_exports_the_best_trials_own_weights(tmp_path):
+    result = search("vision", max_trials=2, epochs=2, refit=False, registry=tmp_path / "registry")
+    model = result.report["model"]
+    assert model["refit"] is False and "own weights" in model["training"] and "no refit" in model["training"]
+    assert (result.path / "model.keras").exists() and result.report["test_metrics"]["accuracy"] > 0.3
