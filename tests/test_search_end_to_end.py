@@ -43,7 +43,11 @@ def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
     assert done.returncode == 0, done.stderr
     run = only_run(registry)
     assert run.parent.name == "vision" and f"exported to {run}" in done.stdout
-    assert sorted(p.name for p in run.iterdir()) == ["manifest.json", "model.keras", "model_card.md", "preprocessing.json", "report.json", "trials.json"]
+    assert sorted(p.name for p in run.iterdir()) == ["logs", "manifest.json", "model.keras", "model_card.md", "preprocessing.json", "report.json", "trials.json"]
+    # One CSV of per-epoch metrics per trial, listed in the manifest with every other file.
+    rows = (run / "logs" / "trial_0.csv").read_text().splitlines()
+    assert rows[0].split(",")[0] == "epoch" and "val_accuracy" in rows[0] and len(rows) == 1 + 3  # header + 3 epochs (--epochs 3)
+    assert sorted(f for f in read_json(run / "manifest.json")["files"] if f.startswith("logs/")) == ["logs/trial_0.csv", "logs/trial_1.csv"]
 
     report, manifest, trials = read_json(run / "report.json"), read_json(run / "manifest.json"), read_json(run / "trials.json")
     assert len(trials) == 2 and all(t["status"] == "COMPLETED" and t["seconds"] > 0 and t["hyperparameters"] for t in trials)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+import shutil
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -70,9 +71,10 @@ def save_model(model: keras.Model, bundle: Path, sample: np.ndarray) -> None:
         raise SearchError("the exported model gives different predictions after reloading", "report this as a bug with --debug output")
 
 
-def write_bundle(bundle: Path, model: keras.Model, documents: dict[str, Any], vertical: Vertical, sections: list[ReportSection], sample: np.ndarray) -> None:
-    """Write ``model.keras`` (verified), every JSON sidecar in ``documents`` and the model card."""
+def write_bundle(bundle: Path, model: keras.Model, documents: dict[str, Any], vertical: Vertical, sections: list[ReportSection], sample: np.ndarray, logs: Path) -> None:
+    """Write ``model.keras`` (verified), every JSON sidecar in ``documents``, the model card and the trial logs."""
     bundle.mkdir()
+    shutil.copytree(logs, bundle / "logs")
     save_model(model, bundle, sample)
     for name, payload in documents.items():
         write_json(bundle / name, payload)

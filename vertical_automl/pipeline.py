@@ -138,7 +138,9 @@ def search(
     objective = vertical.objective(task)[0]
     run_id = new_run_id()
     with staged_run(root, run_id) as work:
-        outcome = run_search(vertical, dataset, settings, work / "tuner", on_trial_done=lambda t: progress(_trial_line(t, objective, max_trials)))
+        logs = work / "logs"
+        logs.mkdir()
+        outcome = run_search(vertical, dataset, settings, work / "tuner", on_trial_done=lambda t: progress(_trial_line(t, objective, max_trials)), log_dir=logs)
         if refit:
             refitting = "refitting on train+validation" if len(outcome.members) == 1 else f"refitting the best {len(outcome.members)} on train+validation and averaging them"
         else:
@@ -157,9 +159,10 @@ def search(
         )
         sections = list(vertical.report_sections(evaluation)) if vertical.report_sections else []
 
-        documents = _documents(run_id, vertical, record, training, dataset, outcome, settings, metrics, decision, sections, int(model.count_params()), time.perf_counter() - started)
+        log_files = [f"logs/{p.name}" for p in sorted(logs.glob("*.csv"))]
+        documents = _documents(run_id, vertical, record, training, dataset, outcome, settings, metrics, decision, sections, int(model.count_params()), time.perf_counter() - started, log_files)
         bundle = work / "bundle"
-        export.write_bundle(bundle, model, documents, vertical, sections, dataset.test.x[:32])
+        export.write_bundle(bundle, model, documents, vertical, sections, dataset.test.x[:32], logs)
         path = publish(bundle, root, vertical.name, run_id)
     return SearchResult(run_id, path, documents["report.json"])
 
@@ -276,8 +279,9 @@ def _documents(
     sections: list[ReportSection],
     parameters: int,
     seconds: float,
+    log_files: list[str],
 ) -> dict[str, Any]:
-    """The JSON sidecars of a bundle, keyed by file name."""
+    """The JSON sidecars of a bundle, keyed by file name (the manifest lists every file, trial logs included)."""
     from .export import FORMAT_VERSION, MODEL_CARD_FILE, MODEL_FILE
 
     task = dataset.info.task
@@ -325,6 +329,6 @@ def _documents(
         },
         "trials.json": [t.as_dict() for t in outcome.trials],
     }
-    files = [MODEL_FILE, *documents, "manifest.json", MODEL_CARD_FILE]
+    files = [MODEL_FILE, *documents, "manifest.json", MODEL_CARD_FILE, *log_files]
     documents["manifest.json"] = _manifest(run_id, vertical, record, training, dataset.test, files)
     return documents

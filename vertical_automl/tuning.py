@@ -128,7 +128,10 @@ class _TrialBookkeeping:
     starts: the oracle's trial cap is lowered to the trials already run.
     """
 
-    def __init__(self, *args: Any, on_trial_done: Callable[[TrialRecord], None] | None = None, deadline: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, on_trial_done: Callable[[TrialRecord], None] | None = None, deadline: float | None = None, log_dir: Path | None = None, **kwargs: Any
+    ) -> None:
+        self.log_dir = log_dir
         self.seconds: dict[str, float] = {}
         self.epochs_run: dict[str, int] = {}
         self.on_trial_done = on_trial_done
@@ -144,6 +147,8 @@ class _TrialBookkeeping:
 
     def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
+        if self.log_dir is not None:  # one CSV of per-epoch metrics per trial
+            kwargs["callbacks"] = [*kwargs.get("callbacks", []), keras.callbacks.CSVLogger(str(self.log_dir / f"trial_{trial.trial_id}.csv"))]
         try:
             histories = super().run_trial(trial, *args, **kwargs)
             self.epochs_run[trial.trial_id] = max(len(h.epoch) for h in histories)
@@ -182,6 +187,7 @@ def make_tuner(
     directory: Path,
     on_trial_done: Callable[[TrialRecord], None] | None = None,
     deadline: float | None = None,
+    log_dir: Path | None = None,
 ) -> kt.Tuner:
     """Build the chosen KerasTuner tuner, with ``max_trials`` honoured by all of them."""
     name, direction = vertical.objective(hypermodel.dataset.info.task)
@@ -196,6 +202,7 @@ def make_tuner(
         max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
         on_trial_done=on_trial_done,
         deadline=deadline,
+        log_dir=log_dir,
     )
     cls = _tuner_class(settings.tuner)
     if settings.tuner == "hyperband":
@@ -231,15 +238,19 @@ def run_search(
     settings: SearchSettings,
     directory: Path,
     on_trial_done: Callable[[TrialRecord], None] | None = None,
+    log_dir: Path | None = None,
 ) -> SearchOutcome:
-    """Search the vertical's space on the train split, scoring on the validation split."""
+    """Search the vertical's space on the train split, scoring on the validation split.
+
+    With ``log_dir``, each trial's per-epoch metrics go to ``log_dir/trial_<id>.csv``.
+    """
     keras.utils.set_random_seed(settings.seed)
     hypermodel = VerticalHyperModel(vertical, dataset, settings.batch_size)
     started = time.perf_counter()
     deadline = time.monotonic() + settings.time_budget if settings.time_budget else None
     objective, direction = vertical.objective(dataset.info.task)
     try:
-        tuner = make_tuner(hypermodel, vertical, settings, directory, on_trial_done, deadline)
+        tuner = make_tuner(hypermodel, vertical, settings, directory, on_trial_done, deadline, log_dir)
     except Exception as error:  # KerasTuner builds one model up front; any failure there is the builder's
         raise SearchError(f"the {vertical.name} model could not be built: {type(error).__name__}: {error}", "this is a bug in the plugin; report it with the output of --debug") from error
     callbacks = [
