@@ -283,7 +283,8 @@ def run_search(
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         models = tuner.get_best_models(size)
     validation_scores = np.mean([predict_scores(model, dataset.validation.x, dataset.info.task) for model in models], axis=0)
-    return SearchOutcome(trials, members, stopped, time.perf_counter() - started, validation_scores, models)
+    kept = None if settings.refit else models  # only --no-refit exports them; a refit would otherwise hold them in memory
+    return SearchOutcome(trials, members, stopped, time.perf_counter() - started, validation_scores, kept)
 
 
 def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings: SearchSettings) -> keras.Model:

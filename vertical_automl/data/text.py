@@ -26,7 +26,7 @@ from .arrays import encode_labels
 from .dataset import LabeledData
 from .encoding import Encoder
 from .options import check_options
-from .tables import MISSING_MARKERS, READ_OPTIONS, TARGET_NAMES, decode_bytes, is_table_file, pick_column, positions, read_table, stripped
+from .tables import MISSING_MARKERS, READ_OPTIONS, TARGET_NAMES, decode_bytes, pick_column, positions, read_table, stripped
 
 TOKEN_PATTERN = r"\w+|[^\w\s]"
 TEXT_TABLE_OPTIONS = (*READ_OPTIONS, "text_column", "max_tokens", "sequence_length")
@@ -181,10 +181,6 @@ def load_text_folder(path: Path, options: Mapping[str, str], like: LabeledData |
             raise DataError(f"file '{file}' has no text", "delete it or give it content")
         texts.append(text)
     return _labelled(np.array(texts, dtype=object), np.array([name for _, name in files]), f"text folder {path}", options, like, "folder name")
-
-
-def is_text_table(path: Path) -> bool:
-    return is_table_file(path)
 
 
 def text_usage_code(spec: dict[str, Any]) -> list[str]:

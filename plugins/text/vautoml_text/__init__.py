@@ -12,7 +12,7 @@ example ``--data`` command.  Keras is imported only inside ``build_model``.
 from __future__ import annotations
 
 from vertical_automl import DataLoader, Vertical, hookimpl
-from vertical_automl.data import text
+from vertical_automl.data import tables, text
 
 from .model import build_model
 
@@ -22,7 +22,7 @@ TEXT = Vertical(
     build_model=build_model,
     tasks=("binary", "multiclass"),
     loaders=(
-        DataLoader("text-table", "a CSV, TSV or Parquet table with a text column and a label column (--text-column, --target-column)", text.is_text_table, text.load_text_table),
+        DataLoader("text-table", "a CSV, TSV or Parquet table with a text column and a label column (--text-column, --target-column)", tables.is_table_file, text.load_text_table),
         DataLoader("text-folder", "a folder with one sub-folder of .txt files per class", text.is_text_folder, text.load_text_folder),
     ),
     data_example="vautoml search --plugin text --data messages.tsv --text-column SMS --target-column Label",
