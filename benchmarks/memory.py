@@ -26,17 +26,18 @@ def main() -> None:
     args = parser.parse_args()
 
     from vertical_automl import search
+    from vertical_automl.progress import SearchProgress
 
     peaks: dict[int, float] = {}
 
-    def progress(line: str) -> None:
-        if line.startswith("trial "):
+    class PeakAfterEachTrial(SearchProgress):
+        def trial_ended(self, record) -> None:
             done = len(peaks) + 1
             peaks[done] = peak_rss_mib()
             print(f"trial {done:3d}: peak RSS {peaks[done]:8.1f} MiB", file=sys.stderr)
 
     with tempfile.TemporaryDirectory() as registry:
-        search(args.plugin, max_trials=args.trials, epochs=1, registry=registry, progress=progress)
+        search(args.plugin, max_trials=args.trials, epochs=1, registry=registry, progress=PeakAfterEachTrial())
     early, late = peaks.get(5), peaks.get(max(peaks))
     print(f"{args.plugin}: {len(peaks)} trials; peak RSS after trial 5: {early:.1f} MiB; after trial {max(peaks)}: {late:.1f} MiB; growth {100 * (late - early) / early:+.1f} %")
 

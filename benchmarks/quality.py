@@ -55,11 +55,19 @@ def write_split(lines: list[str], labels: list[str], work: Path, stem: str, suff
 
 def vautoml_run(plugin: str, train: Path, test: Path, budget: float, options: dict[str, str]) -> tuple[dict, float]:
     from vertical_automl import search
+    from vertical_automl.progress import LogProgress
+
+    class Prefixed:
+        def write(self, text: str) -> None:
+            sys.stderr.write("".join(f"  [{plugin}] {line}" if line.strip() else line for line in text.splitlines(keepends=True)))
+
+        def flush(self) -> None:
+            sys.stderr.flush()
 
     with tempfile.TemporaryDirectory() as registry:
         started = time.perf_counter()
         result = search(plugin, train, test_data=test, data_options=options, max_trials=100, time_budget=budget, registry=registry,
-                        progress=lambda line: print(f"  [{plugin}] {line}", file=sys.stderr))
+                        progress=LogProgress(Prefixed()))
         return result.report, time.perf_counter() - started
 
 

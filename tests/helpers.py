@@ -53,9 +53,9 @@ def run_standalone(script: str, cwd: Path, timeout: int = 300) -> dict:
 
 def only_run(registry: Path) -> Path:
     """The single run folder of a registry, asserting nothing else is there."""
-    runs = [p for p in registry.glob("*/*") if p.parent.name != ".staging"]
+    runs = [p for p in registry.glob("*/*") if p.parent.name != ".runs"]
     assert len(runs) == 1, runs
-    assert not (registry / ".staging").exists()
+    assert not (registry / ".runs").exists()
     return runs[0]
 
 

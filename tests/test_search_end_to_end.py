@@ -156,7 +156,7 @@ def test_search_where_every_trial_fails_raises_and_leaves_no_run(tmp_path):
     before = tree(registry)
     with pytest.raises(SearchError, match=r"all 3 trial\(s\) failed; first error: FailedTrialError: non-finite loss \(nan\)"):
         search("doomed", plugins=plugins, max_trials=5, epochs=2, registry=registry)
-    assert tree(registry) == before  # the staging folder, and the tuner state in it, are gone
+    assert tree(registry) == before  # the run folder, and the tuner state in it, are gone
     nested = tmp_path / "new" / "deeper" / "registry"
     with pytest.raises(SearchError):
         search("doomed", plugins=plugins, max_trials=3, epochs=1, registry=nested)
@@ -184,5 +184,7 @@ def test_model_builder_that_raises_is_a_clear_search_error(tmp_path):
 def test_time_budget_stops_starting_trials(tmp_path):
     result = search("vision", max_trials=5, epochs=2, time_budget=0.01, registry=tmp_path / "registry")
     info = result.report["search"]
-    assert info["trials"]["total"] == 1 and info["stopped_early"].startswith("time budget of 0.01s spent after 1 trial")
-    assert info["settings"]["time_budget"] == 0.01
+    assert info["trials"]["total"] == 1 and info["stopped_early"].startswith("time budget of 0.01s: no time left")
+    assert info["settings"]["time_budget"] == info["time_budget_seconds"] == 0.01
+    assert info["time_used_seconds"] > 0 and info["resumed"] is False
+    assert result.report["model"]["ensemble"][0]["epochs"] == 1  # the running trial stopped at its first epoch end

@@ -21,15 +21,16 @@ if TYPE_CHECKING:  # pragma: no cover
 def dense_stack(
     hp: "keras_tuner.HyperParameters", x: "keras.KerasTensor", widths: Sequence[int] = (32, 64, 128), max_depth: int = 3, max_dropout: float = 0.5
 ) -> "keras.KerasTensor":
-    """``depth`` blocks of Dense -> [BatchNorm] -> ReLU -> [Dropout], all searched."""
+    """``depth`` blocks of Dense (L1/L2 on the kernel) -> [BatchNorm] -> ReLU -> [Dropout], all searched."""
     import keras
 
     initializer = space.kernel_initializer(hp)
     units = space.width(hp, widths)
     rate = space.dropout(hp, max_dropout)
     normalise = space.batch_norm(hp)
+    regularizer = space.kernel_regularizer(hp)
     for _ in range(space.depth(hp, 1, max_depth)):
-        x = keras.layers.Dense(units, kernel_initializer=initializer, use_bias=not normalise)(x)
+        x = keras.layers.Dense(units, kernel_initializer=initializer, kernel_regularizer=regularizer, use_bias=not normalise)(x)
         if normalise:
             x = keras.layers.BatchNormalization(momentum=0.9)(x)
         x = keras.layers.Activation("relu")(x)

@@ -17,9 +17,9 @@ from typing import Any
 
 import click
 
-from .errors import VautomlError
+from .errors import RunInterrupted, UsageError, VautomlError
 from .plugins import get_plugins
-from .settings import TUNERS, SearchSettings
+from .settings import TUNERS, SearchSettings, parse_duration
 
 DEFAULTS = SearchSettings()
 
@@ -37,6 +37,9 @@ class VautomlGroup(click.Group):
                 raise
             click.echo(f"Error: {error}", err=True)
             ctx.exit(error.exit_code)
+        except RunInterrupted as interrupt:
+            click.echo(f"Interrupted; run {interrupt.run_id} was not exported. Continue it with: vautoml search --resume {interrupt.run_id}", err=True)
+            ctx.exit(130)
         except KeyboardInterrupt:
             click.echo("Interrupted; nothing was written to the registry.", err=True)
             ctx.exit(130)
@@ -100,13 +103,8 @@ def _parse_duration(text: str | None) -> float | None:
     """'90s', '10m', '1h' or plain seconds."""
     if text is None:
         return None
-    value = text.strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600}
-    try:
-        seconds = float(value[:-1]) * units[value[-1]] if value and value[-1] in units else float(value)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
+    seconds = parse_duration(text)
+    if seconds is None:
         raise click.BadParameter(f"'{text}' is not a duration such as 90s, 10m or 1h", param_hint="--time-budget")
     return seconds
 
@@ -136,8 +134,34 @@ def _summary(report: dict[str, Any]) -> str:
     return f"test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
 
 
+def _process_started() -> float:
+    """This process's start as a ``time.monotonic()`` value, so a time budget also covers interpreter start-up (Linux; else now)."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return time.monotonic() - max(0.0, age)
+    except (OSError, IndexError, ValueError, AttributeError):
+        return time.monotonic()
+
+
+def _progress(quiet: bool, verbose: bool) -> Any:
+    """Live display on a terminal; plain log lines with --quiet, --verbose (Keras prints its own bars) or a pipe."""
+    from .progress import LiveProgress, LogProgress
+
+    if quiet or verbose or not sys.stderr.isatty():
+        return LogProgress()
+    return LiveProgress()
+
+
+# Flags that --resume cannot change: the run continues with the request it started with.
+_REQUEST_FLAGS = (
+    "plugin", "data", "test_data", "target_column", "text_column", "no_header", "missing_values", "data_options", "config", "tuner", "max_trials",
+    "epochs", "batch_size", "time_budget", "max_failed_trials", "refit", "cost_fp", "cost_fn", "seed", "run_name",
+)
+
+
 @main.command()
-@click.option("--plugin", "plugin", required=True, help="Vertical to search, e.g. vision, text, finance, medical (see 'vautoml plugins list').")
+@click.option("--plugin", "plugin", help="Vertical to search, e.g. vision, text, finance, medical (see 'vautoml plugins list').")
 @click.option("--data", type=click.Path(path_type=Path), help="Training data: an image folder, .npz/.h5, a CSV/TSV/Parquet table or a folder of .txt files per class. Default: the vertical's built-in dataset.")
 @click.option("--test-data", type=click.Path(path_type=Path), help="Held-out test data in the same format. Default: a stratified 20% of --data.")
 @click.option("--target-column", metavar="NAME|POS", help="Tables: the column to predict, by name or 1-based position (-1 = last). Default: a column named target/label/class/y/outcome, else the last.")
@@ -145,42 +169,65 @@ def _summary(report: dict[str, Any]) -> str:
 @click.option("--no-header", is_flag=True, help="Tables: the first line is data; columns are named column_1, column_2, ...")
 @click.option("--missing-values", multiple=True, metavar="[COLS=]VALUES", help="Tables: extra values that mean missing, for every column (0) or some (glucose,bmi=0). Repeatable.")
 @click.option("--data-option", "-O", "data_options", multiple=True, metavar="KEY=VALUE", help="Loader option, e.g. -O image_size=32, -O categorical=zip, -O positive_class=bad.")
-@click.option("--tuner", type=click.Choice(TUNERS), default=DEFAULTS.tuner, show_default=True)
-@click.option("--max-trials", type=click.IntRange(1), default=DEFAULTS.max_trials, show_default=True, help="Hyperparameter sets to try.")
-@click.option("--epochs", type=click.IntRange(1), default=DEFAULTS.epochs, show_default=True, help="Most epochs per trial (early stopping may end sooner).")
-@click.option("--batch-size", type=click.IntRange(1), default=DEFAULTS.batch_size, show_default=True)
-@click.option("--time-budget", metavar="DURATION", help="Wall-clock budget for the search, e.g. 90s, 10m, 1h: no trial starts after it, a running one stops at its next epoch end.")
-@click.option("--max-failed-trials", type=click.IntRange(1, 1000), default=DEFAULTS.max_consecutive_failed_trials, show_default=True, help="Consecutive failed trials that end the search (the best completed trial is still exported).")
+@click.option("--config", type=click.Path(path_type=Path), help="A search.toml: [search] settings and the [space] to search (depth, width, initializers, optimizers, learning rates, schedules, dropout, L1/L2, batch norm, batch size). Flags win over it.")
+@click.option("--tuner", type=click.Choice(TUNERS), show_default=DEFAULTS.tuner)
+@click.option("--max-trials", type=click.IntRange(1), show_default=str(DEFAULTS.max_trials), help="Hyperparameter sets to try.")
+@click.option("--epochs", type=click.IntRange(1), show_default=str(DEFAULTS.epochs), help="Most epochs per trial (early stopping may end sooner).")
+@click.option("--batch-size", type=click.IntRange(1), show_default=str(DEFAULTS.batch_size))
+@click.option("--time-budget", metavar="DURATION", help="Wall-clock budget for the whole run up to the export, e.g. 90s, 10m, 1h: time is kept back for the refit, no trial starts once it is needed, a running one stops at its next epoch end.")
+@click.option("--max-failed-trials", type=click.IntRange(1, 1000), show_default=str(DEFAULTS.max_consecutive_failed_trials), help="Consecutive failed trials that end the search (the best completed trial is still exported).")
 @click.option("--refit/--no-refit", default=True, show_default=True, help="Refit the best hyperparameters on train+validation, or export the best trial's own weights.")
 @click.option("--cost-fp", type=float, help="Binary tasks: cost of a false positive; with --cost-fn the threshold minimises validation cost (default: Youden's J).")
 @click.option("--cost-fn", type=float, help="Binary tasks: cost of a false negative.")
-@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=DEFAULTS.seed, show_default=True, help="Seed for the split, the tuner and Keras.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), show_default=str(DEFAULTS.seed), help="Seed for the split, the tuner and Keras.")
+@click.option("--run-name", metavar="NAME", help="Name the run (its id). Running the same command again with the same name continues it if it was interrupted.")
+@click.option("--resume", "resume_id", metavar="RUN_ID", help="Continue an interrupted run with the settings it started with; finished trials are not run again.")
 @click.option("--registry", type=click.Path(path_type=Path), default=None, help="Model registry folder. Default: $VAUTOML_REGISTRY or ./registry.")
+@click.option("--quiet", "-q", is_flag=True, help="No live display: one log line per trial and step.")
+@click.option("--verbose", "-v", is_flag=True, help="Also show Keras's per-epoch progress bars (implies log lines instead of the live display).")
+@click.pass_context
 def search(
-    plugin: str, data: Path | None, test_data: Path | None, target_column: str | None, text_column: str | None, no_header: bool,
-    missing_values: tuple[str, ...], data_options: tuple[str, ...], tuner: str, max_trials: int, epochs: int, batch_size: int,
-    time_budget: str | None, max_failed_trials: int, refit: bool, cost_fp: float | None, cost_fn: float | None, seed: int, registry: Path | None,
+    ctx: click.Context, plugin: str | None, data: Path | None, test_data: Path | None, target_column: str | None, text_column: str | None, no_header: bool,
+    missing_values: tuple[str, ...], data_options: tuple[str, ...], config: Path | None, tuner: str | None, max_trials: int | None, epochs: int | None,
+    batch_size: int | None, time_budget: str | None, max_failed_trials: int | None, refit: bool, cost_fp: float | None, cost_fn: float | None,
+    seed: int | None, run_name: str | None, resume_id: str | None, registry: Path | None, quiet: bool, verbose: bool,
 ) -> None:
     """Search models for a vertical and export the best one to the registry."""
+    from .pipeline import resume as resume_run
     from .pipeline import search as run_search
 
-    options = _loader_options(data_options, target_column, text_column, no_header, missing_values)
-    budget = _parse_duration(time_budget)
+    started = _process_started()
+    if quiet and verbose:
+        raise UsageError("--quiet and --verbose contradict each other", "pass one of them")
     for record in get_plugins().records.values():
         for problem in record.errors:
             click.echo(f"Warning: plugin {record.label}: {problem} (see 'vautoml plugins list')", err=True)
-    started = time.perf_counter()
-    result = run_search(
-        plugin, data,
-        test_data=test_data,
-        data_options=options,
-        tuner=tuner, max_trials=max_trials, epochs=epochs, batch_size=batch_size, seed=seed,
-        time_budget=budget, max_failed_trials=max_failed_trials, refit=refit, cost_fp=cost_fp, cost_fn=cost_fn,
-        registry=registry,
-        progress=lambda message: click.echo(message, err=True),
+    progress = _progress(quiet, verbose)
+    if resume_id is not None:
+        conflicting = [name for name in _REQUEST_FLAGS if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+        if conflicting:
+            flags = ", ".join("--" + name.replace("_", "-") for name in conflicting)
+            raise UsageError(f"--resume continues run {resume_id} with the settings it started with", f"leave out {flags}")
+        result = resume_run(resume_id, registry=registry, progress=progress, verbose=verbose, started=started)
+    else:
+        if plugin is None:
+            raise UsageError("missing option --plugin", "name a vertical, e.g. --plugin vision (see 'vautoml plugins list'), or continue an interrupted run with --resume RUN_ID")
+        result = run_search(
+            plugin, data,
+            test_data=test_data,
+            data_options=_loader_options(data_options, target_column, text_column, no_header, missing_values),
+            config=config,
+            tuner=tuner, max_trials=max_trials, epochs=epochs, batch_size=batch_size, seed=seed,
+            time_budget=_parse_duration(time_budget), max_failed_trials=max_failed_trials, refit=refit, cost_fp=cost_fp, cost_fn=cost_fn,
+            run_name=run_name, registry=registry, progress=progress, verbose=verbose, started=started,
+        )
+    info = result.report["search"]
+    trials = info["trials"]
+    budget = f" of a {info['time_budget_seconds']:g}s budget" if info["time_budget_seconds"] else ""
+    click.echo(
+        f"run {result.run_id}: {trials.get('COMPLETED', 0)}/{trials['total']} trials completed, {info['time_used_seconds']:.0f}s used{budget} "
+        f"(+{result.export_seconds:.1f}s export); {_summary(result.report)}"
     )
-    trials = result.report["search"]["trials"]
-    click.echo(f"run {result.run_id}: {trials.get('COMPLETED', 0)}/{trials['total']} trials completed in {time.perf_counter() - started:.0f}s; {_summary(result.report)}")
     click.echo(f"exported to {result.path}")
 
 

@@ -53,3 +53,11 @@ class BackendError(VautomlError, ImportError):
     """Keras was imported with a backend other than torch before vautoml."""
 
     exit_code = 5
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A search was interrupted (Ctrl-C); its run folder is kept so it can be resumed."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"run {run_id} interrupted")

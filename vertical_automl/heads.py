@@ -23,6 +23,17 @@ if TYPE_CHECKING:  # pragma: no cover
     import keras_tuner
 
 DEFAULT_OBJECTIVES = {"binary": ("val_auc", "max"), "multiclass": ("val_accuracy", "max"), "regression": ("val_mae", "min")}
+# What compile_model reports per task, so what a search may optimise.
+OBJECTIVES = {
+    "binary": ("val_auc", "val_accuracy", "val_loss"),
+    "multiclass": ("val_accuracy", "val_loss"),
+    "regression": ("val_mae", "val_rmse", "val_loss"),
+}
+
+
+def direction_of(objective: str) -> str:
+    """``min`` for losses and errors, ``max`` for scores such as accuracy and AUC."""
+    return "min" if any(word in objective for word in ("loss", "mae", "mse", "rmse", "error")) else "max"
 
 
 def output(x: "keras.KerasTensor", info: DatasetInfo, name: str = "output") -> "keras.KerasTensor":

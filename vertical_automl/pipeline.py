@@ -8,12 +8,13 @@ complete.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
@@ -24,7 +25,10 @@ from .errors import DataError, UsageError
 from .evaluate import binary_metrics, choose_threshold, classification_metrics, regression_metrics
 from .report.sections import Evaluation, ReportSection
 from .plugins import PluginRecord, PluginRegistry, get_plugins
-from .registry import check_writable, default_root, new_run_id, publish, staged_run
+from .config import SearchConfig, load_config
+from .heads import OBJECTIVES
+from .progress import SearchProgress
+from .registry import check_run_id, check_writable, default_root, interrupted_runs, new_run_id, open_run, publish, published_run, saved_request
 from .settings import TUNERS, SearchSettings
 from .vertical import Vertical
 
@@ -39,6 +43,7 @@ class SearchResult:
     run_id: str
     path: Path
     report: dict[str, Any]
+    export_seconds: float = 0.0
 
 
 def load_source(plugins: PluginRegistry, vertical: Vertical, source: Path, options: Mapping[str, str], like: LabeledData | None = None) -> LabeledData:
@@ -66,87 +71,167 @@ def load_training_data(plugins: PluginRegistry, vertical: Vertical, data: Path |
     return vertical.default_data()
 
 
+# search() arguments a config file's [search] table may also set; the flag wins.
+_CONFIGURABLE = ("tuner", "max_trials", "epochs", "batch_size", "patience", "seed", "time_budget", "max_failed_trials", "objective", "direction")
+
+
 def search(
     plugin: str,
     data: str | Path | None = None,
     *,
     test_data: str | Path | None = None,
     data_options: Mapping[str, str] | None = None,
-    tuner: str = SearchSettings.tuner,
-    max_trials: int = SearchSettings.max_trials,
-    epochs: int = SearchSettings.epochs,
-    batch_size: int = SearchSettings.batch_size,
-    seed: int = SearchSettings.seed,
+    config: str | Path | None = None,
+    tuner: str | None = None,
+    max_trials: int | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    patience: int | None = None,
+    seed: int | None = None,
     time_budget: float | None = None,
-    max_failed_trials: int = SearchSettings.max_consecutive_failed_trials,
+    max_failed_trials: int | None = None,
+    objective: str | None = None,
+    direction: str | None = None,
     refit: bool = True,
     cost_fp: float | None = None,
     cost_fn: float | None = None,
     validation_fraction: float = 0.2,
     test_fraction: float = 0.2,
+    run_name: str | None = None,
     registry: str | Path | None = None,
     plugins: PluginRegistry | None = None,
-    progress: Callable[[str], None] = lambda message: None,
+    progress: SearchProgress | None = None,
+    verbose: bool = False,
+    started: float | None = None,
 ) -> SearchResult:
     """Run a search for vertical ``plugin`` and export the best model into the registry.
 
     ``data_options`` are the loader's ``-O KEY=VALUE`` options plus
     ``positive_class`` (binary tasks: the class whose probability the model
-    outputs).  ``cost_fp``/``cost_fn`` choose a binary decision threshold by
-    least validation cost instead of Youden's J.  ``time_budget`` (seconds)
-    stops starting trials once spent; ``max_failed_trials`` consecutive
-    failures end the search (the best completed trial is still exported).
-    ``refit=False`` exports the best trial's own weights instead of a refit
-    on train+validation.
+    outputs).  ``config`` is a ``search.toml`` (:mod:`vertical_automl.config`):
+    its ``[space]`` narrows or widens the shared search space, and its
+    ``[search]`` sets any of the search arguments left as ``None`` here
+    (``None`` elsewhere means the default in :class:`SearchSettings`).
+    ``cost_fp``/``cost_fn`` choose a binary decision threshold by least
+    validation cost instead of Youden's J.  ``time_budget`` (seconds) bounds
+    the whole run up to the export (``started``, a ``time.monotonic()``
+    value, is when the run began; default: now); ``max_failed_trials``
+    consecutive failures end the search (the best completed trial is still
+    exported).  ``refit=False`` exports the best trial's own weights instead
+    of a refit on train+validation.  ``run_name`` names the run (its id); a
+    run of that name that was interrupted continues, if the request is the same.
     """
+    started = time.monotonic() if started is None else started
     plugins = plugins or get_plugins()
-    vertical, record = plugins.get_vertical(plugin)
-    options = dict(data_options or {})
-    positive_class = options.pop("positive_class", None)
     root = Path(registry) if registry is not None else default_root()
-    _check_arguments(root, tuner, max_trials, epochs, batch_size, seed, validation_fraction, test_fraction, time_budget, cost_fp, cost_fn)
-    if not 1 <= max_failed_trials <= 1000:
-        raise UsageError(f"max_failed_trials must be between 1 and 1000, got {max_failed_trials}", "pass a value in that range")
+    loaded = load_config(config) if config is not None else SearchConfig()
+    given = dict(tuner=tuner, max_trials=max_trials, epochs=epochs, batch_size=batch_size, patience=patience, seed=seed, time_budget=time_budget,
+                 max_failed_trials=max_failed_trials, objective=objective, direction=direction)
+    chosen = {**loaded.search, **{key: value for key, value in given.items() if value is not None}}
+    if "max_failed_trials" in chosen:
+        chosen["max_consecutive_failed_trials"] = chosen.pop("max_failed_trials")
+    settings = SearchSettings(**chosen, refit=refit, space=loaded.space)
+    _check_arguments(root, settings, validation_fraction, test_fraction, cost_fp, cost_fn)
+    plugins.get_vertical(plugin)  # an unknown plugin fails before any data is read
+    request = {
+        "plugin": plugin,
+        "data": str(Path(data).resolve()) if data is not None else None,
+        "test_data": str(Path(test_data).resolve()) if test_data is not None else None,
+        "data_options": dict(data_options or {}),
+        "settings": settings.as_json(),
+        "cost_fp": cost_fp, "cost_fn": cost_fn,
+        "validation_fraction": validation_fraction, "test_fraction": test_fraction,
+    }
+    run_id = new_run_id()
+    if run_name is not None:
+        run_id = check_run_id(run_name)
+        finished = published_run(root, run_id)
+        if finished is not None:
+            raise UsageError(f"run '{run_id}' already finished and is in {finished}", "choose another --run-name, or leave it out for a fresh run id")
+        saved = saved_request(root, run_id)
+        if saved is not None:
+            changed = [key for key in request if saved.get(key) != request[key]]
+            if changed:
+                raise UsageError(
+                    f"run '{run_id}' was started with other {', '.join(changed)} than given now",
+                    "repeat the original command to resume it, use 'vautoml search --resume " + run_id + "', or choose another --run-name",
+                )
+    return _run(request, run_id, root, plugins, progress or SearchProgress(), verbose, started)
 
-    started = time.perf_counter()
-    training = load_training_data(plugins, vertical, Path(data) if data is not None else None, options)
+
+def resume(
+    run_id: str, *, registry: str | Path | None = None, plugins: PluginRegistry | None = None, progress: SearchProgress | None = None,
+    verbose: bool = False, started: float | None = None,
+) -> SearchResult:
+    """Continue the interrupted run ``run_id`` with the request it was started with; finished trials are not run again."""
+    started = time.monotonic() if started is None else started
+    root = Path(registry) if registry is not None else default_root()
+    check_run_id(run_id, "--resume")
+    request = saved_request(root, run_id)
+    if request is None:
+        finished = published_run(root, run_id)
+        if finished is not None:
+            raise UsageError(f"run '{run_id}' already finished and is in {finished}", "there is nothing to resume")
+        waiting = interrupted_runs(root)
+        hint = f"interrupted runs in {root}: {', '.join(waiting)}" if waiting else f"there are no interrupted runs in {root}; start one with vautoml search"
+        raise UsageError(f"no interrupted run '{run_id}' in the registry '{root}'", hint)
+    return _run(request, run_id, root, plugins or get_plugins(), progress or SearchProgress(), verbose, started)
+
+
+def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegistry, progress: SearchProgress, verbose: bool, started: float) -> SearchResult:
+    """Load, split, search (or continue a search), refit, score and publish one run."""
+    vertical, record = plugins.get_vertical(request["plugin"])
+    settings = SearchSettings.from_json(request["settings"])
+    options = dict(request["data_options"])
+    positive_class = options.pop("positive_class", None)
+    training = load_training_data(plugins, vertical, Path(request["data"]) if request["data"] else None, options)
     held_out = None
-    if test_data is not None:
-        held_out = load_source(plugins, vertical, Path(test_data), options, like=training)
+    if request["test_data"] is not None:
+        held_out = load_source(plugins, vertical, Path(request["test_data"]), options, like=training)
         if not training.is_regression:
             held_out = align_to_classes(held_out, training.class_names)
     if positive_class is not None:
         training, held_out = _with_positive_class(training, held_out, positive_class)
     task = _task_for(vertical, training)
+    cost_fp, cost_fn = request["cost_fp"], request["cost_fn"]
     if (cost_fp is not None or cost_fn is not None) and task != "binary":
         raise UsageError(f"--cost-fp and --cost-fn set a binary decision threshold, but this is a {task} task", "leave them out")
-    dataset = split_dataset(training, task, held_out, validation_fraction, test_fraction, seed)
+    _check_objective(vertical, task, settings)
+    fingerprint = {"data": training.fingerprint(), "test_data": held_out.fingerprint() if held_out is not None else None}
+    saved = saved_request(root, run_id)
+    if saved is not None and saved.get("fingerprint") != fingerprint:
+        raise DataError(
+            f"the data of run '{run_id}' changed since it started ({request['data'] or 'built-in dataset'})",
+            "resuming would mix two datasets; start a new run (another --run-name, or none)",
+        )
+    dataset = split_dataset(training, task, held_out, request["validation_fraction"], request["test_fraction"], settings.seed)
     classes = f"{dataset.info.num_classes} classes" if task != "regression" else f"regression on '{training.target}'"
-    progress(
+    progress.message(
         f"{vertical.name} ({task}): {len(dataset.train)} train / {len(dataset.validation)} validation / {len(dataset.test)} test examples, "
         f"{classes}, input {dataset.info.input_shape} from {training.source}"
     )
 
     from . import export
-    from .tuning import combine, predict_scores, run_search
+    from .tuning import RunClock, combine, predict_scores, run_search
     from .tuning import refit as refit_members
 
-    settings = SearchSettings(
-        tuner=tuner, max_trials=max_trials, epochs=epochs, batch_size=batch_size, seed=seed, time_budget=time_budget,
-        max_consecutive_failed_trials=max_failed_trials, refit=refit,
-    )
-    objective = vertical.objective(task)[0]
-    run_id = new_run_id()
-    with staged_run(root, run_id) as work:
-        logs = work / "logs"
-        logs.mkdir()
-        outcome = run_search(vertical, dataset, settings, work / "tuner", on_trial_done=lambda t: progress(_trial_line(t, objective, max_trials)), log_dir=logs)
-        if refit:
+    objective = settings.objective_for(vertical, task)[0]
+    with open_run(root, run_id, {**request, "fingerprint": fingerprint}) as work:
+        state = work / "trials_state.json"
+        spent_before = json.loads(state.read_text())["seconds_used"] if state.exists() else 0.0
+        if saved is not None:
+            progress.message(f"resuming run {run_id} ({spent_before:.0f}s used before); finished trials are kept")
+        clock = RunClock(started, spent_before, settings.time_budget)
+        outcome = run_search(vertical, dataset, settings, work, clock, progress, verbose)
+        if settings.refit:
             refitting = "refitting on train+validation" if len(outcome.members) == 1 else f"refitting the best {len(outcome.members)} on train+validation and averaging them"
         else:
             refitting = "exporting its own weights (--no-refit)" if len(outcome.members) == 1 else f"averaging the best {len(outcome.members)} trials' own weights (--no-refit)"
-        progress(f"best: trial {outcome.best.trial_id}, {objective}={outcome.best.score:.4f} at epoch {outcome.best.best_epoch}; {refitting}")
-        model = refit_members(vertical, dataset, outcome, settings) if refit else combine(outcome.trial_models, outcome, vertical)
+        progress.message(f"best: trial {outcome.best.trial_id}, {objective}={outcome.best.score:.4f} at epoch {outcome.best.best_epoch}; {refitting}")
+        if settings.refit:
+            model, refit_epochs = refit_members(vertical, dataset, outcome, settings, deadline=clock.end())
+        else:
+            model, refit_epochs = combine(outcome.trial_models, outcome, vertical), None
         decision = None
         if task == "binary":
             decision = choose_threshold(dataset.validation.y, outcome.validation_scores[:, 1], cost_fp, cost_fn)
@@ -155,16 +240,19 @@ def search(
         evaluation = Evaluation(
             task, dataset.info.class_names, dataset.test.y, scores, dataset.raw_test if dataset.raw_test is not None else dataset.test,
             predict=lambda raw: predict_scores(model, dataset.encoder.transform(raw) if dataset.encoder else raw, task),
-            threshold=decision["threshold"] if decision else None, seed=seed,
+            threshold=decision["threshold"] if decision else None, seed=settings.seed,
         )
         sections = list(vertical.report_sections(evaluation)) if vertical.report_sections else []
 
+        logs = work / "logs"
         log_files = [f"logs/{p.name}" for p in sorted(logs.glob("*.csv"))]
-        documents = _documents(run_id, vertical, record, training, dataset, outcome, settings, metrics, decision, sections, int(model.count_params()), time.perf_counter() - started, log_files)
+        timing = {"seconds_used": clock.used(), "resumed": saved is not None, "refit_epochs": refit_epochs}
+        documents = _documents(run_id, vertical, record, training, dataset, outcome, settings, metrics, decision, sections, int(model.count_params()), timing, log_files)
         bundle = work / "bundle"
+        exporting = time.monotonic()
         export.write_bundle(bundle, model, documents, vertical, sections, dataset.test.x[:32], logs)
         path = publish(bundle, root, vertical.name, run_id)
-    return SearchResult(run_id, path, documents["report.json"])
+    return SearchResult(run_id, path, documents["report.json"], time.monotonic() - exporting)
 
 
 def score_test_split(task: str, y_true: np.ndarray, scores: np.ndarray, class_names: tuple[str, ...], threshold: float | None) -> dict[str, Any]:
@@ -196,12 +284,6 @@ def _task_for(vertical: Vertical, data: LabeledData) -> str:
     return task
 
 
-def _trial_line(trial: Any, objective: str, max_trials: int) -> str:
-    score = f"{objective}={trial.score:.4f}" if trial.score is not None else f"{objective}=-"
-    suffix = f"  {trial.error}" if trial.error else ""
-    return f"trial {trial.trial_id} ({int(trial.trial_id) + 1}/{max_trials})  {trial.status:<9} {score}  epochs={trial.epochs_run}  {trial.seconds:.1f}s{suffix}"
-
-
 def _manifest(run_id: str, vertical: Vertical, record: PluginRecord, training: LabeledData, test: LabeledData, files: list[str]) -> dict[str, Any]:
     from .export import FORMAT_VERSION, library_versions
 
@@ -217,28 +299,43 @@ def _manifest(run_id: str, vertical: Vertical, record: PluginRecord, training: L
     }
 
 
-def _check_arguments(
-    root: Path, tuner: str, max_trials: int, epochs: int, batch_size: int, seed: int, validation_fraction: float, test_fraction: float,
-    time_budget: float | None, cost_fp: float | None, cost_fn: float | None,
-) -> None:
+def _check_arguments(root: Path, settings: SearchSettings, validation_fraction: float, test_fraction: float, cost_fp: float | None, cost_fn: float | None) -> None:
     """Reject impossible settings before any data is read (the CLI's own checks cover its users)."""
     check_writable(root)
-    if tuner not in TUNERS:
-        raise UsageError(f"unknown tuner '{tuner}'", f"use one of {', '.join(TUNERS)}")
-    for name, value, low, high in (("max_trials", max_trials, 1, 10_000), ("epochs", epochs, 1, 10_000), ("batch_size", batch_size, 1, 1 << 20), ("seed", seed, 0, 2**32 - 1)):
-        if not low <= value <= high:
-            raise UsageError(f"{name} must be between {low} and {high}, got {value}", "pass a value in that range")
+    if settings.tuner not in TUNERS:
+        raise UsageError(f"unknown tuner '{settings.tuner}'", f"use one of {', '.join(TUNERS)}")
+    limits = (("max_trials", 1, 10_000), ("epochs", 1, 10_000), ("batch_size", 1, 1 << 20), ("patience", 1, 10_000), ("seed", 0, 2**32 - 1), ("max_consecutive_failed_trials", 1, 1000))
+    for name, low, high in limits:
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise UsageError(f"{name} must be an integer from {low} to {high}, got {value!r}", "pass a value in that range")
     for name, value in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
         if not 0.05 <= value <= 0.5:
             raise UsageError(f"{name} must be between 0.05 and 0.5, got {value}", "pass a fraction in that range")
-    if time_budget is not None and not time_budget > 0:
-        raise UsageError(f"time_budget must be a positive number of seconds, got {time_budget}", "pass e.g. 300")
+    if settings.time_budget is not None and not (settings.time_budget > 0 and math.isfinite(settings.time_budget)):
+        raise UsageError(f"time_budget must be a positive number of seconds, got {settings.time_budget}", "pass e.g. 300")
+    if settings.direction not in (None, "min", "max"):
+        raise UsageError(f"direction must be 'min' or 'max', got {settings.direction!r}", "pass one of them, or leave it out to infer it from the objective")
     for name, value in (("cost_fp", cost_fp), ("cost_fn", cost_fn)):
         if value is not None and not (value > 0 and math.isfinite(value)):
             raise UsageError(f"{name} must be a positive number, got {value}", "pass e.g. --cost-fp 1 --cost-fn 5")
 
 
-def _training_text(outcome: SearchOutcome, fitted: int, refit: bool) -> str:
+def _check_objective(vertical: Vertical, task: str, settings: SearchSettings) -> None:
+    """A configured objective must be a metric the task's models report."""
+    if settings.objective is None:
+        return
+    allowed = dict.fromkeys([*OBJECTIVES[task], vertical.objective(task)[0]])
+    if settings.objective not in allowed:
+        raise UsageError(f"objective '{settings.objective}' is not reported for {task} tasks", f"use one of: {', '.join(allowed)}")
+
+
+def _training_text(outcome: SearchOutcome, fitted: int, refit: bool, refit_epochs: list[int] | None) -> str:
+    planned = [max(1, record.best_epoch or 1) for record, _ in outcome.members]
+    if refit and refit_epochs is not None and refit_epochs != planned:
+        trained = ", ".join(f"trial {record.trial_id}: {done} of {want}" for (record, _), done, want in zip(outcome.members, refit_epochs, planned))
+        cut = f"; the time budget ran out during the refit, so it trained fewer epochs than planned ({trained})"
+        return _training_text(outcome, fitted, refit, None) + cut
     if not refit:
         trials = ", ".join(record.trial_id for record, _ in outcome.members)
         what = "weights" if len(outcome.members) == 1 else "weights, averaged"
@@ -278,14 +375,14 @@ def _documents(
     decision: dict[str, Any] | None,
     sections: list[ReportSection],
     parameters: int,
-    seconds: float,
+    timing: dict[str, Any],
     log_files: list[str],
 ) -> dict[str, Any]:
     """The JSON sidecars of a bundle, keyed by file name (the manifest lists every file, trial logs included)."""
     from .export import FORMAT_VERSION, MODEL_CARD_FILE, MODEL_FILE
 
     task = dataset.info.task
-    objective, direction = vertical.objective(task)
+    objective, direction = settings.objective_for(vertical, task)
     trial_counts = Counter(t.status for t in outcome.trials)
     fitted = len(dataset.train) + len(dataset.validation)
     documents = {
@@ -307,7 +404,7 @@ def _documents(
             "dataset": dataset.summary(),
             "best_hyperparameters": dict(outcome.best_hyperparameters.values),
             "model": {
-                "training": _training_text(outcome, fitted, settings.refit),
+                "training": _training_text(outcome, fitted, settings.refit, timing["refit_epochs"]),
                 "refit": settings.refit,
                 "epochs": outcome.best.best_epoch,
                 "ensemble": [{"trial": record.trial_id, "score": record.score, "epochs": record.best_epoch} for record, _ in outcome.members],
@@ -317,15 +414,18 @@ def _documents(
                 "tuner": settings.tuner,
                 "objective": objective,
                 "direction": direction,
-                "settings": asdict(settings),
+                "settings": settings.as_json(),
                 "best_trial": outcome.best.trial_id,
                 "best_score": outcome.best.score,
                 "stopped_early": outcome.stopped_early_reason,
                 "trials": {"total": len(outcome.trials), **dict(sorted(trial_counts.items()))},
                 "search_seconds": round(outcome.seconds, 2),
                 "time_budget_seconds": settings.time_budget,
+                "time_used_seconds": round(timing["seconds_used"], 2),
+                "time_used_covers": "loading, search, refit and scoring, across every session of the run; not the export",
+                "resumed": timing["resumed"],
             },
-            "seconds": round(seconds, 2),
+            "seconds": round(timing["seconds_used"], 2),
         },
         "trials.json": [t.as_dict() for t in outcome.trials],
     }

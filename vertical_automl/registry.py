@@ -1,24 +1,32 @@
 """The on-disk model registry: ``<root>/<vertical>/<run-id>/``.
 
-A run is assembled in ``<root>/.staging/<run-id>/`` (same file system, so
-the final rename is atomic) and moved into place only when every file is
-written.  A failed or interrupted search removes its staging folder, and the
-registry folders it created, so nothing half-written is left behind.
+A run works in its run folder, ``<root>/.runs/<run-id>/``: the request it
+was started with (``run.json``), the tuner's state, per-trial logs, and the
+bundle being assembled.  The bundle is renamed to ``<root>/<vertical>/<run-id>``
+only when every file is written (same file system, so the rename is atomic),
+and the run folder is then removed.  A search that fails removes its run
+folder, and the registry folders it created, so nothing half-written is left
+behind; an interrupted one (Ctrl-C, or killed) leaves its run folder, which
+``vautoml search --resume RUN_ID`` continues from.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-from .errors import UsageError
+from .errors import RunInterrupted, UsageError
 
-STAGING = ".staging"
+RUNS = ".runs"
+REQUEST_FILE = "run.json"
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 
 
 def default_root() -> Path:
@@ -38,21 +46,77 @@ def check_writable(root: Path) -> None:
         raise UsageError(f"cannot create a run folder in the registry '{root}' ('{existing}' is not a writable folder)", "pass a writable folder with --registry")
 
 
-@contextmanager
-def staged_run(root: Path, run_id: str) -> Iterator[Path]:
-    """Yield a private work folder for one run; remove it and any folders created for it afterwards."""
-    work = root / STAGING / run_id
-    created = [p for p in (work.parent, *work.parent.parents) if not p.exists()]
+def check_run_id(run_id: str, flag: str = "--run-name") -> str:
+    """A run id or name must be one plain folder name: no slashes, no ``..``, nothing absolute."""
+    if not RUN_NAME.fullmatch(run_id) or ".." in run_id:
+        raise UsageError(
+            f"{flag} '{run_id}' is not a valid run name",
+            "use up to 80 letters, digits, '.', '_' or '-', starting with a letter or digit (no slashes or '..')",
+        )
+    return run_id
+
+
+def run_folder(root: Path, run_id: str) -> Path:
+    return root / RUNS / run_id
+
+
+def published_run(root: Path, run_id: str) -> Path | None:
+    """The finished run ``run_id`` in any vertical's folder, if there is one."""
+    if not root.is_dir():
+        return None
+    return next((p for p in root.glob(f"*/{run_id}") if p.parent.name != RUNS and p.is_dir()), None)
+
+
+def saved_request(root: Path, run_id: str) -> dict[str, Any] | None:
+    """What an interrupted run was started with, or ``None`` if there is no such run folder."""
+    path = run_folder(root, run_id) / REQUEST_FILE
     try:
-        work.mkdir(parents=True)
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise UsageError(f"the run folder '{path.parent}' is damaged ({error})", f"remove it and start a new run") from error
+
+
+def interrupted_runs(root: Path) -> list[str]:
+    folder = root / RUNS
+    return sorted(p.name for p in folder.iterdir() if (p / REQUEST_FILE).exists()) if folder.is_dir() else []
+
+
+@contextmanager
+def open_run(root: Path, run_id: str, request: dict[str, Any]) -> Iterator[Path]:
+    """Yield the run's folder, creating it with ``run.json`` unless it is being resumed.
+
+    Afterwards the folder is removed (the bundle has been published, or the
+    search failed), except after an interruption, which keeps it for
+    ``--resume`` and is re-raised as :class:`RunInterrupted`.
+    """
+    work = run_folder(root, run_id)
+    created = [p for p in (work, *work.parents) if not p.exists()]
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        if not (work / REQUEST_FILE).exists():
+            temporary = work / (REQUEST_FILE + ".tmp")
+            temporary.write_text(json.dumps(request, indent=2))
+            os.replace(temporary, work / REQUEST_FILE)
     except OSError as error:
         raise UsageError(f"cannot create a run folder in the registry '{root}' ({error.strerror})", "pass a writable folder with --registry") from error
+    shutil.rmtree(work / "bundle", ignore_errors=True)  # a bundle half-written by a killed session
     try:
         yield work
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        for folder in created:  # deepest first
-            _remove_if_empty(folder)
+    except KeyboardInterrupt as interrupt:
+        raise RunInterrupted(run_id) from interrupt
+    except BaseException:
+        _remove(work, created)
+        raise
+    _remove(work, created)
+
+
+def _remove(work: Path, created: list[Path]) -> None:
+    shutil.rmtree(work, ignore_errors=True)
+    _remove_if_empty(work.parent)  # .runs, once no run is in progress
+    for folder in created[2:]:  # the registry folders above it that this run created, deepest first
+        _remove_if_empty(folder)
 
 
 def publish(bundle: Path, root: Path, vertical: str, run_id: str) -> Path:

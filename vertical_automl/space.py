@@ -3,15 +3,22 @@
 Each helper declares one KerasTuner hyperparameter (or a small group) under a
 fixed name and returns the chosen value, ready to hand to Keras.  Using them
 means every vertical's leaderboard has the same columns (depth, width,
-initializer, optimizer, learning rate, dropout, batch norm), and a search
-configuration can narrow one dimension for all verticals at once.
+initializer, optimizer, learning rate and its schedule, dropout, L1/L2, batch
+norm), and a search configuration (``--config search.toml``, see
+:mod:`vertical_automl.config`) can narrow or widen one dimension for every
+vertical at once: the search activates a :class:`SpaceConfig` with
+:func:`using`, and the helpers read it, so plugin code never sees the file.
 
 Keras is imported inside the functions that need it, never at module level.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+import math
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -27,16 +34,83 @@ INITIALIZERS = (
     "random_uniform",
 )
 OPTIMIZERS = ("sgd", "sgd_momentum", "adam", "adamw", "rmsprop", "adagrad")
+SCHEDULES = ("constant", "step", "cosine")
+ADAPTIVE = ("adam", "adamw", "rmsprop")
+SGD_LIKE = ("sgd", "sgd_momentum", "adagrad")
 # Plain and momentum SGD and Adagrad need learning rates about ten times those
 # of the adaptive optimizers; one shared range would waste half the trials.
-LEARNING_RATE_RANGES = {
-    "adaptive": ("learning_rate", ("adam", "adamw", "rmsprop"), (1e-4, 1e-2)),
-    "sgd_like": ("learning_rate_sgd", ("sgd", "sgd_momentum", "adagrad"), (1e-3, 1e-1)),
-}
+DEFAULT_LEARNING_RATE = (1e-4, 1e-2)
+DEFAULT_LEARNING_RATE_SGD = (1e-3, 1e-1)
+DEFAULT_L1 = (0.0, 1e-5, 1e-4)
+DEFAULT_L2 = (0.0, 1e-5, 1e-4, 1e-3)
 
 
-def depth(hp: "keras_tuner.HyperParameters", min_value: int = 1, max_value: int = 3, name: str = "depth") -> int:
-    """Number of repeated blocks (conv blocks, dense layers, ...)."""
+@dataclass(frozen=True)
+class SpaceConfig:
+    """User overrides of the shared dimensions; ``None`` keeps the vertical's own default.
+
+    Ranges are ``(low, high)``; choices are tuples.  ``batch_size`` choices
+    make the batch size a searched hyperparameter (otherwise it is the
+    search's fixed ``--batch-size``).
+    """
+
+    depth: tuple[int, int] | None = None
+    width: tuple[int, ...] | None = None
+    initializers: tuple[str, ...] | None = None
+    optimizers: tuple[str, ...] | None = None
+    learning_rate: tuple[float, float] | None = None
+    learning_rate_sgd: tuple[float, float] | None = None
+    schedules: tuple[str, ...] | None = None
+    dropout: tuple[float, float] | None = None
+    l1: tuple[float, ...] | None = None
+    l2: tuple[float, ...] | None = None
+    batch_norm: tuple[bool, ...] | None = None
+    batch_size: tuple[int, ...] | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        """The dimensions this config sets, as plain JSON (for run state and reports)."""
+        return {f.name: list(getattr(self, f.name)) for f in fields(self) if getattr(self, f.name) is not None}
+
+    @classmethod
+    def from_overrides(cls, values: dict[str, Any]) -> "SpaceConfig":
+        return cls(**{key: tuple(value) for key, value in values.items()})
+
+
+_ACTIVE: ContextVar[SpaceConfig] = ContextVar("vautoml_space", default=SpaceConfig())
+
+
+@contextmanager
+def using(config: SpaceConfig) -> Iterator[None]:
+    """Make ``config`` the space the helpers read while a model is built."""
+    token = _ACTIVE.set(config)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def active() -> SpaceConfig:
+    return _ACTIVE.get()
+
+
+def _choice(hp: "keras_tuner.HyperParameters", name: str, choices: Sequence[Any]) -> Any:
+    """A Choice, or a Fixed value when one choice is left, so the leaderboard shows it as settled."""
+    values = list(dict.fromkeys(choices))
+    return hp.Fixed(name, values[0]) if len(values) == 1 else hp.Choice(name, values)
+
+
+def depth(hp: "keras_tuner.HyperParameters", min_value: int = 1, max_value: int = 3, name: str = "depth", limit: int | None = None) -> int:
+    """Number of repeated blocks (conv blocks, dense layers, ...).
+
+    A configured range replaces ``min_value``..``max_value``; ``limit`` is the
+    most the vertical's architecture can take (e.g. halvings of a small
+    image), and a configured range is clipped to it.
+    """
+    configured = active().depth
+    if configured is not None:
+        min_value, max_value = configured
+        if limit is not None:
+            min_value, max_value = min(min_value, limit), min(max_value, limit)
     if max_value <= min_value:
         return int(hp.Fixed(name, min_value))
     return int(hp.Int(name, min_value, max_value))
@@ -44,25 +118,46 @@ def depth(hp: "keras_tuner.HyperParameters", min_value: int = 1, max_value: int 
 
 def width(hp: "keras_tuner.HyperParameters", choices: Sequence[int] = (32, 64, 128), name: str = "width") -> int:
     """Units or filters of the first block; verticals may grow it with depth."""
-    return int(hp.Choice(name, list(choices)))
+    return int(_choice(hp, name, active().width or choices))
 
 
 def kernel_initializer(hp: "keras_tuner.HyperParameters", choices: Sequence[str] = INITIALIZERS, name: str = "initializer") -> str:
     """Weight initializer: Glorot/Xavier, He, LeCun, or plain random normal/uniform."""
+    choices = active().initializers or choices
     unknown = set(choices) - set(INITIALIZERS)
     if unknown:
         raise ValueError(f"unknown initializer(s) {sorted(unknown)}; choose from {INITIALIZERS}")
-    return str(hp.Choice(name, list(choices)))
+    return str(_choice(hp, name, choices))
 
 
 def dropout(hp: "keras_tuner.HyperParameters", max_value: float = 0.5, name: str = "dropout") -> float:
-    """Dropout rate in steps of 0.1, from 0 (off) to ``max_value``."""
-    return float(hp.Float(name, 0.0, max_value, step=0.1))
+    """Dropout rate in steps of 0.1, from 0 (off) to ``max_value`` (or the configured range)."""
+    low, high = active().dropout or (0.0, max_value)
+    if high <= low:
+        return float(hp.Fixed(name, low))
+    return float(hp.Float(name, low, high, step=0.1))
 
 
 def batch_norm(hp: "keras_tuner.HyperParameters", name: str = "batch_norm") -> bool:
     """Whether blocks use batch normalisation."""
-    return bool(hp.Boolean(name))
+    configured = active().batch_norm
+    if configured is None:
+        return bool(hp.Boolean(name))
+    return bool(_choice(hp, name, configured))
+
+
+def kernel_regularizer(hp: "keras_tuner.HyperParameters") -> "keras.regularizers.Regularizer | None":
+    """L1 and L2 penalties on the kernels of dense and convolutional layers (``None`` when both are 0).
+
+    Searched from {0, 1e-5, 1e-4} (L1) and {0, 1e-5, 1e-4, 1e-3} (L2);
+    ``keras.regularizers.L1L2`` is a stock object, so models still load in safe mode.
+    """
+    import keras
+
+    config = active()
+    l1 = float(_choice(hp, "l1", config.l1 or DEFAULT_L1))
+    l2 = float(_choice(hp, "l2", config.l2 or DEFAULT_L2))
+    return keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
 
 
 def class_weight(hp: "keras_tuner.HyperParameters", choices: Sequence[str] = ("none", "balanced"), name: str = "class_weight") -> str:
@@ -74,6 +169,12 @@ def class_weight(hp: "keras_tuner.HyperParameters", choices: Sequence[str] = ("n
     return str(hp.Choice(name, list(choices)))
 
 
+def batch_size(hp: "keras_tuner.HyperParameters", default: int) -> int:
+    """The trial's batch size: searched when the config lists choices, else ``default`` (not a hyperparameter)."""
+    choices = active().batch_size
+    return int(_choice(hp, "batch_size", choices)) if choices else default
+
+
 def learning_rate(hp: "keras_tuner.HyperParameters", optimizer_name: str, choices: Sequence[str]) -> float:
     """Log-uniform learning rate, from the range that suits ``optimizer_name``.
 
@@ -82,20 +183,60 @@ def learning_rate(hp: "keras_tuner.HyperParameters", optimizer_name: str, choice
     ``learning_rate_sgd`` in [1e-3, 1e-1].  Each is a conditional
     hyperparameter, active only with its optimizers, so a trial records one.
     """
+    config = active()
+    ranges = (
+        ("learning_rate", ADAPTIVE, config.learning_rate or DEFAULT_LEARNING_RATE),
+        ("learning_rate_sgd", SGD_LIKE, config.learning_rate_sgd or DEFAULT_LEARNING_RATE_SGD),
+    )
     rate = None
-    for name, members, (low, high) in LEARNING_RATE_RANGES.values():
-        active = [m for m in members if m in choices]
-        if not active:
+    for name, members, (low, high) in ranges:
+        active_members = [m for m in members if m in choices]
+        if not active_members:
             continue
-        with hp.conditional_scope("optimizer", active):
-            value = hp.Float(name, low, high, sampling="log")
-        if optimizer_name in active:
+        with hp.conditional_scope("optimizer", active_members):
+            value = hp.Fixed(name, low) if high <= low else hp.Float(name, low, high, sampling="log")
+        if optimizer_name in active_members:
             rate = value
     return float(rate)
 
 
+def schedule(hp: "keras_tuner.HyperParameters") -> str:
+    """How the learning rate moves over the epochs: ``constant``, ``step`` or ``cosine``.
+
+    Declared with the optimizer; applied per epoch by :func:`schedule_callback`
+    at fit time, so trials and the refit follow the same curve.
+    """
+    return str(_choice(hp, "lr_schedule", active().schedules or SCHEDULES))
+
+
+def scheduled_rate(kind: str, base: float, epoch: int, epochs: int) -> float:
+    """The learning rate of 0-based ``epoch`` out of ``epochs``.
+
+    ``step`` halves the rate every sixth of the epoch budget (every 5 epochs
+    of 30); ``cosine`` follows half a cosine from ``base`` down to 1 % of it.
+    """
+    if kind == "step":
+        return base * 0.5 ** (epoch // max(1, round(epochs / 6)))
+    if kind == "cosine":
+        floor = 0.01 * base
+        return floor + (base - floor) * 0.5 * (1 + math.cos(math.pi * min(epoch, epochs) / max(1, epochs)))
+    return base
+
+
+def schedule_callback(hp: "keras_tuner.HyperParameters", epochs: int) -> "keras.callbacks.Callback | None":
+    """A ``LearningRateScheduler`` for the trial's schedule over ``epochs`` (``None`` for constant)."""
+    import keras
+
+    values = hp.values
+    kind = values.get("lr_schedule", "constant")
+    base = values.get("learning_rate") if values.get("optimizer") in ADAPTIVE else values.get("learning_rate_sgd")
+    if kind == "constant" or base is None:
+        return None
+    return keras.callbacks.LearningRateScheduler(lambda epoch, _rate: scheduled_rate(kind, float(base), epoch, epochs))
+
+
 def optimizer(hp: "keras_tuner.HyperParameters", choices: Sequence[str] = OPTIMIZERS) -> "keras.optimizers.Optimizer":
-    """An optimizer from ``choices`` with a log-uniform learning rate.
+    """An optimizer from ``choices`` with a log-uniform learning rate and a schedule.
 
     ``sgd_momentum`` is SGD with Nesterov momentum 0.9; ``adamw`` uses weight
     decay 1e-4.  Gradients are clipped to norm 5 so an unlucky high learning
@@ -103,11 +244,13 @@ def optimizer(hp: "keras_tuner.HyperParameters", choices: Sequence[str] = OPTIMI
     """
     import keras
 
+    choices = active().optimizers or choices
     unknown = set(choices) - set(OPTIMIZERS)
     if unknown:
         raise ValueError(f"unknown optimizer(s) {sorted(unknown)}; choose from {OPTIMIZERS}")
-    name = str(hp.Choice("optimizer", list(choices)))
+    name = str(_choice(hp, "optimizer", choices))
     rate = learning_rate(hp, name, choices)
+    schedule(hp)
     factories = {
         "sgd": lambda: keras.optimizers.SGD(rate, clipnorm=5.0),
         "sgd_momentum": lambda: keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, clipnorm=5.0),

@@ -11,8 +11,12 @@ train+validation.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import io
+import json
 import math
+import os
 import re
 import time
 import warnings
@@ -24,8 +28,10 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
+from . import space
 from .data.dataset import Dataset, LabeledData
 from .errors import SearchError
+from .progress import SearchProgress
 from .settings import SearchSettings
 from .vertical import Vertical
 
@@ -87,15 +93,26 @@ class NonFiniteLoss(keras.callbacks.Callback):
 
 
 class Deadline(keras.callbacks.Callback):
-    """Stop training at the end of the epoch in which the wall-clock budget ran out."""
+    """Stop training at the end of the epoch in which the deadline passed.
 
-    def __init__(self, deadline: float) -> None:
+    ``deadline`` returns a ``time.monotonic()`` value (or ``None``: no limit);
+    it is asked at every epoch end, because the search's deadline moves as
+    the best trials, whose refit it reserves time for, change.
+    """
+
+    def __init__(self, deadline: Callable[[], float | None]) -> None:
         super().__init__()
         self.deadline = deadline
+        self.stopped_at: int | None = None
+
+    def __deepcopy__(self, memo: dict) -> "Deadline":  # KerasTuner copies callbacks per trial; the clock is shared
+        return Deadline(self.deadline)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if time.monotonic() >= self.deadline:
+        deadline = self.deadline()
+        if deadline is not None and time.monotonic() >= deadline:
             self.model.stop_training = True
+            self.stopped_at = epoch + 1
 
 
 def class_weight_for(hp: kt.HyperParameters, dataset: Dataset) -> dict[int, float] | None:
@@ -103,52 +120,128 @@ def class_weight_for(hp: kt.HyperParameters, dataset: Dataset) -> dict[int, floa
     return dataset.info.class_weights if hp.values.get("class_weight") == "balanced" else None
 
 
-class VerticalHyperModel(kt.HyperModel):
-    """Adapts a vertical's ``build_model(hp, info)`` to KerasTuner."""
+def fit_options(hp: kt.HyperParameters, dataset: Dataset, settings: SearchSettings) -> dict[str, Any]:
+    """What the trial's hyperparameters decide about ``fit``: batch size, class weights, learning-rate schedule.
 
-    def __init__(self, vertical: Vertical, dataset: Dataset, batch_size: int) -> None:
+    Trials and the refit both use it, so the refit trains the way the trial did.
+    """
+    with space.using(settings.space):
+        batch_size = space.batch_size(hp, settings.batch_size)
+    scheduler = space.schedule_callback(hp, settings.epochs)
+    return {"batch_size": batch_size, "class_weight": class_weight_for(hp, dataset), "callbacks": [scheduler] if scheduler else []}
+
+
+class VerticalHyperModel(kt.HyperModel):
+    """Adapts a vertical's ``build_model(hp, info)`` to KerasTuner, inside the configured search space."""
+
+    def __init__(self, vertical: Vertical, dataset: Dataset, settings: SearchSettings) -> None:
         super().__init__(name=vertical.name)
         self.vertical = vertical
         self.dataset = dataset
-        self.batch_size = batch_size
+        self.settings = settings
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        return self.vertical.build_model(hp, self.dataset.info)
+        with space.using(self.settings.space):
+            model = self.vertical.build_model(hp, self.dataset.info)
+            space.batch_size(hp, self.settings.batch_size)  # declared here so every trial records it
+        return model
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("batch_size", self.batch_size)
-        kwargs.setdefault("class_weight", class_weight_for(hp, self.dataset))
-        return model.fit(*args, **kwargs)
+        options = fit_options(hp, self.dataset, self.settings)
+        kwargs["callbacks"] = [*options.pop("callbacks"), *kwargs.get("callbacks", [])]  # the schedule first: logs then show its rate
+        return model.fit(*args, **{**options, **kwargs})
+
+
+@dataclass
+class RunClock:
+    """Wall-clock accounting of one run, across the sessions of a resumed run.
+
+    ``started`` is this session's ``time.monotonic()`` at its start;
+    ``spent_before`` the seconds earlier sessions of the run used.
+    """
+
+    started: float
+    spent_before: float = 0.0
+    budget: float | None = None
+
+    def used(self) -> float:
+        return self.spent_before + time.monotonic() - self.started
+
+    def end(self) -> float | None:
+        """The monotonic time at which the budget runs out, or ``None``."""
+        return self.started + self.budget - self.spent_before if self.budget is not None else None
+
+
+class EpochReport(keras.callbacks.Callback):
+    """Tells the progress display when an epoch of the running trial ends."""
+
+    def __init__(self, progress: SearchProgress, trial_id: str, epochs: int) -> None:
+        super().__init__()
+        self.progress, self.trial_id, self.epochs = progress, trial_id, epochs
+
+    def __deepcopy__(self, memo: dict) -> "EpochReport":  # KerasTuner copies callbacks per trial; the display is shared
+        return EpochReport(self.progress, self.trial_id, self.epochs)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.progress.epoch_ended(self.trial_id, epoch + 1, self.epochs, dict(logs or {}))
 
 
 class _TrialBookkeeping:
-    """Tuner mixin: time each trial, count its epochs, report its end, and keep the budget.
+    """Tuner mixin: time each trial, count its epochs, report it, keep the budget, and save that for a resume.
 
-    Once ``deadline`` (a ``time.monotonic()`` value) has passed, no new trial
-    starts: the oracle's trial cap is lowered to the trials already run.
+    With a budget, the search keeps back what the refit will need: no trial
+    starts, and a running one stops at its next epoch end, once the time left
+    is less than the estimated refit of the current best trials (their
+    seconds per epoch, times their best epoch count, scaled from the train
+    split to train+validation) plus a 2 % margin for scoring.
     """
 
     def __init__(
-        self, *args: Any, on_trial_done: Callable[[TrialRecord], None] | None = None, deadline: float | None = None, log_dir: Path | None = None, **kwargs: Any
+        self, *args: Any, progress: SearchProgress, clock: RunClock, state_file: Path, log_dir: Path,
+        refit_members: int, refit_scale: float, **kwargs: Any
     ) -> None:
-        self.log_dir = log_dir
-        self.seconds: dict[str, float] = {}
-        self.epochs_run: dict[str, int] = {}
-        self.on_trial_done = on_trial_done
-        self.deadline = deadline
+        self.log_dir, self.state_file, self.progress, self.clock = log_dir, state_file, progress, clock
+        self.refit_members, self.refit_scale = refit_members, refit_scale
+        saved = json.loads(state_file.read_text()) if state_file.exists() else {}
+        self.seconds: dict[str, float] = {k: v["seconds"] for k, v in saved.get("trials", {}).items()}
+        self.epochs_run: dict[str, int | None] = {k: v["epochs_run"] for k, v in saved.get("trials", {}).items()}
         self.out_of_time = False
         super().__init__(*args, **kwargs)
 
+    def search_deadline(self) -> float | None:
+        """When the search must stop to leave room for the refit, or ``None`` without a budget."""
+        end = self.clock.end()
+        if end is None:
+            return None
+        reserve = 0.02 * (self.clock.budget or 0.0)
+        if self.refit_members:
+            for trial in self.oracle.get_best_trials(self.refit_members):
+                epochs = self.epochs_run.get(trial.trial_id)
+                if epochs and trial.best_step is not None:
+                    per_epoch = self.seconds.get(trial.trial_id, 0.0) / epochs
+                    reserve += per_epoch * (int(trial.best_step) + 1) * self.refit_scale
+        return end - reserve
+
     def pre_create_trial(self) -> None:
         super().pre_create_trial()
-        if self.deadline is not None and self.oracle.trials and time.monotonic() >= self.deadline:
+        deadline = self.search_deadline()
+        if deadline is not None and time.monotonic() >= deadline:
             self.out_of_time = True
             self.oracle.max_trials = len(self.oracle.trials)
 
+    def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
+        super().on_trial_begin(trial)
+        self.progress.trial_started(trial.trial_id, dict(trial.hyperparameters.values))
+
     def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
-        if self.log_dir is not None:  # one CSV of per-epoch metrics per trial
-            kwargs["callbacks"] = [*kwargs.get("callbacks", []), keras.callbacks.CSVLogger(str(self.log_dir / f"trial_{trial.trial_id}.csv"))]
+        kwargs["callbacks"] = [
+            *kwargs.get("callbacks", []),
+            keras.callbacks.CSVLogger(str(self.log_dir / f"trial_{trial.trial_id}.csv")),  # per-epoch metrics
+            EpochReport(self.progress, trial.trial_id, kwargs.get("epochs", 0)),
+        ]
+        if self.clock.budget is not None:
+            kwargs["callbacks"].append(Deadline(self.search_deadline))
         try:
             histories = super().run_trial(trial, *args, **kwargs)
             self.epochs_run[trial.trial_id] = max(len(h.epoch) for h in histories)
@@ -162,8 +255,15 @@ class _TrialBookkeeping:
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_end(trial)
         release_memory()
-        if self.on_trial_done is not None:
-            self.on_trial_done(self.record(trial.trial_id))
+        self._save_state()
+        self.progress.trial_ended(self.record(trial.trial_id))
+
+    def _save_state(self) -> None:
+        """Trial seconds and epochs and the time used so far, for a resumed run (written atomically)."""
+        trials = {k: {"seconds": self.seconds.get(k, 0.0), "epochs_run": self.epochs_run.get(k)} for k in self.seconds}
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps({"trials": trials, "seconds_used": self.clock.used()}))
+        os.replace(temporary, self.state_file)
 
 
 def release_memory() -> None:
@@ -180,36 +280,30 @@ def _tuner_class(kind: str) -> type:
     return type(f"Bookkept{base.__name__}", (_TrialBookkeeping, base), {})
 
 
-def make_tuner(
-    hypermodel: VerticalHyperModel,
-    vertical: Vertical,
-    settings: SearchSettings,
-    directory: Path,
-    on_trial_done: Callable[[TrialRecord], None] | None = None,
-    deadline: float | None = None,
-    log_dir: Path | None = None,
-) -> kt.Tuner:
-    """Build the chosen KerasTuner tuner, with ``max_trials`` honoured by all of them."""
-    name, direction = vertical.objective(hypermodel.dataset.info.task)
-    objective = kt.Objective(name, direction=direction)
+def make_tuner(hypermodel: VerticalHyperModel, vertical: Vertical, settings: SearchSettings, directory: Path, **bookkeeping: Any) -> kt.Tuner:
+    """Build the chosen KerasTuner tuner, with ``max_trials`` honoured by all of them.
+
+    A ``directory`` holding an earlier session's state is reloaded: finished
+    trials are kept and an interrupted one runs again (KerasTuner's own resume).
+    """
+    name, direction = settings.objective_for(vertical, hypermodel.dataset.info.task)
     common = dict(
         hypermodel=hypermodel,
-        objective=objective,
+        objective=kt.Objective(name, direction=direction),
         seed=settings.seed,
         directory=str(directory),
         project_name="search",
-        overwrite=True,
+        overwrite=False,
         max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
-        on_trial_done=on_trial_done,
-        deadline=deadline,
-        log_dir=log_dir,
+        **bookkeeping,
     )
     cls = _tuner_class(settings.tuner)
-    if settings.tuner == "hyperband":
-        tuner = cls(max_epochs=max(2, settings.epochs), factor=3, hyperband_iterations=1, **common)
-        tuner.oracle.max_trials = settings.max_trials  # Hyperband has no cap of its own
-    else:
-        tuner = cls(max_trials=settings.max_trials, **common)
+    with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner prints "Reloading Tuner from ..." to stdout
+        if settings.tuner == "hyperband":
+            tuner = cls(max_epochs=max(2, settings.epochs), factor=3, hyperband_iterations=1, **common)
+            tuner.oracle.max_trials = settings.max_trials  # Hyperband has no cap of its own
+        else:
+            tuner = cls(max_trials=settings.max_trials, **common)
     return tuner
 
 
@@ -237,27 +331,33 @@ def run_search(
     dataset: Dataset,
     settings: SearchSettings,
     directory: Path,
-    on_trial_done: Callable[[TrialRecord], None] | None = None,
-    log_dir: Path | None = None,
+    clock: RunClock,
+    progress: SearchProgress | None = None,
+    verbose: bool = False,
 ) -> SearchOutcome:
     """Search the vertical's space on the train split, scoring on the validation split.
 
-    With ``log_dir``, each trial's per-epoch metrics go to ``log_dir/trial_<id>.csv``.
+    ``directory`` keeps the tuner's state (``tuner/``), per-trial CSV logs
+    (``logs/trial_<id>.csv``) and the bookkeeping a resumed run needs; when it
+    already holds them, the search continues where it stopped.
     """
+    progress = progress or SearchProgress()
     keras.utils.set_random_seed(settings.seed)
-    hypermodel = VerticalHyperModel(vertical, dataset, settings.batch_size)
+    hypermodel = VerticalHyperModel(vertical, dataset, settings)
     started = time.perf_counter()
-    deadline = time.monotonic() + settings.time_budget if settings.time_budget else None
-    objective, direction = vertical.objective(dataset.info.task)
+    objective, direction = settings.objective_for(vertical, dataset.info.task)
+    (directory / "logs").mkdir(parents=True, exist_ok=True)
+    fitted = len(dataset.train) + len(dataset.validation)
     try:
-        tuner = make_tuner(hypermodel, vertical, settings, directory, on_trial_done, deadline, log_dir)
+        tuner = make_tuner(
+            hypermodel, vertical, settings, directory / "tuner", progress=progress, clock=clock, state_file=directory / "trials_state.json",
+            log_dir=directory / "logs", refit_members=max(1, vertical.ensemble_size) if settings.refit else 0, refit_scale=fitted / len(dataset.train),
+        )
     except Exception as error:  # KerasTuner builds one model up front; any failure there is the builder's
         raise SearchError(f"the {vertical.name} model could not be built: {type(error).__name__}: {error}", "this is a bug in the plugin; report it with the output of --debug") from error
-    callbacks = [
-        keras.callbacks.EarlyStopping(monitor=objective, mode=direction, patience=settings.patience),
-        NonFiniteLoss(),
-        *([Deadline(deadline)] if deadline is not None else []),
-    ]
+    callbacks = [keras.callbacks.EarlyStopping(monitor=objective, mode=direction, patience=settings.patience), NonFiniteLoss()]
+    finished = [tuner.record(trial_id) for trial_id in tuner.oracle.end_order]
+    progress.search_started(settings.max_trials, objective, direction, clock.end(), finished)
     stopped = None
     try:
         tuner.search(
@@ -265,49 +365,55 @@ def run_search(
             validation_data=(dataset.validation.x, dataset.validation.y),
             epochs=settings.epochs,
             callbacks=callbacks,
-            verbose=0,
+            verbose=1 if verbose else 0,
         )
     except RuntimeError as error:  # KerasTuner: too many consecutive failed trials
         stopped = str(error).splitlines()[0]
+    finally:
+        progress.search_ended()
     trials = [tuner.record(trial_id) for trial_id in tuner.oracle.start_order]
     completed = [t for t in trials if t.status == "COMPLETED" and t.score is not None]
     if not completed:
         first_error = next((t.error for t in trials if t.error), "no trial ran")
         raise SearchError(f"all {len(trials)} trial(s) failed; first error: {first_error}", "re-run with --debug to see each trial's traceback")
     if tuner.out_of_time:
-        stopped = f"time budget of {settings.time_budget:g}s spent after {len(trials)} trial(s)"
+        stopped = f"time budget of {settings.time_budget:g}s: no time left for another trial and the refit after {len(trials)} trial(s)"
     size = min(max(1, vertical.ensemble_size), len(completed))
     by_id = {t.trial_id: t for t in trials}
     members = [(by_id[trial.trial_id], trial.hyperparameters) for trial in tuner.oracle.get_best_trials(size)]
     with warnings.catch_warnings():  # the checkpoints hold weights only; Keras warns that optimizer state is absent
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        models = tuner.get_best_models(size)
+        with space.using(settings.space):
+            models = tuner.get_best_models(size)
     validation_scores = np.mean([predict_scores(model, dataset.validation.x, dataset.info.task) for model in models], axis=0)
     kept = None if settings.refit else models  # only --no-refit exports them; a refit would otherwise hold them in memory
     return SearchOutcome(trials, members, stopped, time.perf_counter() - started, validation_scores, kept)
 
 
-def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings: SearchSettings) -> keras.Model:
+def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings: SearchSettings, deadline: float | None = None) -> tuple[keras.Model, list[int]]:
     """Train each member's hyperparameters from scratch on train+validation for its best epoch count.
 
     One member is exported as it is; several are wrapped in one model that
     averages their outputs (stock ``Average`` layer, so it loads in safe mode).
+    With a ``deadline`` (the end of the time budget) a refit stops at the
+    epoch end after it; the epochs each member really trained are returned.
     """
     keras.backend.clear_session()
     fitting: LabeledData = dataset.train_and_validation()
-    models = []
+    models, epochs_trained = [], []
     for index, (record, hp) in enumerate(outcome.members):
         keras.utils.set_random_seed(settings.seed + index)
-        model = vertical.build_model(hp, dataset.info)
+        with space.using(settings.space):
+            model = vertical.build_model(hp, dataset.info)
+        options = fit_options(hp, dataset, settings)
+        options["callbacks"] += [NonFiniteLoss(), Deadline(lambda: deadline)]
         try:
-            model.fit(
-                fitting.x, fitting.y, epochs=max(1, record.best_epoch or 1), batch_size=settings.batch_size, verbose=0,
-                callbacks=[NonFiniteLoss()], class_weight=class_weight_for(hp, dataset),
-            )
+            history = model.fit(fitting.x, fitting.y, epochs=max(1, record.best_epoch or 1), verbose=0, **options)
         except kt.errors.FailedTrialError as error:
             raise SearchError(f"refitting trial {record.trial_id} on train+validation diverged: {error}", "re-run with another --seed or more --max-trials") from error
         models.append(model)
-    return combine(models, outcome, vertical)
+        epochs_trained.append(len(history.epoch))
+    return combine(models, outcome, vertical), epochs_trained
 
 
 def combine(models: list[keras.Model], outcome: SearchOutcome, vertical: Vertical) -> keras.Model:

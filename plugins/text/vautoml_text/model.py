@@ -46,6 +46,7 @@ def build_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo) -> "keras.
     width = space.width(hp, (32, 64, 128))
     initializer = space.kernel_initializer(hp)
     rate = space.dropout(hp, 0.5)
+    regularizer = space.kernel_regularizer(hp)
 
     x = keras.layers.Embedding(vocabulary, dim, name="embedding")(tokens)
     if block == "bag":
@@ -54,7 +55,7 @@ def build_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo) -> "keras.
         with hp.conditional_scope("block", ["conv"]):
             kernel = hp.Choice("kernel_size", [3, 5])
         for _ in range(depth):
-            x = keras.layers.Conv1D(width, kernel, padding="same", activation="relu", kernel_initializer=initializer)(x)
+            x = keras.layers.Conv1D(width, kernel, padding="same", activation="relu", kernel_initializer=initializer, kernel_regularizer=regularizer)(x)
         x = keras.layers.GlobalMaxPooling1D()(x)
     elif block in ("gru", "lstm"):
         cell = keras.layers.GRU if block == "gru" else keras.layers.LSTM
@@ -65,7 +66,7 @@ def build_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo) -> "keras.
         x = _transformer(x, tokens, depth, width, dim, rate, length, initializer)
     if rate:
         x = keras.layers.Dropout(rate)(x)
-    x = keras.layers.Dense(width, activation="relu", kernel_initializer=initializer)(x)
+    x = keras.layers.Dense(width, activation="relu", kernel_initializer=initializer, kernel_regularizer=regularizer)(x)
     if info.task != "regression":
         space.class_weight(hp)
     model = keras.Model(tokens, heads.output(x, info), name="vautoml_text")

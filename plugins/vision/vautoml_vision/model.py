@@ -51,17 +51,21 @@ def build_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo) -> "keras.
     # head keeps spatial detail), never so many that it falls below 2x2.
     max_blocks = max(1, min(4, int(math.log2(min(height, width))) - 1))
     min_blocks = min(max_blocks, max(1, math.ceil(math.log2(min(height, width) / 8))))
-    blocks = space.depth(hp, min_blocks, max_blocks)
+    blocks = space.depth(hp, min_blocks, max_blocks, limit=max_blocks)
     filters = space.width(hp, (16, 32, 64))
     kernel = hp.Choice("kernel_size", [3, 5])
     initializer = space.kernel_initializer(hp)
     normalise = space.batch_norm(hp)
+    regularizer = space.kernel_regularizer(hp)
     rate = space.dropout(hp, 0.5)
     pooling = hp.Choice("pooling", ["max", "average"])
     pool = keras.layers.MaxPooling2D if pooling == "max" else keras.layers.AveragePooling2D
 
     for block in range(blocks):
-        x = keras.layers.Conv2D(min(filters * 2**block, 256), kernel, padding="same", data_format="channels_first", kernel_initializer=initializer, use_bias=not normalise)(x)
+        x = keras.layers.Conv2D(
+            min(filters * 2**block, 256), kernel, padding="same", data_format="channels_first",
+            kernel_initializer=initializer, kernel_regularizer=regularizer, use_bias=not normalise,
+        )(x)
         if normalise:
             # momentum 0.9: small datasets give few steps, and the default 0.99
             # leaves the inference statistics far from the data for many epochs.
@@ -78,7 +82,7 @@ def build_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo) -> "keras.
         x = keras.layers.Dropout(rate)(x)
     units = hp.Choice("dense_units", [0, 64, 128])
     if units:
-        x = keras.layers.Dense(units, activation="relu", kernel_initializer=initializer)(x)
+        x = keras.layers.Dense(units, activation="relu", kernel_initializer=initializer, kernel_regularizer=regularizer)(x)
         if rate > 0:
             x = keras.layers.Dropout(rate)(x)
     model = keras.Model(inputs, heads.output(x, info), name="vautoml_vision")
