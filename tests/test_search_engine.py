@@ -59,3 +59,35 @@ def test_no_refit_exports_the_best_trials_own_weights(tmp_path):
     model = result.report["model"]
     assert model["refit"] is False and "own weights" in model["training"] and "no refit" in model["training"]
     assert (result.path / "model.keras").exists() and result.report["test_metrics"]["accuracy"] > 0.3
+
+
+class FragileVertical:
+    """Grid search tries a fine model, then one too big to allocate (a real out-of-memory error), then a builder bug."""
+
+    @hookimpl
+    def register_verticals(self, register):
+        def build_model(hp, info):
+            import keras
+
+            mode = hp.Choice("mode", ["ok", "out_of_memory", "broken"])
+            inputs = keras.Input(info.input_shape)
+            x = keras.layers.Flatten()(inputs)
+            x = keras.layers.Rescaling(1 / 16)(x)
+            if mode == "out_of_memory":
+                x = keras.layers.Dense(2**19)(keras.layers.Dense(2**19)(x))  # a 2^38-float (1 TiB) kernel
+            if mode == "broken":
+                raise ValueError("this builder has a bug")
+            model = keras.Model(inputs, heads.output(keras.layers.Dense(16, activation="relu")(x), info))
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            return model
+
+        register(Vertical(name="fragile", description="", tasks=("multiclass",), build_model=build_model, default_data=load_digits))
+
+
+def test_out_of_memory_and_build_errors_fail_their_trial_and_the_search_goes_on(tmp_path):
+    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("fragile", FragileVertical())])
+    result = search("fragile", plugins=plugins, tuner="grid", max_trials=3, epochs=2, registry=tmp_path / "registry")
+    trials = json.loads((only_run(tmp_path / "registry") / "trials.json").read_text())
+    assert [(t["hyperparameters"]["mode"], t["status"]) for t in trials] == [("ok", "COMPLETED"), ("out_of_memory", "FAILED"), ("broken", "FAILED")]
+    assert "allocate" in trials[1]["error"] and trials[2]["error"] == "ValueError: this builder has a bug"
+    assert result.report["search"]["trials"] == {"total": 3, "COMPLETED": 1, "FAILED": 2} and result.report["search"]["stopped_early"] is None

@@ -93,26 +93,30 @@ class NonFiniteLoss(keras.callbacks.Callback):
 
 
 class Deadline(keras.callbacks.Callback):
-    """Stop training at the end of the epoch in which the deadline passed.
+    """Stop training at an epoch end once the next epoch would not finish before the deadline.
 
     ``deadline`` returns a ``time.monotonic()`` value (or ``None``: no limit);
     it is asked at every epoch end, because the search's deadline moves as
-    the best trials, whose refit it reserves time for, change.
+    the best trials, whose refit it reserves time for, change.  The last
+    epoch's duration predicts the next one's.
     """
 
     def __init__(self, deadline: Callable[[], float | None]) -> None:
         super().__init__()
         self.deadline = deadline
-        self.stopped_at: int | None = None
+        self.epoch_started = time.monotonic()
 
     def __deepcopy__(self, memo: dict) -> "Deadline":  # KerasTuner copies callbacks per trial; the clock is shared
         return Deadline(self.deadline)
 
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch_started = time.monotonic()
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         deadline = self.deadline()
-        if deadline is not None and time.monotonic() >= deadline:
+        now = time.monotonic()
+        if deadline is not None and now + (now - self.epoch_started) >= deadline:
             self.model.stop_training = True
-            self.stopped_at = epoch + 1
 
 
 class ValidationAUC(keras.callbacks.Callback):
@@ -166,9 +170,11 @@ class VerticalHyperModel(kt.HyperModel):
         self.settings = settings
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
+        started = time.perf_counter()
         with space.using(self.settings.space):
             model = self.vertical.build_model(hp, self.dataset.info)
             space.batch_size(hp, self.settings.batch_size)  # declared here so every trial records it
+        self.last_build_seconds = time.perf_counter() - started  # the time budget reserves it for each refit member
         return model
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
@@ -218,11 +224,13 @@ class EpochReport(keras.callbacks.Callback):
 class _TrialBookkeeping:
     """Tuner mixin: time each trial, count its epochs, report it, keep the budget, and save that for a resume.
 
-    With a budget, the search keeps back what the refit will need: no trial
-    starts, and a running one stops at its next epoch end, once the time left
-    is less than the estimated refit of the current best trials (their
-    seconds per epoch, times their best epoch count, scaled from the train
-    split to train+validation) plus a 2 % margin for scoring.
+    With a budget, the search keeps back what the rest of the run will need:
+    no trial starts, and a running one stops at an epoch end, once the time
+    left is less than the estimated finish.  The finish is, for each current
+    best trial that the export will refit, two model builds (reloading its
+    checkpoint, then the refit) and its seconds per epoch times its best
+    epoch count, scaled from the train split to train+validation; plus 3 % of
+    the budget as slack (tuner bookkeeping between trials, reloading the best).
     """
 
     def __init__(
@@ -234,6 +242,7 @@ class _TrialBookkeeping:
         saved = json.loads(state_file.read_text()) if state_file.exists() else {}
         self.seconds: dict[str, float] = {k: v["seconds"] for k, v in saved.get("trials", {}).items()}
         self.epochs_run: dict[str, int | None] = {k: v["epochs_run"] for k, v in saved.get("trials", {}).items()}
+        self.build_seconds: dict[str, float] = {k: v.get("build_seconds", 0.0) for k, v in saved.get("trials", {}).items()}
         self.out_of_time = False
         super().__init__(*args, **kwargs)
 
@@ -242,19 +251,24 @@ class _TrialBookkeeping:
         end = self.clock.end()
         if end is None:
             return None
-        reserve = 0.02 * (self.clock.budget or 0.0)
+        reserve = 0.03 * (self.clock.budget or 0.0)
         if self.refit_members:
             for trial in self.oracle.get_best_trials(self.refit_members):
-                epochs = self.epochs_run.get(trial.trial_id)
+                epochs, build = self.epochs_run.get(trial.trial_id), self.build_seconds.get(trial.trial_id, 0.0)
                 if epochs and trial.best_step is not None:
-                    per_epoch = self.seconds.get(trial.trial_id, 0.0) / epochs
-                    reserve += per_epoch * (int(trial.best_step) + 1) * self.refit_scale
+                    per_epoch = max(0.0, self.seconds.get(trial.trial_id, 0.0) - build) / epochs
+                    reserve += 2 * build + per_epoch * (int(trial.best_step) + 1) * self.refit_scale
         return end - reserve
+
+    def shortest_trial_start(self) -> float:
+        """The least time a new trial needs for its build and first epoch, from the trials so far."""
+        starts = [self.build_seconds.get(k, 0.0) + (self.seconds[k] - self.build_seconds.get(k, 0.0)) / self.epochs_run[k] for k in self.seconds if self.epochs_run.get(k)]
+        return min(starts, default=0.0)
 
     def pre_create_trial(self) -> None:
         super().pre_create_trial()
         deadline = self.search_deadline()
-        if deadline is not None and time.monotonic() >= deadline:
+        if deadline is not None and time.monotonic() + self.shortest_trial_start() >= deadline:
             self.out_of_time = True
             self.oracle.max_trials = len(self.oracle.trials)
 
@@ -277,6 +291,7 @@ class _TrialBookkeeping:
             return histories
         finally:
             self.seconds[trial.trial_id] = time.perf_counter() - started
+            self.build_seconds[trial.trial_id] = getattr(self.hypermodel, "last_build_seconds", 0.0)
 
     def record(self, trial_id: str) -> TrialRecord:
         return trial_record(self.oracle.trials[trial_id], self.seconds.get(trial_id, 0.0), self.epochs_run.get(trial_id))
@@ -289,7 +304,7 @@ class _TrialBookkeeping:
 
     def _save_state(self) -> None:
         """Trial seconds and epochs and the time used so far, for a resumed run (written atomically)."""
-        trials = {k: {"seconds": self.seconds.get(k, 0.0), "epochs_run": self.epochs_run.get(k)} for k in self.seconds}
+        trials = {k: {"seconds": self.seconds[k], "epochs_run": self.epochs_run.get(k), "build_seconds": self.build_seconds.get(k, 0.0)} for k in self.seconds}
         temporary = self.state_file.with_suffix(".tmp")
         temporary.write_text(json.dumps({"trials": trials, "seconds_used": self.clock.used()}))
         os.replace(temporary, self.state_file)
