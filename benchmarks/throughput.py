@@ -14,7 +14,7 @@ encoded data, at the same batch size, two ways in this one process:
   shuffled batches of pre-made tensors.
 
 It prints samples per second for both and their ratio (aim: >= 0.9).
-Nothing is asserted.  Run:  python benchmarks/throughput.py [--steps 300] [--batch-size 64]
+Nothing is asserted.  Run:  python benchmarks/throughput.py [--steps 300] [--batch-size 64] [--threads N] [--only MNIST ...]
 """
 
 from __future__ import annotations
@@ -187,11 +187,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300, help="training steps per epoch")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads for both paths (default: torch's, one per core)")
+    parser.add_argument("--only", nargs="*", default=None, help="workloads whose label contains one of these words, e.g. MNIST medical")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.steps} steps x {args.epochs} epochs at batch {args.batch_size}")
     print(f"{'workload':<34} {'vautoml samples/s':>18} {'plain torch samples/s':>22} {'ratio':>6}")
     for plugin, data, options, label in WORKLOADS:
+        if args.only and not any(word.lower() in f"{plugin} {label}".lower() for word in args.only):
+            continue
         if data is not None and not data.exists():
             print(f"{plugin + ': ' + label:<34} skipped ({data} not found)")
             continue
