@@ -59,6 +59,21 @@ def only_run(registry: Path) -> Path:
     return runs[0]
 
 
+def vautoml_predictions(run: Path, data: Path, workdir: Path) -> tuple[list[str], "np.ndarray"]:
+    """``vautoml predict`` on ``data``: the labels and the probability columns (class_names order) it writes."""
+    import csv
+
+    import numpy as np
+
+    output = workdir / "predictions.csv"
+    done = run_vautoml("predict", "--model", str(run), "--data", str(data), "--output", str(output))
+    assert done.returncode == 0, done.stderr
+    with open(output, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    columns = [name for name in rows[0] if name.startswith("probability_")]
+    return [row["label"] for row in rows], np.array([[float(row[c]) for c in columns] for row in rows])
+
+
 def model_card_code(bundle: Path) -> str:
     """The Python block of a bundle's model card: what a downstream developer copies."""
     card = (bundle / "model_card.md").read_text()

@@ -17,7 +17,7 @@ from vertical_automl.pipeline import search
 from vertical_automl.plugins import PluginRegistry
 from vautoml_vision import load_digits as vision_digits
 
-from helpers import only_run, run_standalone, run_vautoml, shared_dataset
+from helpers import only_run, run_standalone, run_vautoml, shared_dataset, vautoml_predictions
 
 TINY = ["--max-trials", "2", "--epochs", "3", "--seed", "1"]
 
@@ -29,7 +29,8 @@ PREDICT_NPZ = """
     probabilities = model.predict(data["x"].astype("float32"), verbose=0)
     labels = [prep["class_names"][i] for i in probabilities.argmax(axis=1)]
     truth = [str(v) for v in data["y"]]
-    print(json.dumps({{"accuracy": float(np.mean([a == b for a, b in zip(labels, truth)])), "n": len(truth), "backend": keras.config.backend()}}))
+    print(json.dumps({{"accuracy": float(np.mean([a == b for a, b in zip(labels, truth)])), "n": len(truth), "backend": keras.config.backend(),
+                      "labels": labels, "p": probabilities.tolist()}}))
 """
 
 
@@ -66,6 +67,8 @@ def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
     assert standalone["backend"] == "torch" and standalone["n"] == 360
     assert standalone["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-9)
     assert metrics["accuracy"] > 0.5  # 10 classes: chance is 0.1
+    labels, probabilities = vautoml_predictions(run, tmp_path / "test.npz", tmp_path)  # vautoml predict agrees with the plain-Keras app
+    assert labels == standalone["labels"] and np.allclose(probabilities, standalone["p"], atol=1e-5)
 
 
 def digits_arrays():

@@ -40,9 +40,17 @@ __all__ = [
     "blocks",
     "heads",
     "hookimpl",
+    "load",
     "search",
     "space",
 ]
+
+
+def load(run: Any, registry: Any = None) -> Any:
+    """A finished run's predictor (``predict`` / ``predict_proba`` on raw inputs); see :func:`vertical_automl.predictor.load`."""
+    from .predictor import load as load_run
+
+    return load_run(run, registry)
 
 
 def search(plugin: str, data: Any = None, **options: Any) -> Any:

@@ -231,6 +231,181 @@ def search(
     click.echo(f"exported to {result.path}")
 
 
+@main.group("registry")
+def registry_group() -> None:
+    """Browse the model registry: list, show, compare and remove runs."""
+
+
+_REGISTRY_OPTION = click.option("--registry", "root", type=click.Path(path_type=Path), default=None, help="Model registry folder. Default: $VAUTOML_REGISTRY or ./registry.")
+
+
+def _root(root: Path | None) -> Path:
+    from .registry import default_root
+
+    return root if root is not None else default_root()
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.1f}"
+    return "-" if value is None else str(value)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(width=max(120, Console().width))
+
+
+@registry_group.command("list")
+@click.option("--vertical", help="Only runs of this vertical.")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@_REGISTRY_OPTION
+def registry_list(vertical: str | None, as_json: bool, root: Path | None) -> None:
+    """List finished runs, oldest first."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .runs import list_runs
+
+    rows = [run.summary() for run in list_runs(_root(root), vertical)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"No finished runs in {_root(root)}{' for ' + vertical if vertical else ''}. Start one with: vautoml search --plugin vision", err=True)
+        return
+    table = Table(title=f"runs in {escape(str(_root(root)))}")
+    for column in ("run", "vertical", "task", "created", "test metric", "trials", "seconds"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("data")
+    for row in rows:
+        table.add_row(*(escape(_number(v)) for v in (row["run_id"], row["vertical"], row["task"], row["created"], f"{row['metric']} {_number(row['value'])}", row["trials"], f"{row['seconds'] or 0:.0f}", row["data"])))
+    _console().print(table)
+
+
+@registry_group.command("show")
+@click.argument("run")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest and report as JSON.")
+@_REGISTRY_OPTION
+def registry_show(run: str, as_json: bool, root: Path | None) -> None:
+    """Show one run (by id or folder): data, search, best hyperparameters, test metrics, files."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .runs import find_run
+
+    found = find_run(_root(root), run)
+    if as_json:
+        click.echo(json.dumps({"path": str(found.path), "manifest": found.manifest, "report": found.report}, indent=2))
+        return
+    report, manifest = found.report, found.manifest
+    search = report.get("search", {})
+    table = Table(title=f"run {escape(found.run_id)}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    name, value = found.headline()
+    budget = f" of a {search['time_budget_seconds']:g}s budget" if search.get("time_budget_seconds") else ""
+    rows = [
+        ("folder", str(found.path)),
+        ("vertical / task", f"{manifest.get('vertical')} / {report.get('task')}"),
+        ("created", manifest.get("created")),
+        ("data", f"{manifest['data'].get('source')} (sha256 {manifest['data'].get('fingerprint', '')[:12]})"),
+        ("test data", manifest["data"].get("test_source")),
+        ("search", f"{search.get('tuner')}, objective {search.get('objective')} ({search.get('direction')}), best {_number(search.get('best_score'))} in trial {search.get('best_trial')}"),
+        ("trials", ", ".join(f"{k} {v}" for k, v in search.get("trials", {}).items()) + (f"; stopped early: {search['stopped_early']}" if search.get("stopped_early") else "")),
+        ("time", f"{search.get('time_used_seconds') or 0:.1f}s used{budget}"),
+        ("model", report.get("model", {}).get("training")),
+        ("test " + name, _number(value)),
+        *((f"test {key}", _number(metric)) for key, metric in {**report.get("test_metrics", {}), **report.get("test_metrics", {}).get("binary", {})}.items() if isinstance(metric, (int, float)) and key != "examples"),
+        ("best hyperparameters", ", ".join(f"{k}={_number(v)}" for k, v in report.get("best_hyperparameters", {}).items())),
+        ("report sections", ", ".join(report.get("sections", {})) or "-"),
+        ("versions", ", ".join(f"{k} {v}" for k, v in manifest.get("libraries", {}).items())),
+        ("files", ", ".join(f for f in manifest.get("files", []) if not f.startswith("logs/")) + f" and {sum(f.startswith('logs/') for f in manifest.get('files', []))} trial logs"),
+    ]
+    for field, text in rows:
+        table.add_row(escape(field), escape(str(text)))
+    _console().print(table)
+
+
+@registry_group.command("compare")
+@click.argument("runs", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON (rows of run id -> value).")
+@_REGISTRY_OPTION
+def registry_compare(runs: tuple[str, ...], as_json: bool, root: Path | None) -> None:
+    """Compare runs side by side: test metrics, search summary and best hyperparameters."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .runs import comparison, find_run
+
+    if len(runs) < 2:
+        raise UsageError("compare needs at least two runs", "pass two or more run ids, e.g. from 'vautoml registry list'")
+    found = [find_run(_root(root), run) for run in runs]
+    rows = comparison(found)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="run comparison")
+    table.add_column("", no_wrap=True)
+    for run in found:
+        table.add_column(escape(run.run_id), no_wrap=True)
+    for key, values in rows.items():
+        cells = [_number(values.get(run.run_id)) for run in found]
+        style = "bold" if len(set(cells)) > 1 else None
+        table.add_row(escape(key), *(escape(cell) for cell in cells), style=style)
+    _console().print(table)
+
+
+@registry_group.command("rm")
+@click.argument("runs", nargs=-1, required=True)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@_REGISTRY_OPTION
+def registry_rm(runs: tuple[str, ...], yes: bool, root: Path | None) -> None:
+    """Delete runs from the registry."""
+    from .runs import find_run, remove_run
+
+    found = [find_run(_root(root), run) for run in runs]
+    if not yes:
+        click.confirm(f"Delete {', '.join(str(run.path) for run in found)}?", abort=True)
+    for run in found:
+        remove_run(run)
+        click.echo(f"removed {run.path}")
+
+
+@main.command()
+@click.option("--model", "model", required=True, metavar="RUN|PATH", help="A run id from 'vautoml registry list', or a run folder.")
+@click.option("--data", type=click.Path(path_type=Path), required=True, help="Raw inputs: a table file (CSV/TSV/Parquet), a .txt file (one text per line) or folder of .txt files, an image or a folder of images.")
+@click.option("--output", type=click.Path(path_type=Path), help="Write the predictions to this CSV file instead of standard output.")
+@_REGISTRY_OPTION
+def predict(model: str, data: Path, output: Path | None, root: Path | None) -> None:
+    """Predict labels and class probabilities for raw inputs with a finished run's model."""
+    import csv
+    import io
+
+    from .predictor import load
+
+    predictor = load(model, _root(root))
+    if not data.exists():
+        raise UsageError(f"--data path '{data}' does not exist", "check the path")
+    inputs = predictor.encode(data)
+    scores = predictor.scores(inputs)
+    labels = predictor.labels(scores)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if predictor.task == "regression":
+        writer.writerow(["input", "prediction"])
+        writer.writerows([name, f"{value:.6g}"] for name, value in zip(inputs.names, labels))
+    else:
+        writer.writerow(["input", "label", *(f"probability_{name}" for name in predictor.class_names)])
+        writer.writerows([name, label, *(f"{p:.6f}" for p in row)] for name, label, row in zip(inputs.names, labels, scores))
+    if output is None:
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    output.write_text(buffer.getvalue(), encoding="utf-8")
+    click.echo(f"wrote {len(labels)} predictions to {output}", err=True)
+
+
 get_plugins().call_each("register_commands", lambda record: {"cli": main})
 
 

@@ -20,10 +20,10 @@ import keras
 import numpy as np
 
 from .errors import SearchError
+from .registry import FORMAT_VERSION
 from .report.sections import ReportSection
 from .vertical import Vertical
 
-FORMAT_VERSION = 1
 MODEL_FILE = "model.keras"
 MODEL_CARD_FILE = "model_card.md"
 

@@ -24,6 +24,7 @@ from typing import Any, Iterator
 
 from .errors import RunInterrupted, UsageError
 
+FORMAT_VERSION = 1  # of the export bundle; readers refuse newer ones and read older ones
 RUNS = ".runs"
 REQUEST_FILE = "run.json"
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")

@@ -68,6 +68,14 @@ def _read_image(path: Path, operation: Any) -> Any:
         raise DataError(f"cannot read image '{path}' ({error})", "delete or replace the file, it is not a valid PNG, JPEG or BMP image") from error
 
 
+def read_resized(path: Path, height: int, width: int, color_mode: str) -> np.ndarray:
+    """One image as uint8 pixels, converted to ``color_mode`` and resized bilinearly (Pillow), as training and prediction both need."""
+    from PIL import Image
+
+    mode = "L" if color_mode == "grayscale" else "RGB"
+    return _read_image(path, lambda image: np.asarray(image.convert(mode).resize((width, height), Image.Resampling.BILINEAR), dtype=np.uint8))
+
+
 def _default_size(sizes: list[tuple[int, int]]) -> tuple[int, int]:
     """The most common (height, width), scaled down so the longer side is at most 64."""
     height, width = Counter(sizes).most_common(1)[0][0]
@@ -83,8 +91,6 @@ def load_image_folder(path: Path, options: Mapping[str, str], like: LabeledData 
     RGB if any image has colour, else grayscale.  With ``like`` (the training
     data) the same size and mode are used, so test images match.
     """
-    from PIL import Image
-
     check_options(options, FOLDER_OPTIONS, f"image folder {path}")
     if like is not None and "resize" not in like.input_spec:
         raise DataError(f"the test data '{path}' is an image folder but the training data ({like.source}) is not", "give --test-data in the same format as the training data")
@@ -119,11 +125,7 @@ def load_image_folder(path: Path, options: Mapping[str, str], like: LabeledData 
             raise DataError(f"color_mode '{color_mode}' is not supported", "use color_mode=grayscale or color_mode=rgb")
 
     pil_mode = "L" if color_mode == "grayscale" else "RGB"
-
-    def to_array(image: Any) -> np.ndarray:
-        return np.asarray(image.convert(pil_mode).resize((width, height), Image.Resampling.BILINEAR), dtype=np.uint8)
-
-    pixels = np.stack([_read_image(file, to_array) for file, _ in files])
+    pixels = np.stack([read_resized(file, height, width, color_mode) for file, _ in files])
     labels = np.array([name for _, name in files])
     data = image_arrays(pixels, labels, f"image folder {path}", value_range=(0.0, 255.0))
     data.input_spec["resize"] = {"height": height, "width": width, "method": "bilinear (Pillow)"}

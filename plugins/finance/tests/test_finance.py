@@ -7,7 +7,7 @@ import json
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from helpers import only_run, run_model_card, run_vautoml, shared_dataset, split_file
+from helpers import only_run, run_model_card, run_vautoml, shared_dataset, split_file, vautoml_predictions
 
 TINY = ["--max-trials", "2", "--epochs", "4", "--seed", "0"]
 
@@ -49,6 +49,9 @@ def test_german_credit_binary_with_costs_exports_a_bundle_that_scores_raw_rows(t
     assert np.isclose(roc_auc_score(truth == "2", p), binary["roc_auc"], atol=1e-6)
     assert np.isclose(np.mean(np.array(out["labels"][:-1]) == truth), report["test_metrics"]["accuracy"])
     assert 0.0 <= out["p"][-1] <= 1.0
+    (tmp_path / "new_rows.csv").write_text("\n".join(test_lines + [unseen]) + "\n")
+    labels, probabilities = vautoml_predictions(run, tmp_path / "new_rows.csv", tmp_path)  # vautoml predict agrees with the app
+    assert np.allclose(probabilities[:, 1], out["p"], atol=1e-5) and labels == out["labels"]
 
 
 def test_a_continuous_target_switches_to_regression(tmp_path):

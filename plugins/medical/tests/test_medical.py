@@ -9,7 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 from vertical_automl.pipeline import search
 
-from helpers import only_run, run_model_card, run_vautoml, shared_dataset, split_file
+from helpers import only_run, run_model_card, run_vautoml, shared_dataset, split_file, vautoml_predictions
 
 ZERO_MEANS_MISSING = "column_2,column_3,column_4,column_5,column_6=0"  # glucose, blood pressure, skin, insulin, BMI
 
@@ -51,6 +51,8 @@ def test_pima_with_sentinels_reports_clinical_metrics_and_scores_raw_rows(tmp_pa
     out = run_model_card(run, tmp_path, files={"new_rows.csv": "\n".join(test) + "\n"}, result='{"p": p.tolist()}')
     truth = np.array([line.rsplit(",", 1)[1] == "1" for line in test])
     assert np.isclose(roc_auc_score(truth, out["p"]), binary["roc_auc"], atol=1e-6)
+    labels, probabilities = vautoml_predictions(run, tmp_path / "test.csv", tmp_path)  # vautoml predict agrees with the app
+    assert np.allclose(probabilities[:, 1], out["p"], atol=1e-5) and len(labels) == len(test)
 
 
 def test_default_is_the_bundled_breast_cancer_data(tmp_path):

@@ -7,7 +7,7 @@ import json
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from helpers import only_run, run_model_card, run_vautoml, shared_dataset, split_file
+from helpers import only_run, run_model_card, run_vautoml, shared_dataset, split_file, vautoml_predictions
 
 
 def test_sms_spam_bundle_classifies_raw_strings(tmp_path):
@@ -37,6 +37,9 @@ def test_sms_spam_bundle_classifies_raw_strings(tmp_path):
     truth = np.array([row.split("\t", 1)[0] for row in test])
     assert np.isclose(roc_auc_score(truth == "spam", out["p"]), binary["roc_auc"], atol=1e-6)
     assert np.isclose(np.mean(np.array(out["labels"]) == truth), report["test_metrics"]["accuracy"])
+    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n")
+    labels, probabilities = vautoml_predictions(run, tmp_path / "texts.txt", tmp_path)  # vautoml predict agrees with the app
+    assert np.allclose(probabilities[:, 1], out["p"], atol=1e-5) and labels == out["labels"]
 
 
 def test_text_vertical_without_data_shows_an_example(tmp_path):

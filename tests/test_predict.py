@@ -1,0 +1,47 @@
+"""vertical_automl.load(...) and vautoml predict on raw inputs, and their errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import vertical_automl
+from vertical_automl.errors import DataError, UsageError
+
+from helpers import run_vautoml, vautoml_predictions
+
+
+def breast_cancer_rows():
+    from sklearn.datasets import load_breast_cancer
+
+    return load_breast_cancer(as_frame=True).frame.drop(columns="target").head(20)
+
+
+def test_load_predicts_raw_rows_the_same_way_as_the_cli_and_refuses_bad_input(tmp_path):
+    registry = tmp_path / "registry"
+    result = vertical_automl.search("medical", max_trials=1, epochs=3, registry=registry)
+    predictor = vertical_automl.load(result.run_id, registry=registry)
+    assert predictor.task == "binary" and predictor.class_names == ["benign", "malignant"]
+    frame = breast_cancer_rows()
+    probabilities = predictor.predict_proba(frame)
+    assert probabilities.shape == (20, 2) and np.allclose(probabilities.sum(axis=1), 1)
+    rows = frame.astype(str).to_dict(orient="records")
+    assert np.allclose(predictor.predict_proba(rows), probabilities, atol=1e-6)
+    threshold = json.loads((result.path / "preprocessing.json").read_text())["output"]["threshold"]
+    assert predictor.predict(frame) == ["malignant" if p >= threshold else "benign" for p in probabilities[:, 1]]
+
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    labels, from_cli = vautoml_predictions(result.path, tmp_path / "rows.csv", tmp_path)
+    assert np.allclose(from_cli, probabilities, atol=1e-5) and labels == predictor.predict(frame)
+
+    with pytest.raises(DataError, match="lacks column"):
+        predictor.predict(frame.drop(columns="mean radius"))
+    with pytest.raises(DataError, match="cannot read int input"):
+        predictor.predict(3)
+    missing = run_vautoml("predict", "--model", "no-such-run", "--data", str(tmp_path / "rows.csv"), "--registry", str(registry))
+    assert missing.returncode == 2 and "no finished run 'no-such-run'" in missing.stderr
+    (result.path / "manifest.json").write_text(json.dumps({**json.loads((result.path / "manifest.json").read_text()), "format_version": 7}))
+    with pytest.raises(UsageError, match="bundle format 7, newer than this vautoml reads"):
+        vertical_automl.load(result.path)

@@ -1,0 +1,160 @@
+"""Browsing the registry: list, show, compare and remove finished runs.
+
+A run is a folder ``<root>/<vertical>/<run-id>/`` with a ``manifest.json``;
+publishing renames a complete bundle there in one step, so anything else (a
+run in progress or interrupted in ``.runs``, a stray folder) is never listed.
+Reading needs no Keras, so these commands start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .registry import FORMAT_VERSION, RUNS, check_run_id
+
+MANIFEST = "manifest.json"
+REPORT = "report.json"
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run: where it is, and its manifest and report."""
+
+    path: Path
+    manifest: dict[str, Any]
+    report: dict[str, Any]
+
+    @property
+    def run_id(self) -> str:
+        return self.manifest["run_id"]
+
+    def headline(self) -> tuple[str, float | None]:
+        """The test metric a reader looks at first: ROC-AUC (binary), accuracy (multiclass), MAE (regression)."""
+        metrics, task = self.report.get("test_metrics", {}), self.report.get("task")
+        if task == "binary":
+            return "ROC-AUC", metrics.get("binary", {}).get("roc_auc")
+        if task == "regression":
+            return "MAE", metrics.get("mae")
+        return "accuracy", metrics.get("accuracy")
+
+    def summary(self) -> dict[str, Any]:
+        """One row of ``vautoml registry list``."""
+        name, value = self.headline()
+        search = self.report.get("search", {})
+        trials = search.get("trials", {})
+        return {
+            "run_id": self.run_id,
+            "vertical": self.manifest.get("vertical"),
+            "task": self.report.get("task"),
+            "created": self.manifest.get("created"),
+            "data": self.manifest.get("data", {}).get("source"),
+            "metric": name,
+            "value": value,
+            "trials": f"{trials.get('COMPLETED', 0)}/{trials.get('total', 0)}",
+            "seconds": search.get("time_used_seconds", self.report.get("seconds")),
+            "path": str(self.path),
+        }
+
+
+def read_run(path: Path) -> Run:
+    """Read a bundle's manifest and report; a bundle from a newer vautoml is refused, an older one is read."""
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        report = json.loads((path / REPORT).read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise UsageError(f"'{path}' is not a complete vautoml run (no {Path(error.filename).name})", "give a run id from 'vautoml registry list' or a run folder") from None
+    except (OSError, ValueError) as error:
+        raise UsageError(f"the run '{path}' cannot be read ({error})", "remove it with 'vautoml registry rm' and search again") from None
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise UsageError(
+            f"the run '{path}' was written in bundle format {version}, newer than this vautoml reads (format {FORMAT_VERSION})",
+            "upgrade vertical-automl (pip install -U vertical-automl) to read it",
+        )
+    return Run(path, manifest, report)
+
+
+def list_runs(root: Path, vertical: str | None = None) -> list[Run]:
+    """Every finished run under ``root``, oldest first (run ids sort by creation time)."""
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if vertical is not None and folder.name != vertical:
+            continue
+        for run in sorted(p for p in folder.iterdir() if (p / MANIFEST).is_file()):
+            found.append(read_run(run))
+    return sorted(found, key=lambda run: (run.manifest.get("created", ""), run.run_id))
+
+
+def find_run(root: Path, run: str) -> Run:
+    """A run by id (looked up in ``root``) or by the path of its folder."""
+    candidate = Path(run)
+    if (candidate / MANIFEST).is_file():
+        return read_run(candidate)
+    check_run_id(run, "run id")
+    matches = [p for p in root.glob(f"*/{run}") if p.parent.name != RUNS and (p / MANIFEST).is_file()] if root.is_dir() else []
+    if not matches:
+        waiting = (root / RUNS / run).is_dir()
+        hint = f"it was interrupted; continue it with 'vautoml search --resume {run}'" if waiting else "see 'vautoml registry list' for the run ids"
+        raise UsageError(f"no finished run '{run}' in the registry '{root}'", hint)
+    return read_run(matches[0])
+
+
+def remove_run(run: Run) -> None:
+    """Delete a run: first renamed out of the listing (atomic), then removed."""
+    trash = run.path.parent.parent / RUNS / f"removing-{run.run_id}"
+    trash.parent.mkdir(exist_ok=True)
+    os.rename(run.path, trash)
+    shutil.rmtree(trash)
+    for folder in (trash.parent, run.path.parent):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def _scalars(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The numbers and strings of a nested dict, flattened to ``a.b`` keys."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_scalars(name + ".", value))
+        elif isinstance(value, (int, float, str, bool)) or value is None:
+            flat[name] = value
+    return flat
+
+
+def comparison(runs: list[Run]) -> dict[str, dict[str, Any]]:
+    """Rows (metric or hyperparameter) x columns (run ids): test metrics, search summary and best hyperparameters."""
+    columns = {}
+    for run in runs:
+        report = run.report
+        search = report.get("search", {})
+        values = {
+            "vertical": run.manifest.get("vertical"),
+            "task": report.get("task"),
+            "data": run.manifest.get("data", {}).get("source"),
+            **_scalars("test.", {k: v for k, v in report.get("test_metrics", {}).items() if k not in ("per_class", "confusion_matrix")}),
+            "search.tuner": search.get("tuner"),
+            "search.objective": search.get("objective"),
+            "search.best_score": search.get("best_score"),
+            "search.trials": run.summary()["trials"],
+            "search.time_used_seconds": search.get("time_used_seconds"),
+            "model.parameters": report.get("model", {}).get("parameters"),
+            "model.refit": report.get("model", {}).get("refit"),
+            **_scalars("hp.", report.get("best_hyperparameters", {})),
+        }
+        columns[run.run_id] = values
+    rows: dict[str, dict[str, Any]] = {}
+    for run_id, values in columns.items():
+        for key, value in values.items():
+            rows.setdefault(key, {})[run_id] = value
+    return rows
