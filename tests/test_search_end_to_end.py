@@ -69,6 +69,9 @@ def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
     assert metrics["accuracy"] > 0.5  # 10 classes: chance is 0.1
     labels, probabilities = vautoml_predictions(run, tmp_path / "test.npz", tmp_path)  # vautoml predict agrees with the plain-Keras app
     assert labels == standalone["labels"] and np.allclose(probabilities, standalone["p"], atol=1e-5)
+    scored = run_vautoml("evaluate", "--model", str(run), "--data", str(tmp_path / "test.npz"), "--output", str(tmp_path / "eval.json"))
+    assert scored.returncode == 0, scored.stderr
+    assert read_json(tmp_path / "eval.json")["test_metrics"]["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-9)  # the same split, rescored
 
 
 def digits_arrays():

@@ -406,6 +406,26 @@ def predict(model: str, data: Path, output: Path | None, root: Path | None) -> N
     click.echo(f"wrote {len(labels)} predictions to {output}", err=True)
 
 
+@main.command()
+@click.option("--model", "model", required=True, metavar="RUN|PATH", help="A run id from 'vautoml registry list', or a run folder.")
+@click.option("--data", type=click.Path(path_type=Path), required=True, help="Labelled data in the training data's format and columns.")
+@click.option("--output", type=click.Path(path_type=Path), help="Also write the metrics and report sections to this JSON file.")
+@_REGISTRY_OPTION
+def evaluate(model: str, data: Path, output: Path | None, root: Path | None) -> None:
+    """Score a finished run on labelled data: the search's test metrics and the vertical's report sections."""
+    from .export import write_json
+    from .predictor import evaluate as evaluate_run
+
+    if not data.exists():
+        raise UsageError(f"--data path '{data}' does not exist", "check the path")
+    result = evaluate_run(model, data, _root(root))
+    if output is not None:
+        write_json(output, result)
+    click.echo(f"run {result['run_id']} on {result['data']} ({result['examples']} examples): {_summary(result)}")
+    for name, section in result["sections"].items():
+        click.echo(f"  section {name}: {section['title']}")
+
+
 get_plugins().call_each("register_commands", lambda record: {"cli": main})
 
 

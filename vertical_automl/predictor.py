@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .data.dataset import LabeledData
 from .data.images import IMAGE_SUFFIXES, read_resized
 from .data.table_encoder import Column, TableEncoder
 from .data.tables import frame_of_text, is_table_file, read_table
@@ -97,6 +98,60 @@ class Predictor:
         """The predicted label (or value, for regression) of each input."""
         return self.labels(self.scores(self.encode(raw)))
 
+    def threshold(self) -> float | None:
+        return self.preprocessing["output"].get("threshold") if self.task == "binary" else None
+
+    def reference(self) -> LabeledData:
+        """Stands in for the training data when a vertical's loader reads labelled data 'like' it (vautoml evaluate)."""
+        spec = self.preprocessing["input"]
+        encoder = table_encoder(spec) if spec["kind"] == "table" else text_encoder(spec) if spec["kind"] == "text" else None
+        target = self.run.report.get("dataset", {}).get("target")
+        empty = np.empty((0, *spec["shape"]), dtype=np.float32) if spec["kind"] == "image" else np.empty((0,))  # image loaders check the shape
+        return LabeledData(empty, np.empty((0,), dtype=np.int64), tuple(self.class_names), dict(spec), f"run {self.run.run_id}", encoder, target)
+
+
+def evaluate(run: str | Path, data: str | Path, registry: str | Path | None = None, plugins: Any = None) -> dict[str, Any]:
+    """Score a run on a labelled file: the search's test metrics and the vertical's report sections.
+
+    The file is read by the run's vertical's own loaders, exactly as
+    ``--test-data`` would be, so it needs the same format and columns.
+    """
+    from .data.arrays import align_to_classes
+    from .pipeline import load_source, score_test_split
+    from .plugins import get_plugins
+    from .report.sections import Evaluation
+    from .tuning import predict_scores
+
+    predictor = load(run, registry)
+    plugins = plugins or get_plugins()
+    vertical, _ = plugins.get_vertical(predictor.run.manifest["vertical"])
+    like = predictor.reference()
+    options = {"header": "false"} if like.input_spec.get("kind") == "table" and like.input_spec.get("header") is False else {}
+    labelled = load_source(plugins, vertical, Path(data), options, like=like)
+    if predictor.task != "regression":
+        labelled = align_to_classes(labelled, tuple(predictor.class_names))
+
+    def encoded(raw: Any) -> np.ndarray:
+        return like.encoder.transform(raw) if like.encoder is not None else np.asarray(raw, dtype=np.float32)
+
+    scores = predictor.scores(Inputs(encoded(labelled.x), []))
+    threshold = predictor.threshold()
+    metrics = score_test_split(predictor.task, labelled.y, scores, tuple(predictor.class_names), threshold)
+    evaluation = Evaluation(
+        predictor.task, tuple(predictor.class_names), labelled.y, scores, labelled,
+        predict=lambda raw: predict_scores(predictor.model, encoded(raw), predictor.task), threshold=threshold,
+    )
+    sections = list(vertical.report_sections(evaluation)) if vertical.report_sections else []
+    return {
+        "run_id": predictor.run.run_id,
+        "data": labelled.source,
+        "examples": int(len(labelled.y)),
+        "task": predictor.task,
+        "test_metrics": metrics,
+        "decision_threshold": threshold,
+        "sections": {section.name: {"title": section.title, **section.data} for section in sections},
+    }
+
 
 def load(run: str | Path, registry: str | Path | None = None) -> Predictor:
     """The predictor of a run, by id (in ``registry``, default ``./registry``) or by its folder."""
@@ -121,12 +176,21 @@ def _encode_table(raw: Any, spec: dict[str, Any]) -> Inputs:
         frame = frame_of_text(pd.DataFrame(raw))
     else:
         raise DataError(f"a table model cannot read {type(raw).__name__} input", "give a CSV/TSV/Parquet path, a DataFrame or a list of {column: value} rows")
+    return Inputs(table_encoder(spec).transform(frame), [str(i) for i in frame.index])
+
+
+def table_encoder(spec: dict[str, Any]) -> TableEncoder:
+    """The fitted table encoder that ``spec`` (``preprocessing.json["input"]``) describes."""
     columns = [
         Column(c["name"], c["type"], tuple(c["missing_values"]), fill=c.get("fill"), indicator=bool(c.get("indicator")), categories=tuple(c.get("categories", ())))
         for c in spec["columns"]
     ]
-    encoder = TableEncoder(columns, {}, fitted=True)
-    return Inputs(encoder.transform(frame), [str(i) for i in frame.index])
+    return TableEncoder(columns, {key: spec.get(key) for key in ("format", "header", "delimiter", "target")}, fitted=True)
+
+
+def text_encoder(spec: dict[str, Any]) -> TextEncoder:
+    """The fitted text encoder that ``spec`` describes."""
+    return TextEncoder(sequence_length=spec["sequence_length"], vocabulary=tuple(spec["vocabulary"]))
 
 
 def _encode_text(raw: Any, spec: dict[str, Any]) -> Inputs:
@@ -156,8 +220,7 @@ def _encode_text(raw: Any, spec: dict[str, Any]) -> Inputs:
         raise DataError(f"a text model cannot read {type(raw).__name__} input", "give a list of strings, a .txt file (one text per line), a folder of .txt files or a table")
     if not texts:
         raise DataError("there is no text to predict on", "give at least one non-empty text")
-    encoder = TextEncoder(sequence_length=spec["sequence_length"], vocabulary=tuple(spec["vocabulary"]))
-    return Inputs(encoder.transform(list(texts)), list(names))
+    return Inputs(text_encoder(spec).transform(list(texts)), list(names))
 
 
 def _encode_images(raw: Any, spec: dict[str, Any]) -> Inputs:
