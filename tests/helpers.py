@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,7 @@ def only_run(registry: Path) -> Path:
     return runs[0]
 
 
-def vautoml_predictions(run: Path, data: Path, workdir: Path) -> tuple[list[str], "np.ndarray"]:
+def vautoml_predictions(run: Path, data: Path, workdir: Path) -> tuple[list[str], Any]:
     """``vautoml predict`` on ``data``: the labels and the probability columns (class_names order) it writes."""
     import csv
 

@@ -373,8 +373,11 @@ def registry_rm(runs: tuple[str, ...], yes: bool, root: Path | None) -> None:
         click.echo(f"removed {run.path}")
 
 
+_MODEL_OPTION = click.option("--model", "model", required=True, metavar="RUN|PATH", help="A run id from 'vautoml registry list', or a run folder.")
+
+
 @main.command()
-@click.option("--model", "model", required=True, metavar="RUN|PATH", help="A run id from 'vautoml registry list', or a run folder.")
+@_MODEL_OPTION
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="Raw inputs: a table file (CSV/TSV/Parquet), a .txt file (one text per line) or folder of .txt files, an image or a folder of images.")
 @click.option("--output", type=click.Path(path_type=Path), help="Write the predictions to this CSV file instead of standard output.")
 @_REGISTRY_OPTION
@@ -407,7 +410,7 @@ def predict(model: str, data: Path, output: Path | None, root: Path | None) -> N
 
 
 @main.command()
-@click.option("--model", "model", required=True, metavar="RUN|PATH", help="A run id from 'vautoml registry list', or a run folder.")
+@_MODEL_OPTION
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="Labelled data in the training data's format and columns.")
 @click.option("--output", type=click.Path(path_type=Path), help="Also write the metrics and report sections to this JSON file.")
 @_REGISTRY_OPTION

@@ -20,7 +20,6 @@ import keras
 import numpy as np
 
 from .errors import SearchError
-from .registry import FORMAT_VERSION
 from .report.sections import ReportSection
 from .vertical import Vertical
 

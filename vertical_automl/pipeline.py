@@ -28,7 +28,7 @@ from .plugins import PluginRecord, PluginRegistry, get_plugins
 from .config import SearchConfig, load_config
 from .heads import OBJECTIVES
 from .progress import SearchProgress
-from .registry import check_run_id, check_writable, default_root, interrupted_runs, new_run_id, open_run, publish, published_run, saved_request
+from .registry import FORMAT_VERSION, check_run_id, check_writable, default_root, interrupted_runs, new_run_id, open_run, publish, published_run, saved_request
 from .settings import TUNERS, SearchSettings
 from .vertical import Vertical
 
@@ -69,10 +69,6 @@ def load_training_data(plugins: PluginRegistry, vertical: Vertical, data: Path |
     if options:
         raise DataError(f"data option(s) {', '.join(sorted(options))} need --data", "leave them out for the built-in dataset, or pass --data")
     return vertical.default_data()
-
-
-# search() arguments a config file's [search] table may also set; the flag wins.
-_CONFIGURABLE = ("tuner", "max_trials", "epochs", "batch_size", "patience", "seed", "time_budget", "max_failed_trials", "objective", "direction")
 
 
 def search(
@@ -289,7 +285,7 @@ def _task_for(vertical: Vertical, data: LabeledData) -> str:
 
 
 def _manifest(run_id: str, vertical: Vertical, record: PluginRecord, training: LabeledData, test: LabeledData, files: list[str]) -> dict[str, Any]:
-    from .export import FORMAT_VERSION, library_versions
+    from .export import library_versions
 
     return {
         "format_version": FORMAT_VERSION,
@@ -383,7 +379,7 @@ def _documents(
     log_files: list[str],
 ) -> dict[str, Any]:
     """The JSON sidecars of a bundle, keyed by file name (the manifest lists every file, trial logs included)."""
-    from .export import FORMAT_VERSION, MODEL_CARD_FILE, MODEL_FILE
+    from .export import MODEL_CARD_FILE, MODEL_FILE
 
     task = dataset.info.task
     objective, direction = settings.objective_for(vertical, task)

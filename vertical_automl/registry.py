@@ -76,7 +76,7 @@ def saved_request(root: Path, run_id: str) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as error:
-        raise UsageError(f"the run folder '{path.parent}' is damaged ({error})", f"remove it and start a new run") from error
+        raise UsageError(f"the run folder '{path.parent}' is damaged ({error})", "remove it and start a new run") from error
 
 
 def interrupted_runs(root: Path) -> list[str]:
