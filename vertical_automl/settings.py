@@ -20,7 +20,7 @@ TUNERS = ("random", "bayesian", "hyperband", "grid")
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """Knobs of one search.  Defaults give a good digits model in about 3.5 minutes on 2 CPU cores."""
+    """Knobs of one search.  Defaults give a good digits model in under 3 minutes on 2 CPU cores."""
 
     tuner: str = "random"
     max_trials: int = 12
