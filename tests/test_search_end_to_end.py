@@ -44,7 +44,11 @@ def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
     assert done.returncode == 0, done.stderr
     run = only_run(registry)
     assert run.parent.name == "vision" and f"exported to {run}" in done.stdout
-    assert sorted(p.name for p in run.iterdir()) == ["logs", "manifest.json", "model.keras", "model_card.md", "preprocessing.json", "report.json", "trials.json"]
+    assert sorted(p.name for p in run.iterdir()) == [
+        "logs", "manifest.json", "model.keras", "model_card.md", "plots", "preprocessing.json", "report.html", "report.json", "report.md", "trials.json",
+    ]
+    assert sorted(p.name for p in (run / "plots").iterdir()) == ["confusion_matrix.png", "learning_curves.png", "score_by_hyperparameter.png"]
+    assert sorted(read_json(run / "manifest.json")["files"]) == sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
     # One CSV of per-epoch metrics per trial, listed in the manifest with every other file.
     rows = (run / "logs" / "trial_0.csv").read_text().splitlines()
     assert rows[0].split(",")[0] == "epoch" and "val_accuracy" in rows[0] and len(rows) == 1 + 3  # header + 3 epochs (--epochs 3)

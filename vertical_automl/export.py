@@ -20,7 +20,9 @@ import keras
 import numpy as np
 
 from .errors import SearchError
-from .report.sections import ReportSection
+from .report.build import write_report
+from .report.markdown import escape as md
+from .report.sections import Evaluation, ReportSection
 from .vertical import Vertical
 
 MODEL_FILE = "model.keras"
@@ -70,15 +72,22 @@ def save_model(model: keras.Model, bundle: Path, sample: np.ndarray) -> None:
         raise SearchError("the exported model gives different predictions after reloading", "report this as a bug with --debug output")
 
 
-def write_bundle(bundle: Path, model: keras.Model, documents: dict[str, Any], vertical: Vertical, sections: list[ReportSection], sample: np.ndarray, logs: Path) -> None:
-    """Write ``model.keras`` (verified), every JSON sidecar in ``documents``, the model card and the trial logs."""
+def write_bundle(bundle: Path, model: keras.Model, documents: dict[str, Any], vertical: Vertical, evaluation: Evaluation, sections: list[ReportSection], sample: np.ndarray, logs: Path) -> None:
+    """Write ``model.keras`` (verified), every JSON sidecar in ``documents``, the model card, the reports and the trial logs.
+
+    The manifest is written last, listing the report's files too.
+    """
     bundle.mkdir()
     shutil.copytree(logs, bundle / "logs")
     save_model(model, bundle, sample)
+    manifest = documents["manifest.json"]
     for name, payload in documents.items():
-        write_json(bundle / name, payload)
-    card = model_card(vertical, documents["preprocessing.json"], documents["report.json"], documents["manifest.json"], sections)
+        if name != "manifest.json":
+            write_json(bundle / name, payload)
+    card = model_card(vertical, documents["preprocessing.json"], documents["report.json"], manifest, sections)
     (bundle / MODEL_CARD_FILE).write_text(card, encoding="utf-8")
+    manifest["files"] += write_report(bundle, documents, card, evaluation, sections)
+    write_json(bundle / "manifest.json", manifest)
 
 
 def _metric_lines(report: dict[str, Any]) -> list[str]:
@@ -110,16 +119,19 @@ def _prediction_lines(task: str) -> list[str]:
 
 
 def model_card(vertical: Vertical, preprocessing: dict[str, Any], report: dict[str, Any], manifest: dict[str, Any], sections: list[ReportSection] = ()) -> str:
-    """A Markdown model card: use, data, metrics, limitations, input spec, and how to load it."""
+    """A Markdown model card: use, data, metrics, limitations, input spec, and how to load it.
+
+    User strings (target, class and source names) are escaped for Markdown.
+    """
     data = report["dataset"]
     spec = preprocessing["input"]
     task = report["task"]
     if task == "regression":
-        counts = f"target '{data['target']}' mean {data['splits']['train']['target_mean']:.4g}, standard deviation {data['splits']['train']['target_std']:.4g}"
-        target_line = f"- Task: regression of '{data['target']}'"
+        counts = f"target '{md(data['target'])}' mean {data['splits']['train']['target_mean']:.4g}, standard deviation {data['splits']['train']['target_std']:.4g}"
+        target_line = f"- Task: regression of '{md(data['target'])}'"
     else:
-        counts = "class counts " + ", ".join(f"{name}: {n}" for name, n in data["splits"]["train"]["class_counts"].items())
-        target_line = f"- Task: {task} classification of '{data['target']}'; classes ({len(data['classes'])}): {', '.join(data['classes'])}"
+        counts = "class counts " + ", ".join(f"{md(name)}: {n}" for name, n in data["splits"]["train"]["class_counts"].items())
+        target_line = f"- Task: {task} classification of '{md(data['target'])}'; classes ({len(data['classes'])}): {', '.join(md(c) for c in data['classes'])}"
     shown_spec = {k: (f"[{len(v)} entries, see preprocessing.json]" if k == "vocabulary" else v) for k, v in spec.items()}
     lines = [
         f"# Model card: {vertical.name} run {manifest['run_id']}",
@@ -130,7 +142,7 @@ def model_card(vertical: Vertical, preprocessing: dict[str, Any], report: dict[s
         "Check the metrics below on data like yours before relying on it.",
         "",
         "## Data",
-        f"- Source: {data['source']}; test split: {data['test_source']}",
+        f"- Source: {md(data['source'])}; test split: {md(data['test_source'])}",
         target_line,
         f"- Examples: train {data['splits']['train']['examples']}, validation {data['splits']['validation']['examples']}, test {data['splits']['test']['examples']}",
         f"- Training split: {counts}",

@@ -227,9 +227,9 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
             refitting = "exporting its own weights (--no-refit)" if len(outcome.members) == 1 else f"averaging the best {len(outcome.members)} trials' own weights (--no-refit)"
         progress.message(f"best: trial {outcome.best.trial_id}, {objective}={outcome.best.score:.4f} at epoch {outcome.best.best_epoch}; {refitting}")
         if settings.refit:
-            model, refit_epochs = refit_members(vertical, dataset, outcome, settings, deadline=clock.end())
+            model, refit_histories = refit_members(vertical, dataset, outcome, settings, deadline=clock.end())
         else:
-            model, refit_epochs = combine(outcome.trial_models, outcome, vertical), None
+            model, refit_histories = combine(outcome.trial_models, outcome, vertical), []
         phases["refit"] = clock.used() - sum(phases.values())
         # The budget covers everything up to here; scoring the test split, the report sections and writing the bundle are the export.
         seconds_used, exporting = clock.used(), time.monotonic()
@@ -247,10 +247,10 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
 
         logs = work / "logs"
         log_files = [f"logs/{p.name}" for p in sorted(logs.glob("*.csv"))]
-        timing = {"seconds_used": seconds_used, "resumed": saved is not None, "refit_epochs": refit_epochs, "phases": {k: round(v, 2) for k, v in phases.items()}}
+        timing = {"seconds_used": seconds_used, "resumed": saved is not None, "refit_histories": refit_histories, "phases": {k: round(v, 2) for k, v in phases.items()}}
         documents = _documents(run_id, vertical, record, training, dataset, outcome, settings, metrics, decision, sections, int(model.count_params()), timing, log_files)
         bundle = work / "bundle"
-        export.write_bundle(bundle, model, documents, vertical, sections, dataset.test.x[:32], logs)
+        export.write_bundle(bundle, model, documents, vertical, evaluation, sections, dataset.test.x[:32], logs)
         path = publish(bundle, root, vertical.name, run_id)
     return SearchResult(run_id, path, documents["report.json"], time.monotonic() - exporting)
 
@@ -404,11 +404,12 @@ def _documents(
             "dataset": dataset.summary(),
             "best_hyperparameters": dict(outcome.best_hyperparameters.values),
             "model": {
-                "training": _training_text(outcome, fitted, settings.refit, timing["refit_epochs"]),
+                "training": _training_text(outcome, fitted, settings.refit, [len(h["loss"]) for h in timing["refit_histories"]] if settings.refit else None),
                 "refit": settings.refit,
                 "epochs": outcome.best.best_epoch,
                 "ensemble": [{"trial": record.trial_id, "score": record.score, "epochs": record.best_epoch} for record, _ in outcome.members],
                 "parameters": parameters,
+                "refit_history": [{"trial": record.trial_id, "history": history} for (record, _), history in zip(outcome.members, timing["refit_histories"])],
             },
             "search": {
                 "tuner": settings.tuner,

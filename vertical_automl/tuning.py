@@ -434,17 +434,19 @@ def run_search(
     return SearchOutcome(trials, members, stopped, time.perf_counter() - started, validation_scores, kept)
 
 
-def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings: SearchSettings, deadline: float | None = None) -> tuple[keras.Model, list[int]]:
+def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings: SearchSettings, deadline: float | None = None) -> tuple[keras.Model, list[dict[str, list[float]]]]:
     """Train each member's hyperparameters from scratch on train+validation for its best epoch count.
 
     One member is exported as it is; several are wrapped in one model that
     averages their outputs (stock ``Average`` layer, so it loads in safe mode).
     With a ``deadline`` (the end of the time budget) a refit stops at the
-    epoch end after it; the epochs each member really trained are returned.
+    epoch end after it.  Each member's training history (loss and metrics per
+    epoch, as many epochs as it really trained) is returned for the report's
+    learning curves.
     """
     keras.backend.clear_session()
     fitting: LabeledData = dataset.train_and_validation()
-    models, epochs_trained = [], []
+    models, histories = [], []
     for index, (record, hp) in enumerate(outcome.members):
         keras.utils.set_random_seed(settings.seed + index)
         with space.using(settings.space):
@@ -456,8 +458,8 @@ def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings
         except kt.errors.FailedTrialError as error:
             raise SearchError(f"refitting trial {record.trial_id} on train+validation diverged: {error}", "re-run with another --seed or more --max-trials") from error
         models.append(model)
-        epochs_trained.append(len(history.epoch))
-    return combine(models, outcome, vertical), epochs_trained
+        histories.append({name: [float(v) for v in values] for name, values in history.history.items()})
+    return combine(models, outcome, vertical), histories
 
 
 def combine(models: list[keras.Model], outcome: SearchOutcome, vertical: Vertical) -> keras.Model:

@@ -45,7 +45,17 @@ class Evaluation:
 
 @dataclass(frozen=True)
 class ReportSection:
-    """One titled part of the report: JSON ``data`` and Markdown ``lines``."""
+    """One titled part of the report: JSON ``data`` and Markdown ``lines``.
+
+    ``lines`` go into the model card and ``report.md`` as they are, and into
+    ``report.html`` through a Markdown parser with raw HTML off: bullets,
+    paragraphs and pipe tables all work.  Pass user strings (class and column
+    names) through :func:`vertical_automl.report.markdown.escape` so they
+    cannot break a table.  A ``reliability`` list in ``data`` (rows with
+    ``mean_predicted``, ``observed_rate`` and ``examples``, as from
+    :func:`vertical_automl.evaluate.reliability_table`) also draws a
+    calibration plot in the report.
+    """
 
     name: str
     title: str

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from vertical_automl import Evaluation, ReportSection, Vertical, blocks, hookimpl
 from vertical_automl.data.tabular import TABLE_MODEL_NOTE, table_loader, table_usage_code
+from vertical_automl.report import markdown
 
 
 def build_model(hp, info):
@@ -44,6 +45,7 @@ def credit_scoring(evaluation: Evaluation) -> list[ReportSection]:
             "matrix": [[scores["true_negatives"], scores["false_positives"]], [scores["false_negatives"], scores["true_positives"]]],
         },
     }
+    positive, negative = markdown.escape(positive), markdown.escape(negative)  # the lines are Markdown; class names are the user's
     lines = [
         f"- Scores rank class '{positive}' (the positive class) above '{negative}': KS statistic {ks:.4f}, Gini {gini:.4f}, ROC-AUC {scores['roc_auc']:.4f}, PR-AUC {scores['pr_auc']:.4f}, Brier score {scores['brier']:.4f}.",
         f"- At threshold {scores['threshold']:.4f}: true {negative} predicted {negative} {scores['true_negatives']}, predicted {positive} {scores['false_positives']}; "

@@ -16,6 +16,7 @@ import numpy as np
 
 from vertical_automl import Evaluation, LabeledData, ReportSection, Vertical, blocks, hookimpl
 from vertical_automl.data.tabular import labeled_table, TABLE_MODEL_NOTE, table_loader, table_usage_code
+from vertical_automl.report import markdown
 
 BOOTSTRAP_RESAMPLES = 1000
 PERMUTATION_REPEATS = 5
@@ -72,7 +73,9 @@ def clinical_sections(evaluation: Evaluation) -> list[ReportSection]:
         c = intervals[name]
         return f"{c['estimate']:.3f} (95% CI {c['low']:.3f}-{c['high']:.3f})"
 
-    sections = [ReportSection("clinical", f"Clinical performance (positive class '{positive}', test split)", clinical, [
+    title = f"Clinical performance (positive class '{positive}', test split)"
+    positive, negative = markdown.escape(positive), markdown.escape(negative)  # the lines are Markdown; class names are the user's
+    sections = [ReportSection("clinical", title, clinical, [
         f"- At threshold {t:.4f}: sensitivity {ci('sensitivity')}, specificity {ci('specificity')}, PPV {scores['ppv']:.3f}, NPV {scores['npv']:.3f}.",
         f"- ROC-AUC {ci('roc_auc')}. Intervals: percentile bootstrap, {BOOTSTRAP_RESAMPLES} resamples of the {len(y)} test patients.",
         f"- Counts: TP {scores['true_positives']}, FP {scores['false_positives']}, TN {scores['true_negatives']}, FN {scores['false_negatives']} ('{negative}' is negative).",
@@ -95,7 +98,7 @@ def clinical_sections(evaluation: Evaluation) -> list[ReportSection]:
             "",
             "| feature | AUC drop | std |",
             "| --- | --- | --- |",
-            *[f"| {row['feature']} | {row['importance_mean']:.4f} | {row['importance_std']:.4f} |" for row in importance[:15]],
+            *[f"| {markdown.escape(row['feature'])} | {row['importance_mean']:.4f} | {row['importance_std']:.4f} |" for row in importance[:15]],
         ]))
     return sections
 
