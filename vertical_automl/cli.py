@@ -429,6 +429,21 @@ def evaluate(model: str, data: Path, output: Path | None, root: Path | None) -> 
         click.echo(f"  section {name}: {section['title']}")
 
 
+@main.command("export")
+@click.argument("run", metavar="RUN|PATH")
+@click.option("--format", "fmt", required=True, metavar="onnx|weights", help="onnx: model.onnx for onnxruntime (needs pip install 'vertical-automl[onnx]'); weights: model.weights.h5 for Keras's load_weights.")
+@click.option("--output", type=click.Path(path_type=Path), help="Write here instead of into the run folder (a weights file must end in .weights.h5); the run's manifest is then left as it is.")
+@_REGISTRY_OPTION
+def export_command(run: str, fmt: str, output: Path | None, root: Path | None) -> None:
+    """Export a finished run's model as ONNX or Keras weights, checked against the Keras model's predictions."""
+    from .portable import export_model
+    from .runs import find_run
+
+    # Checked by export_model, not click.Choice, so a bad format is one line like every other vautoml error.
+    result = export_model(find_run(_root(root), run).path, fmt, output)
+    click.echo(f"wrote {result.path} (max difference from Keras {result.max_difference:.2g} on {result.inputs_checked} inputs)")
+
+
 get_plugins().call_each("register_commands", lambda record: {"cli": main})
 
 

@@ -1,0 +1,236 @@
+"""Portable exports of a published run: ``model.onnx`` for ONNX runtimes, ``.weights.h5`` for Keras.
+
+``model.keras`` needs Keras; these formats reach apps that have only
+onnxruntime, or that rebuild the architecture themselves.  Every export is
+checked before it is kept: the file is run (onnxruntime) or loaded into a
+model rebuilt from the config alone (weights), on inputs shaped and valued like
+the run's real ones, and compared with Keras's own predictions.  A file that
+disagrees is removed, never published.
+
+Why ONNX goes through ``torch.onnx.export(dynamo=True)`` and not
+``keras.Model.export(format="onnx")``: for inputs with a free batch size,
+which every vautoml model has, Keras always takes torch's TorchScript
+exporter, and that fails on two kinds of our models.  Ensembles nest member
+models built in separate trials, so two members can own variables with the
+same path (both have ``output/kernel``); Keras's torch backend registers
+parameters keyed by path, one is left out, and the tracer stops at it ("Cannot
+insert a Tensor that requires grad as a constant", with or without
+``torch.no_grad()``).  Text transformers fail in ``LayerNormalization``, whose
+traced ``normalized_shape`` TorchScript-to-ONNX needs as a constant.  Keras
+uses the dynamo exporter only for fully fixed input shapes, which would pin
+the batch size; called directly with a dynamic batch dimension, it exports
+every vertical's models, ensembles included.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .errors import SearchError, UsageError
+from .runs import MANIFEST
+
+FORMATS = {"onnx": "model.onnx", "weights": "model.weights.h5"}
+WEIGHTS_SUFFIX = ".weights.h5"  # save_weights refuses any other name
+TOLERANCE = 1e-4  # float32 kernels of two runtimes; measured differences are ~1e-7
+CHECK_ROWS = 16  # checked as batches of 1 and 15, neither the batch of 2 the ONNX graph is traced with
+ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")  # onnxscript: torch's dynamo exporter writes ONNX with it
+ONNX_EXTRA = "pip install 'vertical-automl[onnx]'"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """The file written and how closely it reproduced Keras's predictions."""
+
+    path: Path
+    format: str
+    max_difference: float
+    inputs_checked: int
+
+
+def export_model(bundle: Path, fmt: str, output: Path | None = None) -> ExportResult:
+    """Write the bundle's model as ``fmt`` ("onnx" or "weights"), verified against Keras.
+
+    Without ``output`` the file goes beside ``model.keras`` and the run's
+    manifest records it under ``"exports"``; with it, the file goes there and
+    the run is left untouched.
+    """
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown export format '{fmt}'", f"use one of: {', '.join(FORMATS)}")
+    target = _target(bundle, fmt, output)
+    libraries = _onnx_libraries() if fmt == "onnx" else {name: _version(name) for name in ("keras", "h5py")}
+    import keras
+
+    model = keras.saving.load_model(bundle / "model.keras", safe_mode=True)
+    spec = json.loads((bundle / "preprocessing.json").read_text(encoding="utf-8"))["input"]
+    x = check_inputs(model, spec)
+    expected = np.asarray(model.predict(x, verbose=0))
+    temporary = target.parent / f".{uuid.uuid4().hex[:8]}-{target.name}"  # same suffix: save_weights checks it
+    try:
+        got = _onnx(model, temporary, x) if fmt == "onnx" else _weights(model, temporary, x)
+        difference = float(np.max(np.abs(got - expected)))
+        if not difference <= TOLERANCE:
+            raise SearchError(
+                f"the {fmt} export of '{bundle}' differs from the Keras model by {difference:.3g} (more than {TOLERANCE:g}); nothing was written",
+                "report this as a bug with --debug output",
+            )
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    if output is None:
+        _record(bundle, fmt, target, difference, len(x), libraries)
+    return ExportResult(target, fmt, difference, len(x))
+
+
+def check_inputs(model: Any, spec: dict[str, Any], rows: int = CHECK_ROWS, seed: int = 0) -> np.ndarray:
+    """Inputs like the run's real ones, from ``preprocessing.json``'s ``input`` section.
+
+    Random values of the right shape are not enough: a text model's token ids
+    must index its vocabulary, and table rows far from the training data
+    saturate the output so that a wrong model can still agree with Keras.
+    """
+    if len(model.inputs) != 1:
+        raise UsageError(f"the model has {len(model.inputs)} inputs; vautoml exports single-input models", "export it with Keras directly")
+    shape, dtype = (rows, *model.inputs[0].shape[1:]), np.dtype(model.inputs[0].dtype)
+    rng = np.random.default_rng(seed)
+    kind = spec.get("kind")
+    if kind == "text":
+        return rng.integers(0, spec["first_vocabulary_index"] + len(spec["vocabulary"]), size=shape).astype(dtype)
+    if kind == "table":
+        return _table_rows(spec, rng, rows).astype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        return rng.integers(0, 2, size=shape).astype(dtype)
+    low, high = spec.get("value_range", (0.0, 1.0))
+    return rng.uniform(low, high, size=shape).astype(dtype)
+
+
+def _table_rows(spec: dict[str, Any], rng: np.random.Generator, rows: int) -> np.ndarray:
+    """Raw rows around the training medians and over the known categories, through the run's own encoder."""
+    import pandas as pd
+
+    from .predictor import table_encoder
+
+    cells = {}
+    for column in spec["columns"]:
+        if column["type"] == "numeric":
+            fill = float(column.get("fill") or 0.0)
+            cells[column["name"]] = [str(v) for v in fill * rng.uniform(0.5, 1.5, rows) + rng.normal(0.0, 0.1, rows)]
+        else:
+            cells[column["name"]] = list(rng.choice([*column["categories"], "(unseen)"], rows))
+    return table_encoder(spec).transform(pd.DataFrame(cells))
+
+
+def _target(bundle: Path, fmt: str, output: Path | None) -> Path:
+    if output is None:
+        return bundle / FORMATS[fmt]
+    if output.is_dir():
+        raise UsageError(f"--output '{output}' is a folder", f"give a file name, e.g. {output / FORMATS[fmt]}")
+    if fmt == "weights" and not output.name.endswith(WEIGHTS_SUFFIX):
+        raise UsageError(f"--output '{output}' does not end in {WEIGHTS_SUFFIX}, which Keras requires of weights files", f"name it e.g. {output.stem}{WEIGHTS_SUFFIX}")
+    if not output.parent.is_dir():
+        raise UsageError(f"the folder of --output '{output}' does not exist", "create it first or give another path")
+    return output
+
+
+def _onnx_libraries() -> dict[str, str]:
+    """Versions of the ONNX packages, or one error naming the missing ones."""
+    missing = []
+    for name in ONNX_PACKAGES:
+        try:
+            import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise UsageError(f"ONNX export needs {', '.join(missing)}, {'which is' if len(missing) == 1 else 'which are'} not installed", ONNX_EXTRA)
+    return {name: _version(name) for name in ("keras", "torch", *ONNX_PACKAGES)}
+
+
+def _onnx(model: Any, path: Path, x: np.ndarray) -> np.ndarray:
+    """Export with torch's dynamo exporter and a dynamic batch; return onnxruntime's predictions on ``x``.
+
+    The same steps as ``keras.Model.export(format="onnx")`` on torch (eval,
+    ``torch.onnx.export(dynamo=True)``, optimize, save), which takes them only for
+    inputs of fixed shape; see the module docstring for why.
+    """
+    import onnx
+    import onnxruntime
+    import torch
+
+    model.eval()
+    batch = torch.export.Dim("batch")
+    try:
+        with _quiet():
+            program = torch.onnx.export(
+                model, (torch.from_numpy(x[:2]),), dynamo=True, dynamic_shapes=(({0: batch},),),
+                input_names=[model.inputs[0].name], output_names=["output"], optimize=True, verbose=False,
+            )
+            program.save(str(path))
+        onnx.checker.check_model(str(path))
+    except Exception as error:
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise SearchError(f"ONNX export failed ({type(error).__name__}: {first_line})", "report this as a bug with --debug output") from error
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return np.concatenate([session.run(None, {name: rows})[0] for rows in (x[:1], x[1:])])
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Hide the exporter's warnings and log lines (e.g. about torchvision ops); the result is verified instead."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _weights(model: Any, path: Path, x: np.ndarray) -> np.ndarray:
+    """Save the weights and return the predictions of a model rebuilt from the config alone with them loaded."""
+    import keras
+
+    model.save_weights(str(path))
+    fresh = keras.models.model_from_json(model.to_json())
+    fresh.load_weights(str(path))
+    return np.asarray(fresh.predict(x, verbose=0))
+
+
+def _record(bundle: Path, fmt: str, target: Path, difference: float, rows: int, libraries: dict[str, str]) -> None:
+    """Add the export to the run's manifest (``exports`` and ``files``), rewritten atomically."""
+    path = bundle / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest.setdefault("exports", {})[fmt] = {
+        "file": target.name,
+        "max_abs_difference": difference,
+        "inputs_checked": rows,
+        "libraries": libraries,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    files = manifest.setdefault("files", [])
+    if target.name not in files:
+        files.append(target.name)
+    temporary = path.with_name(f".{uuid.uuid4().hex[:8]}-{MANIFEST}")
+    temporary.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
