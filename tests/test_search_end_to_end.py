@@ -43,7 +43,7 @@ def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
     done = run_vautoml("search", "--plugin", "vision", *TINY, "--registry", str(registry))
     assert done.returncode == 0, done.stderr
     run = only_run(registry)
-    assert run.parent.name == "vision" and f"exported to {run}" in done.stdout
+    assert run.parent.name == "vision" and f"exported to {run}" in done.stdout and f"report: {run / 'report.html'}" in done.stdout
     assert sorted(p.name for p in run.iterdir()) == [
         "logs", "manifest.json", "model.keras", "model_card.md", "plots", "preprocessing.json", "report.html", "report.json", "report.md", "trials.json",
     ]

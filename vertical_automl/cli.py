@@ -229,6 +229,7 @@ def search(
         f"(+{result.export_seconds:.1f}s export); {_summary(result.report)}"
     )
     click.echo(f"exported to {result.path}")
+    click.echo(f"report: {result.path / 'report.html'} (open it in a browser)")
 
 
 @main.group("registry")
@@ -308,6 +309,7 @@ def registry_show(run: str, as_json: bool, root: Path | None) -> None:
     budget = f" of a {search['time_budget_seconds']:g}s budget" if search.get("time_budget_seconds") else ""
     rows = [
         ("folder", str(found.path)),
+        *((("report", str(found.path / "report.html")),) if (found.path / "report.html").exists() else ()),
         ("vertical / task", f"{manifest.get('vertical')} / {report.get('task')}"),
         ("created", manifest.get("created")),
         ("data", f"{manifest['data'].get('source')} (sha256 {manifest['data'].get('fingerprint', '')[:12]})"),
@@ -321,7 +323,9 @@ def registry_show(run: str, as_json: bool, root: Path | None) -> None:
         ("best hyperparameters", ", ".join(f"{k}={_number(v)}" for k, v in report.get("best_hyperparameters", {}).items())),
         ("report sections", ", ".join(report.get("sections", {})) or "-"),
         ("versions", ", ".join(f"{k} {v}" for k, v in manifest.get("libraries", {}).items())),
-        ("files", ", ".join(f for f in manifest.get("files", []) if not f.startswith("logs/")) + f" and {sum(f.startswith('logs/') for f in manifest.get('files', []))} trial logs"),
+        ("exports", ", ".join(f"{fmt}: {e['file']} (max difference {e['max_abs_difference']:.2g})" for fmt, e in manifest.get("exports", {}).items()) or "-"),
+        ("files", ", ".join(f for f in manifest.get("files", []) if not f.startswith(("logs/", "plots/")))
+         + f", {sum(f.startswith('plots/') for f in manifest.get('files', []))} plots and {sum(f.startswith('logs/') for f in manifest.get('files', []))} trial logs"),
     ]
     for field, text in rows:
         table.add_row(escape(field), escape(str(text)))
