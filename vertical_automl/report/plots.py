@@ -149,6 +149,8 @@ def score_by_hyperparameter(trials: list[dict[str, Any]], names: list[str], obje
         colors = [COLORS[1] if t["trial_id"] in exported else COLORS[0] for t in shown]
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             panel.scatter(values, scores, c=colors, s=28, alpha=0.85)
+            if all(isinstance(v, int) for v in values):
+                panel.xaxis.set_major_locator(MaxNLocator(integer=True))
             if name.replace(" ", "_").startswith("learning_rate") and min(values) > 0:
                 panel.set_xscale("log")
         else:
