@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from helpers import only_run, run_vautoml
+from vertical_automl import interrupts
 
 SEARCH = ["search", "--plugin", "medical", "--max-trials", "6", "--epochs", "15", "--quiet"]
 
@@ -83,7 +87,7 @@ def test_ctrl_c_keeps_the_run_and_the_same_command_with_run_name_continues_it(tm
     wait_until_mid_trial(process, registry / ".runs" / "ctrl-c" / "logs", finished=1)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr
     assert "Continue it with: vautoml search --resume ctrl-c" in stderr.splitlines()[-1]
     assert (registry / ".runs" / "ctrl-c" / "run.json").exists()
 
@@ -110,3 +114,18 @@ def test_resume_errors_name_the_problem_and_create_nothing(tmp_path):
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
         assert len(done.stderr.strip().splitlines()) <= 3
     assert not registry.exists()
+
+
+def test_a_first_ctrl_c_waits_for_a_safe_point_and_a_second_one_interrupts_at_once():
+    with interrupts.deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler has run: nothing was raised in the middle of this code
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.check()
+    with pytest.raises(KeyboardInterrupt), interrupts.deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)  # interrupted here by the second Ctrl-C, before check()
+        raise AssertionError("the second Ctrl-C did not interrupt")
+    interrupts.check()  # outside a block, and after it, nothing is pending

@@ -21,6 +21,7 @@ import numpy as np
 from .data.arrays import align_to_classes
 from .data.dataset import Dataset, LabeledData
 from .data.split import split_dataset, task_of
+from . import interrupts
 from .errors import DataError, UsageError
 from .evaluate import binary_metrics, choose_threshold, classification_metrics, regression_metrics
 from .report.sections import Evaluation, ReportSection
@@ -212,7 +213,7 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
     from .tuning import refit as refit_members
 
     objective = settings.objective_for(vertical, task)[0]
-    with open_run(root, run_id, {**request, "fingerprint": fingerprint}) as work:
+    with interrupts.deferred(), open_run(root, run_id, {**request, "fingerprint": fingerprint}) as work:
         state = work / "trials_state.json"
         spent_before = json.loads(state.read_text())["seconds_used"] if state.exists() else 0.0
         if saved is not None:
@@ -221,6 +222,7 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
         phases = {"start_and_data": clock.used()}
         outcome = run_search(vertical, dataset, settings, work, clock, progress, verbose)
         phases["search"] = clock.used() - sum(phases.values())
+        interrupts.check()
         if settings.refit:
             refitting = "refitting on train+validation" if len(outcome.members) == 1 else f"refitting the best {len(outcome.members)} on train+validation and averaging them"
         else:
@@ -231,6 +233,7 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
         else:
             model, refit_histories = combine(outcome.trial_models, outcome, vertical), []
         phases["refit"] = clock.used() - sum(phases.values())
+        interrupts.check()
         # The budget covers everything up to here; scoring the test split, the report sections and writing the bundle are the export.
         seconds_used, exporting = clock.used(), time.monotonic()
         decision = None

@@ -28,7 +28,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from . import space
+from . import interrupts, space
 from .data.dataset import Dataset, LabeledData
 from .errors import SearchError
 from .progress import SearchProgress
@@ -90,6 +90,16 @@ class NonFiniteLoss(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             raise kt.errors.FailedTrialError(f"non-finite loss ({float(loss)}) at batch {batch}; training diverged")
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Raise a pressed Ctrl-C at the next batch end, a safe point (see :mod:`vertical_automl.interrupts`)."""
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        interrupts.check()
+
+    def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        interrupts.check()
 
 
 class Deadline(keras.callbacks.Callback):
@@ -399,7 +409,7 @@ def run_search(
         )
     except Exception as error:  # KerasTuner builds one model up front; any failure there is the builder's
         raise SearchError(f"the {vertical.name} model could not be built: {type(error).__name__}: {error}", "this is a bug in the plugin; report it with the output of --debug") from error
-    callbacks = [keras.callbacks.EarlyStopping(monitor=objective, mode=direction, patience=settings.patience), NonFiniteLoss()]
+    callbacks = [keras.callbacks.EarlyStopping(monitor=objective, mode=direction, patience=settings.patience), NonFiniteLoss(), StopOnInterrupt()]
     finished = [tuner.record(trial_id) for trial_id in tuner.oracle.end_order]
     progress.search_started(settings.max_trials, objective, direction, clock.end(), finished)
     stopped = None
@@ -452,7 +462,7 @@ def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings
         with space.using(settings.space):
             model = vertical.build_model(hp, dataset.info)
         options = fit_options(hp, dataset, settings)
-        options["callbacks"] += [NonFiniteLoss(), Deadline(lambda: deadline)]
+        options["callbacks"] += [NonFiniteLoss(), StopOnInterrupt(), Deadline(lambda: deadline)]
         try:
             history = model.fit(fitting.x, fitting.y, epochs=max(1, record.best_epoch or 1), verbose=0, **options)
         except kt.errors.FailedTrialError as error:
