@@ -29,9 +29,13 @@ MODEL_FILE = "model.keras"
 MODEL_CARD_FILE = "model_card.md"
 
 
-def library_versions() -> dict[str, str]:
+BUNDLE_LIBRARIES = ("vertical-automl", "keras", "keras-tuner", "torch", "numpy", "scikit-learn", "pandas", "pyarrow", "h5py", "pillow")
+
+
+def library_versions(names: tuple[str, ...] = BUNDLE_LIBRARIES) -> dict[str, str]:
+    """Python's and each named distribution's version ("not installed" where absent), for manifests."""
     found = {"python": platform.python_version()}
-    for name in ("vertical-automl", "keras", "keras-tuner", "torch", "numpy", "scikit-learn", "pandas", "pyarrow", "h5py", "pillow"):
+    for name in names:
         try:
             found[name] = version(name)
         except PackageNotFoundError:

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
+from . import interrupts
 from .data.arrays import align_to_classes
 from .data.dataset import Dataset, LabeledData
 from .data.split import split_dataset, task_of
-from . import interrupts
 from .errors import DataError, UsageError
 from .evaluate import binary_metrics, choose_threshold, classification_metrics, regression_metrics
 from .report.sections import Evaluation, ReportSection

@@ -33,7 +33,6 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -70,9 +69,13 @@ def export_model(bundle: Path, fmt: str, output: Path | None = None) -> ExportRe
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format '{fmt}'", f"use one of: {', '.join(FORMATS)}")
     target = _target(bundle, fmt, output)
-    libraries = _onnx_libraries() if fmt == "onnx" else {name: _version(name) for name in ("keras", "h5py")}
+    if fmt == "onnx":
+        _check_onnx_installed()
     import keras
 
+    from .export import library_versions
+
+    libraries = library_versions(("keras", "torch", *ONNX_PACKAGES)) if fmt == "onnx" else library_versions(("keras", "h5py"))
     model = keras.saving.load_model(bundle / "model.keras", safe_mode=True)
     spec = json.loads((bundle / "preprocessing.json").read_text(encoding="utf-8"))["input"]
     x = check_inputs(model, spec)
@@ -144,8 +147,8 @@ def _target(bundle: Path, fmt: str, output: Path | None) -> Path:
     return output
 
 
-def _onnx_libraries() -> dict[str, str]:
-    """Versions of the ONNX packages, or one error naming the missing ones."""
+def _check_onnx_installed() -> None:
+    """One error naming the missing ONNX packages, before any model is loaded."""
     missing = []
     for name in ONNX_PACKAGES:
         try:
@@ -154,7 +157,6 @@ def _onnx_libraries() -> dict[str, str]:
             missing.append(name)
     if missing:
         raise UsageError(f"ONNX export needs {', '.join(missing)}, {'which is' if len(missing) == 1 else 'which are'} not installed", ONNX_EXTRA)
-    return {name: _version(name) for name in ("keras", "torch", *ONNX_PACKAGES)}
 
 
 def _onnx(model: Any, path: Path, x: np.ndarray) -> np.ndarray:
@@ -228,9 +230,3 @@ def _record(bundle: Path, fmt: str, target: Path, difference: float, rows: int, 
     temporary.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     os.replace(temporary, path)
 
-
-def _version(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
