@@ -3,11 +3,13 @@
 ``dense_stack`` is the searched stack of dense layers any vertical can end
 with; ``tabular_model`` is the whole model for encoded tables, which the
 finance and medical verticals (and any tabular third-party vertical) build
-on.  Every layer is a stock Keras layer, so exported models load in safe mode.
+on: robust scaling, piecewise-linear numeric embeddings and a TabM ensemble
+or an MLP, with :data:`TABULAR_RECIPES` as the first trials.  Every layer is a stock Keras layer, so exported models load in safe mode.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 from . import heads, space
@@ -18,18 +20,40 @@ if TYPE_CHECKING:  # pragma: no cover
     import keras_tuner
 
 
+@dataclass(frozen=True)
+class StackShape:
+    """Width, depth and dropout of a stack, declared once when several branches of a model share them.
+
+    KerasTuner keeps one condition per hyperparameter name, so a name declared
+    inside two branches' conditional scopes is inactive in the second one.
+    """
+
+    width: int
+    depth: int
+    dropout: float
+
+    @classmethod
+    def declare(cls, hp: "keras_tuner.HyperParameters", widths: Sequence[int], max_depth: int = 3, max_dropout: float = 0.5) -> "StackShape":
+        return cls(space.width(hp, widths), space.depth(hp, 1, max_depth), space.dropout(hp, max_dropout))
+
+
 def dense_stack(
-    hp: "keras_tuner.HyperParameters", x: "keras.KerasTensor", widths: Sequence[int] = (32, 64, 128), max_depth: int = 3, max_dropout: float = 0.5
+    hp: "keras_tuner.HyperParameters", x: "keras.KerasTensor", widths: Sequence[int] = (32, 64, 128), max_depth: int = 3, max_dropout: float = 0.5,
+    shape: "StackShape | None" = None,
 ) -> "keras.KerasTensor":
-    """``depth`` blocks of Dense (L1/L2 on the kernel) -> [BatchNorm] -> ReLU -> [Dropout], all searched."""
+    """``depth`` blocks of Dense (L1/L2 on the kernel) -> [BatchNorm] -> ReLU -> [Dropout], all searched.
+
+    A ``shape`` already declared by the caller (shared with another branch
+    of its model) replaces the width, depth and dropout dimensions.
+    """
     import keras
 
     initializer = space.kernel_initializer(hp)
-    units = space.width(hp, widths)
-    rate = space.dropout(hp, max_dropout)
+    shape = shape or StackShape.declare(hp, widths, max_depth, max_dropout)
     normalise = space.batch_norm(hp)
     regularizer = space.kernel_regularizer(hp)
-    for _ in range(space.depth(hp, 1, max_depth)):
+    units, rate = shape.width, shape.dropout
+    for _ in range(shape.depth):
         x = keras.layers.Dense(units, kernel_initializer=initializer, kernel_regularizer=regularizer, use_bias=not normalise)(x)
         if normalise:
             x = keras.layers.BatchNormalization(momentum=0.9)(x)
@@ -39,34 +63,136 @@ def dense_stack(
     return x
 
 
-def clip_standardised(x: "keras.KerasTensor", limit: float = 3.0) -> "keras.KerasTensor":
-    """Clip standardised features to [-limit, limit]: 3-sigma outlier clipping with stock layers.
+ARCHITECTURES = ("tabm", "mlp")
+NUMERIC_EMBEDDINGS = ("piecewise_linear", "none")
+# Hand-picked points of the tabular space, run first (in this order) before
+# the tuner samples: what each family of recent tabular deep-learning papers
+# recommends (TabM with piecewise-linear embeddings, Gorishniy et al. 2022 and
+# 2025; a regularised MLP in the spirit of RealMLP, Holzmueller et al. 2024),
+# and a nearly linear model for tables of a few hundred rows.  Values outside
+# a user's [space] fall back to the dimension's default.
+TABULAR_RECIPES: tuple[dict[str, object], ...] = (
+    {"architecture": "tabm", "numeric_embedding": "piecewise_linear", "bins": 16, "members": 8, "depth": 2, "width": 128, "dropout": 0.1,
+     "optimizer": "adamw", "learning_rate": 2e-3, "lr_schedule": "constant", "batch_norm": False, "l1": 0.0, "l2": 0.0, "class_weight": "none"},
+    {"architecture": "mlp", "numeric_embedding": "none", "depth": 1, "width": 32, "dropout": 0.3, "initializer": "glorot_uniform",
+     "optimizer": "adamw", "learning_rate": 1e-3, "lr_schedule": "constant", "batch_norm": False, "l1": 0.0, "l2": 1e-3, "class_weight": "none"},
+    {"architecture": "tabm", "numeric_embedding": "none", "members": 8, "depth": 3, "width": 128, "dropout": 0.2,
+     "optimizer": "adam", "learning_rate": 1e-3, "lr_schedule": "cosine", "batch_norm": False, "l1": 0.0, "l2": 0.0, "class_weight": "none"},
+    {"architecture": "mlp", "numeric_embedding": "piecewise_linear", "bins": 8, "depth": 2, "width": 128, "dropout": 0.2, "initializer": "he_uniform",
+     "optimizer": "adamw", "learning_rate": 1e-3, "lr_schedule": "cosine", "batch_norm": False, "l1": 0.0, "l2": 1e-4, "class_weight": "none"},
+)
 
-    Shift up by ``limit``, cap with ReLU(max_value=2*limit), shift back; the
-    mean and standard deviation are the training split's (the preceding
-    Normalization layer), so the clipping is learned on training data only.
+
+def robust_features(x: "keras.KerasTensor", info: DatasetInfo, limit: float = 3.0) -> "keras.KerasTensor":
+    """Robust standardisation and a smooth clip, so skewed columns and outliers cannot dominate.
+
+    ``(x - median) / scale`` with the training median and interquartile
+    range (see ``TableEncoder.statistics``), then ``limit * softsign(z / limit)``:
+    about ``z`` near 0, never beyond ``limit`` (RealMLP's smooth clipping, from
+    stock layers).  Tables without robust statistics fall back to mean and variance.
     """
     import keras
 
-    x = keras.layers.Rescaling(1.0, offset=limit)(x)
-    x = keras.layers.ReLU(max_value=2 * limit)(x)
-    return keras.layers.Rescaling(1.0, offset=-limit)(x)
+    stats = info.statistics
+    if "median" in stats:
+        x = keras.layers.Normalization(mean=stats["median"], variance=[s * s for s in stats["scale"]], name="robust_scaling")(x)
+    else:
+        x = keras.layers.Normalization(mean=stats["mean"], variance=stats["variance"], name="standard_scaling")(x)
+    x = keras.layers.Rescaling(1.0 / limit)(x)
+    x = keras.layers.Activation("softsign", name="smooth_clip")(x)
+    return keras.layers.Rescaling(limit)(x)
 
 
-def tabular_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo, name: str = "vautoml_tabular", widths: Sequence[int] = (32, 64, 128)) -> "keras.Model":
-    """Normalization (training mean/variance) -> optional outlier clipping -> dense stack -> task head.
+def piecewise_linear_encoding(x: "keras.KerasTensor", quantiles: Sequence[Sequence[float]], bins: int) -> "keras.KerasTensor | None":
+    """Piecewise-linear encoding of every feature with at least two distinct bins (Gorishniy et al. 2022).
 
-    Searched: outlier clipping, the dense stack, class weighting (classification),
-    optimizer and learning rate.
+    For bin ``[e_t, e_t+1)`` of a feature's training quantiles the encoding is
+    ``clip((x - e_t) / (e_t+1 - e_t), 0, 1)``: 1 for bins below the value, 0
+    above, the position inside its own bin.  It is one frozen ``Dense`` (each
+    output reads one feature, scaled and shifted) and ``ReLU(max_value=1)``, so
+    it saves as stock layers; the edges are its weights.  Returns ``None`` when
+    no feature has two distinct bins (all one-hot, say).
+    """
+    import keras
+    import numpy as np
+
+    step = max(1, (len(quantiles[0]) - 1) // bins)
+    columns: list[tuple[int, float, float]] = []
+    for feature, levels in enumerate(quantiles):
+        edges = np.unique(np.asarray(levels, dtype=np.float64)[::step].tolist() + [levels[-1]])
+        if len(edges) < 3:
+            continue
+        columns += [(feature, float(left), float(right - left)) for left, right in zip(edges[:-1], edges[1:])]
+    if not columns:
+        return None
+    kernel = np.zeros((len(quantiles), len(columns)), dtype=np.float32)
+    bias = np.zeros(len(columns), dtype=np.float32)
+    for slot, (feature, left, width) in enumerate(columns):
+        kernel[feature, slot], bias[slot] = 1.0 / width, -left / width
+    layer = keras.layers.Dense(len(columns), trainable=False, name="piecewise_linear_bins")
+    encoded = layer(x)
+    layer.set_weights([kernel, bias])
+    return keras.layers.ReLU(max_value=1.0, name="piecewise_linear_clip")(encoded)
+
+
+def tabm_stack(hp: "keras_tuner.HyperParameters", x: "keras.KerasTensor", shape: StackShape) -> "keras.KerasTensor":
+    """``members`` MLPs trained as one model (TabM, packed form): shape (batch, members, width).
+
+    ``RepeatVector`` gives every member the features; each ``EinsumDense``
+    holds one weight matrix per member, so the members train in one pass but
+    never share weights.  He initialisation per member (the stock
+    initializer counts the member axis into the fan-in, hence the scale).
+    """
+    import keras
+
+    members = int(hp.Choice("members", [8, 16]))
+    units, rate = shape.width, shape.dropout
+    x = keras.layers.RepeatVector(members)(x)
+    for index in range(shape.depth):
+        initializer = keras.initializers.VarianceScaling(scale=2.0 * members, mode="fan_in", distribution="uniform")
+        x = keras.layers.EinsumDense("bkd,kdu->bku", output_shape=(members, units), bias_axes="ku", kernel_initializer=initializer, name=f"tabm_dense_{index}")(x)
+        x = keras.layers.Activation("relu")(x)
+        if rate:
+            x = keras.layers.Dropout(rate)(x)
+    return x
+
+
+def tabular_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo, name: str = "vautoml_tabular", widths: Sequence[int] = (64, 128, 256)) -> "keras.Model":
+    """Robust scaling [+ piecewise-linear embeddings] -> an MLP or a TabM ensemble -> task head.
+
+    Searched: the architecture (``mlp``: one network; ``tabm``: 8 or 16
+    members trained at once, each on its own loss, exported as their mean),
+    the numeric embedding and its bin count, the stack (depth, width,
+    dropout; for the MLP also initializer, batch norm, L1/L2), class
+    weighting, optimizer, learning rate and schedule.  :data:`TABULAR_RECIPES`
+    run first.  Tables whose statistics lack quantiles (plugins with their own
+    encoders) skip the embedding.
     """
     import keras
 
     inputs = keras.Input(shape=info.input_shape, name="features")
-    x = keras.layers.Normalization(mean=info.statistics["mean"], variance=info.statistics["variance"])(inputs)
-    if hp.Boolean("clip_outliers"):
-        x = clip_standardised(x)
-    x = dense_stack(hp, x, widths)
+    features = robust_features(inputs, info)
+    if "quantiles" in info.statistics and _choice(hp, "numeric_embedding", NUMERIC_EMBEDDINGS) == "piecewise_linear":
+        with hp.conditional_scope("numeric_embedding", ["piecewise_linear"]):
+            bins = int(hp.Choice("bins", [16, 8, 32]))
+        embedded = piecewise_linear_encoding(inputs, info.statistics["quantiles"], bins)
+        if embedded is not None:
+            features = keras.layers.Concatenate()([features, embedded])
+    architecture = _choice(hp, "architecture", ARCHITECTURES)
+    shape = StackShape.declare(hp, widths)
+    if architecture == "tabm":
+        with hp.conditional_scope("architecture", ["tabm"]):
+            x = tabm_stack(hp, features, shape)
+        output = heads.member_output(x, info)
+    else:
+        with hp.conditional_scope("architecture", ["mlp"]):
+            x = dense_stack(hp, features, shape=shape)
+        output = heads.output(x, info)
     if info.task != "regression":
         space.class_weight(hp)
-    model = keras.Model(inputs, heads.output(x, info), name=name)
+    model = keras.Model(inputs, output, name=name)
     return heads.compile_model(model, hp, info)
+
+
+def _choice(hp: "keras_tuner.HyperParameters", name: str, choices: Sequence[str]) -> str:
+    return str(hp.Choice(name, list(choices)))

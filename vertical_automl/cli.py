@@ -19,7 +19,7 @@ import click
 
 from .errors import RunInterrupted, UsageError, VautomlError
 from .plugins import get_plugins
-from .settings import TUNERS, SearchSettings, parse_duration
+from .settings import DEFAULT_MAX_TRIALS, MAX_BATCH, MAX_EPOCHS, MIN_BATCH, MIN_EPOCHS, ROWS_PER_BATCH_UNIT, TARGET_STEPS, TUNERS, SearchSettings, parse_duration
 
 DEFAULTS = SearchSettings()
 
@@ -171,9 +171,9 @@ _REQUEST_FLAGS = (
 @click.option("--data-option", "-O", "data_options", multiple=True, metavar="KEY=VALUE", help="Loader option, e.g. -O image_size=32, -O categorical=zip, -O positive_class=bad.")
 @click.option("--config", type=click.Path(path_type=Path), help="A search.toml: [search] settings and the [space] to search (depth, width, initializers, optimizers, learning rates, schedules, dropout, L1/L2, batch norm, batch size). Flags win over it.")
 @click.option("--tuner", type=click.Choice(TUNERS), show_default=DEFAULTS.tuner)
-@click.option("--max-trials", type=click.IntRange(1), show_default=str(DEFAULTS.max_trials), help="Hyperparameter sets to try.")
-@click.option("--epochs", type=click.IntRange(1), show_default=str(DEFAULTS.epochs), help="Most epochs per trial (early stopping may end sooner).")
-@click.option("--batch-size", type=click.IntRange(1), show_default=str(DEFAULTS.batch_size))
+@click.option("--max-trials", type=click.IntRange(1), help=f"Most hyperparameter sets to try. Default: no cap with --time-budget (the budget ends the search), else {DEFAULT_MAX_TRIALS}.")
+@click.option("--epochs", type=click.IntRange(1), help=f"Most epochs per trial (early stopping may end sooner). Default: about {TARGET_STEPS} optimizer steps, {MIN_EPOCHS} to {MAX_EPOCHS} epochs.")
+@click.option("--batch-size", type=click.IntRange(1), help=f"Default: from the training rows, one in {ROWS_PER_BATCH_UNIT}, a power of two from {MIN_BATCH} to {MAX_BATCH}.")
 @click.option("--time-budget", metavar="DURATION", help="Wall-clock budget for the whole run up to the export, e.g. 90s, 10m, 1h: time is kept back for the refit, no trial starts once it is needed, a running one stops at its next epoch end.")
 @click.option("--max-failed-trials", type=click.IntRange(1, 1000), show_default=str(DEFAULTS.max_consecutive_failed_trials), help="Consecutive failed trials that end the search (the best completed trial is still exported).")
 @click.option("--refit/--no-refit", default=True, show_default=True, help="Refit the best hyperparameters on train+validation, or export the best trial's own weights.")
@@ -228,6 +228,7 @@ def search(
         f"run {result.run_id}: {trials.get('COMPLETED', 0)}/{trials['total']} trials completed, {info['time_used_seconds']:.0f}s used{budget} "
         f"(+{result.export_seconds:.1f}s export); {_summary(result.report)}"
     )
+    click.echo(f"search stopped: {info['stop_reason']}")
     click.echo(f"exported to {result.path}")
     click.echo(f"report: {result.path / 'report.html'} (open it in a browser)")
 

@@ -106,6 +106,30 @@ def choose_threshold(y_true: np.ndarray, p_positive: np.ndarray, cost_fp: float 
     return {"threshold": float(thresholds[best]), "method": method, "validation_examples": int(len(y_true))}
 
 
+def transfer_threshold(decision: dict[str, Any], chosen_on: np.ndarray, exported: np.ndarray) -> dict[str, Any]:
+    """Move a threshold chosen on the trials' validation scores to a refit model, by the share it calls positive.
+
+    For a refit that the time budget cut short of the trials' epoch counts:
+    its probabilities sit elsewhere than the trials' (a one-epoch refit put
+    every score near 0.5 and its accuracy fell to 0.50 at the trials'
+    threshold).  Ranks survive that shift: the new threshold calls positive
+    the same share of the validation examples, scored by the exported model,
+    as the chosen one did on the trials' scores.  (A refit that trained its
+    full epochs keeps the chosen threshold: the refit has seen the validation
+    rows, so its scores there are more extreme than on new data.)
+    """
+    share = float(np.mean(chosen_on >= decision["threshold"]))
+    ordered = np.sort(exported)[::-1]
+    count = int(round(share * len(ordered)))
+    if count <= 0:
+        threshold = float(np.nextafter(ordered[0], np.inf))
+    else:
+        threshold = float(ordered[count - 1])
+    method = (f"{decision['method']}, chosen on the searched trials' validation scores; moved to the exported refit so it "
+              f"calls the same share ({share:.1%}) of the validation examples positive (trials' threshold {decision['threshold']:.4f})")
+    return {**decision, "threshold": float(np.clip(threshold, 0.0, 1.0)), "method": method, "trials_threshold": decision["threshold"], "positive_share": share}
+
+
 def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
     return {
         "examples": int(len(y_true)),

@@ -23,7 +23,9 @@ from .data.dataset import DatasetInfo
 if TYPE_CHECKING:  # pragma: no cover
     import keras
     import keras_tuner
+    import numpy as np
 
+MEMBERS_SUFFIX = "_members"  # the last layer of a model with one output column per ensemble member
 DEFAULT_OBJECTIVES = {"binary": ("val_auc", "max"), "multiclass": ("val_accuracy", "max"), "regression": ("val_mae", "min")}
 # What compile_model reports per task, so what a search may optimise.
 OBJECTIVES = {
@@ -51,12 +53,53 @@ def output(x: "keras.KerasTensor", info: DatasetInfo, name: str = "output") -> "
     return keras.layers.Rescaling(scale=std, offset=mean, name=name)(x)
 
 
+def member_output(x: "keras.KerasTensor", info: DatasetInfo, name: str = "output") -> "keras.KerasTensor":
+    """The last layers of an ensemble packed into one model, from features shaped (batch, members, width).
+
+    Binary and regression models output one column per member, shape
+    (batch, members): the search trains each column on its own loss against
+    the target (see :func:`targets`), which keeps the members diverse, and
+    scores and exports their mean (:func:`vertical_automl.tuning.single_output`).
+    Multiclass members' probabilities are averaged inside the model.
+    """
+    import keras
+
+    members = int(x.shape[1])
+    units = info.num_classes if info.task == "multiclass" else 1
+    x = keras.layers.EinsumDense("bkd,kdo->bko", output_shape=(members, units), bias_axes="ko", name=f"{name}_heads")(x)
+    if info.task == "multiclass":
+        x = keras.layers.Softmax(axis=-1)(x)
+        return keras.layers.GlobalAveragePooling1D(name=name)(x)
+    x = keras.layers.Reshape((members,))(x)
+    if info.task == "binary":
+        return keras.layers.Activation("sigmoid", name=name + MEMBERS_SUFFIX)(x)
+    mean, std = info.statistics["target_mean"], info.statistics["target_std"]
+    return keras.layers.Rescaling(scale=std, offset=mean, name=name + MEMBERS_SUFFIX)(x)
+
+
+def has_members(model: "keras.Model") -> bool:
+    """Whether ``model`` outputs one column per ensemble member (:func:`member_output`), told by its last layer's name."""
+    return bool(model.layers) and model.layers[-1].name.endswith(MEMBERS_SUFFIX)
+
+
+def targets(y: "np.ndarray", task: str, model: "keras.Model") -> "np.ndarray":
+    """Targets as ``fit`` takes them for ``model``: binary and regression targets repeated once per
+    output column, so a model with one column per ensemble member (:func:`member_output`) trains
+    each member on its own loss (the torch backend's losses want equal shapes); class indices as
+    they are for multiclass."""
+    import numpy as np
+
+    if task == "multiclass" or not has_members(model):
+        return np.asarray(y)
+    return np.repeat(np.asarray(y).reshape(-1, 1), int(model.outputs[0].shape[-1]), axis=1)
+
+
 def compile_model(model: "keras.Model", hp: "keras_tuner.HyperParameters", info: DatasetInfo) -> "keras.Model":
     """Compile with the searched optimizer and the task's loss and metrics."""
     import keras
 
     if info.task == "binary":
-        loss, metrics = "binary_crossentropy", ["accuracy"]
+        loss, metrics = "binary_crossentropy", [keras.metrics.BinaryAccuracy(name="accuracy")]
     elif info.task == "multiclass":
         loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
     else:

@@ -23,7 +23,7 @@ from .data.arrays import align_to_classes
 from .data.dataset import Dataset, LabeledData
 from .data.split import split_dataset, task_of
 from .errors import DataError, UsageError
-from .evaluate import binary_metrics, choose_threshold, classification_metrics, regression_metrics
+from .evaluate import binary_metrics, choose_threshold, classification_metrics, regression_metrics, transfer_threshold
 from .report.sections import Evaluation, ReportSection
 from .plugins import PluginRecord, PluginRegistry, get_plugins
 from .config import SearchConfig, load_config
@@ -202,6 +202,7 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
             "resuming would mix two datasets; start a new run (another --run-name, or none)",
         )
     dataset = split_dataset(training, task, held_out, request["validation_fraction"], request["test_fraction"], settings.seed)
+    settings = settings.for_rows(len(dataset.train))
     classes = f"{dataset.info.num_classes} classes" if task != "regression" else f"regression on '{training.target}'"
     progress.message(
         f"{vertical.name} ({task}): {len(dataset.train)} train / {len(dataset.validation)} validation / {len(dataset.test)} test examples, "
@@ -224,14 +225,14 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
         phases["search"] = clock.used() - sum(phases.values())
         interrupts.check()
         if settings.refit:
-            refitting = "refitting on train+validation" if len(outcome.members) == 1 else f"refitting the best {len(outcome.members)} on train+validation and averaging them"
+            refitting = "refitting on train+validation" if len(outcome.members) == 1 else f"refitting {len(outcome.members)} trials chosen by ensemble selection on train+validation and averaging them"
         else:
-            refitting = "exporting its own weights (--no-refit)" if len(outcome.members) == 1 else f"averaging the best {len(outcome.members)} trials' own weights (--no-refit)"
+            refitting = "exporting its own weights (--no-refit)" if len(outcome.members) == 1 else f"averaging {len(outcome.members)} trials chosen by ensemble selection, with their own weights (--no-refit)"
         progress.message(f"best: trial {outcome.best.trial_id}, {objective}={outcome.best.score:.4f} at epoch {outcome.best.best_epoch}; {refitting}")
         if settings.refit:
             model, refit_histories = refit_members(vertical, dataset, outcome, settings, deadline=clock.end())
         else:
-            model, refit_histories = combine(outcome.trial_models, outcome, vertical), []
+            model, refit_histories = combine(outcome.trial_models, outcome, vertical, task), []
         phases["refit"] = clock.used() - sum(phases.values())
         interrupts.check()
         # The budget covers everything up to here; scoring the test split, the report sections and writing the bundle are the export.
@@ -239,6 +240,10 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
         decision = None
         if task == "binary":
             decision = choose_threshold(dataset.validation.y, outcome.validation_scores[:, 1], cost_fp, cost_fn)
+            planned = [max(1, record.best_epoch or 1) for record, _ in outcome.members]
+            if settings.refit and [len(history["loss"]) for history in refit_histories] != planned:
+                # A refit cut short by the budget is calibrated unlike the trials: keep the share called positive instead.
+                decision = transfer_threshold(decision, outcome.validation_scores[:, 1], predict_scores(model, dataset.validation.x, task)[:, 1])
         scores = predict_scores(model, dataset.test.x, task)
         metrics = score_test_split(task, dataset.test.y, scores, dataset.info.class_names, decision["threshold"] if decision else None)
         evaluation = Evaluation(
@@ -310,6 +315,8 @@ def _check_arguments(root: Path, settings: SearchSettings, validation_fraction: 
     limits = (("max_trials", 1, 10_000), ("epochs", 1, 10_000), ("batch_size", 1, 1 << 20), ("patience", 1, 10_000), ("seed", 0, 2**32 - 1), ("max_consecutive_failed_trials", 1, 1000))
     for name, low, high in limits:
         value = getattr(settings, name)
+        if value is None and name in ("max_trials", "epochs", "batch_size", "patience"):  # chosen later, from the data
+            continue
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise UsageError(f"{name} must be an integer from {low} to {high}, got {value!r}", "pass a value in that range")
     for name, value in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
@@ -341,14 +348,14 @@ def _training_text(outcome: SearchOutcome, fitted: int, refit: bool, refit_epoch
         return _training_text(outcome, fitted, refit, None) + cut
     if not refit:
         trials = ", ".join(record.trial_id for record, _ in outcome.members)
-        what = "weights" if len(outcome.members) == 1 else "weights, averaged"
+        what = "weights" if len(outcome.members) == 1 else "weights, averaged with the weights of greedy ensemble selection"
         return f"trial {trials}'s own {what} (trained on the train split, best epoch kept by validation score; no refit)"
     if len(outcome.members) == 1:
         return f"refit from scratch on train+validation ({fitted} examples) for {outcome.best.best_epoch} epoch(s), the best trial's best epoch"
-    trials = ", ".join(record.trial_id for record, _ in outcome.members)
+    trials = ", ".join(f"{record.trial_id} ({weight:.0%})" for (record, _), weight in zip(outcome.members, outcome.weights))
     return (
-        f"the average of the {len(outcome.members)} best trials ({trials}), each refit from scratch on train+validation "
-        f"({fitted} examples) for its own best epoch count"
+        f"the weighted average of {len(outcome.members)} trials ({trials}), chosen by greedy ensemble selection on validation predictions, "
+        f"each refit from scratch on train+validation ({fitted} examples) for its own best epoch count"
     )
 
 
@@ -410,7 +417,9 @@ def _documents(
                 "training": _training_text(outcome, fitted, settings.refit, [len(h["loss"]) for h in timing["refit_histories"]] if settings.refit else None),
                 "refit": settings.refit,
                 "epochs": outcome.best.best_epoch,
-                "ensemble": [{"trial": record.trial_id, "score": record.score, "epochs": record.best_epoch} for record, _ in outcome.members],
+                "ensemble": [{"trial": record.trial_id, "score": record.score, "epochs": record.best_epoch, "weight": weight}
+                             for (record, _), weight in zip(outcome.members, outcome.weights)],
+                "ensemble_validation_score": outcome.ensemble_score,
                 "parameters": parameters,
                 "refit_history": [{"trial": record.trial_id, "history": history} for (record, _), history in zip(outcome.members, timing["refit_histories"])],
             },
@@ -422,6 +431,7 @@ def _documents(
                 "best_trial": outcome.best.trial_id,
                 "best_score": outcome.best.score,
                 "stopped_early": outcome.stopped_early_reason,
+                "stop_reason": outcome.stop_reason,
                 "trials": {"total": len(outcome.trials), **dict(sorted(trial_counts.items()))},
                 "search_seconds": round(outcome.seconds, 2),
                 "time_budget_seconds": settings.time_budget,

@@ -189,8 +189,15 @@ def table_encoder(spec: dict[str, Any]) -> TableEncoder:
 
 
 def text_encoder(spec: dict[str, Any]) -> TextEncoder:
-    """The fitted text encoder that ``spec`` describes."""
-    return TextEncoder(sequence_length=spec["sequence_length"], vocabulary=tuple(spec["vocabulary"]))
+    """The fitted text encoder that ``spec`` describes.
+
+    Bundles from before the n-gram bag have neither ``token_count`` nor
+    ``ngram_length``: their vocabulary is all tokens and their rows token ids only.
+    """
+    return TextEncoder(
+        sequence_length=spec["sequence_length"], vocabulary=tuple(spec["vocabulary"]),
+        token_count=spec.get("token_count"), ngram_length=spec.get("ngram_length", 0),
+    )
 
 
 def _encode_text(raw: Any, spec: dict[str, Any]) -> Inputs:

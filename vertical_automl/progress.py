@@ -27,7 +27,7 @@ class SearchProgress:
     def message(self, text: str) -> None:
         """A one-line note (data summary, best trial, refit, resume)."""
 
-    def search_started(self, total_trials: int, objective: str, direction: str, budget_end: float | None, finished: list["TrialRecord"]) -> None:
+    def search_started(self, total_trials: int | None, objective: str, direction: str, budget_end: float | None, finished: list["TrialRecord"]) -> None:
         """The tuner is about to start; ``finished`` are trials a resumed run already has."""
 
     def trial_started(self, trial_id: str, hyperparameters: dict[str, Any]) -> None:
@@ -43,10 +43,11 @@ class SearchProgress:
         """The tuner is done; what follows (refit, export) is reported as messages."""
 
 
-def trial_line(record: "TrialRecord", objective: str, total: int) -> str:
+def trial_line(record: "TrialRecord", objective: str, total: int | None) -> str:
     score = f"{objective}={record.score:.4f}" if record.score is not None else f"{objective}=-"
     suffix = f"  {record.error}" if record.error else ""
-    return f"trial {record.trial_id} ({int(record.trial_id) + 1}/{total})  {record.status:<9} {score}  epochs={record.epochs_run}  {record.seconds:.1f}s{suffix}"
+    count = f"{int(record.trial_id) + 1}/{total}" if total else f"{int(record.trial_id) + 1}"
+    return f"trial {record.trial_id} ({count})  {record.status:<9} {score}  epochs={record.epochs_run}  {record.seconds:.1f}s{suffix}"
 
 
 class LogProgress(SearchProgress):
@@ -55,7 +56,7 @@ class LogProgress(SearchProgress):
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
         self.objective = "score"
-        self.total = 0
+        self.total: int | None = None  # None: no trial cap (the time budget ends the search)
 
     def _print(self, text: str) -> None:
         print(text, file=self.stream or sys.stderr, flush=True)
@@ -63,7 +64,7 @@ class LogProgress(SearchProgress):
     def message(self, text: str) -> None:
         self._print(text)
 
-    def search_started(self, total_trials: int, objective: str, direction: str, budget_end: float | None, finished: list["TrialRecord"]) -> None:
+    def search_started(self, total_trials: int | None, objective: str, direction: str, budget_end: float | None, finished: list["TrialRecord"]) -> None:
         self.objective, self.total = objective, total_trials
 
     def trial_ended(self, record: "TrialRecord") -> None:
@@ -91,7 +92,7 @@ class LiveProgress(LogProgress):
     def _print(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False)
 
-    def search_started(self, total_trials: int, objective: str, direction: str, budget_end: float | None, finished: list["TrialRecord"]) -> None:
+    def search_started(self, total_trials: int | None, objective: str, direction: str, budget_end: float | None, finished: list["TrialRecord"]) -> None:
         from rich.live import Live
 
         super().search_started(total_trials, objective, direction, budget_end, finished)
@@ -126,7 +127,10 @@ class LiveProgress(LogProgress):
         from rich.table import Table
 
         done = len(self.finished)
-        heading = f"trial {done + 1} of {self.total}" if done < self.total else f"{done} of {self.total} trials done"
+        if self.total is None:
+            heading = f"trial {done + 1}"
+        else:
+            heading = f"trial {done + 1} of {self.total}" if done < self.total else f"{done} of {self.total} trials done"
         if self.budget_end is not None:
             heading += f", {max(0.0, self.budget_end - time.monotonic()):.0f}s of the time budget left"
         if self.running is not None:

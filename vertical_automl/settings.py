@@ -7,7 +7,8 @@ importing it costs nothing (no Keras).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import math
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from .space import SpaceConfig
@@ -16,17 +17,35 @@ if TYPE_CHECKING:  # pragma: no cover
     from .vertical import Vertical
 
 TUNERS = ("random", "bayesian", "hyperband", "grid")
+# Without a time budget a search must end somewhere: this many trials.  With a
+# budget the budget ends it, and only a --max-trials the user gives caps it.
+DEFAULT_MAX_TRIALS = 12
+UNCAPPED_TRIALS = 10_000
+# Batch sizes follow the training rows (see SearchSettings.for_rows): about
+# one example in 32 per batch, a power of two from 32 to 256, so a 200-row
+# table still takes several steps per epoch and a 25k-row one about 100.
+MIN_BATCH, MAX_BATCH, ROWS_PER_BATCH_UNIT = 32, 256, 32
+# Epochs follow the steps per epoch: about this many optimizer steps per
+# trial, between 30 and 100 epochs (early stopping usually ends sooner).
+TARGET_STEPS, MIN_EPOCHS, MAX_EPOCHS = 2000, 30, 100
 
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """Knobs of one search.  Defaults give a good digits model in under 3 minutes on 2 CPU cores."""
+    """Knobs of one search.
+
+    ``None`` for ``max_trials``, ``epochs``, ``batch_size`` and ``patience``
+    means "choose for me": :meth:`for_rows` turns them into numbers once the
+    size of the training split is known, and :meth:`trial_cap` says how many
+    trials may run.  The saved request keeps the ``None``, so a resumed run
+    derives the same numbers again.
+    """
 
     tuner: str = "random"
-    max_trials: int = 12
-    epochs: int = 30
-    batch_size: int = 64
-    patience: int = 5
+    max_trials: int | None = None  # None: no cap with a time budget, DEFAULT_MAX_TRIALS without
+    epochs: int | None = None  # None: from the steps per epoch (for_rows)
+    batch_size: int | None = None  # None: from the training rows (for_rows)
+    patience: int | None = None  # None: a tenth of the epochs, at least 5
     seed: int = 0
     max_consecutive_failed_trials: int = 3
     time_budget: float | None = None  # seconds; None: no limit
@@ -34,6 +53,26 @@ class SearchSettings:
     objective: str | None = None  # None: the vertical's objective for the task
     direction: str | None = None  # "min" or "max"; None: inferred from the objective's name
     space: SpaceConfig = field(default_factory=SpaceConfig)
+
+    def trial_cap(self) -> int:
+        """The most trials to run: the user's ``max_trials``, else none with a budget, else the default."""
+        if self.max_trials is not None:
+            return self.max_trials
+        return UNCAPPED_TRIALS if self.time_budget is not None else DEFAULT_MAX_TRIALS
+
+    def for_rows(self, train_rows: int) -> "SearchSettings":
+        """These settings with batch size, epochs and patience chosen for ``train_rows`` where not set.
+
+        One fixed batch size and epoch count are wrong at both ends: batch 64
+        gives a 32-row table one step per epoch and a 15k-row one 240 steps of
+        Python overhead.  So the batch grows with the data, and the epochs
+        keep the optimizer steps per trial near ``TARGET_STEPS``.
+        """
+        batch = self.batch_size or int(min(MAX_BATCH, max(MIN_BATCH, 2 ** math.floor(math.log2(max(1.0, train_rows / ROWS_PER_BATCH_UNIT))))))
+        steps = math.ceil(train_rows / batch)
+        epochs = self.epochs or int(min(MAX_EPOCHS, max(MIN_EPOCHS, round(TARGET_STEPS / steps))))
+        patience = self.patience or max(5, epochs // 10)
+        return replace(self, batch_size=batch, epochs=epochs, patience=patience)
 
     def objective_for(self, vertical: "Vertical", task: str) -> tuple[str, str]:
         """The configured objective and direction, else the vertical's for ``task``."""

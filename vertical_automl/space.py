@@ -201,38 +201,58 @@ def learning_rate(hp: "keras_tuner.HyperParameters", optimizer_name: str, choice
 
 
 def schedule(hp: "keras_tuner.HyperParameters") -> str:
-    """How the learning rate moves over the epochs: ``constant``, ``step`` or ``cosine``.
+    """How the learning rate moves over the trial: ``constant``, ``step`` or ``cosine``.
 
-    Declared with the optimizer; applied per epoch by :func:`schedule_callback`
-    at fit time, so trials and the refit follow the same curve.
+    Declared with the optimizer; applied at every optimizer step by
+    :func:`schedule_callback` at fit time, so trials and the refit follow the same curve.
     """
     return str(_choice(hp, "lr_schedule", active().schedules or SCHEDULES))
 
 
-def scheduled_rate(kind: str, base: float, epoch: int, epochs: int) -> float:
-    """The learning rate of 0-based ``epoch`` out of ``epochs``.
+def scheduled_rate(kind: str, base: float, step: int, total_steps: int) -> float:
+    """The learning rate at 0-based optimizer ``step`` of ``total_steps``.
 
-    ``step`` halves the rate every sixth of the epoch budget (every 5 epochs
-    of 30); ``cosine`` follows half a cosine from ``base`` down to 1 % of it.
+    Defined over steps, not epochs, so the curve is the same whatever the
+    epoch count: ``step`` halves the rate after each sixth of the steps;
+    ``cosine`` follows half a cosine from ``base`` down to 1 % of it.
     """
+    fraction = min(step, total_steps) / max(1, total_steps)
     if kind == "step":
-        return base * 0.5 ** (epoch // max(1, round(epochs / 6)))
+        return base * 0.5 ** min(5, math.floor(fraction * 6))
     if kind == "cosine":
         floor = 0.01 * base
-        return floor + (base - floor) * 0.5 * (1 + math.cos(math.pi * min(epoch, epochs) / max(1, epochs)))
+        return floor + (base - floor) * 0.5 * (1 + math.cos(math.pi * fraction))
     return base
 
 
-def schedule_callback(hp: "keras_tuner.HyperParameters", epochs: int) -> "keras.callbacks.Callback | None":
-    """A ``LearningRateScheduler`` for the trial's schedule over ``epochs`` (``None`` for constant)."""
+def base_learning_rate(hp: "keras_tuner.HyperParameters") -> float | None:
+    """The trial's learning rate before any schedule (whichever of the two rate dimensions is active)."""
+    values = hp.values
+    return values.get("learning_rate") if values.get("optimizer") in ADAPTIVE else values.get("learning_rate_sgd")
+
+
+def schedule_callback(hp: "keras_tuner.HyperParameters", total_steps: int) -> "keras.callbacks.Callback | None":
+    """A callback setting the trial's scheduled rate before every batch of ``total_steps`` (``None`` for constant)."""
     import keras
 
-    values = hp.values
-    kind = values.get("lr_schedule", "constant")
-    base = values.get("learning_rate") if values.get("optimizer") in ADAPTIVE else values.get("learning_rate_sgd")
+    kind, base = hp.values.get("lr_schedule", "constant"), base_learning_rate(hp)
     if kind == "constant" or base is None:
         return None
-    return keras.callbacks.LearningRateScheduler(lambda epoch, _rate: scheduled_rate(kind, float(base), epoch, epochs))
+
+    class StepSchedule(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.step = 0
+
+        def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+            self.model.optimizer.learning_rate = scheduled_rate(kind, float(base), self.step, total_steps)
+            self.step += 1
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if logs is not None:  # the trial's CSV log shows the rate each epoch ended with
+                logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    return StepSchedule()
 
 
 def optimizer(hp: "keras_tuner.HyperParameters", choices: Sequence[str] = OPTIMIZERS) -> "keras.optimizers.Optimizer":

@@ -28,7 +28,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from . import interrupts, space
+from . import ensemble, heads, interrupts, space
 from .data.dataset import Dataset, LabeledData
 from .errors import SearchError
 from .progress import SearchProgress
@@ -58,8 +58,9 @@ class SearchOutcome:
 
     ``members`` are the best trials (best first) whose refits make up the
     exported model: one, or several for a vertical that ensembles.
-    ``validation_scores`` average those trials' own models, which never saw
-    the validation split; binary tasks choose their decision threshold on them.
+    ``validation_scores`` are the weighted average of those trials' own
+    models on the validation split, which they never trained on; binary tasks
+    choose their decision threshold on them.
     """
 
     trials: list[TrialRecord]
@@ -68,6 +69,9 @@ class SearchOutcome:
     seconds: float = 0.0
     validation_scores: np.ndarray | None = None
     trial_models: list[keras.Model] | None = None  # the members' own trained models, for --no-refit
+    weights: tuple[float, ...] = (1.0,)  # each member's share of the exported average
+    stop_reason: str = ""  # why no further trial ran, in words, for the summary and the report
+    ensemble_score: float | None = None  # the weighted members' validation score, when they were chosen on predictions
 
     @property
     def best(self) -> TrialRecord:
@@ -129,45 +133,90 @@ class Deadline(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class ValidationAUC(keras.callbacks.Callback):
-    """Adds the exact validation ROC AUC (scikit-learn) to the logs as ``val_auc`` at each epoch end.
+class ValidationPredictions(keras.callbacks.Callback):
+    """Predicts the validation split at each epoch end: exact metrics, and the best epoch's predictions.
 
-    Binary models compile without Keras's AUC metric, which approximates
-    with 200 thresholds and measured a fifth of every training step; one
-    prediction pass over the validation split per epoch is far cheaper.  A
-    model that compiled its own AUC keeps it.
+    * Binary models compile without Keras's AUC metric, which approximates
+      with 200 thresholds and measured a fifth of every training step; one
+      prediction pass per epoch is far cheaper, and gives the exact ROC AUC
+      (scikit-learn) as ``val_auc``.  A model that compiled its own AUC keeps it.
+    * A model with one output column per ensemble member (TabM) is scored on
+      the members' mean: ``val_accuracy`` (binary), ``val_mae`` and
+      ``val_rmse`` (regression) are replaced by the ensemble's own.
+    * The predictions of the epoch with the best ``objective`` are kept in
+      ``sink.best`` (the checkpoint KerasTuner keeps is that epoch's), for
+      ensemble selection and the decision threshold.
     """
 
-    def __init__(self, x: Any, y: np.ndarray, batch_size: int) -> None:
+    def __init__(self, x: Any, y: np.ndarray, task: str, objective: str, direction: str, sink: "PredictionSink") -> None:
         super().__init__()
-        self.x, self.y, self.batch_size = x, y, batch_size
+        self.x, self.y, self.task, self.objective, self.direction, self.sink = x, y, task, objective, direction, sink
+        self.best: float | None = None
 
-    def __deepcopy__(self, memo: dict) -> "ValidationAUC":  # KerasTuner copies callbacks per trial; the data is shared
-        return ValidationAUC(self.x, self.y, self.batch_size)
+    def __deepcopy__(self, memo: dict) -> "ValidationPredictions":  # KerasTuner copies callbacks per trial; the data is shared
+        return ValidationPredictions(self.x, self.y, self.task, self.objective, self.direction, self.sink)
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.best, self.sink.best = None, None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         from sklearn.metrics import roc_auc_score
 
-        if logs is None or "val_auc" in logs:
+        if logs is None:
             return
-        scores = np.asarray(self.model.predict(self.x, batch_size=max(256, self.batch_size), verbose=0), dtype=np.float64).reshape(len(self.y), -1)[:, -1]
-        logs["val_auc"] = float(roc_auc_score(self.y, scores)) if np.isfinite(scores).all() else float("nan")
+        members = heads.has_members(self.model)
+        scores = scores_from_output(self.model.predict(self.x, batch_size=1024, verbose=0), self.task, members)
+        finite = bool(np.isfinite(scores).all())
+        if self.task == "binary":
+            if "val_auc" not in logs:
+                logs["val_auc"] = float(roc_auc_score(self.y, scores[:, 1])) if finite else float("nan")
+            if members:
+                logs["val_accuracy"] = float(np.mean((scores[:, 1] >= 0.5) == (self.y == 1)))
+        elif self.task == "regression" and members and finite:
+            logs["val_mae"] = float(np.mean(np.abs(scores - self.y)))
+            logs["val_rmse"] = float(np.sqrt(np.mean((scores - self.y) ** 2)))
+        value = logs.get(self.objective)
+        if value is None or not finite or not math.isfinite(float(value)):
+            return
+        if self.best is None or (float(value) > self.best if self.direction == "max" else float(value) < self.best):
+            self.best, self.sink.best = float(value), scores
 
 
-def class_weight_for(hp: kt.HyperParameters, dataset: Dataset) -> dict[int, float] | None:
-    """Balanced class weights when the trial's ``class_weight`` hyperparameter says so."""
-    return dataset.info.class_weights if hp.values.get("class_weight") == "balanced" else None
+@dataclass
+class PredictionSink:
+    """Where the running trial's best validation predictions land (one trial runs at a time)."""
+
+    best: np.ndarray | None = None
 
 
-def fit_options(hp: kt.HyperParameters, dataset: Dataset, settings: SearchSettings) -> dict[str, Any]:
-    """What the trial's hyperparameters decide about ``fit``: batch size, class weights, learning-rate schedule.
+def sample_weight_for(hp: kt.HyperParameters, dataset: Dataset, y: np.ndarray) -> np.ndarray | None:
+    """Balanced per-example weights when the trial's ``class_weight`` hyperparameter says so.
 
-    Trials and the refit both use it, so the refit trains the way the trial did.
+    Passed as ``sample_weight`` rather than Keras's ``class_weight``, which
+    reads the class from the target's last axis and so mistakes a target
+    repeated per ensemble member (:func:`heads.targets`) for one-hot labels.
+    """
+    if hp.values.get("class_weight") != "balanced" or not dataset.info.class_weights:
+        return None
+    weights = dataset.info.class_weights
+    return np.array([weights.get(int(label), 1.0) for label in y], dtype=np.float32)
+
+
+def fit_options(hp: kt.HyperParameters, dataset: Dataset, settings: SearchSettings, y: np.ndarray) -> dict[str, Any]:
+    """What the trial's hyperparameters decide about ``fit`` on targets ``y``: batch size, example weights, rate schedule.
+
+    Trials and the refit both use it, so the refit trains the way the trial
+    did; the schedule spans ``settings.epochs`` epochs of ``y``'s rows, so a
+    refit on more rows follows the same curve per epoch.
     """
     with space.using(settings.space):
         batch_size = space.batch_size(hp, settings.batch_size)
-    scheduler = space.schedule_callback(hp, settings.epochs)
-    return {"batch_size": batch_size, "class_weight": class_weight_for(hp, dataset), "callbacks": [scheduler] if scheduler else []}
+    scheduler = space.schedule_callback(hp, settings.epochs * math.ceil(len(y) / batch_size))
+    options: dict[str, Any] = {"batch_size": batch_size, "callbacks": [scheduler] if scheduler else []}
+    weights = sample_weight_for(hp, dataset, y)
+    if weights is not None:
+        options["sample_weight"] = weights
+    return options
 
 
 class VerticalHyperModel(kt.HyperModel):
@@ -178,6 +227,10 @@ class VerticalHyperModel(kt.HyperModel):
         self.vertical = vertical
         self.dataset = dataset
         self.settings = settings
+        self.predictions = PredictionSink()
+        task = dataset.info.task
+        # Binary tasks need the predictions for val_auc; ensembling verticals choose members on them.
+        self.collects_predictions = task == "binary" or vertical.ensemble_size > 1
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         started = time.perf_counter()
@@ -187,14 +240,18 @@ class VerticalHyperModel(kt.HyperModel):
         self.last_build_seconds = time.perf_counter() - started  # the time budget reserves it for each refit member
         return model
 
-    def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
-        options = fit_options(hp, self.dataset, self.settings)
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: np.ndarray, **kwargs: Any) -> Any:
+        task = self.dataset.info.task
+        options = fit_options(hp, self.dataset, self.settings, y)
         first = options.pop("callbacks")  # before the logging, early-stopping and tuner callbacks, which read what these add
-        if self.dataset.info.task == "binary" and kwargs.get("validation_data") is not None:
-            x, y = kwargs["validation_data"][:2]
-            first.append(ValidationAUC(x, np.asarray(y), options["batch_size"]))
+        validation = kwargs.get("validation_data")
+        if validation is not None and (self.collects_predictions or heads.has_members(model)):
+            objective, direction = self.settings.objective_for(self.vertical, task)
+            first.append(ValidationPredictions(validation[0], np.asarray(validation[1]), task, objective, direction, self.predictions))
+        if validation is not None:
+            kwargs["validation_data"] = (validation[0], heads.targets(np.asarray(validation[1]), task, model))
         kwargs["callbacks"] = [*first, *kwargs.get("callbacks", [])]
-        return model.fit(*args, **{**options, **kwargs})
+        return model.fit(x, heads.targets(np.asarray(y), task, model), **{**options, **kwargs})
 
 
 @dataclass
@@ -248,6 +305,7 @@ class _TrialBookkeeping:
         refit_members: int, refit_scale: float, **kwargs: Any
     ) -> None:
         self.log_dir, self.state_file, self.progress, self.clock = log_dir, state_file, progress, clock
+        self.predictions_dir = state_file.parent / "predictions"
         self.refit_members, self.refit_scale = refit_members, refit_scale
         saved = json.loads(state_file.read_text()) if state_file.exists() else {}
         self.seconds: dict[str, float] = {k: v["seconds"] for k, v in saved.get("trials", {}).items()}
@@ -298,10 +356,25 @@ class _TrialBookkeeping:
         try:
             histories = super().run_trial(trial, *args, **kwargs)
             self.epochs_run[trial.trial_id] = max(len(h.epoch) for h in histories)
+            self._save_predictions(trial.trial_id)
             return histories
         finally:
             self.seconds[trial.trial_id] = time.perf_counter() - started
             self.build_seconds[trial.trial_id] = getattr(self.hypermodel, "last_build_seconds", 0.0)
+
+    def _save_predictions(self, trial_id: str) -> None:
+        """Keep the trial's best-epoch validation predictions on disk, so a resumed run can still ensemble it."""
+        best = self.hypermodel.predictions.best
+        if best is None:
+            return
+        self.predictions_dir.mkdir(exist_ok=True)
+        temporary = self.predictions_dir / f"trial_{trial_id}.tmp.npy"
+        np.save(temporary, best)
+        os.replace(temporary, self.predictions_dir / f"trial_{trial_id}.npy")
+
+    def validation_predictions(self, trial_id: str) -> np.ndarray | None:
+        path = self.predictions_dir / f"trial_{trial_id}.npy"
+        return np.load(path) if path.exists() else None
 
     def record(self, trial_id: str) -> TrialRecord:
         return trial_record(self.oracle.trials[trial_id], self.seconds.get(trial_id, 0.0), self.epochs_run.get(trial_id))
@@ -329,35 +402,92 @@ def release_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def _tuner_class(kind: str) -> type:
-    base = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyperband": kt.Hyperband, "grid": kt.GridSearch}[kind]
-    return type(f"Bookkept{base.__name__}", (_TrialBookkeeping, base), {})
+def _accepts(hp: Any, value: Any) -> bool:
+    """Whether ``value`` is a legal value of hyperparameter ``hp`` (recipes may name values a config removed)."""
+    from keras_tuner.src.engine import hyperparameters as kinds
+
+    if value is None:
+        return False
+    if isinstance(hp, kinds.Fixed):
+        return value == hp.value
+    if isinstance(hp, kinds.Boolean):
+        return isinstance(value, bool)
+    if isinstance(hp, kinds.Choice):
+        return value in hp.values
+    if isinstance(hp, (kinds.Int, kinds.Float)):
+        return isinstance(value, (int, float)) and hp.min_value <= value <= hp.max_value
+    return False
+
+
+class _RecipesFirst:
+    """Oracle mixin: the first trials are the vertical's recipes, then the oracle's own proposals.
+
+    A recipe names some hyperparameter values; every other active one takes
+    its default.  KerasTuner's random and Bayesian oracles sample from the
+    first trial on, so without this a strong known configuration might never
+    be tried in a short budget.  Trial ids count up from 0, so a resumed run
+    gives the same recipes to the same trials.
+    """
+
+    def __init__(self, *args: Any, recipes: tuple[dict[str, Any], ...] = (), **kwargs: Any) -> None:
+        self.recipes = recipes
+        super().__init__(*args, **kwargs)
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        index = int(trial_id)
+        if index < len(self.recipes):
+            values = self._recipe_values(self.recipes[index])
+            if not self._duplicate(values):
+                return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": values}
+        return super().populate_space(trial_id)
+
+    def _recipe_values(self, recipe: dict[str, Any]) -> dict[str, Any]:
+        chosen = kt.HyperParameters()
+        for hp in self.hyperparameters.space:
+            chosen.merge([hp])
+            if chosen.is_active(hp):
+                value = recipe.get(hp.name)
+                chosen.values[hp.name] = value if _accepts(hp, value) else hp.default
+        return chosen.values
+
+
+class _RandomWithRecipes(_RecipesFirst, kt.oracles.RandomSearchOracle):
+    pass
+
+
+class _BayesianWithRecipes(_RecipesFirst, kt.oracles.BayesianOptimizationOracle):
+    pass
+
+
+class BookkeptTuner(_TrialBookkeeping, kt.Tuner):
+    """A KerasTuner tuner around any oracle, with the run's bookkeeping."""
+
+
+class BookkeptHyperband(_TrialBookkeeping, kt.Hyperband):
+    pass
 
 
 def make_tuner(hypermodel: VerticalHyperModel, vertical: Vertical, settings: SearchSettings, directory: Path, **bookkeeping: Any) -> kt.Tuner:
-    """Build the chosen KerasTuner tuner, with ``max_trials`` honoured by all of them.
+    """Build the chosen KerasTuner tuner, with the trial cap (:meth:`SearchSettings.trial_cap`) honoured by all.
 
-    A ``directory`` holding an earlier session's state is reloaded: finished
+    Random and Bayesian searches start with the vertical's recipes.  A
+    ``directory`` holding an earlier session's state is reloaded: finished
     trials are kept and an interrupted one runs again (KerasTuner's own resume).
     """
     name, direction = settings.objective_for(vertical, hypermodel.dataset.info.task)
-    common = dict(
-        hypermodel=hypermodel,
-        objective=kt.Objective(name, direction=direction),
-        seed=settings.seed,
-        directory=str(directory),
-        project_name="search",
-        overwrite=False,
-        max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
-        **bookkeeping,
-    )
-    cls = _tuner_class(settings.tuner)
+    objective = kt.Objective(name, direction=direction)
+    common = dict(hypermodel=hypermodel, directory=str(directory), project_name="search", overwrite=False, **bookkeeping)
+    oracle_options = dict(objective=objective, max_trials=settings.trial_cap(), seed=settings.seed, max_consecutive_failed_trials=settings.max_consecutive_failed_trials)
     with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner prints "Reloading Tuner from ..." to stdout
         if settings.tuner == "hyperband":
-            tuner = cls(max_epochs=max(2, settings.epochs), factor=3, hyperband_iterations=1, **common)
-            tuner.oracle.max_trials = settings.max_trials  # Hyperband has no cap of its own
+            tuner = BookkeptHyperband(max_epochs=max(2, settings.epochs), factor=3, hyperband_iterations=1, objective=objective, seed=settings.seed,
+                                      max_consecutive_failed_trials=settings.max_consecutive_failed_trials, **common)
+            tuner.oracle.max_trials = settings.trial_cap()  # Hyperband has no cap of its own
+        elif settings.tuner == "grid":
+            tuner = BookkeptTuner(oracle=kt.oracles.GridSearchOracle(**oracle_options), **common)
         else:
-            tuner = cls(max_trials=settings.max_trials, **common)
+            kind = _RandomWithRecipes if settings.tuner == "random" else _BayesianWithRecipes
+            tuner = BookkeptTuner(oracle=kind(**oracle_options, recipes=tuple(vertical.recipes)), **common)
     return tuner
 
 
@@ -411,7 +541,8 @@ def run_search(
         raise SearchError(f"the {vertical.name} model could not be built: {type(error).__name__}: {error}", "this is a bug in the plugin; report it with the output of --debug") from error
     callbacks = [keras.callbacks.EarlyStopping(monitor=objective, mode=direction, patience=settings.patience), NonFiniteLoss(), StopOnInterrupt()]
     finished = [tuner.record(trial_id) for trial_id in tuner.oracle.end_order]
-    progress.search_started(settings.max_trials, objective, direction, clock.end(), finished)
+    cap = settings.trial_cap()
+    progress.search_started(cap if settings.max_trials is not None or settings.time_budget is None else None, objective, direction, clock.end(), finished)
     stopped = None
     try:
         tuner.search(
@@ -432,27 +563,65 @@ def run_search(
         raise SearchError(f"all {len(trials)} trial(s) failed; first error: {first_error}", "re-run with --debug to see each trial's traceback")
     if tuner.out_of_time:
         stopped = f"time budget of {settings.time_budget:g}s: no time left for another trial and the refit after {len(trials)} trial(s)"
-    size = min(max(1, vertical.ensemble_size), len(completed))
+    reason = stop_reason(settings, len(trials), tuner.out_of_time, stopped)
     by_id = {t.trial_id: t for t in trials}
-    members = [(by_id[trial.trial_id], trial.hyperparameters) for trial in tuner.oracle.get_best_trials(size)]
-    with warnings.catch_warnings():  # the checkpoints hold weights only; Keras warns that optimizer state is absent
-        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        with space.using(settings.space):
-            models = tuner.get_best_models(size)
-    validation_scores = np.mean([predict_scores(model, dataset.validation.x, dataset.info.task) for model in models], axis=0)
+    hyperparameters = {trial.trial_id: trial.hyperparameters for trial in tuner.oracle.trials.values()}
+    selection = _select_members(tuner, completed, dataset, vertical, objective, direction)
+    members = [(by_id[trial_id], hyperparameters[trial_id]) for trial_id in selection.trial_ids]
+    models = None
+    if not settings.refit or selection.validation_scores is None:
+        with warnings.catch_warnings():  # the checkpoints hold weights only; Keras warns that optimizer state is absent
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            with space.using(settings.space):
+                models = [tuner.load_model(tuner.oracle.get_trial(trial_id)) for trial_id in selection.trial_ids]
+    validation_scores = selection.validation_scores
+    if validation_scores is None:
+        validation_scores = predict_scores(models[0], dataset.validation.x, dataset.info.task)
     kept = None if settings.refit else models  # only --no-refit exports them; a refit would otherwise hold them in memory
-    return SearchOutcome(trials, members, stopped, time.perf_counter() - started, validation_scores, kept)
+    return SearchOutcome(trials, members, stopped, time.perf_counter() - started, validation_scores, kept, selection.weights, reason, selection.validation_score)
+
+
+def stop_reason(settings: SearchSettings, trials: int, out_of_time: bool, failures: str | None) -> str:
+    """Why the search ran no further trial, in words a user can act on."""
+    if out_of_time:
+        return f"the time budget ({settings.time_budget:g}s) was used: no time left for another trial and the refit"
+    if failures:
+        return f"too many consecutive failed trials ({settings.max_consecutive_failed_trials}; --max-failed-trials)"
+    if trials >= settings.trial_cap():
+        if settings.max_trials is None:
+            return f"the default cap of {settings.trial_cap()} trials without a --time-budget (give --time-budget or --max-trials for more)"
+        return f"the trial cap was reached (max_trials {settings.trial_cap()})"
+    return f"the {settings.tuner} tuner had no new hyperparameters to try after {trials} trial(s)"
+
+
+def _select_members(tuner: kt.Tuner, completed: list[TrialRecord], dataset: Dataset, vertical: Vertical, objective: str, direction: str) -> ensemble.Selection:
+    """The trials the export averages: greedy ensemble selection on validation predictions, or the best trial alone.
+
+    Verticals with ``ensemble_size`` 1, and runs whose trials left no
+    predictions (older runs resumed), export the best trial.
+    """
+    candidates = []
+    for record in completed:
+        scores = tuner.validation_predictions(record.trial_id)
+        if scores is not None:
+            candidates.append(ensemble.Candidate(record.trial_id, float(record.score), scores))
+    best = tuner.oracle.get_best_trials(1)[0].trial_id
+    if vertical.ensemble_size <= 1 or len(candidates) < len(completed):
+        scores = next((c.scores for c in candidates if c.trial_id == best), None)
+        record = next(r for r in completed if r.trial_id == best)
+        return ensemble.Selection((best,), (1.0,), float(record.score), scores)
+    return ensemble.select(candidates, dataset.validation.y, objective, direction, dataset.info.task, vertical.ensemble_size)
 
 
 def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings: SearchSettings, deadline: float | None = None) -> tuple[keras.Model, list[dict[str, list[float]]]]:
     """Train each member's hyperparameters from scratch on train+validation for its best epoch count.
 
     One member is exported as it is; several are wrapped in one model that
-    averages their outputs (stock ``Average`` layer, so it loads in safe mode).
-    With a ``deadline`` (the end of the time budget) a refit stops at the
-    epoch end after it.  Each member's training history (loss and metrics per
-    epoch, as many epochs as it really trained) is returned for the report's
-    learning curves.
+    averages their outputs with the members' weights (stock layers, so it
+    loads in safe mode).  With a ``deadline`` (the end of the time budget) a
+    refit stops at the epoch end after it.  Each member's training history
+    (loss and metrics per epoch, as many epochs as it really trained) is
+    returned for the report's learning curves.
     """
     keras.backend.clear_session()
     fitting: LabeledData = dataset.train_and_validation()
@@ -461,37 +630,72 @@ def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings
         keras.utils.set_random_seed(settings.seed + index)
         with space.using(settings.space):
             model = vertical.build_model(hp, dataset.info)
-        options = fit_options(hp, dataset, settings)
+        options = fit_options(hp, dataset, settings, fitting.y)
         options["callbacks"] += [NonFiniteLoss(), StopOnInterrupt(), Deadline(lambda: deadline)]
         try:
-            history = model.fit(fitting.x, fitting.y, epochs=max(1, record.best_epoch or 1), verbose=0, **options)
+            history = model.fit(fitting.x, heads.targets(fitting.y, dataset.info.task, model), epochs=max(1, record.best_epoch or 1), verbose=0, **options)
         except kt.errors.FailedTrialError as error:
             raise SearchError(f"refitting trial {record.trial_id} on train+validation diverged: {error}", "re-run with another --seed or more --max-trials") from error
         models.append(model)
         histories.append({name: [float(v) for v in values] for name, values in history.history.items()})
-    return combine(models, outcome, vertical), histories
+    return combine(models, outcome, vertical, dataset.info.task), histories
 
 
-def combine(models: list[keras.Model], outcome: SearchOutcome, vertical: Vertical) -> keras.Model:
-    """One model as it is; several wrapped in one model that averages their outputs."""
+def single_output(model: keras.Model, task: str) -> keras.Model:
+    """A binary or regression model with one output column per ensemble member, wrapped to output their mean.
+
+    Other models come back as they are.  Stock layers only (``Reshape`` and
+    ``GlobalAveragePooling1D``), so the export loads in safe mode.
+    """
+    if not heads.has_members(model):
+        return model
+    columns = int(model.outputs[0].shape[-1])
+    first = model.inputs[0]
+    inputs = keras.Input(shape=tuple(first.shape[1:]), dtype=first.dtype, name=first.name)
+    x = keras.layers.Reshape((columns, 1))(model(inputs))
+    outputs = keras.layers.GlobalAveragePooling1D(name="members_mean")(x)
+    return keras.Model(inputs, outputs, name=model.name)
+
+
+def combine(models: list[keras.Model], outcome: SearchOutcome, vertical: Vertical, task: str) -> keras.Model:
+    """One model (its members' mean, for a packed ensemble), or several averaged with ``outcome.weights``.
+
+    Equal weights use Keras's ``Average``; unequal ones scale each member
+    with ``Rescaling`` and ``Add`` them.  Both are stock layers.
+    """
+    models = [single_output(model, task) for model in models]
     if len(models) == 1:
         return models[0]
     for index, model in enumerate(models):
         model.name = f"member_{index}_trial_{outcome.members[index][0].trial_id}"
     first = models[0].inputs[0]
     inputs = keras.Input(shape=tuple(first.shape[1:]), dtype=first.dtype, name=first.name)
-    outputs = keras.layers.Average(name="ensemble_average")([model(inputs) for model in models])
+    weights = outcome.weights
+    if len(set(weights)) == 1:
+        outputs = keras.layers.Average(name="ensemble_average")([model(inputs) for model in models])
+    else:
+        scaled = [keras.layers.Rescaling(float(weight), name=f"weight_{index}")(model(inputs)) for index, (model, weight) in enumerate(zip(models, weights))]
+        outputs = keras.layers.Add(name="ensemble_weighted_average")(scaled)
     return keras.Model(inputs, outputs, name=f"vautoml_{vertical.name}_ensemble")
 
 
-def predict_scores(model: keras.Model, x: np.ndarray, task: str, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities shaped (N, classes), or predictions shaped (N,) for regression.
+def scores_from_output(out: np.ndarray, task: str, members: bool = False) -> np.ndarray:
+    """A model's raw output as class probabilities (N, classes), or predictions (N,) for regression.
 
-    A binary model's single sigmoid output p becomes the two columns (1 - p, p).
+    With ``members`` the columns of a binary or regression output are
+    ensemble members' predictions (:func:`heads.member_output`) and their
+    mean is the prediction.  A binary probability p becomes the two columns
+    (1 - p, p); a binary model with two softmax columns keeps them.
     """
-    out = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+    out = np.asarray(out, dtype=np.float64)
     if task == "regression":
-        return out.reshape(len(out))
-    if task == "binary" and out.shape[1] == 1:
-        return np.column_stack([1.0 - out[:, 0], out[:, 0]])
+        return out.reshape(len(out), -1).mean(axis=1)
+    if task == "binary" and (members or out.shape[1] == 1):
+        positive = out.mean(axis=1)
+        return np.column_stack([1.0 - positive, positive])
     return out
+
+
+def predict_scores(model: keras.Model, x: np.ndarray, task: str, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities shaped (N, classes), or predictions shaped (N,) for regression."""
+    return scores_from_output(model.predict(x, batch_size=batch_size, verbose=0), task, heads.has_members(model))

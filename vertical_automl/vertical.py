@@ -56,9 +56,13 @@ class Vertical:
     ``data_example`` is the command shown when there is no built-in dataset.
     ``report_sections(evaluation)`` adds the vertical's own report sections
     (e.g. KS and Gini for credit) computed on the test split.
-    ``ensemble_size`` > 1 exports the average of the refits of that many
-    best trials (one model file): on small, noisy tables it steadies a choice
-    made on a small validation split.
+    ``ensemble_size`` > 1 lets the export average up to that many trials
+    (one model file), chosen and weighted by greedy ensemble selection on
+    their validation predictions (:mod:`vertical_automl.ensemble`): on small,
+    noisy tables it steadies a choice made on a small validation split.
+    ``recipes`` are hyperparameter values (partial dicts) the random and
+    Bayesian tuners try first, in order, before sampling: a vertical's known
+    strong configurations, so even a short budget runs them.
     ``usage_code(input_spec)`` returns the Python lines that turn a raw input
     (an image file, a CSV row, a string) into the array ``x`` the model
     takes; the model card shows them to downstream developers.
@@ -77,6 +81,7 @@ class Vertical:
     ensemble_size: int = 1
     model_card_notes: tuple[str, ...] = ()
     usage_code: Callable[[dict[str, Any]], list[str]] | None = None
+    recipes: tuple[dict[str, Any], ...] = ()
 
     def objective(self, task: str) -> tuple[str, str]:
         """The validation metric the search optimises for ``task``, and its direction."""
@@ -97,6 +102,8 @@ class Vertical:
                 found.append(f"vertical {self.name!r} has objective {objective!r} for task {task!r}; expected a task from {', '.join(TASKS)} and (metric, 'max' or 'min')")
         if not isinstance(self.ensemble_size, int) or not 1 <= self.ensemble_size <= 20:
             found.append(f"vertical {self.name!r} has ensemble_size {self.ensemble_size!r}; expected a whole number from 1 to 20")
+        if not isinstance(self.recipes, tuple) or not all(isinstance(r, dict) for r in self.recipes):
+            found.append(f"vertical {self.name!r} has recipes {self.recipes!r}; expected a tuple of dicts of hyperparameter values")
         if self.report_sections is not None and not callable(self.report_sections):
             found.append(f"vertical {self.name!r} has report_sections that is not callable")
         for loader in self.loaders:

@@ -28,6 +28,7 @@ from .encoding import Encoder
 from .tables import MISSING_MARKERS, MissingValues, missing_mask, pick_column, positions, stripped, to_numbers
 
 MAX_CATEGORIES = 50
+QUANTILE_LEVELS = 32  # training quantiles kept per feature: bin edges for 32, 16 or 8 equal-frequency bins
 MISSING_CATEGORY = "(missing)"
 OTHER_CATEGORY = "(other)"
 # A column with a few non-numbers among mostly numbers is more likely a typo
@@ -139,7 +140,24 @@ class TableEncoder(Encoder):
         return names
 
     def statistics(self, encoded_train: np.ndarray) -> dict[str, Any]:
-        return {"mean": encoded_train.mean(axis=0).tolist(), "variance": encoded_train.var(axis=0).tolist()}
+        """Per-feature numbers the tabular model builds its first layers from (see :mod:`vertical_automl.blocks`).
+
+        ``mean``/``variance`` standardise; ``median``/``scale`` standardise
+        robustly (the interquartile range, or the standard deviation where
+        that is 0, so a skewed column's bulk is not squashed by its tail);
+        ``quantiles`` are ``QUANTILE_LEVELS + 1`` training quantiles per
+        feature, the bin edges of piecewise-linear encodings.
+        """
+        x = encoded_train.astype(np.float64)
+        low, median, high = np.percentile(x, [25, 50, 75], axis=0)
+        spread = (high - low) / 1.349  # the IQR of a standard normal is 1.349
+        std = x.std(axis=0)
+        scale = np.where(spread > 0, spread, np.where(std > 0, std, 1.0))
+        quantiles = np.quantile(x, np.linspace(0, 1, QUANTILE_LEVELS + 1), axis=0).T
+        return {
+            "mean": x.mean(axis=0).tolist(), "variance": x.var(axis=0).tolist(),
+            "median": median.tolist(), "scale": scale.tolist(), "quantiles": quantiles.tolist(),
+        }
 
     def spec(self) -> dict[str, Any]:
         columns = []

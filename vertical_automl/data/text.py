@@ -1,10 +1,18 @@
-"""Text loaders and the text encoder: tokens and a vocabulary learned on the training split.
+"""Text loaders and the text encoder: tokens, bigrams and a vocabulary learned on the training split.
 
 Keras's TextVectorization needs TensorFlow, so tokenising happens outside
 the model with rules simple enough to repeat anywhere from
 ``preprocessing.json``: lower-case, split into runs of word characters and
 single punctuation marks (``TOKEN_PATTERN``), map each token to its index in
 the vocabulary (1 for out-of-vocabulary), cut or pad with 0 to a fixed length.
+
+Sequence models alone trail TF-IDF with logistic regression on a few
+thousand texts, so each row also carries a bag of n-grams: after the token
+ids come the ids of the distinct vocabulary entries (tokens and bigrams, two
+tokens joined by one space) found in the text.  Bigrams seen in at least two
+training texts join the end of the one vocabulary, so a token has the same id
+in both parts; the smooth idf of every entry (as scikit-learn computes it)
+goes to the model builder, which weights the bag inside the model.
 
 Sources: a CSV/TSV/Parquet table with a text and a target column, or a folder
 with one sub-folder of ``.txt`` files per class.  Bad bytes, empty texts and
@@ -17,7 +25,7 @@ import math
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -29,44 +37,98 @@ from .options import check_options
 from .tables import MISSING_MARKERS, READ_OPTIONS, TARGET_NAMES, decode_bytes, pick_column, positions, read_table, stripped
 
 TOKEN_PATTERN = r"\w+|[^\w\s]"
-TEXT_TABLE_OPTIONS = (*READ_OPTIONS, "text_column", "max_tokens", "sequence_length")
-TEXT_FOLDER_OPTIONS = ("encoding", "max_tokens", "sequence_length")
+SIZE_OPTIONS = ("max_tokens", "max_bigrams", "sequence_length")
+TEXT_TABLE_OPTIONS = (*READ_OPTIONS, "text_column", *SIZE_OPTIONS)
+TEXT_FOLDER_OPTIONS = ("encoding", *SIZE_OPTIONS)
 TEXT_SUFFIXES = (".txt",)
 MAX_TOKENS = 20_000
-PAD, OOV = 0, 1
+MAX_BIGRAMS = 20_000
+NGRAM_LENGTH_RANGE = (8, 1024)  # the bag is an embedding lookup, so a long one is cheap
+PAD, OOV, FIRST_INDEX = 0, 1, 2
+SIZE_FIX = "pass e.g. -O max_tokens=20000 -O max_bigrams=20000 -O sequence_length=64"
 
 
 def tokenize(text: str) -> list[str]:
     return re.findall(TOKEN_PATTERN, text.lower())
 
 
-class TextEncoder(Encoder):
-    """Token indices of a fixed length, from a vocabulary of the training texts."""
+def ngrams(tokens: list[str]) -> list[str]:
+    """Each token, then the bigram it starts with the next token (joined by one space), in text order."""
+    grams = []
+    for i, token in enumerate(tokens):
+        grams += [token, f"{token} {tokens[i + 1]}"] if i + 1 < len(tokens) else [token]
+    return grams
 
-    def __init__(self, max_tokens: int = MAX_TOKENS, sequence_length: int | None = None, vocabulary: tuple[str, ...] = ()) -> None:
+
+def smooth_idf(documents: int, document_frequency: int) -> float:
+    """scikit-learn's ``smooth_idf``: ln((1 + n) / (1 + df)) + 1, as if one extra text held every entry."""
+    return math.log((1 + documents) / (1 + document_frequency)) + 1
+
+
+class TextEncoder(Encoder):
+    """Token ids of a fixed length, then the ids of the text's distinct known n-grams.
+
+    ``vocabulary`` holds ``token_count`` tokens (most frequent first), then
+    bigrams; entry i has id i + 2.  An encoder with ``ngram_length`` 0 writes
+    token ids only, the layout of bundles made before the n-gram bag.
+    """
+
+    def __init__(
+        self, max_tokens: int = MAX_TOKENS, sequence_length: int | None = None, vocabulary: tuple[str, ...] = (),
+        max_bigrams: int = MAX_BIGRAMS, token_count: int | None = None, ngram_length: int = 0,
+        idf: tuple[float, ...] = (),
+    ) -> None:
         self.max_tokens = max_tokens
+        self.max_bigrams = max_bigrams
         self.sequence_length = sequence_length
         self.vocabulary = vocabulary
+        self.token_count = len(vocabulary) if token_count is None else token_count
+        self.ngram_length = ngram_length
+        self.idf = idf
 
     def fit(self, x: Any) -> TextEncoder:
-        """Keep tokens seen at least twice (most frequent first); length: 95th percentile, 8 to 256."""
+        """Tokens seen twice or more, then bigrams in two texts or more (most frequent first); lengths from percentiles.
+
+        Sequence length: the 95th percentile of token counts, 8 to 256.  N-gram
+        length: the 99th percentile of known n-grams per text, 8 to 1024 (a
+        longer bag costs little, and a cut one loses words).
+        """
         tokenized = [tokenize(t) for t in x]
         counts = Counter(token for tokens in tokenized for token in tokens)
-        kept = sorted((token for token, n in counts.items() if n >= 2), key=lambda token: (-counts[token], token))
-        vocabulary = tuple(kept[: self.max_tokens - 2])
+        tokens = _most_frequent(counts, counts, self.max_tokens - FIRST_INDEX)
+        frequency = Counter(gram for text in tokenized for gram in set(ngrams(text)))  # document frequency
+        bigrams = _most_frequent(frequency, [g for g in frequency if " " in g], self.max_bigrams)
+        vocabulary = (*tokens, *bigrams)
+        idf = tuple(smooth_idf(len(tokenized), frequency[entry]) for entry in vocabulary)
         length = self.sequence_length or int(min(256, max(8, math.ceil(np.percentile([len(t) for t in tokenized], 95)))))
-        return TextEncoder(self.max_tokens, length, vocabulary)
+        index = _index(vocabulary)
+        known = [len(_ngram_ids(text, index)) for text in tokenized]
+        low, high = NGRAM_LENGTH_RANGE
+        ngram_length = int(min(high, max(low, math.ceil(np.percentile(known, 99)))))
+        return TextEncoder(self.max_tokens, length, vocabulary, self.max_bigrams, len(tokens), ngram_length, idf)
 
     def transform(self, x: Any) -> np.ndarray:
-        index = {token: i + 2 for i, token in enumerate(self.vocabulary)}
-        out = np.full((len(x), self.sequence_length), PAD, dtype=np.int32)
+        index = _index(self.vocabulary)
+        length = self.sequence_length
+        out = np.full((len(x), length + self.ngram_length), PAD, dtype=np.int32)
         for row, text in enumerate(x):
-            ids = [index.get(token, OOV) for token in tokenize(str(text))][: self.sequence_length]
+            tokens = tokenize(str(text))
+            ids = [index.get(token, OOV) for token in tokens][:length]
             out[row, : len(ids)] = ids
+            if self.ngram_length:
+                grams = _ngram_ids(tokens, index)[: self.ngram_length]
+                out[row, length : length + len(grams)] = grams
         return out
 
     def statistics(self, encoded_train: np.ndarray) -> dict[str, Any]:
-        return {"vocabulary_size": len(self.vocabulary) + 2, "sequence_length": self.sequence_length}
+        """Sizes of the two embeddings and the idf of every n-gram id (0 for padding and unknown, which never count)."""
+        return {
+            "vocabulary_size": self.token_count + FIRST_INDEX,
+            "sequence_length": self.sequence_length,
+            "ngram_vocabulary_size": len(self.vocabulary) + FIRST_INDEX,
+            "ngram_length": self.ngram_length,
+            "idf": [0.0] * FIRST_INDEX + list(self.idf),
+        }
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -74,18 +136,40 @@ class TextEncoder(Encoder):
             "lowercase": True,
             "token_pattern": TOKEN_PATTERN,
             "vocabulary": list(self.vocabulary),
+            "token_count": self.token_count,
             "padding_index": PAD,
             "out_of_vocabulary_index": OOV,
-            "first_vocabulary_index": 2,
+            "first_vocabulary_index": FIRST_INDEX,
             "sequence_length": self.sequence_length,
-            "shape": [self.sequence_length],
+            "ngram_length": self.ngram_length,
+            "shape": [self.sequence_length + self.ngram_length],
             "dtype": "int32",
             "rules": [
-                "Lower-case the text and find all matches of token_pattern (Python re).",
-                "Token i of vocabulary has index i + 2; any other token has index 1; keep the first sequence_length tokens.",
-                "Pad at the end with 0 up to sequence_length.",
+                "Lower-case the text and find all matches of token_pattern (Python re): the tokens.",
+                "Entry i of vocabulary has id i + 2: its first token_count entries are tokens, "
+                "the rest bigrams (two tokens joined by one space).",
+                "The first sequence_length columns: the id of each token in order (1 for a token not in vocabulary), "
+                "cut to sequence_length and padded at the end with 0.",
+                "The last ngram_length columns: the n-grams of the text in order (each token, then the bigram it "
+                "starts with the next token), kept when in vocabulary, as ids without repeats; "
+                "cut to ngram_length and padded at the end with 0.",
             ],
         }
+
+
+def _most_frequent(counts: Counter[str], candidates: Iterable[str], limit: int) -> list[str]:
+    """The candidates counted at least twice, most frequent first (ties alphabetically), at most ``limit``."""
+    return sorted((c for c in candidates if counts[c] >= 2), key=lambda c: (-counts[c], c))[:limit]
+
+
+def _index(vocabulary: tuple[str, ...]) -> dict[str, int]:
+    """Entry to id; tokens never contain a space, so a token never matches a bigram entry."""
+    return {entry: i + FIRST_INDEX for i, entry in enumerate(vocabulary)}
+
+
+def _ngram_ids(tokens: list[str], index: dict[str, int]) -> list[int]:
+    """Ids of the known n-grams of ``tokens``, first occurrence first, without repeats."""
+    return list(dict.fromkeys(index[gram] for gram in ngrams(tokens) if gram in index))
 
 
 def _encoder(options: Mapping[str, str], like: LabeledData | None) -> TextEncoder:
@@ -95,12 +179,15 @@ def _encoder(options: Mapping[str, str], like: LabeledData | None) -> TextEncode
         return like.encoder
     try:
         max_tokens = int(options.get("max_tokens", MAX_TOKENS))
+        max_bigrams = int(options.get("max_bigrams", MAX_BIGRAMS))
         length = int(options["sequence_length"]) if "sequence_length" in options else None
     except ValueError as error:
-        raise DataError(f"max_tokens and sequence_length must be whole numbers ({error})", "pass e.g. -O max_tokens=20000 -O sequence_length=64") from error
-    if max_tokens < 10 or (length is not None and not 1 <= length <= 4096):
-        raise DataError("max_tokens must be at least 10 and sequence_length between 1 and 4096", "pass e.g. -O max_tokens=20000 -O sequence_length=64")
-    return TextEncoder(max_tokens, length)
+        problem = f"max_tokens, max_bigrams and sequence_length must be whole numbers ({error})"
+        raise DataError(problem, SIZE_FIX) from error
+    if max_tokens < 10 or max_bigrams < 0 or (length is not None and not 1 <= length <= 4096):
+        problem = "max_tokens must be at least 10, max_bigrams at least 0 and sequence_length between 1 and 4096"
+        raise DataError(problem, SIZE_FIX)
+    return TextEncoder(max_tokens, length, max_bigrams=max_bigrams)
 
 
 def _labelled(texts: np.ndarray, labels: np.ndarray, source: str, options: Mapping[str, str], like: LabeledData | None, target: str) -> LabeledData:
@@ -184,15 +271,20 @@ def load_text_folder(path: Path, options: Mapping[str, str], like: LabeledData |
 
 
 def text_usage_code(spec: dict[str, Any]) -> list[str]:
-    """Lines that turn raw strings into the model input ``x``."""
+    """Lines that turn raw strings into the model input ``x``: the token ids, then the n-gram ids."""
     return [
         "import re",
         'inp = prep["input"]',
-        'index = {token: i + inp["first_vocabulary_index"] for i, token in enumerate(inp["vocabulary"])}',
+        'index = {entry: i + inp["first_vocabulary_index"] for i, entry in enumerate(inp["vocabulary"])}',
+        'pad, length, ngram_length = inp["padding_index"], inp["sequence_length"], inp["ngram_length"]',
         "def encode(text):",
-        '    ids = [index.get(t, inp["out_of_vocabulary_index"]) for t in re.findall(inp["token_pattern"], text.lower())]',
-        '    ids = ids[: inp["sequence_length"]]',
-        '    return ids + [inp["padding_index"]] * (inp["sequence_length"] - len(ids))',
+        '    tokens = re.findall(inp["token_pattern"], text.lower())',
+        '    ids = [index.get(t, inp["out_of_vocabulary_index"]) for t in tokens][:length]',
+        "    grams = []  # each token, then the bigram it starts",
+        "    for i, token in enumerate(tokens):",
+        '        grams += [token, token + " " + tokens[i + 1]] if i + 1 < len(tokens) else [token]',
+        "    known = list(dict.fromkeys(index[g] for g in grams if g in index))[:ngram_length]",
+        "    return ids + [pad] * (length - len(ids)) + known + [pad] * (ngram_length - len(known))",
         'texts = ["Congratulations! You won a prize, call now", "See you at lunch?"]',
         'x = np.array([encode(t) for t in texts], dtype="int32")',
     ]

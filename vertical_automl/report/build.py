@@ -97,7 +97,9 @@ def _summary(report: dict[str, Any], manifest: dict[str, Any]) -> list[Block]:
                  + ("; resumed after an interruption" if search["resumed"] else "")),
         ("Exported model", f"{model['training']}; {model['parameters']:,} parameters"),
     ]
-    if search["stopped_early"]:
+    if search.get("stop_reason"):
+        facts.append(("Search stopped", search["stop_reason"]))
+    elif search["stopped_early"]:  # bundles written before stop_reason existed
         facts.append(("Search stopped", search["stopped_early"]))
     return [Heading("Summary", anchor="summary"), Facts(facts)]
 

@@ -56,7 +56,7 @@ def credit_scoring(evaluation: Evaluation) -> list[ReportSection]:
 
 FINANCE = Vertical(
     name="finance",
-    description="Financial tabular prediction (credit risk, default, fraud, loss amounts): dense networks over encoded tables, searched over depth, width, initializer, dropout, batch norm, outlier clipping, class weighting and optimizer.",
+    description="Financial tabular prediction (credit risk, default, fraud, loss amounts): TabM ensembles and MLPs over encoded tables with robust scaling and piecewise-linear numeric embeddings, searched over architecture, embedding, depth, width, dropout, class weighting, optimizer and schedule; strong recipes run first.",
     build_model=build_model,
     tasks=("binary", "multiclass", "regression"),
     loaders=(table_loader(allow_regression=True),),
@@ -66,7 +66,8 @@ FINANCE = Vertical(
         TABLE_MODEL_NOTE,
         "A binary model outputs the probability of the positive class; the decision threshold in preprocessing.json was chosen on validation data.",
     ),
-    ensemble_size=5,  # averages the 5 best trials' refits: a few hundred validation rows make one best trial a noisy pick
+    recipes=blocks.TABULAR_RECIPES,
+    ensemble_size=5,  # up to 5 trials, chosen by greedy selection on validation: a few hundred validation rows make one best trial a noisy pick
     usage_code=table_usage_code,
 )
 

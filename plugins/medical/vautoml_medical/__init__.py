@@ -105,7 +105,7 @@ def clinical_sections(evaluation: Evaluation) -> list[ReportSection]:
 
 MEDICAL = Vertical(
     name="medical",
-    description="Clinical tabular prediction (diagnosis, risk of an outcome): dense networks over encoded tables, searched over depth, width, initializer, dropout, batch norm, outlier clipping, class weighting and optimizer.",
+    description="Clinical tabular prediction (diagnosis, risk of an outcome): TabM ensembles and MLPs over encoded tables with robust scaling and piecewise-linear numeric embeddings, searched over architecture, embedding, depth, width, dropout, class weighting, optimizer and schedule; strong recipes run first.",
     build_model=build_model,
     tasks=("binary", "multiclass"),
     loaders=(table_loader(allow_regression=False),),
@@ -116,7 +116,8 @@ MEDICAL = Vertical(
         TABLE_MODEL_NOTE,
         "Not a medical device. Validate prospectively on the target population before any clinical use; the confidence intervals above reflect test-set size only.",
     ),
-    ensemble_size=5,  # averages the 5 best trials' refits: a few hundred validation rows make one best trial a noisy pick
+    recipes=blocks.TABULAR_RECIPES,
+    ensemble_size=5,  # up to 5 trials, chosen by greedy selection on validation: a few hundred validation rows make one best trial a noisy pick
     usage_code=table_usage_code,
 )
 

@@ -7,6 +7,8 @@ import json
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+import vertical_automl
+
 from helpers import only_run, run_model_card, run_vautoml, shared_dataset, split_file, vautoml_predictions
 
 
@@ -17,7 +19,7 @@ def test_sms_spam_bundle_classifies_raw_strings(tmp_path):
     (tmp_path / "train.tsv").write_text("\n".join([header, *train]) + "\n", encoding="utf-8")
     (tmp_path / "test.tsv").write_text("\n".join([header, *test]) + "\n", encoding="utf-8")
     registry = tmp_path / "registry"
-    done = run_vautoml(
+    done = run_vautoml(  # the two trials are the text recipes: the n-gram bag, linear then with a hidden layer
         "search", "--plugin", "text", "--data", str(tmp_path / "train.tsv"), "--test-data", str(tmp_path / "test.tsv"),
         "--max-trials", "2", "--epochs", "4", "--seed", "3", "--registry", str(registry),
     )
@@ -26,14 +28,19 @@ def test_sms_spam_bundle_classifies_raw_strings(tmp_path):
     report = json.loads((run / "report.json").read_text())
     prep = json.loads((run / "preprocessing.json").read_text())
     assert prep["input"]["text_column"] == "SMS" and report["dataset"]["target"] == "Label"
-    assert prep["output"]["positive_class"] == "spam" and len(prep["input"]["vocabulary"]) > 500
-    assert report["best_hyperparameters"]["block"] in ("bag", "conv", "gru", "lstm", "transformer")
+    spec = prep["input"]
+    assert prep["output"]["positive_class"] == "spam" and spec["token_count"] > 500
+    assert len(spec["vocabulary"]) > spec["token_count"]  # bigrams after the tokens
+    assert spec["shape"] == [spec["sequence_length"] + spec["ngram_length"]] and spec["ngram_length"] >= 8
+    assert report["best_hyperparameters"]["block"] == "ngrams"
     binary = report["test_metrics"]["binary"]
-    assert binary["roc_auc"] > 0.9  # spam is easy: far above chance even for a 2-trial search
+    assert binary["roc_auc"] > 0.95  # spam is easy, and TF-IDF with logistic regression is a strong start
 
     texts = [row.split("\t", 1)[1] for row in test]
     card_texts = 'texts = ["Congratulations! You won a prize, call now", "See you at lunch?"]'
-    out = run_model_card(run, tmp_path, replace={card_texts: f"texts = {json.dumps(texts)}"}, result='{"p": p.tolist(), "labels": labels}')
+    result = '{"p": p.tolist(), "labels": labels, "x": x.tolist()}'
+    out = run_model_card(run, tmp_path, replace={card_texts: f"texts = {json.dumps(texts)}"}, result=result)
+    assert np.array_equal(out["x"], vertical_automl.load(run).encode(texts).x)  # token and n-gram ids, id for id
     truth = np.array([row.split("\t", 1)[0] for row in test])
     assert np.isclose(roc_auc_score(truth == "spam", out["p"]), binary["roc_auc"], atol=1e-6)
     assert np.isclose(np.mean(np.array(out["labels"]) == truth), report["test_metrics"]["accuracy"])

@@ -3,9 +3,9 @@
 Registered through the ``vautoml`` entry-point group exactly like a
 third-party plugin.  Reads a text column from CSV/TSV/Parquet tables or
 folders of ``.txt`` files (one sub-folder per class) with the core's text
-loaders; tokens and vocabulary are learned on the training split outside the
-model (Keras's TextVectorization needs TensorFlow) and written to
-``preprocessing.json``.  There is no built-in dataset: the error shows an
+loaders; tokens, bigrams and their vocabulary are learned on the training
+split outside the model (Keras's TextVectorization needs TensorFlow) and
+written to ``preprocessing.json``.  There is no built-in dataset: the error shows an
 example ``--data`` command.  Keras is imported only inside ``build_model``.
 """
 
@@ -14,11 +14,16 @@ from __future__ import annotations
 from vertical_automl import DataLoader, Vertical, hookimpl
 from vertical_automl.data import tables, text
 
-from .model import build_model
+from .model import TEXT_RECIPES, build_model
 
 TEXT = Vertical(
     name="text",
-    description="Text classification (spam, support tickets, reviews, notes): an embedding followed by a searched block (bag of embeddings, 1-D convolution, bidirectional GRU or LSTM, transformer encoder), searched over embedding size, depth, width, initializer, dropout, class weighting and optimizer.",
+    description=(
+        "Text classification (spam, support tickets, reviews, notes): a searched block, either a TF-IDF bag of "
+        "unigrams and bigrams (linear, as TF-IDF with logistic regression, or with one hidden layer) or a token "
+        "embedding followed by a bag of embeddings, 1-D convolution, bidirectional GRU or LSTM, or transformer "
+        "encoder, searched over embedding size, depth, width, initializer, dropout, class weighting and optimizer."
+    ),
     build_model=build_model,
     tasks=("binary", "multiclass"),
     loaders=(
@@ -27,10 +32,14 @@ TEXT = Vertical(
     ),
     data_example="vautoml search --plugin text --data messages.tsv --text-column SMS --target-column Label",
     model_card_notes=(
-        "The model takes token ids (int32, shape (batch, sequence_length)) made by the rules above; the vocabulary is in preprocessing.json.",
-        "Texts longer than sequence_length tokens are cut; tokens not in the vocabulary share one id.",
+        "The model takes int32 rows of shape (batch, sequence_length + ngram_length) made by the rules above: "
+        "token ids, then the ids of the text's known unigrams and bigrams; the vocabulary is in preprocessing.json.",
+        "Texts longer than sequence_length tokens are cut; tokens not in the vocabulary share one id; "
+        "n-grams not in the vocabulary are left out of the bag, which keeps the first ngram_length found.",
+        "The bag's idf weights (smooth idf of the training split) are inside the model, not in preprocessing.json.",
     ),
     usage_code=text.text_usage_code,
+    recipes=TEXT_RECIPES,
 )
 
 
