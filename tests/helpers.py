@@ -110,3 +110,21 @@ def split_file(lines: list[str], labels: list[str], test_size: float, seed: int 
         index, _ = train_test_split(index, train_size=keep, stratify=labels, random_state=seed)
     train, test = train_test_split(index, test_size=test_size, stratify=[labels[i] for i in index], random_state=seed)
     return [lines[i] for i in train], [lines[i] for i in test]
+
+
+def digits_plugins(name: str, build_model: Any) -> Any:
+    """A plugin registry holding only a throwaway multiclass vertical ``name`` on the bundled digits.
+
+    Tests of the search engine write just the ``build_model(hp, info)`` that
+    provokes what they test (a NaN loss, a build error, a fast trial).
+    """
+    from vertical_automl import Vertical, hookimpl
+    from vertical_automl.plugins import PluginRegistry
+    from vautoml_vision import load_digits
+
+    class DigitsPlugin:
+        @hookimpl
+        def register_verticals(self, register: Any) -> None:
+            register(Vertical(name=name, description="", tasks=("multiclass",), build_model=build_model, default_data=load_digits))
+
+    return PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[(name, DigitsPlugin())])

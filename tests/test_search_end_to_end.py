@@ -11,13 +11,12 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from vertical_automl import SearchError, VautomlError, Vertical, hookimpl
+from vertical_automl import SearchError, VautomlError
 from vertical_automl.data.split import split_dataset
 from vertical_automl.pipeline import search
-from vertical_automl.plugins import PluginRegistry
 from vautoml_vision import load_digits as vision_digits
 
-from helpers import only_run, run_standalone, run_vautoml, shared_dataset, vautoml_predictions
+from helpers import digits_plugins, only_run, run_standalone, run_vautoml, shared_dataset, vautoml_predictions
 
 TINY = ["--max-trials", "2", "--epochs", "3", "--seed", "1"]
 
@@ -134,24 +133,18 @@ def test_real_mnist_png_folder_learns_well_above_chance(tmp_path):
     assert report["test_metrics"]["accuracy"] > 0.6, report["test_metrics"]  # chance is 0.1
 
 
-class FailingVertical:
-    """A plugin whose every model fails to train (NaN loss), to prove a failed search writes nothing."""
+def doomed_model(hp, info):
+    """Every model fails to train (NaN loss), to prove a failed search writes nothing."""
+    import keras
 
-    @hookimpl
-    def register_verticals(self, register):
-        def build_model(hp, info):
-            import keras
-
-            inputs = keras.Input(info.input_shape)
-            x = keras.layers.Flatten()(inputs)
-            x = keras.layers.Dense(hp.Int("units", 2, 64))(x)
-            x = keras.layers.Rescaling(float("nan"))(x)
-            outputs = keras.layers.Dense(info.num_classes, activation="softmax")(x)
-            model = keras.Model(inputs, outputs)
-            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-            return model
-
-        register(Vertical(name="doomed", description="", tasks=("multiclass",), build_model=build_model, default_data=vision_digits))
+    inputs = keras.Input(info.input_shape)
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(hp.Int("units", 2, 64))(x)
+    x = keras.layers.Rescaling(float("nan"))(x)
+    outputs = keras.layers.Dense(info.num_classes, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
 
 
 def tree(root):
@@ -159,7 +152,7 @@ def tree(root):
 
 
 def test_search_where_every_trial_fails_raises_and_leaves_no_run(tmp_path):
-    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("doomed", FailingVertical())])
+    plugins = digits_plugins("doomed", doomed_model)
     registry = tmp_path / "registry"
     (registry / "vision" / "20260101-000000-abcdef").mkdir(parents=True)
     (registry / "vision" / "20260101-000000-abcdef" / "report.json").write_text("{}")
@@ -173,17 +166,12 @@ def test_search_where_every_trial_fails_raises_and_leaves_no_run(tmp_path):
     assert not (tmp_path / "new").exists()
 
 
-class UnbuildableVertical:
-    @hookimpl
-    def register_verticals(self, register):
-        def build_model(hp, info):
-            raise KeyError("missing layer config")
-
-        register(Vertical(name="unbuildable", description="", tasks=("multiclass",), build_model=build_model, default_data=vision_digits))
+def unbuildable_model(hp, info):
+    raise KeyError("missing layer config")
 
 
 def test_model_builder_that_raises_is_a_clear_search_error(tmp_path):
-    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("unbuildable", UnbuildableVertical())])
+    plugins = digits_plugins("unbuildable", unbuildable_model)
     with pytest.raises(SearchError, match="the unbuildable model could not be built: KeyError: 'missing layer config'"):
         search("unbuildable", plugins=plugins, registry=tmp_path / "registry")
     with pytest.raises(VautomlError, match="unknown tuner 'genetic'. Fix: use one of random, bayesian, hyperband, grid"):

@@ -4,37 +4,29 @@ from __future__ import annotations
 
 import json
 
-from vertical_automl import Vertical, heads, hookimpl
+from vertical_automl import heads
 from vertical_automl.pipeline import search
-from vertical_automl.plugins import PluginRegistry
-from vautoml_vision import load_digits
 
-from helpers import only_run
+from helpers import digits_plugins, only_run
 
 
-class FlakyVertical:
+def flaky_model(hp, info):
     """Grid search tries poison=False first (a fine model), then poison=True (NaN loss)."""
+    import keras
 
-    @hookimpl
-    def register_verticals(self, register):
-        def build_model(hp, info):
-            import keras
-
-            inputs = keras.Input(info.input_shape)
-            x = keras.layers.Flatten()(inputs)
-            x = keras.layers.Rescaling(1 / 16)(x)
-            if hp.Boolean("poison"):
-                x = keras.layers.Rescaling(float("nan"))(x)
-            x = keras.layers.Dense(16, activation="relu")(x)
-            model = keras.Model(inputs, heads.output(x, info))
-            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-            return model
-
-        register(Vertical(name="flaky", description="", tasks=("multiclass",), build_model=build_model, default_data=load_digits))
+    inputs = keras.Input(info.input_shape)
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Rescaling(1 / 16)(x)
+    if hp.Boolean("poison"):
+        x = keras.layers.Rescaling(float("nan"))(x)
+    x = keras.layers.Dense(16, activation="relu")(x)
+    model = keras.Model(inputs, heads.output(x, info))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
 
 
 def test_failed_trial_limit_ends_the_search_and_still_exports_the_best_completed_trial(tmp_path):
-    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("flaky", FlakyVertical())])
+    plugins = digits_plugins("flaky", flaky_model)
     result = search("flaky", plugins=plugins, tuner="grid", max_trials=4, epochs=2, max_failed_trials=1, registry=tmp_path / "registry")
     info = result.report["search"]
     assert info["trials"] == {"total": 2, "COMPLETED": 1, "FAILED": 1} and info["tuner"] == "grid"
@@ -61,31 +53,25 @@ def test_no_refit_exports_the_best_trials_own_weights(tmp_path):
     assert (result.path / "model.keras").exists() and result.report["test_metrics"]["accuracy"] > 0.3
 
 
-class FragileVertical:
+def fragile_model(hp, info):
     """Grid search tries a fine model, then one too big to allocate (a real out-of-memory error), then a builder bug."""
+    import keras
 
-    @hookimpl
-    def register_verticals(self, register):
-        def build_model(hp, info):
-            import keras
-
-            mode = hp.Choice("mode", ["ok", "out_of_memory", "broken"])
-            inputs = keras.Input(info.input_shape)
-            x = keras.layers.Flatten()(inputs)
-            x = keras.layers.Rescaling(1 / 16)(x)
-            if mode == "out_of_memory":
-                x = keras.layers.Dense(2**19)(keras.layers.Dense(2**19)(x))  # a 2^38-float (1 TiB) kernel
-            if mode == "broken":
-                raise ValueError("this builder has a bug")
-            model = keras.Model(inputs, heads.output(keras.layers.Dense(16, activation="relu")(x), info))
-            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-            return model
-
-        register(Vertical(name="fragile", description="", tasks=("multiclass",), build_model=build_model, default_data=load_digits))
+    mode = hp.Choice("mode", ["ok", "out_of_memory", "broken"])
+    inputs = keras.Input(info.input_shape)
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Rescaling(1 / 16)(x)
+    if mode == "out_of_memory":
+        x = keras.layers.Dense(2**19)(keras.layers.Dense(2**19)(x))  # a 2^38-float (1 TiB) kernel
+    if mode == "broken":
+        raise ValueError("this builder has a bug")
+    model = keras.Model(inputs, heads.output(keras.layers.Dense(16, activation="relu")(x), info))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
 
 
 def test_out_of_memory_and_build_errors_fail_their_trial_and_the_search_goes_on(tmp_path):
-    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("fragile", FragileVertical())])
+    plugins = digits_plugins("fragile", fragile_model)
     result = search("fragile", plugins=plugins, tuner="grid", max_trials=3, epochs=2, registry=tmp_path / "registry")
     trials = json.loads((only_run(tmp_path / "registry") / "trials.json").read_text())
     assert [(t["hyperparameters"]["mode"], t["status"]) for t in trials] == [("ok", "COMPLETED"), ("out_of_memory", "FAILED"), ("broken", "FAILED")]

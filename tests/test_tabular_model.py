@@ -9,7 +9,7 @@ import pytest
 
 from vertical_automl import blocks, heads
 from vertical_automl.data.dataset import DatasetInfo
-from vertical_automl.data.table_encoder import QUANTILE_LEVELS
+from vertical_automl.data.table_encoder import QUANTILE_LEVELS, table_statistics
 from vertical_automl.tuning import predict_scores, single_output
 
 from helpers import run_standalone
@@ -17,12 +17,10 @@ from helpers import run_standalone
 
 def skewed_table(rows: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray, DatasetInfo]:
     """A log-normal column (skewed), a normal one and a 0/1 column, with statistics as TableEncoder makes them."""
-    from vertical_automl.data.table_encoder import TableEncoder
-
     rng = np.random.default_rng(seed)
     x = np.column_stack([rng.lognormal(0, 2, rows), rng.normal(5, 2, rows), rng.integers(0, 2, rows)]).astype(np.float32)
     y = ((np.log(x[:, 0]) + x[:, 1] - 5 + x[:, 2] + rng.normal(0, 1, rows)) > 0.5).astype(np.int64)
-    statistics = TableEncoder.statistics(None, x)  # type: ignore[arg-type]  # it uses only the encoded array
+    statistics = table_statistics(x)
     return x, y, DatasetInfo("binary", (3,), ("no", "yes"), statistics=statistics)
 
 

@@ -87,7 +87,7 @@ def robust_features(x: "keras.KerasTensor", info: DatasetInfo, limit: float = 3.
     """Robust standardisation and a smooth clip, so skewed columns and outliers cannot dominate.
 
     ``(x - median) / scale`` with the training median and interquartile
-    range (see ``TableEncoder.statistics``), then ``limit * softsign(z / limit)``:
+    range (see :func:`~vertical_automl.data.table_encoder.table_statistics`), then ``limit * softsign(z / limit)``:
     about ``z`` near 0, never beyond ``limit`` (RealMLP's smooth clipping, from
     stock layers).  Tables without robust statistics fall back to mean and variance.
     """
@@ -149,6 +149,7 @@ def tabm_stack(hp: "keras_tuner.HyperParameters", x: "keras.KerasTensor", shape:
     units, rate = shape.width, shape.dropout
     x = keras.layers.RepeatVector(members)(x)
     for index in range(shape.depth):
+        # A new initializer per layer: an unseeded Keras initializer called twice returns the same values.
         initializer = keras.initializers.VarianceScaling(scale=2.0 * members, mode="fan_in", distribution="uniform")
         x = keras.layers.EinsumDense("bkd,kdu->bku", output_shape=(members, units), bias_axes="ku", kernel_initializer=initializer, name=f"tabm_dense_{index}")(x)
         x = keras.layers.Activation("relu")(x)
@@ -172,13 +173,13 @@ def tabular_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo, name: st
 
     inputs = keras.Input(shape=info.input_shape, name="features")
     features = robust_features(inputs, info)
-    if "quantiles" in info.statistics and _choice(hp, "numeric_embedding", NUMERIC_EMBEDDINGS) == "piecewise_linear":
+    if "quantiles" in info.statistics and hp.Choice("numeric_embedding", list(NUMERIC_EMBEDDINGS)) == "piecewise_linear":
         with hp.conditional_scope("numeric_embedding", ["piecewise_linear"]):
             bins = int(hp.Choice("bins", [16, 8, 32]))
         embedded = piecewise_linear_encoding(inputs, info.statistics["quantiles"], bins)
         if embedded is not None:
             features = keras.layers.Concatenate()([features, embedded])
-    architecture = _choice(hp, "architecture", ARCHITECTURES)
+    architecture = hp.Choice("architecture", list(ARCHITECTURES))
     shape = StackShape.declare(hp, widths)
     if architecture == "tabm":
         with hp.conditional_scope("architecture", ["tabm"]):
@@ -193,6 +194,3 @@ def tabular_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo, name: st
     model = keras.Model(inputs, output, name=name)
     return heads.compile_model(model, hp, info)
 
-
-def _choice(hp: "keras_tuner.HyperParameters", name: str, choices: Sequence[str]) -> str:
-    return str(hp.Choice(name, list(choices)))

@@ -240,8 +240,7 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
         decision = None
         if task == "binary":
             decision = choose_threshold(dataset.validation.y, outcome.validation_scores[:, 1], cost_fp, cost_fn)
-            planned = [max(1, record.best_epoch or 1) for record, _ in outcome.members]
-            if settings.refit and [len(history["loss"]) for history in refit_histories] != planned:
+            if settings.refit and _refit_epochs(refit_histories) != outcome.planned_epochs:
                 # A refit cut short by the budget is calibrated unlike the trials: keep the share called positive instead.
                 decision = transfer_threshold(decision, outcome.validation_scores[:, 1], predict_scores(model, dataset.validation.x, task)[:, 1])
         scores = predict_scores(model, dataset.test.x, task)
@@ -340,8 +339,13 @@ def _check_objective(vertical: Vertical, task: str, settings: SearchSettings) ->
         raise UsageError(f"objective '{settings.objective}' is not reported for {task} tasks", f"use one of: {', '.join(allowed)}")
 
 
+def _refit_epochs(histories: list[dict[str, list[float]]]) -> list[int]:
+    """The epochs each member's refit really trained (fewer than planned when the budget ran out)."""
+    return [len(history["loss"]) for history in histories]
+
+
 def _training_text(outcome: SearchOutcome, fitted: int, refit: bool, refit_epochs: list[int] | None) -> str:
-    planned = [max(1, record.best_epoch or 1) for record, _ in outcome.members]
+    planned = outcome.planned_epochs
     if refit and refit_epochs is not None and refit_epochs != planned:
         trained = ", ".join(f"trial {record.trial_id}: {done} of {want}" for (record, _), done, want in zip(outcome.members, refit_epochs, planned))
         cut = f"; the time budget ran out during the refit, so it trained fewer epochs than planned ({trained})"
@@ -414,7 +418,7 @@ def _documents(
             "dataset": dataset.summary(),
             "best_hyperparameters": dict(outcome.best_hyperparameters.values),
             "model": {
-                "training": _training_text(outcome, fitted, settings.refit, [len(h["loss"]) for h in timing["refit_histories"]] if settings.refit else None),
+                "training": _training_text(outcome, fitted, settings.refit, _refit_epochs(timing["refit_histories"]) if settings.refit else None),
                 "refit": settings.refit,
                 "epochs": outcome.best.best_epoch,
                 "ensemble": [{"trial": record.trial_id, "score": record.score, "epochs": record.best_epoch, "weight": weight}

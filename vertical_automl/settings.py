@@ -20,7 +20,6 @@ TUNERS = ("random", "bayesian", "hyperband", "grid")
 # Without a time budget a search must end somewhere: this many trials.  With a
 # budget the budget ends it, and only a --max-trials the user gives caps it.
 DEFAULT_MAX_TRIALS = 12
-UNCAPPED_TRIALS = 10_000
 # Batch sizes follow the training rows (see SearchSettings.for_rows): about
 # one example in 32 per batch, a power of two from 32 to 256, so a 200-row
 # table still takes several steps per epoch and a 25k-row one about 100.
@@ -54,11 +53,11 @@ class SearchSettings:
     direction: str | None = None  # "min" or "max"; None: inferred from the objective's name
     space: SpaceConfig = field(default_factory=SpaceConfig)
 
-    def trial_cap(self) -> int:
-        """The most trials to run: the user's ``max_trials``, else none with a budget, else the default."""
+    def trial_cap(self) -> int | None:
+        """The most trials to run: the user's ``max_trials``, else ``None`` (no cap) with a budget, else the default."""
         if self.max_trials is not None:
             return self.max_trials
-        return UNCAPPED_TRIALS if self.time_budget is not None else DEFAULT_MAX_TRIALS
+        return None if self.time_budget is not None else DEFAULT_MAX_TRIALS
 
     def for_rows(self, train_rows: int) -> "SearchSettings":
         """These settings with batch size, epochs and patience chosen for ``train_rows`` where not set.

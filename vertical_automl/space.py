@@ -203,8 +203,8 @@ def learning_rate(hp: "keras_tuner.HyperParameters", optimizer_name: str, choice
 def schedule(hp: "keras_tuner.HyperParameters") -> str:
     """How the learning rate moves over the trial: ``constant``, ``step`` or ``cosine``.
 
-    Declared with the optimizer; applied at every optimizer step by
-    :func:`schedule_callback` at fit time, so trials and the refit follow the same curve.
+    Declared with the optimizer; applied at every optimizer step at fit time
+    (``vertical_automl.tuning.ScheduledRate``), so trials and the refit follow the same curve.
     """
     return str(_choice(hp, "lr_schedule", active().schedules or SCHEDULES))
 
@@ -229,30 +229,6 @@ def base_learning_rate(hp: "keras_tuner.HyperParameters") -> float | None:
     """The trial's learning rate before any schedule (whichever of the two rate dimensions is active)."""
     values = hp.values
     return values.get("learning_rate") if values.get("optimizer") in ADAPTIVE else values.get("learning_rate_sgd")
-
-
-def schedule_callback(hp: "keras_tuner.HyperParameters", total_steps: int) -> "keras.callbacks.Callback | None":
-    """A callback setting the trial's scheduled rate before every batch of ``total_steps`` (``None`` for constant)."""
-    import keras
-
-    kind, base = hp.values.get("lr_schedule", "constant"), base_learning_rate(hp)
-    if kind == "constant" or base is None:
-        return None
-
-    class StepSchedule(keras.callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.step = 0
-
-        def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-            self.model.optimizer.learning_rate = scheduled_rate(kind, float(base), self.step, total_steps)
-            self.step += 1
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            if logs is not None:  # the trial's CSV log shows the rate each epoch ended with
-                logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-
-    return StepSchedule()
 
 
 def optimizer(hp: "keras_tuner.HyperParameters", choices: Sequence[str] = OPTIMIZERS) -> "keras.optimizers.Optimizer":

@@ -33,6 +33,9 @@ from .data.dataset import Dataset, LabeledData
 from .errors import SearchError
 from .progress import SearchProgress
 from .settings import SearchSettings
+
+# KerasTuner's oracles need a number; a budgeted search without --max-trials is ended by the budget long before this.
+UNCAPPED_TRIALS = 10_000
 from .vertical import Vertical
 
 @dataclass
@@ -72,6 +75,11 @@ class SearchOutcome:
     weights: tuple[float, ...] = (1.0,)  # each member's share of the exported average
     stop_reason: str = ""  # why no further trial ran, in words, for the summary and the report
     ensemble_score: float | None = None  # the weighted members' validation score, when they were chosen on predictions
+
+    @property
+    def planned_epochs(self) -> list[int]:
+        """The epochs each member's refit trains: its trial's best epoch count."""
+        return [max(1, record.best_epoch or 1) for record, _ in self.members]
 
     @property
     def best(self) -> TrialRecord:
@@ -148,13 +156,14 @@ class ValidationPredictions(keras.callbacks.Callback):
       ensemble selection and the decision threshold.
     """
 
-    def __init__(self, x: Any, y: np.ndarray, task: str, objective: str, direction: str, sink: "PredictionSink") -> None:
+    def __init__(self, x: Any, y: np.ndarray, task: str, objective: str, direction: str, sink: "PredictionSink", batch_size: int) -> None:
         super().__init__()
         self.x, self.y, self.task, self.objective, self.direction, self.sink = x, y, task, objective, direction, sink
+        self.batch_size = max(256, batch_size)
         self.best: float | None = None
 
     def __deepcopy__(self, memo: dict) -> "ValidationPredictions":  # KerasTuner copies callbacks per trial; the data is shared
-        return ValidationPredictions(self.x, self.y, self.task, self.objective, self.direction, self.sink)
+        return ValidationPredictions(self.x, self.y, self.task, self.objective, self.direction, self.sink, self.batch_size)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.best, self.sink.best = None, None
@@ -165,7 +174,7 @@ class ValidationPredictions(keras.callbacks.Callback):
         if logs is None:
             return
         members = heads.has_members(self.model)
-        scores = scores_from_output(self.model.predict(self.x, batch_size=1024, verbose=0), self.task, members)
+        scores = scores_from_output(self.model.predict(self.x, batch_size=self.batch_size, verbose=0), self.task, members)
         finite = bool(np.isfinite(scores).all())
         if self.task == "binary":
             if "val_auc" not in logs:
@@ -187,6 +196,27 @@ class PredictionSink:
     """Where the running trial's best validation predictions land (one trial runs at a time)."""
 
     best: np.ndarray | None = None
+
+
+class ScheduledRate(keras.callbacks.Callback):
+    """Sets the learning rate before every batch from the trial's schedule over ``total_steps`` optimizer steps.
+
+    Per step, not per epoch (Keras's ``LearningRateScheduler``), so the curve
+    is the same whatever the epoch count: with 5 epochs a per-epoch ``step``
+    schedule halved the rate every epoch.
+    """
+
+    def __init__(self, kind: str, base: float, total_steps: int) -> None:
+        super().__init__()
+        self.kind, self.base, self.total_steps, self.step = kind, base, total_steps, 0
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self.model.optimizer.learning_rate = space.scheduled_rate(self.kind, self.base, self.step, self.total_steps)
+        self.step += 1
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:  # the trial's CSV log shows the rate each epoch ended with
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
 def sample_weight_for(hp: kt.HyperParameters, dataset: Dataset, y: np.ndarray) -> np.ndarray | None:
@@ -211,8 +241,10 @@ def fit_options(hp: kt.HyperParameters, dataset: Dataset, settings: SearchSettin
     """
     with space.using(settings.space):
         batch_size = space.batch_size(hp, settings.batch_size)
-    scheduler = space.schedule_callback(hp, settings.epochs * math.ceil(len(y) / batch_size))
-    options: dict[str, Any] = {"batch_size": batch_size, "callbacks": [scheduler] if scheduler else []}
+    kind, base = hp.values.get("lr_schedule", "constant"), space.base_learning_rate(hp)
+    scheduled = kind != "constant" and base is not None
+    callbacks = [ScheduledRate(kind, float(base), settings.epochs * math.ceil(len(y) / batch_size))] if scheduled else []
+    options: dict[str, Any] = {"batch_size": batch_size, "callbacks": callbacks}
     weights = sample_weight_for(hp, dataset, y)
     if weights is not None:
         options["sample_weight"] = weights
@@ -247,7 +279,7 @@ class VerticalHyperModel(kt.HyperModel):
         validation = kwargs.get("validation_data")
         if validation is not None and (self.collects_predictions or heads.has_members(model)):
             objective, direction = self.settings.objective_for(self.vertical, task)
-            first.append(ValidationPredictions(validation[0], np.asarray(validation[1]), task, objective, direction, self.predictions))
+            first.append(ValidationPredictions(validation[0], np.asarray(validation[1]), task, objective, direction, self.predictions, options["batch_size"]))
         if validation is not None:
             kwargs["validation_data"] = (validation[0], heads.targets(np.asarray(validation[1]), task, model))
         kwargs["callbacks"] = [*first, *kwargs.get("callbacks", [])]
@@ -404,8 +436,7 @@ def release_memory() -> None:
 
 def _accepts(hp: Any, value: Any) -> bool:
     """Whether ``value`` is a legal value of hyperparameter ``hp`` (recipes may name values a config removed)."""
-    from keras_tuner.src.engine import hyperparameters as kinds
-
+    kinds = kt.engine.hyperparameters
     if value is None:
         return False
     if isinstance(hp, kinds.Fixed):
@@ -477,12 +508,13 @@ def make_tuner(hypermodel: VerticalHyperModel, vertical: Vertical, settings: Sea
     name, direction = settings.objective_for(vertical, hypermodel.dataset.info.task)
     objective = kt.Objective(name, direction=direction)
     common = dict(hypermodel=hypermodel, directory=str(directory), project_name="search", overwrite=False, **bookkeeping)
-    oracle_options = dict(objective=objective, max_trials=settings.trial_cap(), seed=settings.seed, max_consecutive_failed_trials=settings.max_consecutive_failed_trials)
+    cap = settings.trial_cap() or UNCAPPED_TRIALS
+    oracle_options = dict(objective=objective, max_trials=cap, seed=settings.seed, max_consecutive_failed_trials=settings.max_consecutive_failed_trials)
     with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner prints "Reloading Tuner from ..." to stdout
         if settings.tuner == "hyperband":
             tuner = BookkeptHyperband(max_epochs=max(2, settings.epochs), factor=3, hyperband_iterations=1, objective=objective, seed=settings.seed,
                                       max_consecutive_failed_trials=settings.max_consecutive_failed_trials, **common)
-            tuner.oracle.max_trials = settings.trial_cap()  # Hyperband has no cap of its own
+            tuner.oracle.max_trials = cap  # Hyperband has no cap of its own
         elif settings.tuner == "grid":
             tuner = BookkeptTuner(oracle=kt.oracles.GridSearchOracle(**oracle_options), **common)
         else:
@@ -541,8 +573,7 @@ def run_search(
         raise SearchError(f"the {vertical.name} model could not be built: {type(error).__name__}: {error}", "this is a bug in the plugin; report it with the output of --debug") from error
     callbacks = [keras.callbacks.EarlyStopping(monitor=objective, mode=direction, patience=settings.patience), NonFiniteLoss(), StopOnInterrupt()]
     finished = [tuner.record(trial_id) for trial_id in tuner.oracle.end_order]
-    cap = settings.trial_cap()
-    progress.search_started(cap if settings.max_trials is not None or settings.time_budget is None else None, objective, direction, clock.end(), finished)
+    progress.search_started(settings.trial_cap(), objective, direction, clock.end(), finished)
     stopped = None
     try:
         tuner.search(
@@ -587,10 +618,11 @@ def stop_reason(settings: SearchSettings, trials: int, out_of_time: bool, failur
         return f"the time budget ({settings.time_budget:g}s) was used: no time left for another trial and the refit"
     if failures:
         return f"too many consecutive failed trials ({settings.max_consecutive_failed_trials}; --max-failed-trials)"
-    if trials >= settings.trial_cap():
+    cap = settings.trial_cap()
+    if cap is not None and trials >= cap:
         if settings.max_trials is None:
-            return f"the default cap of {settings.trial_cap()} trials without a --time-budget (give --time-budget or --max-trials for more)"
-        return f"the trial cap was reached (max_trials {settings.trial_cap()})"
+            return f"the default cap of {cap} trials without a --time-budget (give --time-budget or --max-trials for more)"
+        return f"the trial cap was reached (max_trials {cap})"
     return f"the {settings.tuner} tuner had no new hyperparameters to try after {trials} trial(s)"
 
 
@@ -600,16 +632,13 @@ def _select_members(tuner: kt.Tuner, completed: list[TrialRecord], dataset: Data
     Verticals with ``ensemble_size`` 1, and runs whose trials left no
     predictions (older runs resumed), export the best trial.
     """
-    candidates = []
-    for record in completed:
-        scores = tuner.validation_predictions(record.trial_id)
-        if scores is not None:
-            candidates.append(ensemble.Candidate(record.trial_id, float(record.score), scores))
-    best = tuner.oracle.get_best_trials(1)[0].trial_id
-    if vertical.ensemble_size <= 1 or len(candidates) < len(completed):
-        scores = next((c.scores for c in candidates if c.trial_id == best), None)
-        record = next(r for r in completed if r.trial_id == best)
-        return ensemble.Selection((best,), (1.0,), float(record.score), scores)
+    best = next(r for r in completed if r.trial_id == tuner.oracle.get_best_trials(1)[0].trial_id)
+    alone = ensemble.Selection((best.trial_id,), (1.0,), float(best.score), tuner.validation_predictions(best.trial_id))
+    if vertical.ensemble_size <= 1:
+        return alone
+    candidates = [ensemble.Candidate(r.trial_id, float(r.score), tuner.validation_predictions(r.trial_id)) for r in completed]
+    if any(c.scores is None for c in candidates):
+        return alone
     return ensemble.select(candidates, dataset.validation.y, objective, direction, dataset.info.task, vertical.ensemble_size)
 
 
@@ -626,14 +655,14 @@ def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings
     keras.backend.clear_session()
     fitting: LabeledData = dataset.train_and_validation()
     models, histories = [], []
-    for index, (record, hp) in enumerate(outcome.members):
+    for index, ((record, hp), epochs) in enumerate(zip(outcome.members, outcome.planned_epochs)):
         keras.utils.set_random_seed(settings.seed + index)
         with space.using(settings.space):
             model = vertical.build_model(hp, dataset.info)
         options = fit_options(hp, dataset, settings, fitting.y)
         options["callbacks"] += [NonFiniteLoss(), StopOnInterrupt(), Deadline(lambda: deadline)]
         try:
-            history = model.fit(fitting.x, heads.targets(fitting.y, dataset.info.task, model), epochs=max(1, record.best_epoch or 1), verbose=0, **options)
+            history = model.fit(fitting.x, heads.targets(fitting.y, dataset.info.task, model), epochs=epochs, verbose=0, **options)
         except kt.errors.FailedTrialError as error:
             raise SearchError(f"refitting trial {record.trial_id} on train+validation diverged: {error}", "re-run with another --seed or more --max-trials") from error
         models.append(model)

@@ -82,6 +82,27 @@ def _names(text: str | None) -> list[str]:
     return [n.strip() for n in (text or "").split(",") if n.strip()]
 
 
+def table_statistics(encoded_train: np.ndarray) -> dict[str, Any]:
+    """Per-feature numbers the tabular model builds its first layers from (see :mod:`vertical_automl.blocks`).
+
+    ``mean``/``variance`` standardise; ``median``/``scale`` standardise
+    robustly (the interquartile range, or the standard deviation where
+    that is 0, so a skewed column's bulk is not squashed by its tail);
+    ``quantiles`` are ``QUANTILE_LEVELS + 1`` training quantiles per
+    feature, the bin edges of piecewise-linear encodings.
+    """
+    x = encoded_train.astype(np.float64)
+    low, median, high = np.percentile(x, [25, 50, 75], axis=0)
+    spread = (high - low) / 1.349  # the IQR of a standard normal is 1.349
+    std = x.std(axis=0)
+    scale = np.where(spread > 0, spread, np.where(std > 0, std, 1.0))
+    quantiles = np.quantile(x, np.linspace(0, 1, QUANTILE_LEVELS + 1), axis=0).T
+    return {
+        "mean": x.mean(axis=0).tolist(), "variance": x.var(axis=0).tolist(),
+        "median": median.tolist(), "scale": scale.tolist(), "quantiles": quantiles.tolist(),
+    }
+
+
 class TableEncoder(Encoder):
     """Imputation with indicators and one-hot categories, fitted on the training split."""
 
@@ -140,24 +161,7 @@ class TableEncoder(Encoder):
         return names
 
     def statistics(self, encoded_train: np.ndarray) -> dict[str, Any]:
-        """Per-feature numbers the tabular model builds its first layers from (see :mod:`vertical_automl.blocks`).
-
-        ``mean``/``variance`` standardise; ``median``/``scale`` standardise
-        robustly (the interquartile range, or the standard deviation where
-        that is 0, so a skewed column's bulk is not squashed by its tail);
-        ``quantiles`` are ``QUANTILE_LEVELS + 1`` training quantiles per
-        feature, the bin edges of piecewise-linear encodings.
-        """
-        x = encoded_train.astype(np.float64)
-        low, median, high = np.percentile(x, [25, 50, 75], axis=0)
-        spread = (high - low) / 1.349  # the IQR of a standard normal is 1.349
-        std = x.std(axis=0)
-        scale = np.where(spread > 0, spread, np.where(std > 0, std, 1.0))
-        quantiles = np.quantile(x, np.linspace(0, 1, QUANTILE_LEVELS + 1), axis=0).T
-        return {
-            "mean": x.mean(axis=0).tolist(), "variance": x.var(axis=0).tolist(),
-            "median": median.tolist(), "scale": scale.tolist(), "quantiles": quantiles.tolist(),
-        }
+        return table_statistics(encoded_train)
 
     def spec(self) -> dict[str, Any]:
         columns = []
