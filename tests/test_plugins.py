@@ -165,6 +165,43 @@ def test_unknown_vertical_lists_what_is_available(site):
         plugins.get_vertical("finanse")
 
 
+def test_selection_names_that_match_no_installed_plugin_are_reported(site):
+    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "visoin,acme", "VAUTOML_DISABLE_PLUGINS": "acme-vautom"})
+    rows = {row["name"]: row for row in plugins.listing()}
+    assert set(rows) == {"acme", "visoin", "acme-vautom"} and rows["acme"]["errors"] == []
+    assert rows["visoin"]["distribution"] == "not installed" and rows["visoin"]["verticals"] == []
+    assert rows["visoin"]["errors"] == [
+        "VAUTOML_LOAD_PLUGINS names 'visoin', which is not installed "
+        "(did you mean 'vision'? installed: acme, broken, copycat, finance, medical, text, typo, vision)"
+    ]
+    assert rows["acme-vautom"]["errors"][0].startswith(
+        "VAUTOML_DISABLE_PLUGINS names 'acme-vautom', which is not installed (did you mean 'acme-vautoml'?"
+    )
+    with pytest.raises(PluginError) as raised:
+        plugins.get_vertical("vision")
+    message = str(raised.value)
+    unknown = rows["visoin"]["errors"][0]
+    assert message.startswith(f"unknown plugin or vertical 'vision' (available: acme); {unknown}. Fix: ")
+    assert "Fix: set VAUTOML_LOAD_PLUGINS to installed entry-point or distribution names" in message
+
+
+def test_a_selected_in_process_plugin_is_not_reported_as_missing():
+    class Nothing:
+        pass
+
+    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "mine"}, plugins=[("mine", Nothing())])
+    assert {name: record.errors for name, record in plugins.records.items()} == {"mine": []}
+
+
+def test_a_misspelt_load_variable_is_named_by_search_from_the_cli(tmp_path):
+    env = {"VAUTOML_LOAD_PLUGINS": "visoin"}
+    done = run_vautoml("search", "--plugin", "vision", "--registry", str(tmp_path / "r"), env=env)
+    assert done.returncode == 3
+    assert "Warning: plugin visoin (not installed): VAUTOML_LOAD_PLUGINS names 'visoin'" in done.stderr
+    assert "Error: unknown plugin or vertical 'vision' (available: none loaded); VAUTOML_LOAD_PLUGINS names 'visoin'" \
+        in done.stderr
+
+
 def test_register_commands_adds_a_command():
     class Commands:
         @hookimpl

@@ -20,8 +20,9 @@ import keras
 import numpy as np
 
 from .errors import SearchError
+from .report import markdown
 from .report.build import write_report
-from .report.markdown import escape as md
+from .report.document import Block, Bullets, Code, Heading, Paragraph
 from .report.sections import Evaluation, ReportSection
 from .vertical import Vertical
 
@@ -97,13 +98,16 @@ def write_bundle(bundle: Path, model: keras.Model, documents: dict[str, Any], ve
 def _metric_lines(report: dict[str, Any]) -> list[str]:
     metrics, task = report["test_metrics"], report["task"]
     if task == "regression":
-        return [f"- MAE {metrics['mae']:.4g}, RMSE {metrics['rmse']:.4g}, R2 {metrics['r2']:.4f} on {metrics['examples']} test examples"]
-    lines = [f"- Accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, macro precision {metrics['macro_precision']:.4f}, macro recall {metrics['macro_recall']:.4f}"]
+        return [f"MAE {metrics['mae']:.4g}, RMSE {metrics['rmse']:.4g}, R2 {metrics['r2']:.4f} "
+                f"on {metrics['examples']} test examples"]
+    lines = [f"Accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
+             f"macro precision {metrics['macro_precision']:.4f}, macro recall {metrics['macro_recall']:.4f}"]
     if task == "binary":
         b, decision = metrics["binary"], report["decision_threshold"]
         lines += [
-            f"- ROC-AUC {b['roc_auc']:.4f}, PR-AUC {b['pr_auc']:.4f}, Brier score {b['brier']:.4f}",
-            f"- Decision threshold {b['threshold']:.4f} on the positive-class probability, chosen by {decision['method']}; "
+            f"ROC-AUC {b['roc_auc']:.4f}, PR-AUC {b['pr_auc']:.4f}, Brier score {b['brier']:.4f}",
+            f"Decision threshold {b['threshold']:.4f} on the positive-class probability, "
+            f"chosen by {decision['method']}; "
             f"at it: sensitivity {b['sensitivity']:.4f}, specificity {b['specificity']:.4f}, PPV {b['ppv']:.4f}, NPV {b['npv']:.4f} "
             f"(TP {b['true_positives']}, FP {b['false_positives']}, TN {b['true_negatives']}, FN {b['false_negatives']})",
         ]
@@ -125,66 +129,70 @@ def _prediction_lines(task: str) -> list[str]:
 def model_card(vertical: Vertical, preprocessing: dict[str, Any], report: dict[str, Any], manifest: dict[str, Any], sections: list[ReportSection] = ()) -> str:
     """A Markdown model card: use, data, metrics, limitations, input spec, and how to load it.
 
-    User strings (target, class and source names) are escaped for Markdown.
+    It is built from plain-text report blocks, the vertical's sections among them, and rendered by the report's
+    Markdown renderer, which escapes every text: user strings (run id, target, class, column and file names)
+    cannot turn into links, HTML or formatting.
     """
-    data = report["dataset"]
-    spec = preprocessing["input"]
-    task = report["task"]
+    data, spec, task, search = report["dataset"], preprocessing["input"], report["task"], report["search"]
+    splits = data["splits"]
+    train = splits["train"]
     if task == "regression":
-        counts = f"target '{md(data['target'])}' mean {data['splits']['train']['target_mean']:.4g}, standard deviation {data['splits']['train']['target_std']:.4g}"
-        target_line = f"- Task: regression of '{md(data['target'])}'"
+        counts = f"target '{data['target']}' mean {train['target_mean']:.4g}, " \
+                 f"standard deviation {train['target_std']:.4g}"
+        task_line = f"Task: regression of '{data['target']}'"
     else:
-        counts = "class counts " + ", ".join(f"{md(name)}: {n}" for name, n in data["splits"]["train"]["class_counts"].items())
-        target_line = f"- Task: {task} classification of '{md(data['target'])}'; classes ({len(data['classes'])}): {', '.join(md(c) for c in data['classes'])}"
+        counts = "class counts " + ", ".join(f"{name}: {n}" for name, n in train["class_counts"].items())
+        classes = f"classes ({len(data['classes'])}): {', '.join(data['classes'])}"
+        task_line = f"Task: {task} classification of '{data['target']}'; {classes}"
     shown_spec = {k: (f"[{len(v)} entries, see preprocessing.json]" if k == "vocabulary" else v) for k, v in spec.items()}
-    lines = [
-        f"# Model card: {vertical.name} run {manifest['run_id']}",
-        "",
-        "## Intended use",
-        f"{vertical.description} Trained by vertical-automl {manifest['libraries']['vertical-automl']} "
-        f"({report['search']['tuner']} search, {report['search']['trials']['total']} trial(s), objective {report['search']['objective']}). "
-        "Check the metrics below on data like yours before relying on it.",
-        "",
-        "## Data",
-        f"- Source: {md(data['source'])}; test split: {md(data['test_source'])}",
-        target_line,
-        f"- Examples: train {data['splits']['train']['examples']}, validation {data['splits']['validation']['examples']}, test {data['splits']['test']['examples']}",
-        f"- Training split: {counts}",
-        f"- Fingerprint (sha256 of the data): {manifest['data']['fingerprint']}",
-        "",
-        "## Metrics on the held-out test split",
-        *_metric_lines(report),
-        f"- The exported model: {report['model']['training']}.",
-        "",
+    spec_json = "{\n" + ",\n".join(f"  {json.dumps(key)}: {json.dumps(value)}" for key, value in shown_spec.items())
+    spec_json += "\n}"
+    usage = vertical.usage_code(spec) if vertical.usage_code else ["x = ...  # arrays shaped as in the input specification"]
+    blocks: list[Block] = [
+        Heading("Intended use"),
+        Paragraph(
+            f"{vertical.description} Trained by vertical-automl {manifest['libraries']['vertical-automl']} "
+            f"({search['tuner']} search, {search['trials']['total']} trial(s), objective {search['objective']}). "
+            "Check the metrics below on data like yours before relying on it."
+        ),
+        Heading("Data"),
+        Bullets([
+            f"Source: {data['source']}; test split: {data['test_source']}",
+            task_line,
+            f"Examples: train {train['examples']}, validation {splits['validation']['examples']}, "
+            f"test {splits['test']['examples']}",
+            f"Training split: {counts}",
+            f"Fingerprint (sha256 of the data): {manifest['data']['fingerprint']}",
+        ]),
+        Heading("Metrics on the held-out test split"),
+        Bullets([*_metric_lines(report), f"The exported model: {report['model']['training']}."]),
     ]
     for section in sections:
-        lines += [f"## {section.title}", *section.lines, ""]
-    lines += [
-        "## Input specification",
-        "Every step before the model is in `preprocessing.json` (`input`); in short:",
-        "```json",
-        "{",
-        ",\n".join(f"  {json.dumps(key)}: {json.dumps(value)}" for key, value in shown_spec.items()),
-        "}",
-        "```",
-        *[f"- {note}" for note in vertical.model_card_notes],
-        "",
-        "## Use it without vertical-automl",
-        "Needs only `keras` (3.x) with the torch backend and `numpy` (and `pillow` for image files). Run from the bundle folder:",
-        "```python",
-        "import json, os",
-        'os.environ["KERAS_BACKEND"] = "torch"',
-        "import keras, numpy as np",
-        'model = keras.saving.load_model("model.keras")  # safe mode stays on',
-        'prep = json.load(open("preprocessing.json"))',
-        *(vertical.usage_code(spec) if vertical.usage_code else ["x = ...  # arrays shaped as in the input specification"]),
-        *_prediction_lines(task),
-        "```",
-        "",
-        "## Limitations",
-        "- Scores come from one held-out split of the data named above; data from another source, device or population may score lower.",
-        "- Inputs outside the documented shape or value range are not checked by the model itself.",
-        f"- Library versions: {', '.join(f'{k} {v}' for k, v in manifest['libraries'].items())}.",
-        "",
+        blocks += [Heading(section.title), *section.blocks]
+    blocks += [
+        Heading("Input specification"),
+        Paragraph('Every step before the model is in preprocessing.json (under "input"); in short:'),
+        Code(spec_json, "json"),
+        *([Bullets(list(vertical.model_card_notes))] if vertical.model_card_notes else []),
+        Heading("Use it without vertical-automl"),
+        Paragraph("Needs only keras (3.x) with the torch backend and numpy (and pillow for image files). "
+                  "Run from the bundle folder:"),
+        Code("\n".join([
+            "import json, os",
+            'os.environ["KERAS_BACKEND"] = "torch"',
+            "import keras, numpy as np",
+            'model = keras.saving.load_model("model.keras")  # safe mode stays on',
+            'prep = json.load(open("preprocessing.json"))',
+            *usage,
+            *_prediction_lines(task),
+        ]), "python"),
+        Heading("Limitations"),
+        Bullets([
+            "Scores come from one held-out split of the data named above; "
+            "data from another source, device or population may score lower.",
+            "Inputs outside the documented shape or value range are not checked by the model itself.",
+            f"Library versions: {', '.join(f'{k} {v}' for k, v in manifest['libraries'].items())}.",
+        ]),
     ]
-    return "\n".join(lines)
+    text, _ = markdown.render(blocks, f"Model card: {vertical.name} run {manifest['run_id']}")  # no figures, no files
+    return text

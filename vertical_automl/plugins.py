@@ -9,10 +9,16 @@ entry-point or distribution names:
 
 * ``VAUTOML_LOAD_PLUGINS``: load only these (set but empty: load none);
 * ``VAUTOML_DISABLE_PLUGINS``: load all but these.
+
+A name in either that matches no installed entry point is recorded as a
+plugin of its own with an error (``vautoml plugins list`` shows it, ``search``
+warns), and the unknown-vertical error names it: a typo in the variable is
+otherwise invisible, and looks like a missing plugin.
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib.metadata
 import os
@@ -26,6 +32,7 @@ from .errors import PluginError
 from .vertical import DataLoader, Vertical
 
 ENTRY_POINT_GROUP = "vautoml"
+NOT_INSTALLED = "not installed"
 
 
 @dataclass
@@ -41,7 +48,14 @@ class PluginRecord:
 
     @property
     def label(self) -> str:
+        if not self.installed:
+            return f"{self.name} ({NOT_INSTALLED})"
         return f"{self.name} ({self.distribution} {self.version})"
+
+    @property
+    def installed(self) -> bool:
+        """False for a name in a selection variable that matches no installed plugin."""
+        return self.distribution != NOT_INSTALLED
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -72,9 +86,14 @@ class PluginRegistry:
         self.verticals: dict[str, tuple[Vertical, PluginRecord]] = {}
         self.conflicts: dict[str, list[PluginRecord]] = {}
         self.extra_loaders: dict[str, list[DataLoader]] = {}
-        self._load_entry_points(_names(environ.get("VAUTOML_LOAD_PLUGINS")), _names(environ.get("VAUTOML_DISABLE_PLUGINS")) or set())
+        self.unknown_names: dict[str, list[str]] = {}  # selection variable -> errors about names nothing installed has
+        only = _names(environ.get("VAUTOML_LOAD_PLUGINS"))
+        disabled = _names(environ.get("VAUTOML_DISABLE_PLUGINS")) or set()
+        installed = self._load_entry_points(only, disabled)
         for name, plugin in plugins:
             self._register(plugin, self._new_record(name, "unpackaged", "0"))
+        selections = {"VAUTOML_LOAD_PLUGINS": only or set(), "VAUTOML_DISABLE_PLUGINS": disabled}
+        self._record_unknown_names(installed, selections)
         self._collect_verticals()
         self._collect_loaders()
 
@@ -89,10 +108,13 @@ class PluginRegistry:
         self.records[name] = record
         return record
 
-    def _load_entry_points(self, only: set[str] | None, disabled: set[str]) -> None:
+    def _load_entry_points(self, only: set[str] | None, disabled: set[str]) -> dict[str, str]:
+        """Load the selected entry points; return every installed one, entry-point name to distribution."""
+        installed = {}
         for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = entry_point.dist
             distribution = dist.metadata["Name"] if dist is not None else "unknown"
+            installed[entry_point.name] = distribution
             wanted = {entry_point.name, distribution}
             if (only is not None and not wanted & only) or wanted & disabled:
                 continue
@@ -105,6 +127,19 @@ class PluginRegistry:
                 record.errors.append(f"failed to import {entry_point.value}: {type(error).__name__}: {error}")
                 continue
             self._register(plugin, record)
+        return installed
+
+    def _record_unknown_names(self, installed: dict[str, str], selections: dict[str, set[str]]) -> None:
+        """Record each name in a selection variable that no installed entry point or distribution has."""
+        known = set(installed) | set(installed.values())
+        listed = ", ".join(sorted(installed)) or "none"
+        for variable, names in selections.items():
+            for name in sorted(names - known - set(self.records)):  # in-process plugins are not selected, yet known
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                guess = f"did you mean '{close[0]}'? " if close else ""
+                error = f"{variable} names '{name}', which is not installed ({guess}installed: {listed})"
+                self._new_record(name, NOT_INSTALLED, "").errors.append(error)
+                self.unknown_names.setdefault(variable, []).append(error)
 
     def _register(self, plugin: object, record: PluginRecord) -> None:
         """Register one plugin object, rejecting hooks the specification does not know."""
@@ -183,10 +218,17 @@ class PluginRegistry:
             disable = self.conflicts[name][-1].name
             raise PluginError(f"vertical '{name}' is registered by two plugins: {owners}", f"uninstall one, or disable it with VAUTOML_DISABLE_PLUGINS={disable}")
         if name not in self.verticals:
-            available = ", ".join(sorted(self.verticals)) or "none installed"
-            broken = [record.label for record in self.records.values() if record.errors and not record.verticals]
+            available = ", ".join(sorted(self.verticals)) or "none loaded"
+            broken = [record.label for record in self.records.values()
+                      if record.installed and record.errors and not record.verticals]
             hint = f"; these plugins failed to load: {', '.join(broken)} (see 'vautoml plugins list')" if broken else ""
-            raise PluginError(f"unknown plugin or vertical '{name}' (available: {available}){hint}", "pick one of the available names, or install the plugin that provides it")
+            problem = f"unknown plugin or vertical '{name}' (available: {available}){hint}"
+            unknown = self.unknown_names.get("VAUTOML_LOAD_PLUGINS")  # a typo there leaves the wanted plugin out
+            if unknown:
+                raise PluginError(f"{problem}; {'; '.join(unknown)}",
+                                  "set VAUTOML_LOAD_PLUGINS to installed entry-point or distribution names, "
+                                  "comma-separated, or unset it to load every plugin")
+            raise PluginError(problem, "pick one of the available names, or install the plugin that provides it")
         return self.verticals[name]
 
     def loaders_for(self, name: str) -> tuple[DataLoader, ...]:

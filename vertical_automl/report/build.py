@@ -133,12 +133,12 @@ def _metrics(report: dict[str, Any], evaluation: Evaluation) -> list[Block]:
 
 
 def _sections(report: dict[str, Any], sections: list[ReportSection]) -> list[Block]:
-    """The vertical's own sections; one whose data carries a reliability table also gets its calibration plot."""
+    """The vertical's own sections, whose plain-text blocks the renderers escape; a reliability table adds a plot."""
     if not sections:
         return []
     blocks: list[Block] = [Heading(f"{report['vertical'].capitalize()} metrics", anchor="vertical")]
     for section in sections:
-        blocks += [Heading(section.title, level=3), MarkdownText("\n".join(section.lines))]
+        blocks += [Heading(section.title, level=3), *section.blocks]
         if section.data.get("reliability"):
             positive = report["dataset"]["classes"][1]
             blocks.append(Figure(f"calibration_{section.name}", plots.calibration(section.data["reliability"], positive),

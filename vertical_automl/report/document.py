@@ -3,9 +3,12 @@
 ``report.html`` and ``report.md`` are twins because both come from the same
 blocks (:mod:`.html` and :mod:`.markdown` render them).  Text in a block is
 plain text, user strings included; each renderer escapes it for its format,
-so no builder has to remember to.  :class:`MarkdownText` is the one block that
-carries Markdown (a vertical's report section, the model card): the HTML
-renderer parses it with raw HTML switched off.
+so no builder has to remember to, and a name like ``[x](javascript:...)`` or
+``<img ...>`` is shown as the text it is.  A vertical's report sections are
+made of these blocks too (:data:`SECTION_BLOCKS`).  :class:`MarkdownText` is
+the one block that carries Markdown, for Markdown the core itself wrote (the
+model card, rendered from blocks like these): the HTML renderer parses it with
+raw HTML switched off.
 """
 
 from __future__ import annotations
@@ -24,6 +27,13 @@ class Heading:
 @dataclass(frozen=True)
 class Paragraph:
     text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    """A bulleted list of sentences."""
+
+    items: list[str]
 
 
 @dataclass(frozen=True)
@@ -52,8 +62,21 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class Code:
+    """Verbatim text, such as the model card's Python; ``language`` names it for syntax highlighting."""
+
+    text: str
+    language: str = ""
+
+
+@dataclass(frozen=True)
 class MarkdownText:
+    """Trusted Markdown written by the core; user strings in it must already be escaped."""
+
     markdown: str
 
 
-Block = Union[Heading, Paragraph, Facts, Table, Figure, MarkdownText]
+Block = Union[Heading, Paragraph, Bullets, Facts, Table, Code, Figure, MarkdownText]
+
+SECTION_BLOCKS = (Paragraph, Bullets, Facts, Table, Code)
+"""What a vertical's report section may hold: plain text only, so the core escapes all of it for each format."""

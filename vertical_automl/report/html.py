@@ -4,8 +4,9 @@ Plots are embedded as ``data:`` PNGs and the style sheet is inline, so the
 file opens anywhere, offline, by itself.  A Content-Security-Policy allows
 nothing but inline styles and data images: the page has no scripts and loads
 nothing, and a string that slipped through escaping still could not run.
-Every text is escaped with :func:`html.escape`; Markdown blocks are parsed by
-markdown-it with raw HTML switched off.
+Every text is escaped with :func:`html.escape`; Markdown blocks (the core's
+own model card) are parsed by markdown-it with raw HTML switched off, and
+markdown-it drops ``javascript:`` and other unsafe link targets.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 
 from markdown_it import MarkdownIt
 
-from .document import Block, Facts, Figure, Heading, MarkdownText, Paragraph, Table
+from .document import Block, Bullets, Code, Facts, Figure, Heading, MarkdownText, Paragraph, Table
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 
@@ -94,11 +95,15 @@ def _block(block: Block) -> str:
         return f'<h{block.level}>{html.escape(block.text)}</h{block.level}>'
     if isinstance(block, Paragraph):
         return f"<p>{html.escape(block.text)}</p>"
+    if isinstance(block, Bullets):
+        return "<ul>" + "".join(f"<li>{html.escape(item)}</li>" for item in block.items) + "</ul>"
     if isinstance(block, Facts):
         items = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(value)}</dd>" for label, value in block.items)
         return f'<dl class="facts">{items}</dl>'
     if isinstance(block, Table):
         return _table(block)
+    if isinstance(block, Code):
+        return f"<pre><code>{html.escape(block.text)}</code></pre>"
     if isinstance(block, Figure):
         data = base64.b64encode(block.png).decode("ascii")
         caption = html.escape(block.caption)

@@ -3,19 +3,24 @@
 The core scores the exported model on the held-out test split and hands an
 :class:`Evaluation` to the vertical, which returns :class:`ReportSection`
 objects: their ``data`` goes into ``report.json`` under ``sections`` and their
-``lines`` into the model card, so a vertical adds what its industry reads
-(KS and Gini for credit; sensitivity, confidence intervals and calibration
-for medicine) without touching the core.
+``blocks`` into the model card and the report, so a vertical adds what its
+industry reads (KS and Gini for credit; sensitivity, confidence intervals and
+calibration for medicine) without touching the core.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 from ..data.dataset import LabeledData
+from ..errors import PluginError
+from .document import SECTION_BLOCKS, Block
+
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -45,14 +50,17 @@ class Evaluation:
 
 @dataclass(frozen=True)
 class ReportSection:
-    """One titled part of the report: JSON ``data`` and Markdown ``lines``.
+    """One titled part of the report: JSON ``data`` and plain-text ``blocks``.
 
-    ``lines`` go into the model card and ``report.md`` as they are, and into
-    ``report.html`` through a Markdown parser with raw HTML off: bullets,
-    paragraphs and pipe tables all work.  Pass user strings (class and column
-    names) through :func:`vertical_automl.report.markdown.escape` so they
-    cannot break a table.  A ``reliability`` list in ``data`` (rows with
-    ``mean_predicted``, ``observed_rate`` and ``examples``, as from
+    The ``title`` and every text in ``blocks`` (:class:`~.document.Paragraph`,
+    :class:`~.document.Bullets`, :class:`~.document.Facts`,
+    :class:`~.document.Table`, :class:`~.document.Code`) are plain text, user
+    strings such as class and column names included: the core escapes them
+    where it writes the model card, ``report.md`` and ``report.html``, so a
+    vertical never escapes anything and a name cannot become a link, HTML or a
+    broken table.  ``name`` keys the section in ``report.json``.  A
+    ``reliability`` list in ``data`` (rows with ``mean_predicted``,
+    ``observed_rate`` and ``examples``, as from
     :func:`vertical_automl.evaluate.reliability_table`) also draws a
     calibration plot in the report.
     """
@@ -60,4 +68,21 @@ class ReportSection:
     name: str
     title: str
     data: dict[str, Any]
-    lines: list[str] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Refuse what the core could not escape, such as Markdown lines, when the plugin builds the section."""
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise PluginError(f"report section name {self.name!r} is not a plain name (it names plot files too)",
+                              "use letters, digits, _ and - only")
+        if not isinstance(self.title, str):
+            raise PluginError(f"report section '{self.name}' has the title {self.title!r}, which is not a string",
+                              "pass the title as plain text")
+        allowed = ", ".join(kind.__name__ for kind in SECTION_BLOCKS)
+        for block in self.blocks:
+            if not isinstance(block, SECTION_BLOCKS):
+                raise PluginError(
+                    f"report section '{self.name}' holds {block!r}, which is not one of its block types ({allowed})",
+                    "build the section from those blocks in vertical_automl.report.document, with plain text "
+                    "(not Markdown) in them: the core escapes it for each format",
+                )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from vertical_automl import Evaluation, ReportSection, Vertical, blocks, hookimpl
 from vertical_automl.data.tabular import TABLE_MODEL_NOTE, table_loader, table_usage_code
-from vertical_automl.report import markdown
+from vertical_automl.report.document import Facts, Paragraph, Table
 
 
 def build_model(hp, info):
@@ -45,13 +45,20 @@ def credit_scoring(evaluation: Evaluation) -> list[ReportSection]:
             "matrix": [[scores["true_negatives"], scores["false_positives"]], [scores["false_negatives"], scores["true_positives"]]],
         },
     }
-    positive, negative = markdown.escape(positive), markdown.escape(negative)  # the lines are Markdown; class names are the user's
-    lines = [
-        f"- Scores rank class '{positive}' (the positive class) above '{negative}': KS statistic {ks:.4f}, Gini {gini:.4f}, ROC-AUC {scores['roc_auc']:.4f}, PR-AUC {scores['pr_auc']:.4f}, Brier score {scores['brier']:.4f}.",
-        f"- At threshold {scores['threshold']:.4f}: true {negative} predicted {negative} {scores['true_negatives']}, predicted {positive} {scores['false_positives']}; "
-        f"true {positive} predicted {negative} {scores['false_negatives']}, predicted {positive} {scores['true_positives']}.",
+    # Plain text, class names included: the core escapes it for the model card and the report.
+    ranking = {"KS statistic": ks, "Gini": gini, "ROC-AUC": scores["roc_auc"], "PR-AUC": scores["pr_auc"],
+               "Brier score": scores["brier"]}
+    matrix = [
+        [negative, str(scores["true_negatives"]), str(scores["false_positives"])],
+        [positive, str(scores["false_negatives"]), str(scores["true_positives"])],
     ]
-    return [ReportSection("credit_scoring", "Credit scoring metrics (test split)", data, lines)]
+    content = [
+        Paragraph(f"Scores rank class '{positive}' (the positive class) above '{negative}'."),
+        Facts([(name, f"{value:.4f}") for name, value in ranking.items()]),
+        Table(["true class", f"predicted {negative}", f"predicted {positive}"], matrix,
+              caption=f"Confusion matrix at threshold {scores['threshold']:.4f}", numeric=frozenset({1, 2})),
+    ]
+    return [ReportSection("credit_scoring", "Credit scoring metrics (test split)", data, content)]
 
 
 FINANCE = Vertical(

@@ -16,7 +16,7 @@ import numpy as np
 
 from vertical_automl import Evaluation, LabeledData, ReportSection, Vertical, blocks, hookimpl
 from vertical_automl.data.tabular import labeled_table, TABLE_MODEL_NOTE, table_loader, table_usage_code
-from vertical_automl.report import markdown
+from vertical_automl.report.document import Bullets, Paragraph, Table
 
 BOOTSTRAP_RESAMPLES = 1000
 PERMUTATION_REPEATS = 5
@@ -73,32 +73,37 @@ def clinical_sections(evaluation: Evaluation) -> list[ReportSection]:
         c = intervals[name]
         return f"{c['estimate']:.3f} (95% CI {c['low']:.3f}-{c['high']:.3f})"
 
+    # Titles and blocks are plain text, class and column names included: the core escapes them for each format.
     title = f"Clinical performance (positive class '{positive}', test split)"
-    positive, negative = markdown.escape(positive), markdown.escape(negative)  # the lines are Markdown; class names are the user's
-    sections = [ReportSection("clinical", title, clinical, [
-        f"- At threshold {t:.4f}: sensitivity {ci('sensitivity')}, specificity {ci('specificity')}, PPV {scores['ppv']:.3f}, NPV {scores['npv']:.3f}.",
-        f"- ROC-AUC {ci('roc_auc')}. Intervals: percentile bootstrap, {BOOTSTRAP_RESAMPLES} resamples of the {len(y)} test patients.",
-        f"- Counts: TP {scores['true_positives']}, FP {scores['false_positives']}, TN {scores['true_negatives']}, FN {scores['false_negatives']} ('{negative}' is negative).",
-    ])]
+    sections = [ReportSection("clinical", title, clinical, [Bullets([
+        f"At threshold {t:.4f}: sensitivity {ci('sensitivity')}, specificity {ci('specificity')}, "
+        f"PPV {scores['ppv']:.3f}, NPV {scores['npv']:.3f}.",
+        f"ROC-AUC {ci('roc_auc')}. "
+        f"Intervals: percentile bootstrap, {BOOTSTRAP_RESAMPLES} resamples of the {len(y)} test patients.",
+        f"Counts: TP {scores['true_positives']}, FP {scores['false_positives']}, TN {scores['true_negatives']}, "
+        f"FN {scores['false_negatives']} ('{negative}' is negative).",
+    ])])]
 
     table = reliability_table(y, p)
+    bins = [[f"{row['bin'][0]:.1f}-{row['bin'][1]:.1f}", str(row["examples"]),
+             f"{row['mean_predicted']:.3f}", f"{row['observed_rate']:.3f}"] for row in table]
     sections.append(ReportSection("calibration", "Calibration (test split)", {"brier": scores["brier"], "reliability": table}, [
-        f"- Brier score {scores['brier']:.4f} (0 is perfect). Reliability table: predicted probability vs observed rate of '{positive}'.",
-        "",
-        "| probability bin | patients | mean predicted | observed |",
-        "| --- | --- | --- | --- |",
-        *[f"| {row['bin'][0]:.1f}-{row['bin'][1]:.1f} | {row['examples']} | {row['mean_predicted']:.3f} | {row['observed_rate']:.3f} |" for row in table],
+        Paragraph(f"Brier score {scores['brier']:.4f} (0 is perfect). "
+                  f"Reliability table: predicted probability vs observed rate of '{positive}'."),
+        Table(["probability bin", "patients", "mean predicted", "observed"], bins, numeric=frozenset({1, 2, 3})),
     ]))
 
     raw = evaluation.raw_test.x
     if hasattr(raw, "columns"):
         importance = permutation_importance(lambda xs, ys: roc_auc(ys, evaluation.predict(xs)[:, 1]), raw, y, repeats=PERMUTATION_REPEATS, seed=evaluation.seed)
-        sections.append(ReportSection("permutation_importance", "Permutation feature importance (exported model, test split)", {"metric": "drop in ROC-AUC", "repeats": PERMUTATION_REPEATS, "features": importance}, [
-            f"- Drop in test ROC-AUC when one column is shuffled ({PERMUTATION_REPEATS} repeats); larger means the model leans on it more.",
-            "",
-            "| feature | AUC drop | std |",
-            "| --- | --- | --- |",
-            *[f"| {markdown.escape(row['feature'])} | {row['importance_mean']:.4f} | {row['importance_std']:.4f} |" for row in importance[:15]],
+        features = [[str(row["feature"]), f"{row['importance_mean']:.4f}", f"{row['importance_std']:.4f}"]
+                    for row in importance[:15]]
+        data = {"metric": "drop in ROC-AUC", "repeats": PERMUTATION_REPEATS, "features": importance}
+        title = "Permutation feature importance (exported model, test split)"
+        sections.append(ReportSection("permutation_importance", title, data, [
+            Paragraph(f"Drop in test ROC-AUC when one column is shuffled ({PERMUTATION_REPEATS} repeats); "
+                      "larger means the model leans on it more."),
+            Table(["feature", "AUC drop", "std"], features, numeric=frozenset({1, 2})),
         ]))
     return sections
 
