@@ -8,6 +8,7 @@ the same class in both.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,11 @@ def encode_labels(raw: np.ndarray, source: str) -> tuple[np.ndarray, tuple[str, 
 
 
 def align_to_classes(data: LabeledData, class_names: tuple[str, ...]) -> LabeledData:
-    """Re-index ``data.y`` so it uses ``class_names`` (the training classes)."""
+    """Re-index ``data.y`` so it uses ``class_names`` (the training classes).
+
+    Everything else (the unfitted encoder of tables and text, the target's name)
+    is kept: the core fits that encoder later, so dropping it loses the preprocessing.
+    """
     position = {name: i for i, name in enumerate(class_names)}
     unknown = sorted(set(data.class_names) - set(position))
     if unknown:
@@ -48,7 +53,7 @@ def align_to_classes(data: LabeledData, class_names: tuple[str, ...]) -> Labeled
             "use test data with the same classes as the training data",
         )
     mapping = np.array([position[name] for name in data.class_names], dtype=np.int64)
-    return LabeledData(data.x, mapping[data.y], class_names, data.input_spec, data.source)
+    return replace(data, y=mapping[data.y], class_names=class_names)
 
 
 def image_arrays(x: Any, y: Any, source: str, value_range: tuple[float, float] | None = None) -> LabeledData:

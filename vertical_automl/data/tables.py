@@ -28,6 +28,8 @@ DELIMITED_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 SNIFFED_SUFFIXES = ("", ".txt", ".data", ".dat")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 READ_OPTIONS = ("target_column", "header", "delimiter", "encoding")
+# The mark between whole and fractional part of numbers (-O decimal=,); the default is '.'.
+DECIMAL_MARKS = (".", ",")
 # Cells that mean "no value" in every column; --missing-values adds more.
 MISSING_MARKERS = ("", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None", "none", "?", "#N/A")
 TARGET_NAMES = ("target", "label", "labels", "class", "y", "outcome")
@@ -65,6 +67,8 @@ def read_table(path: Path, options: Mapping[str, str]) -> Any:
 
     ``frame.attrs["delimiter"]`` records the delimiter used (sniffed when the
     suffix does not tell), so the bundle can say how to read new files.
+    Column names must be distinct and non-empty: a CSV reader keyed by name
+    (the model card's ``csv.DictReader``) would otherwise see other cells than vautoml.
     """
     import pandas as pd
 
@@ -77,26 +81,70 @@ def read_table(path: Path, options: Mapping[str, str]) -> Any:
         except Exception as error:  # pyarrow raises many types for damaged files
             raise DataError(f"cannot read '{path}' as Parquet ({type(error).__name__}: {error})", "check that the file is a complete Parquet file") from error
         frame = frame_of_text(frame)
+        names = [str(c) for c in frame.columns]
     else:
         text = decode_bytes(path.read_bytes(), options.get("encoding", "utf-8"), f"'{path}'")
+        if not text.strip():
+            raise DataError(f"'{path}' is empty", "give a table with a header line and at least a few rows")
         delimiter = options.get("delimiter") or DELIMITED_SUFFIXES.get(suffix) or sniff_delimiter(text)
         delimiter = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}.get(delimiter, delimiter)
+        if not options.get("delimiter"):
+            _check_delimiter(text, delimiter, path)
+        quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
         try:
             frame = pd.read_csv(
                 io.StringIO(text), sep=delimiter, header=0 if header else None, dtype=str, keep_default_na=False,
-                na_filter=False, skip_blank_lines=False, quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL,
+                na_filter=False, skip_blank_lines=False, quoting=quoting,
             )
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
             raise DataError(f"cannot read '{path}' as a table ({str(error).strip()})", "check the delimiter (-O delimiter=';') and that every line has the same number of fields") from error
+        # pandas renames a repeated name ("a" -> "a.1"); the header as written is what name checks need.
+        names = next(csv.reader(io.StringIO(text), delimiter=delimiter, quoting=quoting), []) if header else []
         frame.index = pd.RangeIndex(1 + header, len(frame) + 1 + header, name="line")
         frame = frame[~(frame.apply(lambda column: column.str.strip() == "")).all(axis=1)]  # blank lines
     if not header:
         frame.columns = [f"column_{i}" for i in range(1, frame.shape[1] + 1)]
+    else:
+        check_column_names([name.strip() for name in names], f"'{path}'")
     frame.columns = [str(c).strip() for c in frame.columns]
     frame.attrs["delimiter"] = delimiter  # for preprocessing.json; None for Parquet
     if len(frame) == 0:
         raise DataError(f"'{path}' holds no data rows", "give a table with a header line and at least a few rows (or -O header=false)")
     return frame
+
+
+def _check_delimiter(text: str, delimiter: str, path: Path) -> None:
+    """Refuse a first line that, split on the suffix's delimiter, is one field but holds another delimiter.
+
+    A ';'-separated ``.csv`` (as spreadsheets with decimal commas write) would
+    otherwise read as one column, or fail with a field count that hides the cause.
+    """
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if delimiter in first:
+        return
+    found = next((mark for mark in (";", "\t") if mark in first), None)
+    if found is not None:
+        name, option = ("a semicolon", "';'") if found == ";" else ("a tab", "tab")
+        raise DataError(
+            f"'{path}' reads as one column with the delimiter {delimiter!r}, but its first line holds {name}",
+            f"pass -O delimiter={option}",
+        )
+
+
+def check_column_names(names: list[str], source: str) -> None:
+    """Refuse repeated or empty column names, naming them: readers disagree on which cell such a name means."""
+    repeated = sorted({name for name in names if names.count(name) > 1 and name})
+    empty = [str(i) for i, name in enumerate(names, 1) if not name]
+    if repeated:
+        raise DataError(
+            f"{source} has duplicate column names: {', '.join(repeated)}",
+            "rename the columns so that every name is different",
+        )
+    if empty:
+        raise DataError(
+            f"{source} has column(s) without a name in its header line (position {', '.join(empty)})",
+            "give every column a name, or remove the empty column (e.g. a delimiter at the end of each line)",
+        )
 
 
 def frame_of_text(frame: Any) -> Any:
@@ -154,7 +202,7 @@ def stripped(series: Any) -> np.ndarray:
     return np.array([str(v).strip() for v in series], dtype=object)
 
 
-def missing_mask(values: np.ndarray, sentinels: Iterable[str] = ()) -> np.ndarray:
+def missing_mask(values: np.ndarray, sentinels: Iterable[str] = (), decimal: str = ".") -> np.ndarray:
     """True where a stripped cell is a missing marker or one of the column's declared sentinels.
 
     A sentinel that is a number matches numerically ("0" matches "0.0");
@@ -162,7 +210,7 @@ def missing_mask(values: np.ndarray, sentinels: Iterable[str] = ()) -> np.ndarra
     documents the same rule for downstream apps.
     """
     mask = np.isin(values, MISSING_MARKERS)
-    numbers = to_numbers(values)
+    numbers = to_numbers(values, decimal)
     for sentinel in sentinels:
         try:
             mask |= numbers == float(sentinel)
@@ -171,12 +219,12 @@ def missing_mask(values: np.ndarray, sentinels: Iterable[str] = ()) -> np.ndarra
     return mask
 
 
-def to_numbers(values: np.ndarray) -> np.ndarray:
-    """Float value of each cell, NaN where the cell is not a number."""
+def to_numbers(values: np.ndarray, decimal: str = ".") -> np.ndarray:
+    """Float value of each cell, NaN where the cell is not a number; ``decimal`` ',' reads "1,5" as 1.5."""
     out = np.full(len(values), np.nan)
     for i, text in enumerate(values):
         try:
-            out[i] = float(text)
+            out[i] = float(text.replace(decimal, "."))
         except ValueError:
             pass
     return out
@@ -188,13 +236,24 @@ class Targets:
     class_names: tuple[str, ...]
 
 
-def read_targets(frame: Any, column: str, task: str, allow_regression: bool, source: str) -> Targets:
+def decimal_mark(options: Mapping[str, str]) -> str:
+    """The ``decimal`` option, checked: '.' (the default) or ','."""
+    mark = options.get("decimal", ".").strip()
+    if mark not in DECIMAL_MARKS:
+        fix = "use -O decimal=, for numbers such as 1,5 (the default is '.')"
+        raise DataError(f"option decimal={mark!r} is not a decimal mark", fix)
+    return mark
+
+
+def read_targets(
+    frame: Any, column: str, task: str, allow_regression: bool, source: str, decimal: str = ".",
+) -> Targets:
     """Class indices (or numbers, for regression) from ``column``, rejecting empty cells."""
     values = stripped(frame[column])
     empty = np.isin(values, MISSING_MARKERS)
     if empty.any():
         raise DataError(f"the target column '{column}' of {source} is empty on {positions(frame, empty)}", "remove those rows or fill in their target")
-    numbers = to_numbers(values)
+    numbers = to_numbers(values, decimal)
     numeric = not np.isnan(numbers).any()
     if task not in ("auto", "classification", "regression"):
         raise DataError(f"option task={task!r} is not known", "use task=classification or task=regression (default: auto)")

@@ -9,6 +9,7 @@ needs to do the same encoding from ``preprocessing.json``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -17,30 +18,40 @@ from ..vertical import DataLoader
 from .dataset import LabeledData
 from .options import check_options, parse_bool
 from .table_encoder import TableEncoder, infer_columns
-from .tables import READ_OPTIONS, MissingValues, default_target, is_table_file, pick_column, read_table, read_targets
+from .tables import (
+    READ_OPTIONS, MissingValues, decimal_mark, default_target, is_table_file, pick_column, read_table, read_targets,
+)
 
-TABLE_OPTIONS = (*READ_OPTIONS, "missing_values", "categorical", "ignore", "task")
+TABLE_OPTIONS = (*READ_OPTIONS, "decimal", "missing_values", "categorical", "ignore", "task")
+# How the training file was read, recorded in preprocessing.json and repeated for test data and predictions.
+RECORDED_READ_OPTIONS = ("delimiter", "encoding")
 
 
 def load_table(path: Path, options: Mapping[str, str], like: LabeledData | None, allow_regression: bool) -> LabeledData:
     """Read a table for a tabular vertical; with ``like`` (the training data), read it the same way."""
     check_options(options, TABLE_OPTIONS, f"table {path}")
-    frame = read_table(path, options)
     source = f"table {path}"
     if like is not None:
         if not isinstance(like.encoder, TableEncoder):
             raise DataError(f"the test data '{path}' is a table but the training data ({like.source}) is not", "give --test-data in the same format as the training data")
+        read_as = like.encoder.description
+        recorded = {key: read_as[key] for key in RECORDED_READ_OPTIONS if read_as.get(key)}
+        frame = read_table(path, {**recorded, **options})
         target = like.target
         if target not in frame.columns:
             raise DataError(f"the test table '{path}' has no target column '{target}'", "give the test data the training data's columns")
-        targets = read_targets(frame, target, "regression" if like.is_regression else "classification", allow_regression, source)
+        task = "regression" if like.is_regression else "classification"
+        targets = read_targets(frame, target, task, allow_regression, source, like.encoder.decimal)
         names = [c.name for c in like.encoder.columns]
         return LabeledData(frame[[n for n in names if n in frame.columns]], targets.y, targets.class_names, like.input_spec, source, like.encoder, target)
 
+    frame = read_table(path, options)
+    parquet = frame.index.name == "row"
     description = {
-        "format": "parquet" if frame.index.name == "row" else "delimited text",
-        "header": frame.index.name == "row" or parse_bool(options.get("header", "true"), "header"),
+        "format": "parquet" if parquet else "delimited text",
+        "header": parquet or parse_bool(options.get("header", "true"), "header"),
         "delimiter": frame.attrs["delimiter"],
+        "encoding": None if parquet else options.get("encoding", "utf-8"),
     }
     return labeled_table(frame, options, source, description, allow_regression)
 
@@ -54,10 +65,15 @@ def labeled_table(frame: Any, options: Mapping[str, str], source: str, descripti
     features = frame[[c for c in frame.columns if c != target and c not in ignored]]
     if features.shape[1] == 0:
         raise DataError(f"{source} has no feature columns besides the target '{target}'", "give a table with at least one input column")
-    targets = read_targets(frame, target, options.get("task", "auto").strip().lower(), allow_regression, source)
+    decimal = decimal_mark(options)
+    task = options.get("task", "auto").strip().lower()
+    targets = read_targets(frame, target, task, allow_regression, source, decimal)
     missing = MissingValues.parse(options.get("missing_values"), features)
-    columns = infer_columns(features, dict(options), missing, source)
-    description = {**description, "file_columns": list(frame.columns), "target": target, "ignored": sorted(ignored)}
+    columns = infer_columns(features, options, missing, source)
+    description = {
+        **description, "decimal": decimal, "file_columns": list(frame.columns), "target": target,
+        "ignored": sorted(ignored),
+    }
     return LabeledData(features, targets.y, targets.class_names, {"kind": "table"}, source, TableEncoder(columns, description), target)
 
 
@@ -78,23 +94,45 @@ TABLE_MODEL_NOTE = (
 
 
 def table_usage_code(spec: dict[str, Any]) -> list[str]:
-    """Lines that turn raw CSV rows (dicts of column -> text) into the model input ``x``."""
-    header = spec.get("header", True)
-    reader = (
-        'rows = list(csv.DictReader(open("new_rows.csv", newline="")))  # raw cells, as text'
-        if header
-        else 'rows = [dict(zip(inp["file_columns"], r)) for r in csv.reader(open("new_rows.csv", newline=""))]  # no header: column_1, column_2, ...'
-    )
+    """Lines that turn raw CSV rows (dicts of column -> text) into the model input ``x``.
+
+    The file is opened and split as vautoml reads it: the recorded encoding
+    ("utf-8-sig" for UTF-8, so a byte-order mark is not glued to the first
+    column's name), the recorded delimiter (tabs without quote processing) and
+    column names stripped of spaces; numbers use the recorded decimal mark.
+    """
+    encoding = spec.get("encoding") or "utf-8"
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        encoding = "utf-8-sig"  # as vautoml reads UTF-8: a byte-order mark is not part of the first column's name
+    delimiter = spec.get("delimiter") or ","
+    split = f"delimiter={json.dumps(delimiter)}" + (", quoting=csv.QUOTE_NONE" if delimiter == "\t" else "")
+    if spec.get("header", True):
+        reader = [
+            f'with open("new_rows.csv", newline="", encoding={json.dumps(encoding)}) as handle:  # raw cells, as text',
+            "    rows = [{k.strip(): v for k, v in r.items() if k is not None}  # names stripped, as vautoml does",
+            f"            for r in csv.DictReader(handle, {split})]",
+        ]
+    else:
+        reader = [
+            f'with open("new_rows.csv", newline="", encoding={json.dumps(encoding)}) as handle:  # no header line',
+            f'    rows = [dict(zip(inp["file_columns"], r)) for r in csv.reader(handle, {split})]',
+        ]
+    decimal = spec.get("decimal") or "."
+    number = "float(str(text).strip())"
+    if decimal != ".":
+        number = f'float(str(text).strip().replace({json.dumps(decimal)}, "."))  # the decimal mark'
     return [
         "import csv",
         'inp = prep["input"]',
+        "def number(text):",
+        f"    return {number}",
         "def is_missing(text, column):",
         '    text = "" if text is None else str(text).strip()',
         '    if text in inp["missing_markers"]:',
         "        return True",
         '    for marker in column["missing_values"]:',
         "        try:",
-        "            if float(text) == float(marker):",
+        "            if number(text) == float(marker):",
         "                return True",
         "        except ValueError:",
         "            if text == marker:",
@@ -106,7 +144,7 @@ def table_usage_code(spec: dict[str, Any]) -> list[str]:
         '        value = row.get(column["name"])',
         "        missing = is_missing(value, column)",
         '        if column["type"] == "numeric":',
-        '            out.append(column["fill"] if missing else float(value))',
+        '            out.append(column["fill"] if missing else number(value))',
         '            if column["indicator"]:',
         "                out.append(float(missing))",
         "        else:",
@@ -115,6 +153,6 @@ def table_usage_code(spec: dict[str, Any]) -> list[str]:
         "            slot = cats.index(text) if text in cats else len(cats)  # last slot: unseen category",
         "            out += [float(i == slot) for i in range(len(cats) + 1)]",
         "    return out",
-        reader,
+        *reader,
         'x = np.array([encode(row) for row in rows], dtype="float32")',
     ]
