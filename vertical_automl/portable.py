@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 import uuid
 import warnings
@@ -39,7 +40,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .errors import SearchError, UsageError
-from .runs import MANIFEST
+from .runs import MANIFEST, read_bundle_json, read_run
 
 FORMATS = {"onnx": "model.onnx", "weights": "model.weights.h5"}
 WEIGHTS_SUFFIX = ".weights.h5"  # save_weights refuses any other name
@@ -47,6 +48,9 @@ TOLERANCE = 1e-4  # float32 kernels of two runtimes; measured differences are ~1
 CHECK_ROWS = 16  # checked as batches of 1 and 15, neither the batch of 2 the ONNX graph is traced with
 ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")  # onnxscript: torch's dynamo exporter writes ONNX with it
 ONNX_EXTRA = "pip install 'vertical-automl[onnx]'"
+TEMPORARY = ".vautoml-export-"  # + writer's process id + "-" + random + "-" + final name
+# What earlier versions wrote inside the run folder itself, and a killed export left there.
+OLD_TEMPORARY = re.compile(r"\.[0-9a-f]{8}-(model\.onnx|model\.weights\.h5|manifest\.json)")
 
 
 @dataclass(frozen=True)
@@ -64,23 +68,27 @@ def export_model(bundle: Path, fmt: str, output: Path | None = None) -> ExportRe
 
     Without ``output`` the file goes beside ``model.keras`` and the run's
     manifest records it under ``"exports"``; with it, the file goes there and
-    the run is left untouched.
+    the run is left untouched.  Files are written under a temporary name and
+    renamed into place; a run's are written beside the run folder, not in it,
+    so that an export killed half-way leaves the run exactly as it was.
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format '{fmt}'", f"use one of: {', '.join(FORMATS)}")
     target = _target(bundle, fmt, output)
+    read_run(bundle)  # refuses a damaged run, or one from a newer vautoml, before any work
+    scratch = _scratch(bundle) if output is None else target.parent
+    remove_stale_temporaries(scratch, bundle if output is None else None)
     if fmt == "onnx":
         _check_onnx_installed()
-    import keras
-
     from .export import library_versions
+    from .predictor import load_model
 
     libraries = library_versions(("keras", "torch", *ONNX_PACKAGES)) if fmt == "onnx" else library_versions(("keras", "h5py"))
-    model = keras.saving.load_model(bundle / "model.keras", safe_mode=True)
-    spec = json.loads((bundle / "preprocessing.json").read_text(encoding="utf-8"))["input"]
+    model = load_model(bundle)
+    spec = read_bundle_json(bundle, "preprocessing.json")["input"]
     x = check_inputs(model, spec)
     expected = np.asarray(model.predict(x, verbose=0))
-    temporary = target.parent / f".{uuid.uuid4().hex[:8]}-{target.name}"  # same suffix: save_weights checks it
+    temporary = _temporary(scratch, target.name)
     try:
         got = _onnx(model, temporary, x) if fmt == "onnx" else _weights(model, temporary, x)
         difference = float(np.max(np.abs(got - expected)))
@@ -95,6 +103,42 @@ def export_model(bundle: Path, fmt: str, output: Path | None = None) -> ExportRe
     if output is None:
         _record(bundle, fmt, target, difference, len(x), libraries)
     return ExportResult(target, fmt, difference, len(x))
+
+
+def remove_stale_temporaries(scratch: Path, run: Path | None = None) -> None:
+    """Delete what killed exports left: temporaries in ``scratch`` whose writer is gone, earlier versions' in ``run``.
+
+    A temporary whose process still runs belongs to an export in progress and is kept.
+    """
+    stale = [path for path in scratch.glob(f"{TEMPORARY}*") if not _writer_alive(path)]
+    if run is not None:
+        stale += [path for path in run.iterdir() if OLD_TEMPORARY.fullmatch(path.name) and path.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+
+
+def _scratch(bundle: Path) -> Path:
+    """Where a run's exports are written before being renamed in: the folder holding the run (same file system)."""
+    return bundle.resolve().parent
+
+
+def _temporary(scratch: Path, name: str) -> Path:
+    """A hidden name in ``scratch`` with this process's id, ending in ``name`` (save_weights checks the suffix)."""
+    return scratch / f"{TEMPORARY}{os.getpid()}-{uuid.uuid4().hex[:8]}-{name}"
+
+
+def _writer_alive(temporary: Path) -> bool:
+    """Whether the process named in a temporary's name still runs (one of another user counts as running)."""
+    pid = temporary.name[len(TEMPORARY):].split("-", 1)[0]
+    if not pid.isdigit() or int(pid) <= 0:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def check_inputs(model: Any, spec: dict[str, Any], rows: int = CHECK_ROWS, seed: int = 0) -> np.ndarray:
@@ -215,7 +259,7 @@ def _weights(model: Any, path: Path, x: np.ndarray) -> np.ndarray:
 def _record(bundle: Path, fmt: str, target: Path, difference: float, rows: int, libraries: dict[str, str]) -> None:
     """Add the export to the run's manifest (``exports`` and ``files``), rewritten atomically."""
     path = bundle / MANIFEST
-    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest = read_bundle_json(bundle, MANIFEST)
     manifest.setdefault("exports", {})[fmt] = {
         "file": target.name,
         "max_abs_difference": difference,
@@ -226,7 +270,10 @@ def _record(bundle: Path, fmt: str, target: Path, difference: float, rows: int, 
     files = manifest.setdefault("files", [])
     if target.name not in files:
         files.append(target.name)
-    temporary = path.with_name(f".{uuid.uuid4().hex[:8]}-{MANIFEST}")
-    temporary.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    temporary = _temporary(_scratch(bundle), MANIFEST)
+    try:
+        temporary.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 

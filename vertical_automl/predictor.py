@@ -18,7 +18,6 @@ without vautoml, so both give the same predictions.  Raw inputs by kind:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,12 @@ from .data.images import IMAGE_SUFFIXES, read_resized
 from .data.table_encoder import Column, TableEncoder
 from .data.tables import frame_of_text, is_table_file, read_table
 from .data.text import TextEncoder
-from .errors import DataError
+from .errors import DataError, UsageError
 from .registry import default_root
-from .runs import Run, find_run
+from .runs import Run, find_run, read_bundle_json
+
+MODEL = "model.keras"
+KERAS_ARCHIVE = ("config.json", "model.weights.h5")  # what keras.saving.load_model reads from a .keras zip
 
 
 @dataclass
@@ -47,11 +49,9 @@ class Predictor:
     """A run's ``model.keras`` with its ``preprocessing.json``, on raw inputs."""
 
     def __init__(self, run: Run) -> None:
-        import keras
-
         self.run = run
-        self.preprocessing = json.loads((run.path / "preprocessing.json").read_text(encoding="utf-8"))
-        self.model = keras.saving.load_model(run.path / "model.keras", safe_mode=True)
+        self.preprocessing = read_bundle_json(run.path, "preprocessing.json")
+        self.model = load_model(run.path)
 
     @property
     def task(self) -> str:
@@ -153,6 +153,57 @@ def evaluate(run: str | Path, data: str | Path, registry: str | Path | None = No
     }
 
 
+def load_model(run: Path) -> Any:
+    """A run's ``model.keras``, loaded in safe mode; a missing, damaged or unsafe file is refused in one line.
+
+    Keras reports a truncated or corrupt file as "File not found", and a model
+    that safe mode refuses with advice to turn safe mode off, which must never
+    reach someone loading a bundle of unknown origin.
+    """
+    import keras
+
+    path = run / MODEL
+    if not path.is_file():
+        raise UsageError(f"the run '{run}' is missing its {MODEL}", "copy the whole run folder again, or search again")
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as error:
+        damage = _archive_damage(path)
+        if damage is not None:
+            fix = "re-export it (copy the run folder again from where it came from) or search again"
+            raise UsageError(f"the model file '{path}' is damaged ({damage})", fix) from error
+        if "safe_mode=False" in str(error).replace(str(path), ""):  # each refusal by Keras's safe mode names the flag
+            raise UsageError(
+                f"the model file '{path}' is unsafe: it holds code that Keras's safe mode refuses to run",
+                "re-create the model with vautoml search, and do not load model files you do not trust",
+            ) from None
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise UsageError(
+            f"the model file '{path}' cannot be loaded ({type(error).__name__}: {first_line})",
+            "install the plugin and library versions named in the run's manifest.json, or search again",
+        ) from error
+
+
+def _archive_damage(path: Path) -> str | None:
+    """What is wrong with a ``.keras`` zip archive (truncated, corrupt, incomplete), or ``None`` if it is intact."""
+    import zipfile
+    import zlib
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()  # reads every member and checks its CRC
+            missing = [name for name in KERAS_ARCHIVE if name not in archive.namelist()]
+    except (zipfile.BadZipFile, zlib.error, EOFError):
+        return "it is truncated or corrupt: not a complete .keras zip archive"
+    except OSError as error:
+        return f"it cannot be read: {error.strerror or error}"
+    if bad is not None:
+        return f"it is corrupt: {bad} inside it fails its checksum"
+    if missing:
+        return f"it is incomplete: it lacks {', '.join(missing)}"
+    return None
+
+
 def load(run: str | Path, registry: str | Path | None = None) -> Predictor:
     """The predictor of a run, by id (in ``registry``, default ``./registry``) or by its folder."""
     return Predictor(find_run(Path(registry) if registry is not None else default_root(), str(run)))
@@ -166,17 +217,20 @@ def _encode_table(raw: Any, spec: dict[str, Any]) -> Inputs:
         if not path.is_file() or not is_table_file(path) and path.suffix:
             raise DataError(f"'{path}' is not a table file", "give a CSV, TSV or Parquet file with the training columns")
         options = {"header": "true" if spec.get("header", True) else "false"}
-        if spec.get("delimiter"):
-            options["delimiter"] = spec["delimiter"]
+        for key in ("delimiter", "encoding"):  # as the training file was read (bundles before encoding have none)
+            if spec.get(key):
+                options[key] = spec[key]
         frame = read_table(path, options)
-        frame.index = [f"line {i}" for i in frame.index]
+        names = [f"{frame.index.name} {i}" for i in frame.index]  # the index stays numbers, so errors say "line 4"
     elif isinstance(raw, pd.DataFrame):
         frame = frame_of_text(raw)
+        names = [str(i) for i in frame.index]
     elif isinstance(raw, list) and all(isinstance(row, dict) for row in raw):
         frame = frame_of_text(pd.DataFrame(raw))
+        names = [str(i) for i in frame.index]
     else:
         raise DataError(f"a table model cannot read {type(raw).__name__} input", "give a CSV/TSV/Parquet path, a DataFrame or a list of {column: value} rows")
-    return Inputs(table_encoder(spec).transform(frame), [str(i) for i in frame.index])
+    return Inputs(table_encoder(spec).transform(frame), names)
 
 
 def table_encoder(spec: dict[str, Any]) -> TableEncoder:
@@ -185,7 +239,8 @@ def table_encoder(spec: dict[str, Any]) -> TableEncoder:
         Column(c["name"], c["type"], tuple(c["missing_values"]), fill=c.get("fill"), indicator=bool(c.get("indicator")), categories=tuple(c.get("categories", ())))
         for c in spec["columns"]
     ]
-    return TableEncoder(columns, {key: spec.get(key) for key in ("format", "header", "delimiter", "target")}, fitted=True)
+    read_as = ("format", "header", "delimiter", "encoding", "decimal", "target")
+    return TableEncoder(columns, {key: spec.get(key) for key in read_as}, fitted=True)
 
 
 def text_encoder(spec: dict[str, Any]) -> TextEncoder:

@@ -3,6 +3,9 @@
 A run is a folder ``<root>/<vertical>/<run-id>/`` with a ``manifest.json``;
 publishing renames a complete bundle there in one step, so anything else (a
 run in progress or interrupted in ``.runs``, a stray folder) is never listed.
+A run whose manifest or report was damaged afterwards (cut short, overwritten,
+unreadable) is still listed and removable, marked with what is wrong, so that
+one bad file never hides the healthy runs; everything that uses a run refuses it.
 Reading needs no Keras, so these commands start fast.
 """
 
@@ -24,15 +27,21 @@ REPORT = "report.json"
 
 @dataclass(frozen=True)
 class Run:
-    """A finished run: where it is, and its manifest and report."""
+    """A finished run: where it is, its manifest and report, and what is wrong with them if it is damaged.
+
+    A damaged run keeps whichever of the two files could be read (``{}`` for
+    the other), so the listing can still show its vertical and creation time.
+    """
 
     path: Path
     manifest: dict[str, Any]
     report: dict[str, Any]
+    damage: str | None = None
 
     @property
     def run_id(self) -> str:
-        return self.manifest["run_id"]
+        """The manifest's id; the folder's name when a damaged manifest has none."""
+        return self.manifest.get("run_id", self.path.name)
 
     def headline(self) -> tuple[str, float | None]:
         """The test metric a reader looks at first: ROC-AUC (binary), accuracy (multiclass), MAE (regression)."""
@@ -44,7 +53,13 @@ class Run:
         return "accuracy", metrics.get("accuracy")
 
     def summary(self) -> dict[str, Any]:
-        """One row of ``vautoml registry list``."""
+        """One row of ``vautoml registry list``; ``damaged`` says what is wrong (``None`` for a healthy run)."""
+        if self.damage is not None:
+            return {
+                "run_id": self.run_id, "vertical": self.manifest.get("vertical", self.path.parent.name), "task": None,
+                "created": self.manifest.get("created"), "data": None, "metric": None, "value": None, "trials": None,
+                "seconds": None, "path": str(self.path), "damaged": self.damage,
+            }
         name, value = self.headline()
         search = self.report.get("search", {})
         trials = search.get("trials", {})
@@ -59,18 +74,23 @@ class Run:
             "trials": f"{trials.get('COMPLETED', 0)}/{trials.get('total', 0)}",
             "seconds": search.get("time_used_seconds", self.report.get("seconds")),
             "path": str(self.path),
+            "damaged": None,
         }
 
 
-def read_run(path: Path) -> Run:
-    """Read a bundle's manifest and report; a bundle from a newer vautoml is refused, an older one is read."""
-    try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-        report = json.loads((path / REPORT).read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise UsageError(f"'{path}' is not a complete vautoml run (no {Path(error.filename).name})", "give a run id from 'vautoml registry list' or a run folder") from None
-    except (OSError, ValueError) as error:
-        raise UsageError(f"the run '{path}' cannot be read ({error})", "remove it with 'vautoml registry rm' and search again") from None
+def read_run(path: Path, damaged: bool = False) -> Run:
+    """Read a bundle's manifest and report; a bundle from a newer vautoml is refused, an older one is read.
+
+    A damaged manifest or report is refused too, unless ``damaged``: then the
+    run comes back with :attr:`Run.damage` set, for listing and removing it.
+    """
+    manifest, manifest_damage = _json_object(path / MANIFEST)
+    report, report_damage = _json_object(path / REPORT)
+    damage = "; ".join(problem for problem in (manifest_damage, report_damage) if problem) or None
+    if damage is not None:
+        if not damaged:
+            raise damaged_run(path, damage)
+        return Run(path, manifest, report, damage)
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise UsageError(
@@ -80,8 +100,37 @@ def read_run(path: Path) -> Run:
     return Run(path, manifest, report)
 
 
+def read_bundle_json(run: Path, name: str) -> dict[str, Any]:
+    """One JSON file of a run, e.g. ``preprocessing.json``; a damaged one is refused in one line."""
+    value, damage = _json_object(run / name)
+    if damage is not None:
+        raise damaged_run(run, damage)
+    return value
+
+
+def damaged_run(path: Path, damage: str) -> UsageError:
+    """The one-line refusal of a damaged run, naming what is wrong and the command that removes it."""
+    fix = f"remove it with 'vautoml registry rm {path} --yes' and search again"
+    return UsageError(f"the run '{path}' is damaged: {damage}", fix)
+
+
+def _json_object(file: Path) -> tuple[dict[str, Any], str | None]:
+    """A bundle file's JSON object, or ``{}`` and what is wrong: missing, unreadable, not JSON, not an object."""
+    try:
+        value = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}, f"{file.name} is missing"
+    except OSError as error:
+        return {}, f"{file.name} cannot be read ({error.strerror or error})"
+    except ValueError as error:  # invalid JSON, or bytes that are not UTF-8 text
+        return {}, f"{file.name} is not valid JSON ({' '.join(str(error).split())})"
+    if not isinstance(value, dict):
+        return {}, f"{file.name} holds a JSON {type(value).__name__}, not an object"
+    return value, None
+
+
 def list_runs(root: Path, vertical: str | None = None) -> list[Run]:
-    """Every finished run under ``root``, oldest first (run ids sort by creation time)."""
+    """Every finished run under ``root``, oldest first (run ids sort by creation time); damaged ones last, marked."""
     if not root.is_dir():
         return []
     found = []
@@ -89,28 +138,32 @@ def list_runs(root: Path, vertical: str | None = None) -> list[Run]:
         if vertical is not None and folder.name != vertical:
             continue
         for run in sorted(p for p in folder.iterdir() if (p / MANIFEST).is_file()):
-            found.append(read_run(run))
-    return sorted(found, key=lambda run: (run.manifest.get("created", ""), run.run_id))
+            found.append(read_run(run, damaged=True))
+    return sorted(found, key=lambda run: (run.damage is not None, str(run.manifest.get("created", "")), run.run_id))
 
 
-def find_run(root: Path, run: str) -> Run:
-    """A run by id (looked up in ``root``) or by the path of its folder."""
+def find_run(root: Path, run: str, damaged: bool = False) -> Run:
+    """A run by id (looked up in ``root``) or by the path of its folder; a damaged one only if ``damaged``."""
     candidate = Path(run)
     if (candidate / MANIFEST).is_file():
-        return read_run(candidate)
+        return read_run(candidate, damaged)
     check_run_id(run, "run id")
     matches = [p for p in root.glob(f"*/{run}") if p.parent.name != RUNS and (p / MANIFEST).is_file()] if root.is_dir() else []
     if not matches:
         waiting = (root / RUNS / run).is_dir()
         hint = f"it was interrupted; continue it with 'vautoml search --resume {run}'" if waiting else "see 'vautoml registry list' for the run ids"
         raise UsageError(f"no finished run '{run}' in the registry '{root}'", hint)
-    return read_run(matches[0])
+    return read_run(matches[0], damaged)
 
 
 def remove_run(run: Run) -> None:
-    """Delete a run: first renamed out of the listing (atomic), then removed."""
-    trash = run.path.parent.parent / RUNS / f"removing-{run.run_id}"
+    """Delete a run: first renamed out of the listing (atomic), then removed.
+
+    The trash is named after the folder, not the manifest's id, which a damaged run may lack.
+    """
+    trash = run.path.parent.parent / RUNS / f"removing-{run.path.name}"
     trash.parent.mkdir(exist_ok=True)
+    shutil.rmtree(trash, ignore_errors=True)  # left by an earlier removal that was killed
     os.rename(run.path, trash)
     shutil.rmtree(trash)
     for folder in (trash.parent, run.path.parent):
