@@ -160,10 +160,32 @@ def validate_labeled(data: LabeledData, what: str = "the data") -> None:
                 f"{what} ({data.source}) has only one class ('{only}')",
                 "a classifier needs examples of at least two classes",
             )
-    x = data.x
-    if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
-        bad = int((~np.isfinite(x)).reshape(len(x), -1).any(axis=1).sum())
+    check_model_values(data.x, what, data.source)
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_model_values(x: object, what: str, source: str) -> None:
+    """Refuse numbers a float32 model cannot carry: NaN, infinities, and magnitudes beyond float32's range.
+
+    Models train in float32, where a finite float64 such as 1e39 becomes
+    infinite and every trial's loss becomes NaN.
+    """
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        return
+    flat = x.reshape(len(x), -1)
+    bad = ~np.isfinite(flat)
+    if bad.any():
         raise DataError(
-            f"{what} ({data.source}) contains NaN or infinite values in {bad} example(s)",
+            f"{what} ({source}) contains NaN or infinite values in {int(bad.any(axis=1).sum())} example(s)",
             "remove or repair those examples",
+        )
+    huge = np.abs(flat) > FLOAT32_MAX
+    if huge.any():
+        rows = np.flatnonzero(huge.any(axis=1))
+        raise DataError(
+            f"{what} ({source}) has values beyond float32's range (about 3.4e38) in {len(rows)} example(s), "
+            f"e.g. {float(flat[rows[0]][huge[rows[0]]][0]):.3g}",
+            "rescale those values (e.g. to other units or a logarithm) or remove those examples",
         )

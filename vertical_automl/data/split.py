@@ -15,7 +15,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 
 from ..errors import DataError
-from .dataset import Dataset, DatasetInfo, LabeledData, validate_labeled
+from .dataset import Dataset, DatasetInfo, LabeledData, check_model_values, validate_labeled
 
 MIN_REGRESSION_EXAMPLES = 20
 
@@ -91,6 +91,7 @@ def encode_splits(train: LabeledData, validation: LabeledData, test: LabeledData
         if encoder is None:
             return split
         x = encoder.transform(split.x)
+        check_model_values(x, "the encoded data", split.source)
         return replace(split, x=x, encoder=None, input_spec={**split.input_spec, **encoder.spec()})
 
     train_ready, validation_ready, test_ready = encoded(train), encoded(validation), encoded(test)

@@ -5,6 +5,8 @@ The rules, which ``preprocessing.json`` repeats for downstream apps:
 * a cell is missing when, stripped, it is a standard marker (empty, NA,
   NaN, null, ?, ...) or a sentinel declared for its column with
   ``--missing-values`` (numeric sentinels match numerically);
+* a number is read as Python's ``float`` after the table's decimal mark
+  (``-O decimal=,``; default ``.``) becomes ``.``;
 * a numeric column's missing cells take the training median, and a 0/1
   indicator column follows it when the training split had any missing;
 * a categorical column becomes one-hot slots for its training categories
@@ -19,13 +21,16 @@ with the mean and variance from :meth:`TableEncoder.statistics`.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 from ..errors import DataError
 from .encoding import Encoder
-from .tables import MISSING_MARKERS, MissingValues, missing_mask, pick_column, positions, stripped, to_numbers
+from .dataset import FLOAT32_MAX
+from .tables import (
+    MISSING_MARKERS, MissingValues, decimal_mark, missing_mask, pick_column, positions, stripped, to_numbers,
+)
 
 MAX_CATEGORIES = 50
 QUANTILE_LEVELS = 32  # training quantiles kept per feature: bin edges for 32, 16 or 8 equal-frequency bins
@@ -46,7 +51,28 @@ class Column:
     categories: tuple[str, ...] = ()
 
 
-def infer_columns(frame: Any, options: dict[str, str], missing: MissingValues, source: str) -> list[Column]:
+def _refuse_decimal_commas(frame: Any, categorical: set[str], source: str) -> None:
+    """Refuse columns that read as numbers only with decimal commas ("1,5"), for tables read with '.'.
+
+    Read with '.', every such column would silently turn categorical (one
+    one-hot slot per distinct number); the user has to say which was meant.
+    """
+    found = []
+    for name in frame.columns:
+        values = stripped(frame[name])
+        values = values[~missing_mask(values)]
+        commas = [v for v in values if "," in v]
+        if name not in categorical and commas and (~np.isnan(to_numbers(values, ","))).mean() >= NUMERIC_SHARE_FOR_TYPO:
+            found.append((name, commas[0]))
+    if found:
+        quoted, names = ", ".join(f"'{name}'" for name, _ in found), ",".join(name for name, _ in found)
+        raise DataError(
+            f"column(s) {quoted} of {source} look like numbers with decimal commas (e.g. {found[0][1]!r})",
+            f"pass -O decimal=, to read them as numbers (or -O categorical={names} if they really are categories)",
+        )
+
+
+def infer_columns(frame: Any, options: Mapping[str, str], missing: MissingValues, source: str) -> list[Column]:
     """Type every feature column: numeric when every present cell is a number.
 
     ``-O categorical=a,b`` makes number-coded columns (zip codes, grades)
@@ -54,12 +80,15 @@ def infer_columns(frame: Any, options: dict[str, str], missing: MissingValues, s
     cells are all numbers is numeric already.
     """
     categorical = {pick_column(frame, name, "-O categorical") for name in _names(options.get("categorical"))}
+    decimal = decimal_mark(options)
+    if decimal == ".":
+        _refuse_decimal_commas(frame, categorical, source)
     columns = []
     for name in frame.columns:
         sentinels = tuple(missing.for_column(name))
         values = stripped(frame[name])
-        present = ~missing_mask(values, sentinels)
-        numbers = to_numbers(values[present])
+        present = ~missing_mask(values, sentinels, decimal)
+        numbers = to_numbers(values[present], decimal)
         is_number = ~np.isnan(numbers)
         kind = "numeric" if is_number.all() and name not in categorical else "categorical"
         mostly_numbers = len(numbers) > 0 and is_number.mean() >= NUMERIC_SHARE_FOR_TYPO
@@ -71,11 +100,28 @@ def infer_columns(frame: Any, options: dict[str, str], missing: MissingValues, s
                 f"repair those cells, declare the value missing (--missing-values {name}={values[bad[0]]}), or pass -O categorical={name} if it really is a category",
             )
         if kind == "numeric":
-            infinite = np.isinf(to_numbers(values)) & present
+            parsed = to_numbers(values, decimal)
+            infinite = np.isinf(parsed) & present
             if infinite.any():
                 raise DataError(f"column '{name}' of {source} is infinite on {positions(frame, infinite)}", f"repair those cells or declare them missing (--missing-values {name}=inf)")
+            huge = (np.abs(parsed) > FLOAT32_MAX) & present
+            if huge.any():
+                raise DataError(
+                    f"column '{name}' of {source} has values beyond float32's range (about 3.4e38) on {positions(frame, huge)} "
+                    f"(e.g. {values[huge][0]})",
+                    "rescale the column (e.g. to other units or a logarithm) or repair those cells",
+                )
         columns.append(Column(name, kind, sentinels))
     return columns
+
+
+def _missing_note(column: Column) -> str:
+    """Which cells count as missing in ``column``: the model's markers are fixed at training time."""
+    declared = ""
+    if column.missing_values:
+        declared = f", as do this column's missing_values ({', '.join(column.missing_values)})"
+    markers = "an empty cell, NA or another of the missing_markers listed in a run's preprocessing.json"
+    return f"{markers} counts as missing{declared}"
 
 
 def _names(text: str | None) -> list[str]:
@@ -108,16 +154,17 @@ class TableEncoder(Encoder):
 
     def __init__(self, columns: list[Column], description: dict[str, Any], fitted: bool = False) -> None:
         self.columns = columns
-        self.description = description  # how the file was read: format, header, delimiter, target
+        self.description = description  # how the file was read: format, header, delimiter, encoding, decimal, target
+        self.decimal = description.get("decimal") or "."  # bundles from before -O decimal have none
         self.fitted = fitted
 
     def fit(self, x: Any) -> TableEncoder:
         fitted = []
         for column in self.columns:
             values = stripped(x[column.name])
-            missing = missing_mask(values, column.missing_values)
+            missing = missing_mask(values, column.missing_values, self.decimal)
             if column.kind == "numeric":
-                numbers = to_numbers(values)[~missing]
+                numbers = to_numbers(values, self.decimal)[~missing]
                 if len(numbers) == 0:
                     raise DataError(f"column '{column.name}' has no values in the training split", f"drop it with -O ignore={column.name}")
                 fitted.append(replace(column, fill=float(np.median(numbers)), indicator=bool(missing.any())))
@@ -135,12 +182,16 @@ class TableEncoder(Encoder):
         parts = []
         for column in self.columns:
             values = stripped(x[column.name])
-            missing = missing_mask(values, column.missing_values)
+            missing = missing_mask(values, column.missing_values, self.decimal)
             if column.kind == "numeric":
-                numbers = to_numbers(values)
-                bad = ~missing & ~np.isfinite(numbers)
+                numbers = to_numbers(values, self.decimal)
+                bad = ~missing & ~(np.abs(numbers) <= FLOAT32_MAX)  # NaN, infinite, or infinite once float32
                 if bad.any():
-                    raise DataError(f"column '{column.name}' is not a finite number on {positions(x, bad)} (e.g. {values[bad][0]!r})", "repair those cells or declare the value missing with --missing-values")
+                    raise DataError(
+                        f"column '{column.name}' is not a finite number on {positions(x, bad)} "
+                        f"(e.g. {values[bad][0]!r})",
+                        f"repair those cells, or leave them empty if the value is unknown ({_missing_note(column)})",
+                    )
                 parts.append(np.where(missing, column.fill, numbers)[:, None])
                 if column.indicator:
                     parts.append(missing[:, None].astype(float))
@@ -182,7 +233,9 @@ class TableEncoder(Encoder):
             "dtype": "float32",
             "rules": [
                 "A cell is missing when, stripped of spaces, it is one of missing_markers, or equals one of its column's missing_values (compared as numbers when both are numbers).",
-                "numeric: the value as a float; a missing cell takes 'fill' (the training median); if 'indicator', a 0/1 'is missing' feature follows.",
+                "numeric: the value as a float, once its 'decimal' mark is replaced by '.'; "
+                "a missing cell takes 'fill' (the training median); "
+                "if 'indicator', a 0/1 'is missing' feature follows.",
                 f"categorical: one-hot over 'categories' plus one last slot for any other value (unseen or rare in training); a missing cell is the category '{MISSING_CATEGORY}'.",
                 "Features are in the order of 'columns'; scaling happens inside the model.",
             ],
