@@ -151,19 +151,25 @@ def tree(root):
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
 
-def test_search_where_every_trial_fails_raises_and_leaves_no_run(tmp_path):
+def test_search_where_every_trial_fails_raises_and_leaves_no_run_only_the_trials_errors(tmp_path):
     plugins = digits_plugins("doomed", doomed_model)
     registry = tmp_path / "registry"
     (registry / "vision" / "20260101-000000-abcdef").mkdir(parents=True)
     (registry / "vision" / "20260101-000000-abcdef" / "report.json").write_text("{}")
     before = tree(registry)
-    with pytest.raises(SearchError, match=r"all 3 trial\(s\) failed; first error: FailedTrialError: non-finite loss \(nan\)"):
-        search("doomed", plugins=plugins, max_trials=5, epochs=2, registry=registry)
-    assert tree(registry) == before  # the run folder, and the tuner state in it, are gone
+    with pytest.raises(SearchError, match=r"all 3 trial\(s\) failed; first error: FailedTrialError: non-finite loss \(nan\)") as raised:
+        search("doomed", plugins=plugins, max_trials=5, epochs=2, registry=registry, run_name="doomed-run")
+    # The run folder, and the tuner state in it, are gone; what is left is the record of every trial's error.
+    record = registry / ".failed" / "doomed-run"
+    assert f"every trial's error is in {record / 'trials.json'}" in str(raised.value)
+    assert [p for p in tree(registry) if not p.startswith(".failed")] == before
+    trials = json.loads((record / "trials.json").read_text())
+    assert [t["status"] for t in trials] == ["FAILED"] * 3 and all("non-finite loss" in t["error"] for t in trials)
+    assert sorted(p.name for p in (record / "logs").iterdir()) == ["trial_0.csv", "trial_1.csv", "trial_2.csv"]
     nested = tmp_path / "new" / "deeper" / "registry"
     with pytest.raises(SearchError):
         search("doomed", plugins=plugins, max_trials=3, epochs=1, registry=nested)
-    assert not (tmp_path / "new").exists()
+    assert [p.relative_to(nested).parts[0] for p in nested.rglob("trials.json")] == [".failed"]
 
 
 def unbuildable_model(hp, info):

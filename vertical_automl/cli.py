@@ -60,6 +60,8 @@ def _debug(ctx: click.Context) -> bool:
 @click.version_option(package_name="vertical-automl")
 def main(debug: bool) -> None:
     """vautoml: search, train and export Keras models for industry verticals."""
+    if debug:  # read by the search too, which then lets KerasTuner print each failed trial's traceback
+        os.environ["VAUTOML_DEBUG"] = "1"
 
 
 @main.group()
@@ -282,8 +284,16 @@ def registry_list(vertical: str | None, as_json: bool, root: Path | None) -> Non
         table.add_column(column, no_wrap=True)
     table.add_column("data")
     for row in rows:
+        if row["damaged"]:  # why is printed below the table: its narrow data column would break the reason into words
+            cells = (row["run_id"], row["vertical"], "-", row["created"], "DAMAGED", "-", "-", "see below")
+            table.add_row(*(escape(_number(v)) for v in cells), style="red")
+            continue
         table.add_row(*(escape(_number(v)) for v in (row["run_id"], row["vertical"], row["task"], row["created"], f"{row['metric']} {_number(row['value'])}", row["trials"], f"{row['seconds'] or 0:.0f}", row["data"])))
     _console().print(table)
+    for row in rows:
+        if row["damaged"]:
+            remove = f"vautoml registry rm {row['path']} --yes"
+            click.echo(f"run {row['run_id']} is damaged: {row['damaged']}; remove it with '{remove}'")
 
 
 @registry_group.command("show")
@@ -370,7 +380,7 @@ def registry_rm(runs: tuple[str, ...], yes: bool, root: Path | None) -> None:
     """Delete runs from the registry."""
     from .runs import find_run, remove_run
 
-    found = [find_run(_root(root), run) for run in runs]
+    found = [find_run(_root(root), run, damaged=True) for run in runs]  # removing is what a damaged run needs
     if not yes:
         click.confirm(f"Delete {', '.join(str(run.path) for run in found)}?", abort=True)
     for run in found:

@@ -49,6 +49,12 @@ class SearchError(VautomlError):
     exit_code = 4
 
 
+class StorageError(VautomlError):
+    """The disk holding the registry is full or failing; the run folder is kept so the run can be resumed."""
+
+    exit_code = 6
+
+
 class BackendError(VautomlError, ImportError):
     """Keras was imported with a backend other than torch before vautoml."""
 

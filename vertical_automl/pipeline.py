@@ -22,14 +22,28 @@ from . import interrupts
 from .data.arrays import align_to_classes
 from .data.dataset import Dataset, LabeledData
 from .data.split import split_dataset, task_of
-from .errors import DataError, UsageError
+from .errors import DataError, SearchError, UsageError
 from .evaluate import binary_metrics, choose_threshold, classification_metrics, regression_metrics, transfer_threshold
 from .report.sections import Evaluation, ReportSection
 from .plugins import PluginRecord, PluginRegistry, get_plugins
 from .config import SearchConfig, load_config
 from .heads import OBJECTIVES
 from .progress import SearchProgress
-from .registry import FORMAT_VERSION, check_run_id, check_writable, default_root, interrupted_runs, new_run_id, open_run, publish, published_run, saved_request
+from .registry import (
+    FORMAT_VERSION,
+    check_run_id,
+    check_space,
+    check_writable,
+    default_root,
+    interrupted_runs,
+    keep_failed_trials,
+    new_run_id,
+    open_run,
+    publish,
+    published_run,
+    saved_request,
+)
+from .run_lock import locked_run
 from .settings import TUNERS, SearchSettings
 from .vertical import Vertical
 
@@ -129,7 +143,8 @@ def search(
         chosen["max_consecutive_failed_trials"] = chosen.pop("max_failed_trials")
     settings = SearchSettings(**chosen, refit=refit, space=loaded.space)
     _check_arguments(root, settings, validation_fraction, test_fraction, cost_fp, cost_fn)
-    plugins.get_vertical(plugin)  # an unknown plugin fails before any data is read
+    vertical, _ = plugins.get_vertical(plugin)  # an unknown plugin fails before any data is read
+    check_writable(root / vertical.name)  # where the bundle will be published: checked now, not after the search
     request = {
         "plugin": plugin,
         "data": str(Path(data).resolve()) if data is not None else None,
@@ -139,21 +154,26 @@ def search(
         "cost_fp": cost_fp, "cost_fn": cost_fn,
         "validation_fraction": validation_fraction, "test_fraction": test_fraction,
     }
-    run_id = new_run_id()
-    if run_name is not None:
-        run_id = check_run_id(run_name)
-        finished = published_run(root, run_id)
-        if finished is not None:
-            raise UsageError(f"run '{run_id}' already finished and is in {finished}", "choose another --run-name, or leave it out for a fresh run id")
-        saved = saved_request(root, run_id)
-        if saved is not None:
-            changed = [key for key in request if saved.get(key) != request[key]]
-            if changed:
-                raise UsageError(
-                    f"run '{run_id}' was started with other {', '.join(changed)} than given now",
-                    "repeat the original command to resume it, use 'vautoml search --resume " + run_id + "', or choose another --run-name",
-                )
-    return _run(request, run_id, root, plugins, progress or SearchProgress(), verbose, started)
+    run_id = check_run_id(run_name) if run_name is not None else new_run_id()
+    with locked_run(root, run_id):  # a second process on the same run stops here, having touched nothing
+        if run_name is not None:
+            _check_same_request(root, run_id, request)
+        return _run(request, run_id, root, plugins, progress or SearchProgress(), verbose, started)
+
+
+def _check_same_request(root: Path, run_id: str, request: dict[str, Any]) -> None:
+    """A named run continues only if it is unfinished and was started with this same request."""
+    finished = published_run(root, run_id)
+    if finished is not None:
+        raise UsageError(f"run '{run_id}' already finished and is in {finished}", "choose another --run-name, or leave it out for a fresh run id")
+    saved = saved_request(root, run_id)
+    if saved is not None:
+        changed = [key for key in request if saved.get(key) != request[key]]
+        if changed:
+            raise UsageError(
+                f"run '{run_id}' was started with other {', '.join(changed)} than given now",
+                "repeat the original command to resume it, use 'vautoml search --resume " + run_id + "', or choose another --run-name",
+            )
 
 
 def resume(
@@ -164,15 +184,25 @@ def resume(
     started = time.monotonic() if started is None else started
     root = Path(registry) if registry is not None else default_root()
     check_run_id(run_id, "--resume")
-    request = saved_request(root, run_id)
-    if request is None:
-        finished = published_run(root, run_id)
-        if finished is not None:
-            raise UsageError(f"run '{run_id}' already finished and is in {finished}", "there is nothing to resume")
-        waiting = interrupted_runs(root)
-        hint = f"interrupted runs in {root}: {', '.join(waiting)}" if waiting else f"there are no interrupted runs in {root}; start one with vautoml search"
-        raise UsageError(f"no interrupted run '{run_id}' in the registry '{root}'", hint)
-    return _run(request, run_id, root, plugins or get_plugins(), progress or SearchProgress(), verbose, started)
+    if saved_request(root, run_id) is None:  # checked before locking, so a mistyped id creates nothing
+        _no_run_to_resume(root, run_id)
+    with locked_run(root, run_id):
+        request = saved_request(root, run_id)  # again: a process that held the lock may have finished the run
+        if request is None:
+            _no_run_to_resume(root, run_id)
+        plugins = plugins or get_plugins()
+        vertical, _ = plugins.get_vertical(request["plugin"])
+        check_writable(root / vertical.name)
+        return _run(request, run_id, root, plugins, progress or SearchProgress(), verbose, started)
+
+
+def _no_run_to_resume(root: Path, run_id: str) -> None:
+    finished = published_run(root, run_id)
+    if finished is not None:
+        raise UsageError(f"run '{run_id}' already finished and is in {finished}", "there is nothing to resume")
+    waiting = interrupted_runs(root)
+    hint = f"interrupted runs in {root}: {', '.join(waiting)}" if waiting else f"there are no interrupted runs in {root}; start one with vautoml search"
+    raise UsageError(f"no interrupted run '{run_id}' in the registry '{root}'", hint)
 
 
 def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegistry, progress: SearchProgress, verbose: bool, started: float) -> SearchResult:
@@ -210,7 +240,7 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
     )
 
     from . import export
-    from .tuning import RunClock, combine, predict_scores, run_search
+    from .tuning import AllTrialsFailed, RunClock, checkpoint_bytes, combine, predict_scores, run_search
     from .tuning import refit as refit_members
 
     objective = settings.objective_for(vertical, task)[0]
@@ -221,7 +251,11 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
             progress.message(f"resuming run {run_id} ({spent_before:.0f}s used before); finished trials are kept")
         clock = RunClock(started, spent_before, settings.time_budget)
         phases = {"start_and_data": clock.used()}
-        outcome = run_search(vertical, dataset, settings, work, clock, progress, verbose)
+        try:
+            outcome = run_search(vertical, dataset, settings, work, clock, progress, verbose)
+        except AllTrialsFailed as failed:
+            where = keep_failed_trials(root, run_id, [t.as_dict() for t in failed.trials], work / "logs")
+            raise SearchError(f"{failed.problem}; every trial's error is in {where}", failed.fix) from None
         phases["search"] = clock.used() - sum(phases.values())
         interrupts.check()
         if settings.refit:
@@ -257,6 +291,7 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
         timing = {"seconds_used": seconds_used, "resumed": saved is not None, "refit_histories": refit_histories, "phases": {k: round(v, 2) for k, v in phases.items()}}
         documents = _documents(run_id, vertical, record, training, dataset, outcome, settings, metrics, decision, sections, int(model.count_params()), timing, log_files)
         bundle = work / "bundle"
+        check_space(work, checkpoint_bytes(model) + 8 * 2**20, "to write the bundle (model, reports and plots)")
         export.write_bundle(bundle, model, documents, vertical, evaluation, sections, dataset.test.x[:32], logs)
         path = publish(bundle, root, vertical.name, run_id)
     return SearchResult(run_id, path, documents["report.json"], time.monotonic() - exporting)

@@ -7,11 +7,14 @@ only when every file is written (same file system, so the rename is atomic),
 and the run folder is then removed.  A search that fails removes its run
 folder, and the registry folders it created, so nothing half-written is left
 behind; an interrupted one (Ctrl-C, or killed) leaves its run folder, which
-``vautoml search --resume RUN_ID`` continues from.
+``vautoml search --resume RUN_ID`` continues from, and so does one stopped by
+a full disk.  A search whose every trial failed leaves only the record of
+those trials, in ``<root>/.failed/<run-id>/``, which nothing lists.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -22,10 +25,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import RunInterrupted, UsageError
+from .errors import RunInterrupted, StorageError, UsageError
 
 FORMAT_VERSION = 1  # of the export bundle; readers refuse newer ones and read older ones
 RUNS = ".runs"
+FAILED = ".failed"
 REQUEST_FILE = "run.json"
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 
@@ -71,12 +75,27 @@ def published_run(root: Path, run_id: str) -> Path | None:
 def saved_request(root: Path, run_id: str) -> dict[str, Any] | None:
     """What an interrupted run was started with, or ``None`` if there is no such run folder."""
     path = run_folder(root, run_id) / REQUEST_FILE
+    check_runs_folder(root, run_id)
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as error:
-        raise UsageError(f"the run folder '{path.parent}' is damaged ({error})", "remove it and start a new run") from error
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else f"{path.name} is not valid JSON"
+        raise UsageError(
+            f"the run folder '{path.parent}' is damaged ({reason})",
+            f"remove the folder '{path.parent}' and start the run again",
+        ) from error
+
+
+def check_runs_folder(root: Path, run_id: str) -> None:
+    """Name the file that stands where ``.runs`` or the run's folder should be, rather than a path below it."""
+    for folder in (root / RUNS, run_folder(root, run_id)):
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(
+                f"'{folder}' is a file, where vautoml keeps {'its run folders' if folder.name == RUNS else 'the folder of run ' + repr(run_id)}",
+                f"move or remove the file '{folder}'",
+            )
 
 
 def interrupted_runs(root: Path) -> list[str]:
@@ -107,10 +126,70 @@ def open_run(root: Path, run_id: str, request: dict[str, Any]) -> Iterator[Path]
         yield work
     except KeyboardInterrupt as interrupt:
         raise RunInterrupted(run_id) from interrupt
-    except BaseException:
+    except BaseException as error:
+        if disk_full(error):
+            shutil.rmtree(work / "bundle", ignore_errors=True)  # frees the space; the search's state stays
+            raise disk_full_error(root, run_id) from error
         _remove(work, created)
         raise
     _remove(work, created)
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether ``error``, or an error it was raised from, says the disk is full.
+
+    h5py and KerasTuner re-raise the operating system's error in their own
+    types, sometimes with the errno only in the text, so the chain is walked
+    and the text read too.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(text in str(seen) for text in ("No space left on device", "Disk quota exceeded", "errno = 28")):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def check_space(folder: Path, needed: int, what: str) -> None:
+    """Raise the operating system's "disk full" error before writing ``needed`` bytes that would not fit.
+
+    A write that fails part-way is worse than one never started: h5py cannot
+    recover from it (it printed a traceback per open object, then crashed the
+    process), and a half-written file can look like a complete one.
+    """
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise OSError(errno.ENOSPC, f"No space left on device: {free / 2**20:.1f} MiB free, {needed / 2**20:.1f} MiB needed {what}", str(folder))
+
+
+def disk_full_error(root: Path, run_id: str) -> StorageError:
+    """The one line a full disk gets: which disk, how much is free, that the run is kept and how to continue."""
+    existing = next(p for p in (root, *root.parents) if p.exists())
+    mount = existing.resolve()
+    while not os.path.ismount(mount):
+        mount = mount.parent
+    free = shutil.disk_usage(existing).free
+    return StorageError(
+        f"the disk holding the registry '{root}' (mounted at {mount}, {free / 2**20:.1f} MiB free) is full; "
+        f"run '{run_id}' is kept in {run_folder(root, run_id)} with its finished trials",
+        f"free space on that disk, then continue with 'vautoml search --resume {run_id}'",
+    )
+
+
+def keep_failed_trials(root: Path, run_id: str, trials: list[dict[str, Any]], logs: Path) -> Path:
+    """Write a failed search's trials (each with its error) and their logs to ``<root>/.failed/<run-id>/``.
+
+    The run folder itself is removed as after any failure: it holds no model
+    worth resuming, but the user needs every trial's error to fix the cause.
+    """
+    record = root / FAILED / run_id
+    if logs.is_dir():
+        shutil.copytree(logs, record / "logs", dirs_exist_ok=True)
+    record.mkdir(parents=True, exist_ok=True)
+    (record / "trials.json").write_text(json.dumps(trials, indent=2) + "\n", encoding="utf-8")
+    return record / "trials.json"
 
 
 def _remove(work: Path, created: list[Path]) -> None:

@@ -22,7 +22,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import keras
 import keras_tuner as kt
@@ -32,11 +32,12 @@ from . import ensemble, heads, interrupts, space
 from .data.dataset import Dataset, LabeledData
 from .errors import SearchError
 from .progress import SearchProgress
+from .registry import check_space, disk_full
 from .settings import SearchSettings
+from .vertical import Vertical
 
 # KerasTuner's oracles need a number; a budgeted search without --max-trials is ended by the budget long before this.
 UNCAPPED_TRIALS = 10_000
-from .vertical import Vertical
 
 @dataclass
 class TrialRecord:
@@ -53,6 +54,23 @@ class TrialRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class AllTrialsFailed(SearchError):
+    """No trial completed; ``trials`` holds every trial with its error, for the user to read."""
+
+    def __init__(self, problem: str, fix: str, trials: list[TrialRecord]) -> None:
+        super().__init__(problem, fix)
+        self.trials = trials
+
+
+class DiskFullInTrial(kt.errors.FatalError):
+    """A trial could not write its checkpoint or logs because the disk is full.
+
+    Fatal to KerasTuner, which would otherwise record one failed trial after
+    another (h5py has crashed the process after a few of those); the run
+    folder is kept for a resume (:func:`vertical_automl.registry.open_run`).
+    """
 
 
 @dataclass
@@ -139,6 +157,26 @@ class Deadline(keras.callbacks.Callback):
         now = time.monotonic()
         if deadline is not None and now + (now - self.epoch_started) >= deadline:
             self.model.stop_training = True
+
+
+def checkpoint_bytes(model: keras.Model) -> int:
+    """Room to keep free before saving ``model``: twice its weights (HDF5 overhead, a second copy) and 1 MiB."""
+    return 2 * sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in model.weights) + 2**20
+
+
+class DiskSpaceGuard(keras.callbacks.Callback):
+    """Stop a trial at an epoch end, before KerasTuner writes its checkpoint, when the disk could not hold it.
+
+    Runs before KerasTuner's own checkpoint callback, which comes last in a
+    trial's list; the error it raises ends the search with the run kept.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        check_space(self.folder, checkpoint_bytes(self.model), "to checkpoint the trial")
 
 
 class ValidationPredictions(keras.callbacks.Callback):
@@ -269,6 +307,7 @@ class VerticalHyperModel(kt.HyperModel):
         with space.using(self.settings.space):
             model = self.vertical.build_model(hp, self.dataset.info)
             space.batch_size(hp, self.settings.batch_size)  # declared here so every trial records it
+        check_built(model)
         self.last_build_seconds = time.perf_counter() - started  # the time budget reserves it for each refit member
         return model
 
@@ -284,6 +323,18 @@ class VerticalHyperModel(kt.HyperModel):
             kwargs["validation_data"] = (validation[0], heads.targets(np.asarray(validation[1]), task, model))
         kwargs["callbacks"] = [*first, *kwargs.get("callbacks", [])]
         return model.fit(x, heads.targets(np.asarray(y), task, model), **{**options, **kwargs})
+
+
+def check_built(model: Any) -> None:
+    """A builder must return a compiled ``keras.Model``; say so in the plugin's terms rather than Keras's or KerasTuner's.
+
+    KerasTuner builds once before any trial, so a wrong return value fails
+    the search at once (one line, exit 4) instead of in every trial.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"build_model returned {type(model).__name__}, not a keras.Model")
+    if not model.compiled:
+        raise TypeError("build_model returned a model that is not compiled (call model.compile(optimizer, loss, metrics) before returning it)")
 
 
 @dataclass
@@ -382,6 +433,7 @@ class _TrialBookkeeping:
             *kwargs.get("callbacks", []),
             keras.callbacks.CSVLogger(str(self.log_dir / f"trial_{trial.trial_id}.csv")),  # per-epoch metrics
             EpochReport(self.progress, trial.trial_id, kwargs.get("epochs", 0)),
+            DiskSpaceGuard(self.state_file.parent),
         ]
         if self.clock.budget is not None:
             kwargs["callbacks"].append(Deadline(self.search_deadline))
@@ -390,6 +442,10 @@ class _TrialBookkeeping:
             self.epochs_run[trial.trial_id] = max(len(h.epoch) for h in histories)
             self._save_predictions(trial.trial_id)
             return histories
+        except Exception as error:
+            if disk_full(error):
+                raise DiskFullInTrial(f"trial {trial.trial_id} could not write to disk: {error}") from error
+            raise
         finally:
             self.seconds[trial.trial_id] = time.perf_counter() - started
             self.build_seconds[trial.trial_id] = getattr(self.hypermodel, "last_build_seconds", 0.0)
@@ -542,6 +598,20 @@ def trial_record(trial: kt.engine.trial.Trial, seconds: float, epochs_run: int |
     )
 
 
+@contextlib.contextmanager
+def tracebacks_only_with_debug() -> Iterator[None]:
+    """KerasTuner prints every failed trial's traceback unless its DEBUG flag is off; vautoml shows them with --debug.
+
+    Each trial's error is still recorded (``trials.json``, the progress line).
+    """
+    config = kt.src.config
+    before, config.DEBUG = config.DEBUG, os.environ.get("VAUTOML_DEBUG", "") not in ("", "0")
+    try:
+        yield
+    finally:
+        config.DEBUG = before
+
+
 def run_search(
     vertical: Vertical,
     dataset: Dataset,
@@ -570,19 +640,22 @@ def run_search(
             log_dir=directory / "logs", refit_members=max(1, vertical.ensemble_size) if settings.refit else 0, refit_scale=fitted / len(dataset.train),
         )
     except Exception as error:  # KerasTuner builds one model up front; any failure there is the builder's
+        if disk_full(error):
+            raise
         raise SearchError(f"the {vertical.name} model could not be built: {type(error).__name__}: {error}", "this is a bug in the plugin; report it with the output of --debug") from error
     callbacks = [keras.callbacks.EarlyStopping(monitor=objective, mode=direction, patience=settings.patience), NonFiniteLoss(), StopOnInterrupt()]
     finished = [tuner.record(trial_id) for trial_id in tuner.oracle.end_order]
     progress.search_started(settings.trial_cap(), objective, direction, clock.end(), finished)
     stopped = None
     try:
-        tuner.search(
-            dataset.train.x, dataset.train.y,
-            validation_data=(dataset.validation.x, dataset.validation.y),
-            epochs=settings.epochs,
-            callbacks=callbacks,
-            verbose=1 if verbose else 0,
-        )
+        with tracebacks_only_with_debug():
+            tuner.search(
+                dataset.train.x, dataset.train.y,
+                validation_data=(dataset.validation.x, dataset.validation.y),
+                epochs=settings.epochs,
+                callbacks=callbacks,
+                verbose=1 if verbose else 0,
+            )
     except RuntimeError as error:  # KerasTuner: too many consecutive failed trials
         stopped = str(error).splitlines()[0]
     finally:
@@ -591,7 +664,7 @@ def run_search(
     completed = [t for t in trials if t.status == "COMPLETED" and t.score is not None]
     if not completed:
         first_error = next((t.error for t in trials if t.error), "no trial ran")
-        raise SearchError(f"all {len(trials)} trial(s) failed; first error: {first_error}", "re-run with --debug to see each trial's traceback")
+        raise AllTrialsFailed(f"all {len(trials)} trial(s) failed; first error: {first_error}", "re-run with --debug to see each trial's traceback", trials)
     if tuner.out_of_time:
         stopped = f"time budget of {settings.time_budget:g}s: no time left for another trial and the refit after {len(trials)} trial(s)"
     reason = stop_reason(settings, len(trials), tuner.out_of_time, stopped)
