@@ -106,3 +106,17 @@ def test_empty_registry_variable_means_the_default_folder(monkeypatch):
 
     monkeypatch.setenv("VAUTOML_REGISTRY", "")
     assert str(default_root()) == "registry"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["search", "--plugin", "vision", "--time-budget", "0s"], "Invalid value for --time-budget: '0s' is not a duration"),
+    (["predict", "--data", "x.csv"], "Missing option '--model'"),
+    (["search", "--no-such-flag"], "No such option '--no-such-flag'"),
+    (["registry", "show"], "Missing argument 'RUN'"),
+])
+def test_a_bad_flag_is_one_line_naming_the_help_to_read(args, message):
+    done = run_vautoml(*args)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], done.stderr
+    assert f"Fix: see 'vautoml {' '.join(a for a in args[:2] if not a.startswith('-'))}" in lines[0]

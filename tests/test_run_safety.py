@@ -144,6 +144,27 @@ def test_a_full_disk_keeps_the_run_and_resume_finishes_it(small_disk, when):
     assert resumed.returncode == 0, resumed.stderr
     bundle = only_run(registry)
     assert [t["status"] for t in json.loads((bundle / "trials.json").read_text())] == ["COMPLETED"] * 3
+    if when == "export":  # the finished run, on the same full disk: `vautoml export` and `predict --output`
+        before = {p.name: p.read_bytes() for p in bundle.iterdir() if p.is_file()}
+        images = digits_npz(small_disk.parent)
+        filler = fill(small_disk, leave=0)
+        for args in (["export", "tight", "--format", "weights"], ["predict", "--model", "tight", "--data", str(images), "--output", str(small_disk / "out.csv")]):
+            done = run_vautoml(*args, "--registry", str(registry))
+            assert done.returncode == 6, done.stderr
+            assert "is full" in one_error_line(done.stderr)
+        assert {p.name: p.read_bytes() for p in bundle.iterdir() if p.is_file()} == before
+        assert sorted(p.name for p in bundle.parent.iterdir()) == ["tight"]  # no temporary beside it either
+        filler.unlink()
+        assert run_vautoml("export", "tight", "--format", "weights", "--registry", str(registry)).returncode == 0
+
+
+def digits_npz(folder: Path) -> Path:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    path = folder / "digits.npz"
+    np.savez(path, x=digits.images[:50], y=digits.target[:50])
+    return path
 
 
 def nan_model(hp, info):

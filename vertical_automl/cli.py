@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from .errors import RunInterrupted, UsageError, VautomlError
+from .errors import RunInterrupted, StorageError, UsageError, VautomlError
 from .plugins import get_plugins
 from .settings import DEFAULT_MAX_TRIALS, MAX_BATCH, MAX_EPOCHS, MIN_BATCH, MIN_EPOCHS, ROWS_PER_BATCH_UNIT, TARGET_STEPS, TUNERS, SearchSettings, parse_duration
 
@@ -30,6 +30,10 @@ class VautomlGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as error:  # a bad flag or value: one line like every vautoml error, not click's three
+            command = error.ctx.command_path if error.ctx is not None else "vautoml"
+            click.echo(f"Error: {error.format_message().rstrip('. ')}. Fix: see '{command} --help'", err=True)
+            ctx.exit(error.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except VautomlError as error:
@@ -46,6 +50,12 @@ class VautomlGroup(click.Group):
         except Exception as error:  # an unexpected failure still gets one readable line
             if _debug(ctx):
                 raise
+            from .registry import disk_full
+
+            if disk_full(error):  # e.g. predict --output on a full disk: not a bug, and nothing to report
+                where = getattr(error, "filename", None)
+                click.echo(f"Error: the disk is full{f' (writing {where})' if where else ''}: {error}. Fix: free space on that disk and run the command again", err=True)
+                ctx.exit(StorageError.exit_code)
             click.echo(f"Error: unexpected {type(error).__name__}: {error}. Fix: re-run with --debug for the traceback and report it.", err=True)
             ctx.exit(1)
 
@@ -463,4 +473,4 @@ get_plugins().call_each("register_commands", lambda record: {"cli": main})
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(main(prog_name="vautoml"))

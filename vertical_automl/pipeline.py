@@ -41,6 +41,7 @@ from .registry import (
     open_run,
     publish,
     published_run,
+    room_to_save,
     saved_request,
 )
 from .run_lock import locked_run
@@ -240,7 +241,7 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
     )
 
     from . import export
-    from .tuning import AllTrialsFailed, RunClock, checkpoint_bytes, combine, predict_scores, run_search
+    from .tuning import AllTrialsFailed, RunClock, combine, predict_scores, run_search
     from .tuning import refit as refit_members
 
     objective = settings.objective_for(vertical, task)[0]
@@ -291,7 +292,7 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
         timing = {"seconds_used": seconds_used, "resumed": saved is not None, "refit_histories": refit_histories, "phases": {k: round(v, 2) for k, v in phases.items()}}
         documents = _documents(run_id, vertical, record, training, dataset, outcome, settings, metrics, decision, sections, int(model.count_params()), timing, log_files)
         bundle = work / "bundle"
-        check_space(work, checkpoint_bytes(model) + 8 * 2**20, "to write the bundle (model, reports and plots)")
+        check_space(work, room_to_save(model) + 8 * 2**20, "to write the bundle (model, reports and plots)")
         export.write_bundle(bundle, model, documents, vertical, evaluation, sections, dataset.test.x[:32], logs)
         path = publish(bundle, root, vertical.name, run_id)
     return SearchResult(run_id, path, documents["report.json"], time.monotonic() - exporting)

@@ -39,7 +39,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .errors import SearchError, UsageError
+from .errors import SearchError, StorageError, UsageError
+from .registry import check_space, disk, disk_full, room_to_save
 from .runs import MANIFEST, read_bundle_json, read_run
 
 FORMATS = {"onnx": "model.onnx", "weights": "model.weights.h5"}
@@ -90,6 +91,8 @@ def export_model(bundle: Path, fmt: str, output: Path | None = None) -> ExportRe
     expected = np.asarray(model.predict(x, verbose=0))
     temporary = _temporary(scratch, target.name)
     try:
+        # A full disk is found before writing: h5py crashes the process on a weights file cut short.
+        check_space(scratch, room_to_save(model), f"to write {target.name}")
         got = _onnx(model, temporary, x) if fmt == "onnx" else _weights(model, temporary, x)
         difference = float(np.max(np.abs(got - expected)))
         if not difference <= TOLERANCE:
@@ -98,6 +101,13 @@ def export_model(bundle: Path, fmt: str, output: Path | None = None) -> ExportRe
                 "report this as a bug with --debug output",
             )
         os.replace(temporary, target)
+    except Exception as error:
+        if disk_full(error):
+            raise StorageError(
+                f"the disk holding {disk(scratch)} is full; nothing was written and the run is unchanged",
+                "free space on that disk and run the export again",
+            ) from error
+        raise
     finally:
         temporary.unlink(missing_ok=True)
     if output is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import re
 import secrets
@@ -164,16 +165,26 @@ def check_space(folder: Path, needed: int, what: str) -> None:
         raise OSError(errno.ENOSPC, f"No space left on device: {free / 2**20:.1f} MiB free, {needed / 2**20:.1f} MiB needed {what}", str(folder))
 
 
-def disk_full_error(root: Path, run_id: str) -> StorageError:
-    """The one line a full disk gets: which disk, how much is free, that the run is kept and how to continue."""
-    existing = next(p for p in (root, *root.parents) if p.exists())
+def room_to_save(model: Any) -> int:
+    """Free bytes to insist on before saving a Keras ``model``: twice its weights (HDF5 overhead, a second copy) and 1 MiB."""
+    import numpy as np
+
+    return 2 * sum(math.prod(v.shape) * np.dtype(str(v.dtype)).itemsize for v in model.weights) + 2**20
+
+
+def disk(path: Path) -> str:
+    """A disk as a user can find it: the path, its mount point and its free space."""
+    existing = next(p for p in (path, *path.parents) if p.exists())
     mount = existing.resolve()
     while not os.path.ismount(mount):
         mount = mount.parent
-    free = shutil.disk_usage(existing).free
+    return f"'{path}' (mounted at {mount}, {shutil.disk_usage(existing).free / 2**20:.1f} MiB free)"
+
+
+def disk_full_error(root: Path, run_id: str) -> StorageError:
+    """The one line a full disk gets in a search: which disk, that the run is kept and how to continue."""
     return StorageError(
-        f"the disk holding the registry '{root}' (mounted at {mount}, {free / 2**20:.1f} MiB free) is full; "
-        f"run '{run_id}' is kept in {run_folder(root, run_id)} with its finished trials",
+        f"the disk holding the registry {disk(root)} is full; run '{run_id}' is kept in {run_folder(root, run_id)} with its finished trials",
         f"free space on that disk, then continue with 'vautoml search --resume {run_id}'",
     )
 

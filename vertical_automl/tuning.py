@@ -32,7 +32,7 @@ from . import ensemble, heads, interrupts, space
 from .data.dataset import Dataset, LabeledData
 from .errors import SearchError
 from .progress import SearchProgress
-from .registry import check_space, disk_full
+from .registry import check_space, disk_full, room_to_save
 from .settings import SearchSettings
 from .vertical import Vertical
 
@@ -159,11 +159,6 @@ class Deadline(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def checkpoint_bytes(model: keras.Model) -> int:
-    """Room to keep free before saving ``model``: twice its weights (HDF5 overhead, a second copy) and 1 MiB."""
-    return 2 * sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in model.weights) + 2**20
-
-
 class DiskSpaceGuard(keras.callbacks.Callback):
     """Stop a trial at an epoch end, before KerasTuner writes its checkpoint, when the disk could not hold it.
 
@@ -176,7 +171,7 @@ class DiskSpaceGuard(keras.callbacks.Callback):
         self.folder = folder
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        check_space(self.folder, checkpoint_bytes(self.model), "to checkpoint the trial")
+        check_space(self.folder, room_to_save(self.model), "to checkpoint the trial")
 
 
 class ValidationPredictions(keras.callbacks.Callback):
