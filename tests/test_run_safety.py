@@ -233,4 +233,9 @@ def test_values_float32_cannot_carry_are_refused_before_training(tmp_path):
         assert done.returncode == 2, done.stderr
         line = one_error_line(done.stderr)
         assert "beyond float32's range" in line and ("1e+39" in line or "1e39" in line), line
+    # A regression target of 1e30 fits float32, but its squared errors do not: every trial would diverge.
+    (tmp_path / "price.csv").write_text("a,target\n" + "".join(f"{i % 7},{(i + 1) * 1e28}\n" for i in range(60)))
+    done = run_vautoml("search", "--plugin", "finance", "--data", str(tmp_path / "price.csv"), "--registry", str(tmp_path / "registry"))
+    assert done.returncode == 2 and "the target of the training data" in one_error_line(done.stderr)
+    assert "reaches 6e+29, more than float32 training handles" in done.stderr
     assert not (tmp_path / "registry").exists()

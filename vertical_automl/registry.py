@@ -196,6 +196,7 @@ def keep_failed_trials(root: Path, run_id: str, trials: list[dict[str, Any]], lo
     worth resuming, but the user needs every trial's error to fix the cause.
     """
     record = root / FAILED / run_id
+    shutil.rmtree(record, ignore_errors=True)  # an earlier failure of a run of this name: its logs would mix in
     if logs.is_dir():
         shutil.copytree(logs, record / "logs", dirs_exist_ok=True)
     record.mkdir(parents=True, exist_ok=True)

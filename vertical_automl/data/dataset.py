@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .encoding import Encoder
 
 TASKS = ("binary", "multiclass", "regression")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Regression losses square the error in float32: a target past ~1.8e19 makes them infinite. Kept well below that.
+MAX_REGRESSION_TARGET = 1e15
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,13 @@ def validate_labeled(data: LabeledData, what: str = "the data") -> None:
             raise DataError(f"{what} ({data.source}) has NaN or infinite target values", "remove those rows or repair their target")
         if np.ptp(data.y) == 0:
             raise DataError(f"the target of {what} ({data.source}) has one value for every row", "a regression needs a target that varies")
+        largest = float(np.max(np.abs(data.y)))
+        if largest > MAX_REGRESSION_TARGET:
+            raise DataError(
+                f"the target of {what} ({data.source}) reaches {largest:.3g}, more than float32 training handles "
+                f"(at most {MAX_REGRESSION_TARGET:.0e}, so that squared errors stay finite)",
+                "rescale the target (e.g. to thousands or millions of its unit, or its logarithm) and search again",
+            )
     else:
         present = np.unique(data.y)
         if len(present) < 2:
@@ -162,8 +172,6 @@ def validate_labeled(data: LabeledData, what: str = "the data") -> None:
             )
     check_model_values(data.x, what, data.source)
 
-
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def check_model_values(x: object, what: str, source: str) -> None:
