@@ -239,3 +239,82 @@ def test_values_float32_cannot_carry_are_refused_before_training(tmp_path):
     assert done.returncode == 2 and "the target of the training data" in one_error_line(done.stderr)
     assert "reaches 6e+29, more than float32 training handles" in done.stderr
     assert not (tmp_path / "registry").exists()
+
+
+@pytest.fixture(scope="module")
+def killed_run(tmp_path_factory):
+    """A run folder left by a search killed (SIGKILL) in its third trial."""
+    registry = tmp_path_factory.mktemp("killed") / "registry"
+    process = start(registry, "--run-name", "k", "--max-trials", "6")
+    wait_for(registry / ".runs" / "k" / "logs" / "trial_2.csv", process)
+    process.kill()
+    process.wait()
+    return registry
+
+
+DAMAGE = [
+    ("run.json", "[1, 2]", "run.json holds a JSON list, not an object"),
+    ("run.json", '{"plugin": "vision"}', "run.json lacks cost_fn, cost_fp, data"),
+    ("trials_state.json", "{bad", "trials_state.json is not valid JSON"),
+    ("tuner/search/oracle.json", "{bad", "tuner/search/oracle.json is not valid JSON"),
+    ("tuner/search/trial_0/trial.json", "", "tuner/search/trial_0/trial.json is not valid JSON"),
+]
+
+
+@pytest.mark.parametrize("name, text, reason", DAMAGE, ids=[d[0] + ":" + d[2].split()[-1] for d in DAMAGE])
+def test_a_damaged_run_folder_is_named_not_blamed_on_the_plugin(killed_run, tmp_path, name, text, reason):
+    import shutil
+
+    registry = tmp_path / "registry"
+    shutil.copytree(killed_run, registry)
+    (registry / ".runs" / "k" / name).write_text(text)
+    done = run_vautoml("search", "--resume", "k", "--registry", str(registry))
+    assert done.returncode == 2, done.stderr
+    line = one_error_line(done.stderr)
+    assert f"the run folder '{registry / '.runs' / 'k'}' is damaged ({reason}" in line, line
+    assert line.endswith("and start the run again")  # not also told to resume it
+    assert (registry / ".runs" / "k" / name).read_text() == text  # left for the user to look at or remove
+
+
+def small_model(hp, info):
+    import keras
+
+    from vertical_automl import heads
+
+    inputs = keras.Input(info.input_shape)
+    x = keras.layers.Dense(hp.Choice("units", [8, 16]), activation="relu")(keras.layers.Flatten()(keras.layers.Rescaling(1 / 16)(inputs)))
+    model = keras.Model(inputs, heads.output(x, info))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def sections_plugins(report_sections):
+    """A throwaway digits vertical whose report sections are ``report_sections``."""
+    from vertical_automl import Vertical, hookimpl
+    from vertical_automl.plugins import PluginRegistry
+    from vautoml_vision import load_digits
+
+    class SectionsPlugin:
+        @hookimpl
+        def register_verticals(self, register):
+            register(Vertical(name="sections", description="", tasks=("multiclass",), build_model=small_model,
+                              default_data=load_digits, report_sections=report_sections))
+
+    return PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("sections", SectionsPlugin())])
+
+
+def test_a_failure_after_the_search_keeps_the_run_and_resume_publishes_it(tmp_path):
+    from vertical_automl.pipeline import resume, search
+
+    def broken(evaluation):
+        raise RuntimeError("section bug")
+
+    registry = tmp_path / "registry"
+    with pytest.raises(RuntimeError, match="section bug") as raised:
+        search("sections", plugins=sections_plugins(broken), max_trials=2, epochs=1, registry=registry, run_name="keep")
+    assert raised.value.__notes__ == ["Run 'keep' is kept with its finished trials: continue it with 'vautoml search --resume keep'"]
+    run = registry / ".runs" / "keep"
+    assert (run / "run.json").exists() and not (run / "bundle").exists() and not list(registry.glob("sections/*"))
+    result = resume("keep", registry=registry, plugins=sections_plugins(lambda evaluation: []))
+    assert result.report["search"]["trials"] == {"total": 2, "COMPLETED": 2} and result.report["search"]["resumed"] is True
+    assert only_run(registry) == registry / "sections" / "keep"

@@ -39,7 +39,7 @@ class VautomlGroup(click.Group):
         except VautomlError as error:
             if _debug(ctx):
                 raise
-            click.echo(f"Error: {error}", err=True)
+            click.echo(f"Error: {error}{_notes(error)}", err=True)
             ctx.exit(error.exit_code)
         except RunInterrupted as interrupt:
             click.echo(f"Interrupted; run {interrupt.run_id} was not exported. Continue it with: vautoml search --resume {interrupt.run_id}", err=True)
@@ -56,8 +56,13 @@ class VautomlGroup(click.Group):
                 where = getattr(error, "filename", None)
                 click.echo(f"Error: the disk is full{f' (writing {where})' if where else ''}: {error}. Fix: free space on that disk and run the command again", err=True)
                 ctx.exit(StorageError.exit_code)
-            click.echo(f"Error: unexpected {type(error).__name__}: {error}. Fix: re-run with --debug for the traceback and report it.", err=True)
+            click.echo(f"Error: unexpected {type(error).__name__}: {error}. Fix: re-run with --debug for the traceback and report it.{_notes(error)}", err=True)
             ctx.exit(1)
+
+
+def _notes(error: BaseException) -> str:
+    """Notes added on the way up (e.g. that a failed run was kept), on the same line."""
+    return "".join(f". {note}" for note in getattr(error, "__notes__", []))
 
 
 def _debug(ctx: click.Context) -> bool:

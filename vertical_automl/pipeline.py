@@ -8,7 +8,6 @@ complete.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import Counter
@@ -31,6 +30,7 @@ from .heads import OBJECTIVES
 from .progress import SearchProgress
 from .registry import (
     FORMAT_VERSION,
+    STATE_FILE,
     check_run_id,
     check_space,
     check_writable,
@@ -41,6 +41,7 @@ from .registry import (
     open_run,
     publish,
     published_run,
+    read_run_file,
     room_to_save,
     saved_request,
 )
@@ -246,8 +247,8 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
 
     objective = settings.objective_for(vertical, task)[0]
     with interrupts.deferred(), open_run(root, run_id, {**request, "fingerprint": fingerprint}) as work:
-        state = work / "trials_state.json"
-        spent_before = json.loads(state.read_text())["seconds_used"] if state.exists() else 0.0
+        state = read_run_file(work / STATE_FILE) or {}
+        spent_before = float(state.get("seconds_used", 0.0))
         if saved is not None:
             progress.message(f"resuming run {run_id} ({spent_before:.0f}s used before); finished trials are kept")
         clock = RunClock(started, spent_before, settings.time_budget)

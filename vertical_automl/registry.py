@@ -4,12 +4,13 @@ A run works in its run folder, ``<root>/.runs/<run-id>/``: the request it
 was started with (``run.json``), the tuner's state, per-trial logs, and the
 bundle being assembled.  The bundle is renamed to ``<root>/<vertical>/<run-id>``
 only when every file is written (same file system, so the rename is atomic),
-and the run folder is then removed.  A search that fails removes its run
-folder, and the registry folders it created, so nothing half-written is left
-behind; an interrupted one (Ctrl-C, or killed) leaves its run folder, which
-``vautoml search --resume RUN_ID`` continues from, and so does one stopped by
-a full disk.  A search whose every trial failed leaves only the record of
-those trials, in ``<root>/.failed/<run-id>/``, which nothing lists.
+and the run folder is then removed.  A search that fails before any trial
+completed removes its run folder, and the registry folders it created, so
+nothing half-written is left behind; one with finished work (a completed
+trial, or a resumed run) keeps it, and so does an interrupted one (Ctrl-C, or
+killed) and one stopped by a full disk: ``vautoml search --resume RUN_ID``
+continues from there.  A search whose every trial failed leaves only the
+record of those trials, in ``<root>/.failed/<run-id>/``, which nothing lists.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ FORMAT_VERSION = 1  # of the export bundle; readers refuse newer ones and read o
 RUNS = ".runs"
 FAILED = ".failed"
 REQUEST_FILE = "run.json"
+STATE_FILE = "trials_state.json"  # the trials' bookkeeping, written by the tuner after every trial
+# What a resume reads from run.json.
+REQUEST_KEYS = {"plugin", "data", "test_data", "data_options", "settings", "cost_fp", "cost_fn", "validation_fraction", "test_fraction"}
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 
 
@@ -75,18 +79,34 @@ def published_run(root: Path, run_id: str) -> Path | None:
 
 def saved_request(root: Path, run_id: str) -> dict[str, Any] | None:
     """What an interrupted run was started with, or ``None`` if there is no such run folder."""
-    path = run_folder(root, run_id) / REQUEST_FILE
     check_runs_folder(root, run_id)
+    request = read_run_file(run_folder(root, run_id) / REQUEST_FILE)
+    if request is not None and not REQUEST_KEYS <= request.keys():
+        raise damaged_run_folder(run_folder(root, run_id), f"{REQUEST_FILE} lacks {', '.join(sorted(REQUEST_KEYS - request.keys()))}")
+    return request
+
+
+def read_run_file(path: Path) -> dict[str, Any] | None:
+    """A JSON object the run folder keeps (the request, the trials' bookkeeping), ``None`` if absent; damaged ones refused."""
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else f"{path.name} is not valid JSON"
-        raise UsageError(
-            f"the run folder '{path.parent}' is damaged ({reason})",
-            f"remove the folder '{path.parent}' and start the run again",
-        ) from error
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else "is not valid JSON"
+        raise damaged_run_folder(path.parent, f"{path.name} {reason}") from error
+    if not isinstance(value, dict):
+        raise damaged_run_folder(path.parent, f"{path.name} holds a JSON {type(value).__name__}, not an object")
+    return value
+
+
+class DamagedRunFolder(UsageError):
+    """A run folder whose state cannot be trusted: resuming it would fail later, or silently differ."""
+
+
+def damaged_run_folder(folder: Path, reason: str) -> DamagedRunFolder:
+    """The one line for a damaged run folder, which is left as it is for the user to look at or remove."""
+    return DamagedRunFolder(f"the run folder '{folder}' is damaged ({reason})", f"remove the folder '{folder}' and start the run again")
 
 
 def check_runs_folder(root: Path, run_id: str) -> None:
@@ -109,10 +129,14 @@ def open_run(root: Path, run_id: str, request: dict[str, Any]) -> Iterator[Path]
     """Yield the run's folder, creating it with ``run.json`` unless it is being resumed.
 
     Afterwards the folder is removed (the bundle has been published, or the
-    search failed), except after an interruption, which keeps it for
-    ``--resume`` and is re-raised as :class:`RunInterrupted`.
+    search failed before any trial completed), except after an interruption,
+    which keeps it for ``--resume`` and is re-raised as :class:`RunInterrupted`,
+    and a failure of a run with finished work in it: a resumed run, or one with
+    a completed trial (a plugin's report section failing after a long search
+    must not throw the search away). That error gets a note on how to continue.
     """
     work = run_folder(root, run_id)
+    resumed = work.exists()
     created = [p for p in (work, *work.parents) if not p.exists()]
     try:
         work.mkdir(parents=True, exist_ok=True)
@@ -131,9 +155,26 @@ def open_run(root: Path, run_id: str, request: dict[str, Any]) -> Iterator[Path]
         if disk_full(error):
             shutil.rmtree(work / "bundle", ignore_errors=True)  # frees the space; the search's state stays
             raise disk_full_error(root, run_id) from error
+        if isinstance(error, DamagedRunFolder):
+            raise
+        if resumed or _has_completed_trials(work):
+            shutil.rmtree(work / "bundle", ignore_errors=True)
+            error.add_note(f"Run '{run_id}' is kept with its finished trials: continue it with 'vautoml search --resume {run_id}'")
+            raise
         _remove(work, created)
         raise
     _remove(work, created)
+
+
+def _has_completed_trials(work: Path) -> bool:
+    """Whether the run's bookkeeping lists a completed trial (an unreadable one counts as yes: keep rather than lose)."""
+    try:
+        state = json.loads((work / STATE_FILE).read_text(encoding="utf-8"))
+        return bool(state.get("completed", state.get("trials")))
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, AttributeError):
+        return True
 
 
 def disk_full(error: BaseException) -> bool:

@@ -32,7 +32,7 @@ from . import ensemble, heads, interrupts, space
 from .data.dataset import Dataset, LabeledData
 from .errors import SearchError
 from .progress import SearchProgress
-from .registry import check_space, disk_full, room_to_save
+from .registry import STATE_FILE, check_space, damaged_run_folder, disk_full, read_run_file, room_to_save
 from .settings import SearchSettings
 from .vertical import Vertical
 
@@ -385,7 +385,7 @@ class _TrialBookkeeping:
         self.log_dir, self.state_file, self.progress, self.clock = log_dir, state_file, progress, clock
         self.predictions_dir = state_file.parent / "predictions"
         self.refit_members, self.refit_scale = refit_members, refit_scale
-        saved = json.loads(state_file.read_text()) if state_file.exists() else {}
+        saved = read_run_file(state_file) or {}
         self.seconds: dict[str, float] = {k: v["seconds"] for k, v in saved.get("trials", {}).items()}
         self.epochs_run: dict[str, int | None] = {k: v["epochs_run"] for k, v in saved.get("trials", {}).items()}
         self.build_seconds: dict[str, float] = {k: v.get("build_seconds", 0.0) for k, v in saved.get("trials", {}).items()}
@@ -469,10 +469,14 @@ class _TrialBookkeeping:
         self.progress.trial_ended(self.record(trial.trial_id))
 
     def _save_state(self) -> None:
-        """Trial seconds and epochs and the time used so far, for a resumed run (written atomically)."""
+        """Trial seconds and epochs, the completed trials and the time used so far, for a resumed run (written atomically).
+
+        ``completed`` also tells a failing run whether it holds work worth keeping (:func:`registry.open_run`).
+        """
         trials = {k: {"seconds": self.seconds[k], "epochs_run": self.epochs_run.get(k), "build_seconds": self.build_seconds.get(k, 0.0)} for k in self.seconds}
+        completed = sorted(k for k, trial in self.oracle.trials.items() if trial.status == kt.engine.trial.TrialStatus.COMPLETED)
         temporary = self.state_file.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"trials": trials, "seconds_used": self.clock.used()}))
+        temporary.write_text(json.dumps({"trials": trials, "completed": completed, "seconds_used": self.clock.used()}))
         os.replace(temporary, self.state_file)
 
 
@@ -629,9 +633,10 @@ def run_search(
     objective, direction = settings.objective_for(vertical, dataset.info.task)
     (directory / "logs").mkdir(parents=True, exist_ok=True)
     fitted = len(dataset.train) + len(dataset.validation)
+    check_saved_state(directory)
     try:
         tuner = make_tuner(
-            hypermodel, vertical, settings, directory / "tuner", progress=progress, clock=clock, state_file=directory / "trials_state.json",
+            hypermodel, vertical, settings, directory / "tuner", progress=progress, clock=clock, state_file=directory / STATE_FILE,
             log_dir=directory / "logs", refit_members=max(1, vertical.ensemble_size) if settings.refit else 0, refit_scale=fitted / len(dataset.train),
         )
     except Exception as error:  # KerasTuner builds one model up front; any failure there is the builder's
@@ -672,12 +677,34 @@ def run_search(
         with warnings.catch_warnings():  # the checkpoints hold weights only; Keras warns that optimizer state is absent
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
             with space.using(settings.space):
-                models = [tuner.load_model(tuner.oracle.get_trial(trial_id)) for trial_id in selection.trial_ids]
+                models = [load_trial_model(tuner, trial_id, directory) for trial_id in selection.trial_ids]
     validation_scores = selection.validation_scores
     if validation_scores is None:
         validation_scores = predict_scores(models[0], dataset.validation.x, dataset.info.task)
     kept = None if settings.refit else models  # only --no-refit exports them; a refit would otherwise hold them in memory
     return SearchOutcome(trials, members, stopped, time.perf_counter() - started, validation_scores, kept, selection.weights, reason, selection.validation_score)
+
+
+def check_saved_state(directory: Path) -> None:
+    """Refuse a run folder whose KerasTuner state files are damaged.
+
+    KerasTuner reads them without checks while it is being constructed, where
+    any error looks like the plugin's builder failing.
+    """
+    for path in sorted((directory / "tuner").rglob("*.json")):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise damaged_run_folder(directory, f"{path.relative_to(directory)} is not valid JSON") from error
+
+
+def load_trial_model(tuner: kt.Tuner, trial_id: str, directory: Path) -> keras.Model:
+    """A trial's model from its checkpoint; a checkpoint that cannot be read makes the run folder damaged, not vautoml."""
+    try:
+        return tuner.load_model(tuner.oracle.get_trial(trial_id))
+    except Exception as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise damaged_run_folder(directory, f"the checkpoint of trial {trial_id} cannot be read: {first}") from error
 
 
 def stop_reason(settings: SearchSettings, trials: int, out_of_time: bool, failures: str | None) -> str:
