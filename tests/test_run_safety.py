@@ -79,14 +79,12 @@ def test_a_file_where_the_vertical_folder_belongs_fails_before_training(tmp_path
     registry = tmp_path / "registry"
     registry.mkdir()
     (registry / "vision").write_text("not a folder")
-    started = time.monotonic()
     done = run_vautoml(*SEARCH, "--registry", str(registry))
     assert done.returncode == 2
     line = one_error_line(done.stderr)
     assert f"'{registry / 'vision'}' is not a writable folder" in line
     assert "trial" not in done.stderr  # refused before the search started
     assert sorted(p.name for p in registry.iterdir()) == ["vision"] and (registry / "vision").read_text() == "not a folder"
-    assert time.monotonic() - started < 60
 
 
 @pytest.fixture

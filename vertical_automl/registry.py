@@ -167,14 +167,12 @@ def open_run(root: Path, run_id: str, request: dict[str, Any]) -> Iterator[Path]
 
 
 def _has_completed_trials(work: Path) -> bool:
-    """Whether the run's bookkeeping lists a completed trial (an unreadable one counts as yes: keep rather than lose)."""
+    """Whether the run's bookkeeping lists a completed trial (unreadable bookkeeping counts as yes: keep rather than lose)."""
     try:
-        state = json.loads((work / STATE_FILE).read_text(encoding="utf-8"))
-        return bool(state.get("completed", state.get("trials")))
-    except FileNotFoundError:
-        return False
-    except (OSError, ValueError, AttributeError):
+        state = read_run_file(work / STATE_FILE) or {}
+    except DamagedRunFolder:
         return True
+    return bool(state.get("completed", state.get("trials")))
 
 
 def disk_full(error: BaseException) -> bool:
