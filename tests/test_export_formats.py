@@ -138,3 +138,29 @@ def test_export_mistakes_are_one_line_errors(runs, tmp_path):
         assert done.stderr.startswith("Error: ") and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert done.stdout == ""
     assert not list(tmp_path.glob("*.h5")) and not list(tmp_path.glob("*.onnx"))
+
+
+def test_exports_of_one_run_at_once_both_reach_its_manifest(runs, tmp_path):
+    """The manifest is read and rewritten under a lock on the run folder: a concurrent export waits, then adds to it."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    from vertical_automl.portable import _locked
+
+    bundle = tmp_path / "run"
+    shutil.copytree(runs["single"], bundle)
+    with _locked(bundle):
+        export = subprocess.Popen([sys.executable, "-m", "vertical_automl.cli", "export", str(bundle), "--format", "weights"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while not (bundle / "model.weights.h5").exists():  # written and checked; now it waits to record it
+            assert export.poll() is None and time.monotonic() < deadline, export.communicate()
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert "weights" not in manifest(bundle).get("exports", {})
+        written = {**manifest(bundle), "exports": {"onnx": {"file": "model.onnx"}}}  # another export recorded meanwhile
+        (bundle / "manifest.json").write_text(json.dumps(written))
+    assert export.wait(timeout=300) == 0, export.communicate()
+    assert sorted(manifest(bundle)["exports"]) == ["onnx", "weights"]

@@ -24,6 +24,7 @@ every vertical's models, ensembles included.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -267,7 +268,28 @@ def _weights(model: Any, path: Path, x: np.ndarray) -> np.ndarray:
 
 
 def _record(bundle: Path, fmt: str, target: Path, difference: float, rows: int, libraries: dict[str, str]) -> None:
-    """Add the export to the run's manifest (``exports`` and ``files``), rewritten atomically."""
+    """Add the export to the run's manifest (``exports`` and ``files``), rewritten atomically.
+
+    Read, change and replace happen under an exclusive lock on the run folder
+    itself, so two exports of one run at once (say ONNX and weights) both end
+    up in the manifest instead of the later one's rewrite dropping the other.
+    """
+    with _locked(bundle):
+        _update_manifest(bundle, fmt, target, difference, rows, libraries)
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on a folder's own descriptor: nothing to create, and released if the process dies."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _update_manifest(bundle: Path, fmt: str, target: Path, difference: float, rows: int, libraries: dict[str, str]) -> None:
     path = bundle / MANIFEST
     manifest = read_bundle_json(bundle, MANIFEST)
     manifest.setdefault("exports", {})[fmt] = {
