@@ -257,7 +257,8 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
             outcome = run_search(vertical, dataset, settings, work, clock, progress, verbose)
         except AllTrialsFailed as failed:
             where = keep_failed_trials(root, run_id, [t.as_dict() for t in failed.trials], work / "logs")
-            raise SearchError(f"{failed.problem}; every trial's error is in {where}", failed.fix) from None
+            kept = f"; every trial's error is in {where}" if where is not None else ""
+            raise SearchError(failed.problem + kept, failed.fix) from None
         phases["search"] = clock.used() - sum(phases.values())
         interrupts.check()
         if settings.refit:

@@ -228,18 +228,23 @@ def disk_full_error(root: Path, run_id: str) -> StorageError:
     )
 
 
-def keep_failed_trials(root: Path, run_id: str, trials: list[dict[str, Any]], logs: Path) -> Path:
+def keep_failed_trials(root: Path, run_id: str, trials: list[dict[str, Any]], logs: Path) -> Path | None:
     """Write a failed search's trials (each with its error) and their logs to ``<root>/.failed/<run-id>/``.
 
     The run folder itself is removed as after any failure: it holds no model
     worth resuming, but the user needs every trial's error to fix the cause.
+    Returns the trials file, or ``None`` where it could not be written (the
+    search's own error then goes out without it, rather than this one).
     """
     record = root / FAILED / run_id
-    shutil.rmtree(record, ignore_errors=True)  # an earlier failure of a run of this name: its logs would mix in
-    if logs.is_dir():
-        shutil.copytree(logs, record / "logs", dirs_exist_ok=True)
-    record.mkdir(parents=True, exist_ok=True)
-    (record / "trials.json").write_text(json.dumps(trials, indent=2) + "\n", encoding="utf-8")
+    try:
+        shutil.rmtree(record, ignore_errors=True)  # an earlier failure of a run of this name: its logs would mix in
+        if logs.is_dir():
+            shutil.copytree(logs, record / "logs", dirs_exist_ok=True)
+        record.mkdir(parents=True, exist_ok=True)
+        (record / "trials.json").write_text(json.dumps(trials, indent=2) + "\n", encoding="utf-8")
+    except OSError:
+        return None
     return record / "trials.json"
 
 
