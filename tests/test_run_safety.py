@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -50,11 +51,15 @@ def test_a_second_process_refuses_a_live_run_and_touches_nothing(tmp_path):
     registry = tmp_path / "registry"
     first = start(registry, "--run-name", "shared")
     wait_for(registry / ".runs" / "shared" / "logs" / "trial_0.csv", first)
-    for args in ([*SEARCH, "--run-name", "shared"], ["search", "--resume", "shared"]):
-        second = run_vautoml(*args, "--registry", str(registry))
-        assert second.returncode == 2, second.stderr
-        line = one_error_line(second.stderr)
-        assert "run 'shared' is in use by process" in line and "nothing was changed" in line
+    first.send_signal(signal.SIGSTOP)  # mid-search, holding its lock, however slowly the others start
+    try:
+        for args in ([*SEARCH, "--run-name", "shared"], ["search", "--resume", "shared"]):
+            second = run_vautoml(*args, "--registry", str(registry))
+            assert second.returncode == 2, second.stderr
+            line = one_error_line(second.stderr)
+            assert f"run 'shared' is in use by process {first.pid}" in line and "nothing was changed" in line
+    finally:
+        first.send_signal(signal.SIGCONT)
     _, stderr = first.communicate(timeout=300)
     assert first.returncode == 0, stderr
     bundle = only_run(registry)
@@ -128,7 +133,9 @@ def test_a_full_disk_keeps_the_run_and_resume_finishes_it(small_disk, when):
     registry = small_disk / "registry"
     process = start(registry, "--run-name", "tight")
     wait_for_line(process, "trial 0 (" if when == "trial" else "refitting")  # the first trial ended / the search ended
+    process.send_signal(signal.SIGSTOP)  # the disk fills before its next write, however busy the machine
     filler = fill(small_disk, leave=64 * 1024)
+    process.send_signal(signal.SIGCONT)
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 6, stderr
     line = one_error_line(stderr)
