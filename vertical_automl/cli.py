@@ -56,7 +56,7 @@ class VautomlGroup(click.Group):
                 where = getattr(error, "filename", None)
                 click.echo(f"Error: the disk is full{f' (writing {where})' if where else ''}: {error}. Fix: free space on that disk and run the command again", err=True)
                 ctx.exit(StorageError.exit_code)
-            click.echo(f"Error: unexpected {type(error).__name__}: {error}. Fix: re-run with --debug for the traceback and report it.{_notes(error)}", err=True)
+            click.echo(f"Error: unexpected {type(error).__name__}: {error}. Fix: re-run with --debug for the traceback and report it{_notes(error) or '.'}", err=True)
             ctx.exit(1)
 
 
