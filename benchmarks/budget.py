@@ -29,8 +29,22 @@ WORKLOADS = (
 
 def measure(plugin: str, extra: list[str], budget: float) -> dict:
     with tempfile.TemporaryDirectory() as registry:
-        command = [sys.executable, "-m", "vertical_automl.cli", "search", "--plugin", plugin, *extra, "--time-budget", f"{budget:g}s",
-                   "--max-trials", "10000", "--quiet", "--registry", registry]
+        command = [
+            sys.executable,
+            "-m",
+            "vertical_automl.cli",
+            "search",
+            "--plugin",
+            plugin,
+            *extra,
+            "--time-budget",
+            f"{budget:g}s",
+            "--max-trials",
+            "10000",
+            "--quiet",
+            "--registry",
+            registry,
+        ]
         started = time.monotonic()
         done = subprocess.run(command, capture_output=True, text=True)
         wall = time.monotonic() - started
@@ -39,14 +53,22 @@ def measure(plugin: str, extra: list[str], budget: float) -> dict:
         export = float(re.search(r"\(\+([0-9.]+)s export\)", done.stdout).group(1))
         report = json.loads(next(Path(registry).glob(f"{plugin}/*/report.json")).read_text())
     search = report["search"]
-    return {"wall": wall, "export": export, "used": search["time_used_seconds"], "trials": search["trials"], "training": report["model"]["training"]}
+    return {
+        "wall": wall,
+        "export": export,
+        "used": search["time_used_seconds"],
+        "trials": search["trials"],
+        "training": report["model"]["training"],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budgets", type=float, nargs="+", default=[60.0, 180.0])
     args = parser.parse_args()
-    print(f"{'workload':<10} {'budget s':>8} {'wall s':>8} {'export s':>8} {'(wall-export)/budget':>21} {'kept':>5}  trials")
+    print(
+        f"{'workload':<10} {'budget s':>8} {'wall s':>8} {'export s':>8} {'(wall-export)/budget':>21} {'kept':>5}  trials"
+    )
     for plugin, extra in WORKLOADS:
         if "--data" in extra and not Path(extra[extra.index("--data") + 1]).exists():
             print(f"{plugin:<10} skipped (no shared data)")
@@ -55,8 +77,11 @@ def main() -> None:
             result = measure(plugin, extra, budget)
             ratio = (result["wall"] - result["export"]) / budget
             trials = result["trials"]
-            print(f"{plugin:<10} {budget:>8.0f} {result['wall']:>8.1f} {result['export']:>8.1f} {ratio:>21.3f} {'yes' if ratio <= 1.03 else 'NO':>5}  "
-                  f"{trials.get('COMPLETED', 0)}/{trials['total']} completed", flush=True)
+            print(
+                f"{plugin:<10} {budget:>8.0f} {result['wall']:>8.1f} {result['export']:>8.1f} {ratio:>21.3f} {'yes' if ratio <= 1.03 else 'NO':>5}  "
+                f"{trials.get('COMPLETED', 0)}/{trials['total']} completed",
+                flush=True,
+            )
             if "time budget ran out during the refit" in result["training"]:
                 print(f"{'':<10} refit cut short: {result['training']}")
 

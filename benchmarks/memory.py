@@ -39,7 +39,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as registry:
         search(args.plugin, max_trials=args.trials, epochs=1, registry=registry, progress=PeakAfterEachTrial())
     early, late = peaks.get(5), peaks.get(max(peaks))
-    print(f"{args.plugin}: {len(peaks)} trials; peak RSS after trial 5: {early:.1f} MiB; after trial {max(peaks)}: {late:.1f} MiB; growth {100 * (late - early) / early:+.1f} %")
+    print(
+        f"{args.plugin}: {len(peaks)} trials; peak RSS after trial 5: {early:.1f} MiB; after trial {max(peaks)}: {late:.1f} MiB; growth {100 * (late - early) / early:+.1f} %"
+    )
 
 
 if __name__ == "__main__":

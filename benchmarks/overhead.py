@@ -43,7 +43,18 @@ def main() -> None:
     extra = sys.argv[2:] if sys.argv[1:2] == ["--"] else sys.argv[1:]
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "fit.json"
-        command = [sys.executable, "-c", CHILD, str(result), "search", "--plugin", "vision", "--registry", str(Path(tmp) / "registry"), *extra]
+        command = [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(result),
+            "search",
+            "--plugin",
+            "vision",
+            "--registry",
+            str(Path(tmp) / "registry"),
+            *extra,
+        ]
         started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, env={**os.environ})
         wall = time.perf_counter() - started
@@ -51,7 +62,9 @@ def main() -> None:
             sys.exit(done.stderr)
         fit = json.loads(result.read_text())["fit_seconds"]
     print(done.stdout.strip().splitlines()[0])
-    print(f"wall {wall:.1f}s, inside fit {fit:.1f}s, outside fit {wall - fit:.1f}s: overhead {100 * (wall - fit) / wall:.1f} % of wall time")
+    print(
+        f"wall {wall:.1f}s, inside fit {fit:.1f}s, outside fit {wall - fit:.1f}s: overhead {100 * (wall - fit) / wall:.1f} % of wall time"
+    )
 
 
 if __name__ == "__main__":

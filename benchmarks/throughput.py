@@ -46,7 +46,9 @@ def mnist_npz(folder: Path, work: Path) -> Path:
     """The MNIST idx files as the ``.npz`` (x, y) the vision loader reads."""
     import gzip
 
-    images = np.frombuffer(gzip.open(folder / "t10k-images-idx3-ubyte.gz").read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    images = np.frombuffer(gzip.open(folder / "t10k-images-idx3-ubyte.gz").read(), np.uint8, offset=16).reshape(
+        -1, 28, 28
+    )
     labels = np.frombuffer(gzip.open(folder / "t10k-labels-idx1-ubyte.gz").read(), np.uint8, offset=8)
     np.savez(work / "mnist.npz", x=images, y=labels)
     return work / "mnist.npz"
@@ -81,16 +83,18 @@ def default_model(vertical, dataset):
 def batches(x, y, steps: int, batch_size: int, seed: int = 0):
     """``steps * batch_size`` examples: the training data repeated and shuffled (the same for both paths)."""
     rng = np.random.default_rng(seed)
-    index = np.concatenate([rng.permutation(len(y)) for _ in range(steps * batch_size // len(y) + 1)])[: steps * batch_size]
+    index = np.concatenate([rng.permutation(len(y)) for _ in range(steps * batch_size // len(y) + 1)])[
+        : steps * batch_size
+    ]
     return x[index], y[index]
 
 
 def keras_samples_per_second(hp, model, vertical, dataset, x, y, batch_size: int, epochs: int) -> float:
+    import keras
+
     from vertical_automl.progress import SearchProgress
     from vertical_automl.settings import SearchSettings
     from vertical_automl.tuning import EpochReport, NonFiniteLoss, VerticalHyperModel
-
-    import keras
 
     hypermodel = VerticalHyperModel(vertical, dataset, SearchSettings(batch_size=batch_size))
     objective = "loss"
@@ -101,7 +105,9 @@ def keras_samples_per_second(hp, model, vertical, dataset, x, y, batch_size: int
             keras.callbacks.CSVLogger(str(Path(logs) / "trial.csv")),
             EpochReport(SearchProgress(), "0", epochs),
         ]
-        hypermodel.fit(hp, model, x[: batch_size * 5], y[: batch_size * 5], epochs=1, verbose=0, callbacks=callbacks)  # warm-up
+        hypermodel.fit(
+            hp, model, x[: batch_size * 5], y[: batch_size * 5], epochs=1, verbose=0, callbacks=callbacks
+        )  # warm-up
         started = time.perf_counter()
         hypermodel.fit(hp, model, x, y, epochs=epochs, verbose=0, callbacks=callbacks, shuffle=True)
         return epochs * len(y) / (time.perf_counter() - started)
@@ -113,7 +119,7 @@ def torch_samples_per_second(module, loss_fn, x, y, batch_size: int, epochs: int
 
     def epoch(rows):
         for start in range(0, len(rows), batch_size):
-            batch = rows[start:start + batch_size]
+            batch = rows[start : start + batch_size]
             optimizer.zero_grad()
             loss = loss_fn(module(inputs[batch]), targets[batch])
             loss.backward()
@@ -162,18 +168,25 @@ def torch_twin(model, dataset):
         body = [Lambda(lambda t: ((t - low) / (high - low)).permute(0, 3, 1, 2))]
         for conv in convs:
             weights = [np.asarray(w) for w in conv.get_weights()]
-            torch_conv = nn.Conv2d(weights[0].shape[2], weights[0].shape[3], weights[0].shape[0], padding="same", bias=len(weights) > 1)
+            torch_conv = nn.Conv2d(
+                weights[0].shape[2], weights[0].shape[3], weights[0].shape[0], padding="same", bias=len(weights) > 1
+            )
             torch_conv.weight.data = torch.tensor(weights[0].transpose(3, 2, 0, 1).copy())
             if len(weights) > 1:
                 torch_conv.bias.data = torch.tensor(weights[1])
             body += [torch_conv, nn.ReLU(), nn.MaxPool2d(2)]
         body += [nn.Flatten()] + [item for layer in dense[:-1] for item in (linear(layer), nn.ReLU())]
     elif "Embedding" in layers:
-        embedding = nn.Embedding.from_pretrained(torch.tensor(np.asarray(layers["Embedding"].get_weights()[0])), freeze=False)
+        embedding = nn.Embedding.from_pretrained(
+            torch.tensor(np.asarray(layers["Embedding"].get_weights()[0])), freeze=False
+        )
         body = [embedding, Lambda(lambda t: torch.cat([t.mean(dim=1), t.amax(dim=1)], dim=1))]
         body += [item for layer in dense[:-1] for item in (linear(layer), nn.ReLU())]
     else:
-        mean, variance = (torch.tensor(np.asarray(v), dtype=torch.float32) for v in (info.statistics["mean"], info.statistics["variance"]))
+        mean, variance = (
+            torch.tensor(np.asarray(v), dtype=torch.float32)
+            for v in (info.statistics["mean"], info.statistics["variance"])
+        )
         body = [Lambda(lambda t: (t - mean) / torch.sqrt(torch.clamp(variance, min=1e-7)))]
         body += [item for layer in dense[:-1] for item in (linear(layer), nn.ReLU())]
     module = nn.Sequential(*body, *head)
@@ -187,13 +200,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300, help="training steps per epoch")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads for both paths (default: torch's, one per core)")
-    parser.add_argument("--only", nargs="*", default=None, help="workloads whose label contains one of these words, e.g. MNIST medical")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads for both paths (default: torch's, one per core)"
+    )
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="workloads whose label contains one of these words, e.g. MNIST medical"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.steps} steps x {args.epochs} epochs at batch {args.batch_size}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.steps} steps x {args.epochs} epochs at batch {args.batch_size}"
+    )
     print(f"{'workload':<34} {'vautoml samples/s':>18} {'plain torch samples/s':>22} {'ratio':>6}")
     for plugin, data, options, label in WORKLOADS:
         if args.only and not any(word.lower() in f"{plugin} {label}".lower() for word in args.only):

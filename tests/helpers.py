@@ -38,16 +38,32 @@ def shared_dataset(name: str) -> Path:
     return path
 
 
-def run_vautoml(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+def run_vautoml(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
     """Run the real console entry point in a fresh process."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "vertical_automl.cli", *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "vertical_automl.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 def run_standalone(script: str, cwd: Path, timeout: int = 300) -> dict:
     """Run ``script`` in a process where vautoml cannot be imported; it must print one JSON object."""
     env = {**os.environ, "KERAS_BACKEND": "torch"}
-    done = subprocess.run([sys.executable, "-c", BLOCK_VAUTOML + textwrap.dedent(script)], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCK_VAUTOML + textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -81,7 +97,13 @@ def model_card_code(bundle: Path) -> str:
     return card.split("```python\n", 1)[1].split("```", 1)[0]
 
 
-def run_model_card(bundle: Path, workdir: Path, replace: dict[str, str] | None = None, files: dict[str, str] | None = None, result: str = "{}") -> dict:
+def run_model_card(
+    bundle: Path,
+    workdir: Path,
+    replace: dict[str, str] | None = None,
+    files: dict[str, str] | None = None,
+    result: str = "{}",
+) -> dict:
     """Run the model card's code from a copy of ``bundle`` where vautoml is blocked.
 
     ``replace`` swaps lines of the card code (e.g. its example inputs), ``files``
@@ -101,7 +123,9 @@ def run_model_card(bundle: Path, workdir: Path, replace: dict[str, str] | None =
     return run_standalone(code + f"\nprint(json.dumps({result}))\n", copy)
 
 
-def split_file(lines: list[str], labels: list[str], test_size: float, seed: int = 0, keep: int | None = None) -> tuple[list[str], list[str]]:
+def split_file(
+    lines: list[str], labels: list[str], test_size: float, seed: int = 0, keep: int | None = None
+) -> tuple[list[str], list[str]]:
     """Stratified split of data lines (a real file's rows), optionally keeping a stratified subset first."""
     from sklearn.model_selection import train_test_split
 
@@ -118,13 +142,18 @@ def digits_plugins(name: str, build_model: Any) -> Any:
     Tests of the search engine write just the ``build_model(hp, info)`` that
     provokes what they test (a NaN loss, a build error, a fast trial).
     """
+    from vautoml_vision import load_digits
+
     from vertical_automl import Vertical, hookimpl
     from vertical_automl.plugins import PluginRegistry
-    from vautoml_vision import load_digits
 
     class DigitsPlugin:
         @hookimpl
         def register_verticals(self, register: Any) -> None:
-            register(Vertical(name=name, description="", tasks=("multiclass",), build_model=build_model, default_data=load_digits))
+            register(
+                Vertical(
+                    name=name, description="", tasks=("multiclass",), build_model=build_model, default_data=load_digits
+                )
+            )
 
     return PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[(name, DigitsPlugin())])

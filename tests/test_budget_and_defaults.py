@@ -5,18 +5,24 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import digits_plugins, only_run
 
 from vertical_automl import heads
 from vertical_automl.pipeline import search
 from vertical_automl.settings import DEFAULT_MAX_TRIALS, SearchSettings
 from vertical_automl.space import scheduled_rate
 
-from helpers import digits_plugins, only_run
-
 
 @pytest.mark.parametrize(
     ("rows", "batch", "epochs", "patience"),
-    [(32, 32, 100, 10), (194, 32, 100, 10), (1149, 32, 56, 5), (6400, 128, 40, 5), (15_000, 256, 34, 5), (26_048, 256, 30, 5)],
+    [
+        (32, 32, 100, 10),
+        (194, 32, 100, 10),
+        (1149, 32, 56, 5),
+        (6400, 128, 40, 5),
+        (15_000, 256, 34, 5),
+        (26_048, 256, 30, 5),
+    ],
 )
 def test_batch_size_epochs_and_patience_follow_the_training_rows(rows, batch, epochs, patience):
     chosen = SearchSettings().for_rows(rows)
@@ -36,9 +42,15 @@ def test_a_trial_cap_applies_only_when_given_or_without_a_budget():
 
 def test_schedules_are_defined_over_steps_not_epochs():
     # 5 epochs of 40 steps: 'step' halves after each sixth of the 200 steps, not every epoch.
-    assert [scheduled_rate("step", 0.1, s, 200) for s in (0, 33, 34, 67, 199)] == pytest.approx([0.1, 0.1, 0.05, 0.025, 0.1 / 32])
+    assert [scheduled_rate("step", 0.1, s, 200) for s in (0, 33, 34, 67, 199)] == pytest.approx(
+        [0.1, 0.1, 0.05, 0.025, 0.1 / 32]
+    )
     cosine = [scheduled_rate("cosine", 0.1, s, 200) for s in range(200)]
-    assert cosine[0] == pytest.approx(0.1) and cosine[100] == pytest.approx(0.0505) and all(a >= b for a, b in zip(cosine, cosine[1:]))
+    assert (
+        cosine[0] == pytest.approx(0.1)
+        and cosine[100] == pytest.approx(0.0505)
+        and all(a >= b for a, b in zip(cosine, cosine[1:]))
+    )
     assert scheduled_rate("constant", 0.1, 150, 200) == 0.1
 
 
@@ -59,7 +71,9 @@ def quick_plugins():
 
 
 def test_with_a_budget_and_no_cap_trials_go_on_until_the_budget_is_used(tmp_path):
-    result = search("quick", plugins=quick_plugins(), epochs=1, batch_size=256, time_budget=20, registry=tmp_path / "registry")
+    result = search(
+        "quick", plugins=quick_plugins(), epochs=1, batch_size=256, time_budget=20, registry=tmp_path / "registry"
+    )
     info = result.report["search"]
     assert info["trials"]["total"] > DEFAULT_MAX_TRIALS
     assert info["stop_reason"].startswith("the time budget (20s) was used")

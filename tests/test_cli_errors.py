@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import run_vautoml
 from PIL import Image
 
 from vertical_automl.cli import main
-
-from helpers import run_vautoml
 
 
 def image(path, value=0):
@@ -53,10 +52,30 @@ CASES = [
     ("corrupt", ["--plugin", "vision", "--data", "{data}"], "cannot read image '{data}/dog/5.png'", 2),
     ("nan", ["--plugin", "vision", "--data", "{data}"], "contain NaN or infinite values", 2),
     ("unreadable_format", ["--plugin", "vision", "--data", "{data}"], "the vision vertical cannot read", 2),
-    ("unknown_plugin", ["--plugin", "visoin"], "unknown plugin or vertical 'visoin' (available: finance, medical, text, vision)", 3),
-    ("missing_test", ["--plugin", "vision", "--test-data", "{root}/none.npz"], "--test-data path '{root}/none.npz' does not exist", 2),
-    ("unknown_option", ["--plugin", "vision", "--data", "{data}", "-O", "imagesize=32"], "unknown data option(s) imagesize", 2),
-    ("registry_in_a_file", ["--plugin", "vision", "--registry", "{root}/file.txt/registry"], "cannot create a run folder in the registry", 2),
+    (
+        "unknown_plugin",
+        ["--plugin", "visoin"],
+        "unknown plugin or vertical 'visoin' (available: finance, medical, text, vision)",
+        3,
+    ),
+    (
+        "missing_test",
+        ["--plugin", "vision", "--test-data", "{root}/none.npz"],
+        "--test-data path '{root}/none.npz' does not exist",
+        2,
+    ),
+    (
+        "unknown_option",
+        ["--plugin", "vision", "--data", "{data}", "-O", "imagesize=32"],
+        "unknown data option(s) imagesize",
+        2,
+    ),
+    (
+        "registry_in_a_file",
+        ["--plugin", "vision", "--registry", "{root}/file.txt/registry"],
+        "cannot create a run folder in the registry",
+        2,
+    ),
 ]
 
 
@@ -82,21 +101,36 @@ def test_existing_registry_is_left_exactly_as_it_was(tmp_path):
     (registry / "vision" / "older-run").mkdir(parents=True)
     before = sorted(p.relative_to(registry) for p in registry.rglob("*"))
     make_case(tmp_path, "one_class")
-    result = CliRunner().invoke(main, ["search", "--plugin", "vision", "--data", str(tmp_path / "data"), "--registry", str(registry)])
+    result = CliRunner().invoke(
+        main, ["search", "--plugin", "vision", "--data", str(tmp_path / "data"), "--registry", str(registry)]
+    )
     assert result.exit_code == 2
     assert sorted(p.relative_to(registry) for p in registry.rglob("*")) == before
 
 
 def test_debug_shows_the_traceback(tmp_path):
-    done = run_vautoml("--debug", "search", "--plugin", "vision", "--data", str(tmp_path / "nowhere"), "--registry", str(tmp_path / "r"))
+    done = run_vautoml(
+        "--debug",
+        "search",
+        "--plugin",
+        "vision",
+        "--data",
+        str(tmp_path / "nowhere"),
+        "--registry",
+        str(tmp_path / "r"),
+    )
     assert done.returncode != 0
     assert "Traceback" in done.stderr and "DataError" in done.stderr
 
 
 def test_bad_data_option_and_seed_are_usage_errors(tmp_path):
-    result = CliRunner().invoke(main, ["search", "--plugin", "vision", "-O", "image_size", "--registry", str(tmp_path / "r")])
+    result = CliRunner().invoke(
+        main, ["search", "--plugin", "vision", "-O", "image_size", "--registry", str(tmp_path / "r")]
+    )
     assert result.exit_code == 2 and "is not KEY=VALUE" in result.output
-    result = CliRunner().invoke(main, ["search", "--plugin", "vision", "--seed", "-1", "--registry", str(tmp_path / "r")])
+    result = CliRunner().invoke(
+        main, ["search", "--plugin", "vision", "--seed", "-1", "--registry", str(tmp_path / "r")]
+    )
     assert result.exit_code == 2 and "--seed" in result.output
     assert not (tmp_path / "r").exists()
 
@@ -108,12 +142,18 @@ def test_empty_registry_variable_means_the_default_folder(monkeypatch):
     assert str(default_root()) == "registry"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["search", "--plugin", "vision", "--time-budget", "0s"], "Invalid value for --time-budget: '0s' is not a duration"),
-    (["predict", "--data", "x.csv"], "Missing option '--model'"),
-    (["search", "--no-such-flag"], "No such option '--no-such-flag'"),
-    (["registry", "show"], "Missing argument 'RUN'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["search", "--plugin", "vision", "--time-budget", "0s"],
+            "Invalid value for --time-budget: '0s' is not a duration",
+        ),
+        (["predict", "--data", "x.csv"], "Missing option '--model'"),
+        (["search", "--no-such-flag"], "No such option '--no-such-flag'"),
+        (["registry", "show"], "Missing argument 'RUN'"),
+    ],
+)
 def test_a_bad_flag_is_one_line_naming_the_help_to_read(args, message):
     done = run_vautoml(*args)
     assert done.returncode == 2

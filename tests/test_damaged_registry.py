@@ -20,20 +20,20 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import only_run, run_vautoml
 
 import vertical_automl
 from vertical_automl import portable
 from vertical_automl.errors import UsageError
 from vertical_automl.runs import find_run, list_runs, remove_run
 
-from helpers import only_run, run_vautoml
-
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:
     registry = tmp_path_factory.mktemp("damaged") / "registry"
-    done = run_vautoml("search", "--plugin", "vision", "--max-trials", "1", "--epochs", "1", "--quiet",
-                       "--registry", str(registry))
+    done = run_vautoml(
+        "search", "--plugin", "vision", "--max-trials", "1", "--epochs", "1", "--quiet", "--registry", str(registry)
+    )
     assert done.returncode == 0, done.stderr
     return only_run(registry)
 
@@ -191,8 +191,10 @@ MODEL_DAMAGE = {
     "garbage": ("is damaged (it is truncated or corrupt", "re-export it"),
     "bit flips": ("is damaged (it is corrupt: model.weights.h5 inside it fails its checksum)", "re-export it"),
     "missing": ("is missing its model.keras", "search again"),
-    "unsafe": ("is unsafe: it holds code that Keras's safe mode refuses to run",
-               "do not load model files you do not trust"),
+    "unsafe": (
+        "is unsafe: it holds code that Keras's safe mode refuses to run",
+        "do not load model files you do not trust",
+    ),
 }
 
 
@@ -207,7 +209,7 @@ def test_a_damaged_or_unsafe_model_file_is_refused_in_one_line_by_predict_and_ex
         model.write_bytes(b"\x89not a zip archive\x00" * 300)
     elif name == "bit flips":
         middle = len(good) // 2
-        model.write_bytes(good[:middle] + bytes(b ^ 0xFF for b in good[middle:middle + 64]) + good[middle + 64:])
+        model.write_bytes(good[:middle] + bytes(b ^ 0xFF for b in good[middle : middle + 64]) + good[middle + 64 :])
     elif name == "missing":
         model.unlink()
     else:
@@ -234,8 +236,17 @@ def kill_export_mid_write(registry: Path, bundle: Path) -> list[Path]:
     land after it: that attempt is undone (the run restored) and tried again.
     """
     run = registry / "vision" / bundle.name
-    command = [sys.executable, "-m", "vertical_automl.cli", "export", bundle.name, "--format", "onnx",
-               "--registry", str(registry)]
+    command = [
+        sys.executable,
+        "-m",
+        "vertical_automl.cli",
+        "export",
+        bundle.name,
+        "--format",
+        "onnx",
+        "--registry",
+        str(registry),
+    ]
     for _ in range(3):
         export = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline, temporaries = time.monotonic() + 300, []
@@ -245,7 +256,9 @@ def kill_export_mid_write(registry: Path, bundle: Path) -> list[Path]:
             time.sleep(0.005)
         export.send_signal(signal.SIGKILL)
         _, stderr = export.communicate(timeout=60)
-        assert temporaries, f"the export ended (exit {export.returncode}) before its temporary appeared: {stderr.decode()[-500:]}"
+        assert temporaries, (
+            f"the export ended (exit {export.returncode}) before its temporary appeared: {stderr.decode()[-500:]}"
+        )
         assert export.returncode == -signal.SIGKILL
         if not (run / "model.onnx").exists():
             return temporaries
@@ -274,8 +287,9 @@ def test_an_export_killed_half_way_leaves_the_run_as_it_was_and_the_next_export_
 def test_stale_temporaries_are_removed_and_those_of_running_exports_kept(tmp_path, bundle):
     outside = tmp_path / "anywhere" / "my-run"  # a run given as a folder, outside any registry
     shutil.copytree(bundle, outside)
-    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True)
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead, alive = int(finished.stdout), os.getpid()
     stale = outside.parent / f"{portable.TEMPORARY}{dead}-0123abcd-model.onnx"
     running = outside.parent / f"{portable.TEMPORARY}{alive}-4567cdef-manifest.json"

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from vertical_automl.evaluate import binary_metrics, bootstrap_intervals, choose_threshold, ks_statistic, permutation_importance, reliability_table, roc_auc
+from vertical_automl.evaluate import (
+    binary_metrics,
+    bootstrap_intervals,
+    choose_threshold,
+    ks_statistic,
+    permutation_importance,
+    reliability_table,
+    roc_auc,
+)
 
 RNG = np.random.default_rng(0)
 Y = RNG.integers(0, 2, 400)
@@ -15,8 +23,15 @@ P = np.clip(0.35 * Y + 0.65 * RNG.random(400), 0, 1)  # informative but overlapp
 def test_costly_false_negatives_lower_the_threshold():
     youden = choose_threshold(Y, P)
     cautious = choose_threshold(Y, P, cost_fp=1, cost_fn=10)
-    assert cautious["threshold"] < youden["threshold"] and "Youden" in youden["method"] and "cost_fn=10" in cautious["method"]
-    assert binary_metrics(Y, P, cautious["threshold"])["sensitivity"] > binary_metrics(Y, P, youden["threshold"])["sensitivity"]
+    assert (
+        cautious["threshold"] < youden["threshold"]
+        and "Youden" in youden["method"]
+        and "cost_fn=10" in cautious["method"]
+    )
+    assert (
+        binary_metrics(Y, P, cautious["threshold"])["sensitivity"]
+        > binary_metrics(Y, P, youden["threshold"])["sensitivity"]
+    )
 
 
 def test_rates_and_ks_agree_with_their_definitions():
@@ -25,7 +40,13 @@ def test_rates_and_ks_agree_with_their_definitions():
     assert m["npv"] == m["true_negatives"] / (m["true_negatives"] + m["false_negatives"])
     positives, negatives = np.sort(P[Y == 1]), np.sort(P[Y == 0])
     grid = np.unique(P)
-    brute = max(abs(np.searchsorted(negatives, t, "right") / len(negatives) - np.searchsorted(positives, t, "right") / len(positives)) for t in grid)
+    brute = max(
+        abs(
+            np.searchsorted(negatives, t, "right") / len(negatives)
+            - np.searchsorted(positives, t, "right") / len(positives)
+        )
+        for t in grid
+    )
     assert np.isclose(ks_statistic(Y, P), brute)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
+from helpers import REPO, only_run
+
 from vertical_automl.pipeline import search
 from vertical_automl.plugins import PluginRegistry
-
-from helpers import REPO, only_run
 
 
 def test_example_plugin_searches_and_exports(tmp_path, monkeypatch):

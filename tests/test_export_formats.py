@@ -13,12 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_vautoml
 
 import vertical_automl
 from vertical_automl import portable
 from vertical_automl.errors import SearchError
-
-from helpers import run_vautoml
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +62,23 @@ def test_onnx_export_of_a_single_model_and_an_ensemble_matches_keras_and_is_reco
     chosen = json.loads((runs["ensemble"] / "report.json").read_text())["model"]["ensemble"]
     members = [layer for layer in ensemble.layers if hasattr(layer, "layers")]  # nested models: the chosen trials
     if len(chosen) > 1:  # ensemble selection may keep one trial; ONNX is checked either way
-        assert len(members) == len(chosen) and ensemble.layers[-1].name in ("ensemble_average", "ensemble_weighted_average")
+        assert len(members) == len(chosen) and ensemble.layers[-1].name in (
+            "ensemble_average",
+            "ensemble_weighted_average",
+        )
 
     result = portable.export_model(runs["single"], "onnx")
-    assert result.path == runs["single"] / "model.onnx" and result.max_difference <= 1e-4 and result.inputs_checked == portable.CHECK_ROWS
+    assert (
+        result.path == runs["single"] / "model.onnx"
+        and result.max_difference <= 1e-4
+        and result.inputs_checked == portable.CHECK_ROWS
+    )
     done = run_vautoml("export", runs["ensemble"].name, "--format", "onnx", "--registry", str(runs["registry"]))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().startswith(f"wrote {runs['ensemble'] / 'model.onnx'} (max difference from Keras") and len(done.stdout.strip().splitlines()) == 1
+    assert (
+        done.stdout.strip().startswith(f"wrote {runs['ensemble'] / 'model.onnx'} (max difference from Keras")
+        and len(done.stdout.strip().splitlines()) == 1
+    )
 
     for name in ("single", "ensemble"):
         bundle = runs[name]
@@ -80,8 +89,14 @@ def test_onnx_export_of_a_single_model_and_an_ensemble_matches_keras_and_is_reco
         assert got.shape == expected.shape
         assert np.max(np.abs(got - expected)) < 1e-4
         record = manifest(bundle)["exports"]["onnx"]
-        assert record["file"] == "model.onnx" and 0 <= record["max_abs_difference"] <= 1e-4 and record["inputs_checked"] == portable.CHECK_ROWS
-        assert {"onnx", "onnxruntime", "onnxscript", "torch", "keras"} <= set(record["libraries"]) and record["created"].endswith("Z")
+        assert (
+            record["file"] == "model.onnx"
+            and 0 <= record["max_abs_difference"] <= 1e-4
+            and record["inputs_checked"] == portable.CHECK_ROWS
+        )
+        assert {"onnx", "onnxruntime", "onnxscript", "torch", "keras"} <= set(record["libraries"]) and record[
+            "created"
+        ].endswith("Z")
         assert "model.onnx" in manifest(bundle)["files"]
         assert not [p.name for p in bundle.iterdir() if p.name.startswith(".")]  # no temporary files left
 
@@ -94,12 +109,17 @@ def test_weights_export_loads_into_a_fresh_model_in_the_run_or_elsewhere(runs, t
     assert manifest(runs["single"])["exports"]["weights"]["file"] == "model.weights.h5"
 
     before = (runs["ensemble"] / "manifest.json").read_bytes()
-    done = run_vautoml("export", str(runs["ensemble"]), "--format", "weights", "--output", str(tmp_path / "ensemble.weights.h5"))
+    done = run_vautoml(
+        "export", str(runs["ensemble"]), "--format", "weights", "--output", str(tmp_path / "ensemble.weights.h5")
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "ensemble.weights.h5").is_file() and not (runs["ensemble"] / "model.weights.h5").exists()
     assert (runs["ensemble"] / "manifest.json").read_bytes() == before  # an export elsewhere leaves the run as it was
 
-    for bundle, weights in ((runs["single"], runs["single"] / "model.weights.h5"), (runs["ensemble"], tmp_path / "ensemble.weights.h5")):
+    for bundle, weights in (
+        (runs["single"], runs["single"] / "model.weights.h5"),
+        (runs["ensemble"], tmp_path / "ensemble.weights.h5"),
+    ):
         model = keras_model(bundle)
         x = real_inputs(bundle)
         expected = model.predict(x, verbose=0)
@@ -125,17 +145,27 @@ def test_export_mistakes_are_one_line_errors(runs, tmp_path):
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('onnxruntime is hidden for this test')\n")
     cases = [
-        (("export", run, "--format", "weights", "--output", str(tmp_path / "model.h5")), {}, "does not end in .weights.h5"),
+        (
+            ("export", run, "--format", "weights", "--output", str(tmp_path / "model.h5")),
+            {},
+            "does not end in .weights.h5",
+        ),
         (("export", "no-such-run", "--format", "onnx", *registry), {}, "no finished run 'no-such-run'"),
         (("export", run, "--format", "tflite"), {}, "unknown export format 'tflite'. Fix: use one of: onnx, weights"),
         (("export", run, "--format", "onnx", "--output", str(tmp_path / "missing" / "m.onnx")), {}, "does not exist"),
         (("export", run, "--format", "onnx", "--output", str(tmp_path)), {}, "is a folder. Fix: give a file name"),
-        (("export", run, "--format", "onnx", "--output", str(tmp_path / "m.onnx")), {"PYTHONPATH": str(shadow.parent)}, "ONNX export needs onnxruntime, which is not installed. Fix: pip install 'vertical-automl[onnx]'"),
+        (
+            ("export", run, "--format", "onnx", "--output", str(tmp_path / "m.onnx")),
+            {"PYTHONPATH": str(shadow.parent)},
+            "ONNX export needs onnxruntime, which is not installed. Fix: pip install 'vertical-automl[onnx]'",
+        ),
     ]
     for args, env, message in cases:
         done = run_vautoml(*args, env=env)
         assert done.returncode == 2, (args, done.stderr)
-        assert done.stderr.startswith("Error: ") and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert (
+            done.stderr.startswith("Error: ") and message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        ), done.stderr
         assert done.stdout == ""
     assert not list(tmp_path.glob("*.h5")) and not list(tmp_path.glob("*.onnx"))
 
@@ -151,10 +181,16 @@ def test_exports_of_one_run_at_once_both_reach_its_manifest(runs, tmp_path):
 
     bundle = tmp_path / "run"
     shutil.copytree(runs["single"], bundle)
-    (bundle / "manifest.json").write_text(json.dumps({**manifest(bundle), "exports": {}}))  # as published, before other tests' exports
+    (bundle / "manifest.json").write_text(
+        json.dumps({**manifest(bundle), "exports": {}})
+    )  # as published, before other tests' exports
     with _locked(bundle):
-        export = subprocess.Popen([sys.executable, "-m", "vertical_automl.cli", "export", str(bundle), "--format", "weights"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        export = subprocess.Popen(
+            [sys.executable, "-m", "vertical_automl.cli", "export", str(bundle), "--format", "weights"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 300
         while not (bundle / "model.weights.h5").exists():  # written and checked; now it waits to record it
             assert export.poll() is None and time.monotonic() < deadline, export.communicate()

@@ -10,7 +10,6 @@ import random
 
 import numpy as np
 import pytest
-
 from helpers import only_run, run_model_card, run_vautoml, vautoml_predictions
 
 TINY = ["--max-trials", "1", "--epochs", "1", "--seed", "0", "--quiet"]
@@ -34,7 +33,15 @@ def write(path, lines: list[str], prefix: str = "") -> None:
 
 def search(data, registry, *options: str):
     return run_vautoml(
-        "search", "--plugin", "finance", "--data", str(data), *options, *TINY, "--registry", str(registry),
+        "search",
+        "--plugin",
+        "finance",
+        "--data",
+        str(data),
+        *options,
+        *TINY,
+        "--registry",
+        str(registry),
     )
 
 
@@ -67,6 +74,7 @@ def card_agrees_with_predict(run, new_rows, workdir) -> np.ndarray:
 
 
 # (4) -O positive_class on every built-in vertical.
+
 
 def _vision_data(tmp_path):
     rng = np.random.default_rng(0)
@@ -105,7 +113,16 @@ def test_positive_class_works_on_every_built_in_vertical(tmp_path, plugin, make_
     registry = tmp_path / "registry"
     option = f"positive_class={positive}"
     done = run_vautoml(
-        "search", "--plugin", plugin, "--data", str(data), "-O", option, *TINY, "--registry", str(registry),
+        "search",
+        "--plugin",
+        plugin,
+        "--data",
+        str(data),
+        "-O",
+        option,
+        *TINY,
+        "--registry",
+        str(registry),
     )
     assert done.returncode == 0, done.stderr
     prep = json.loads((only_run(registry) / "preprocessing.json").read_text())
@@ -113,6 +130,7 @@ def test_positive_class_works_on_every_built_in_vertical(tmp_path, plugin, make_
 
 
 # (6) Duplicate column names are refused; a byte-order mark is read the same way by both paths.
+
 
 @pytest.fixture(scope="module")
 def bom_run(tmp_path_factory):
@@ -162,13 +180,17 @@ def test_a_column_without_a_name_is_refused(tmp_path):
 
 # (10b) Decimal commas: refused unless -O decimal=, says so; then read alike by search, predict and the model card.
 
+
 def test_decimal_commas_without_the_option_are_refused_naming_the_column(tmp_path):
     write(tmp_path / "semi.txt", table_lines(delimiter=";", decimal=","))  # .txt: the delimiter is sniffed
     registry = tmp_path / "registry"
     done = search(tmp_path / "semi.txt", registry)
     line = assert_one_error_line(
-        done, "column(s) 'ratio'", "look like numbers with decimal commas (e.g. '",
-        "-O decimal=,", "-O categorical=ratio",
+        done,
+        "column(s) 'ratio'",
+        "look like numbers with decimal commas (e.g. '",
+        "-O decimal=,",
+        "-O categorical=ratio",
     )
     assert "'age'" not in line and "'region'" not in line
     assert_no_run(registry)
@@ -200,6 +222,7 @@ def test_a_decimal_option_other_than_point_or_comma_is_refused(tmp_path):
 
 # (10e) Hints that point the right way.
 
+
 def test_an_empty_csv_says_it_is_empty(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     registry = tmp_path / "registry"
@@ -223,7 +246,9 @@ def test_a_non_number_at_prediction_time_says_to_repair_the_cells_not_to_use_a_s
     write(tmp_path / "rows.csv", lines)
     done = predict(bom_run, tmp_path / "rows.csv", tmp_path)
     line = assert_one_error_line(
-        done, "column 'age' is not a finite number on line 4 (e.g. 'forty')",
-        "Fix: repair those cells", "preprocessing.json",
+        done,
+        "column 'age' is not a finite number on line 4 (e.g. 'forty')",
+        "Fix: repair those cells",
+        "preprocessing.json",
     )
     assert "--missing-values" not in line

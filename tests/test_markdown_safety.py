@@ -15,13 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import only_run, run_vautoml
 from markdown_it import MarkdownIt
 
 from vertical_automl import PluginError, ReportSection, search
 from vertical_automl.report import html, markdown
 from vertical_automl.report.document import Bullets, Code, Facts, Heading, MarkdownText, Paragraph, Table
-
-from helpers import only_run, run_vautoml
 
 CLASSES = ("[x](javascript:alert(1))", "<img src=x onerror=alert(1)>")
 COLUMN = "*bold*|pipe"
@@ -29,14 +28,60 @@ TARGET = "![t](javascript:t)"
 FILE_NAME = "odd [f](javascript:f).csv"
 USER_STRINGS = (*CLASSES, COLUMN, TARGET)
 HOSTILE = (
-    *USER_STRINGS, "<script>alert(1)</script>", "&lt;b&gt; &#106;", "`code`", "- item", "1. first", "# heading",
-    "> quote", r"a\|b", "~~strike~~", "$x$", "<http://evil.example>", "[ref]: javascript:x", "_under_ **strong**",
+    *USER_STRINGS,
+    "<script>alert(1)</script>",
+    "&lt;b&gt; &#106;",
+    "`code`",
+    "- item",
+    "1. first",
+    "# heading",
+    "> quote",
+    r"a\|b",
+    "~~strike~~",
+    "$x$",
+    "<http://evil.example>",
+    "[ref]: javascript:x",
+    "_under_ **strong**",
     "=== +1",
 )
 PAGE_TAGS = {
-    "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "h3", "h4", "p", "nav", "a", "main",
-    "section", "div", "table", "caption", "thead", "tbody", "tr", "th", "td", "dl", "dt", "dd", "ul", "ol", "li",
-    "figure", "figcaption", "img", "pre", "code", "strong", "em",
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "header",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "p",
+    "nav",
+    "a",
+    "main",
+    "section",
+    "div",
+    "table",
+    "caption",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "dl",
+    "dt",
+    "dd",
+    "ul",
+    "ol",
+    "li",
+    "figure",
+    "figcaption",
+    "img",
+    "pre",
+    "code",
+    "strong",
+    "em",
 }
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "srcset"}
 PARSER = MarkdownIt("commonmark", {"html": True}).enable("table")
@@ -49,8 +94,11 @@ def flat(tokens) -> list:
 
 def inline_texts(text: str) -> list[str]:
     """The plain text of each inline run (a paragraph, a heading, a table cell) as a viewer shows it."""
-    return ["".join(child.content for child in token.children if child.type in ("text", "text_special"))
-            for token in PARSER.parse(text) if token.type == "inline"]
+    return [
+        "".join(child.content for child in token.children if child.type in ("text", "text_special"))
+        for token in PARSER.parse(text)
+        if token.type == "inline"
+    ]
 
 
 def assert_no_live_markup(text: str, images: tuple[str, ...] = ()) -> None:
@@ -143,8 +191,20 @@ def hostile_table(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def medical_run(hostile_table, tmp_path_factory) -> Path:
     registry = tmp_path_factory.mktemp("medical registry")
-    done = run_vautoml("search", "--plugin", "medical", "--data", str(hostile_table), "--registry", str(registry),
-                       "--max-trials", "1", "--epochs", "1", "--quiet")
+    done = run_vautoml(
+        "search",
+        "--plugin",
+        "medical",
+        "--data",
+        str(hostile_table),
+        "--registry",
+        str(registry),
+        "--max-trials",
+        "1",
+        "--epochs",
+        "1",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     return only_run(registry)
 

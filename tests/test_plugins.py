@@ -9,11 +9,10 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from helpers import run_vautoml
 
 from vertical_automl import DataLoader, PluginError, Vertical, hookimpl, hookspecs
 from vertical_automl.plugins import PluginRegistry
-
-from helpers import run_vautoml
 
 PLUGIN_SOURCES = {
     "acme_plugin": """
@@ -148,7 +147,9 @@ def test_two_plugins_claiming_one_vertical_is_an_error_naming_both(site):
     message = str(raised.value)
     assert "acme-vautoml" in message and "copycat-vautoml" in message
     assert "VAUTOML_DISABLE_PLUGINS=" in message
-    assert PluginRegistry({"VAUTOML_LOAD_PLUGINS": "acme,copycat", "VAUTOML_DISABLE_PLUGINS": "copycat-vautoml"}).get_vertical("acme")
+    assert PluginRegistry(
+        {"VAUTOML_LOAD_PLUGINS": "acme,copycat", "VAUTOML_DISABLE_PLUGINS": "copycat-vautoml"}
+    ).get_vertical("acme")
 
 
 def test_load_and_disable_variables_select_plugins(site):
@@ -161,7 +162,9 @@ def test_load_and_disable_variables_select_plugins(site):
 
 def test_unknown_vertical_lists_what_is_available(site):
     plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "acme,broken"})
-    with pytest.raises(PluginError, match=r"unknown plugin or vertical 'finanse' \(available: acme\).*broken \(broken-vautoml 0.0.1\)"):
+    with pytest.raises(
+        PluginError, match=r"unknown plugin or vertical 'finanse' \(available: acme\).*broken \(broken-vautoml 0.0.1\)"
+    ):
         plugins.get_vertical("finanse")
 
 
@@ -198,8 +201,10 @@ def test_a_misspelt_load_variable_is_named_by_search_from_the_cli(tmp_path):
     done = run_vautoml("search", "--plugin", "vision", "--registry", str(tmp_path / "r"), env=env)
     assert done.returncode == 3
     assert "Warning: plugin visoin (not installed): VAUTOML_LOAD_PLUGINS names 'visoin'" in done.stderr
-    assert "Error: unknown plugin or vertical 'vision' (available: none loaded); VAUTOML_LOAD_PLUGINS names 'visoin'" \
+    assert (
+        "Error: unknown plugin or vertical 'vision' (available: none loaded); VAUTOML_LOAD_PLUGINS names 'visoin'"
         in done.stderr
+    )
 
 
 def test_register_commands_adds_a_command():
@@ -211,7 +216,9 @@ def test_register_commands_adds_a_command():
                 click.echo("hello from a plugin")
 
     group = click.Group("vautoml")
-    PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("commands", Commands())]).call_each("register_commands", lambda record: {"cli": group})
+    PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("commands", Commands())]).call_each(
+        "register_commands", lambda record: {"cli": group}
+    )
     assert CliRunner().invoke(group, ["hello"]).output == "hello from a plugin\n"
 
 
@@ -219,7 +226,10 @@ def test_extra_data_loader_for_a_vertical():
     class MoreLoaders:
         @hookimpl
         def register_data_loaders(self, register):
-            register(DataLoader("tiff", "a .tiff stack", lambda p: p.suffix == ".tiff", lambda p, o, like=None: None), vertical="vision")
+            register(
+                DataLoader("tiff", "a .tiff stack", lambda p: p.suffix == ".tiff", lambda p, o, like=None: None),
+                vertical="vision",
+            )
 
     plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "vision"}, plugins=[("more", MoreLoaders())])
     assert [loader.name for loader in plugins.loaders_for("vision")] == ["image-folder", "npz", "hdf5", "tiff"]
@@ -230,7 +240,14 @@ def test_plugins_list_json_and_table_from_the_cli(site):
     listed = run_vautoml("plugins", "list", "--json", env=env)
     assert listed.returncode == 0, listed.stderr
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
-    assert rows["vision"] == {"name": "vision", "distribution": "vautoml-vision", "version": "0.1.0", "verticals": ["vision"], "hooks": ["register_verticals"], "errors": []}
+    assert rows["vision"] == {
+        "name": "vision",
+        "distribution": "vautoml-vision",
+        "version": "0.1.0",
+        "verticals": ["vision"],
+        "hooks": ["register_verticals"],
+        "errors": [],
+    }
     assert rows["acme"]["version"] == "1.2.3" and rows["acme"]["verticals"] == ["acme"]
     assert rows["broken"]["verticals"] == [] and "boom" in rows["broken"]["errors"][0]
     table = run_vautoml("plugins", "list", env=env)
@@ -240,6 +257,8 @@ def test_plugins_list_json_and_table_from_the_cli(site):
 
 def test_search_warns_about_broken_plugins_but_still_runs_the_others(site, tmp_path):
     env = {"VAUTOML_LOAD_PLUGINS": "vision,broken", "PYTHONPATH": str(site)}
-    done = run_vautoml("search", "--plugin", "vision", "--data", str(tmp_path / "missing"), "--registry", str(tmp_path / "r"), env=env)
+    done = run_vautoml(
+        "search", "--plugin", "vision", "--data", str(tmp_path / "missing"), "--registry", str(tmp_path / "r"), env=env
+    )
     assert "Warning: plugin broken (broken-vautoml 0.0.1): failed to import broken_plugin" in done.stderr
     assert "Error: --data path" in done.stderr and done.returncode == 2

@@ -6,11 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from helpers import run_vautoml, vautoml_predictions
 
 import vertical_automl
 from vertical_automl.errors import DataError, UsageError
-
-from helpers import run_vautoml, vautoml_predictions
 
 
 def breast_cancer_rows():
@@ -40,9 +39,13 @@ def test_load_predicts_raw_rows_the_same_way_as_the_cli_and_refuses_bad_input(tm
         predictor.predict(frame.drop(columns="mean radius"))
     with pytest.raises(DataError, match="cannot read int input"):
         predictor.predict(3)
-    missing = run_vautoml("predict", "--model", "no-such-run", "--data", str(tmp_path / "rows.csv"), "--registry", str(registry))
+    missing = run_vautoml(
+        "predict", "--model", "no-such-run", "--data", str(tmp_path / "rows.csv"), "--registry", str(registry)
+    )
     assert missing.returncode == 2 and "no finished run 'no-such-run'" in missing.stderr
-    (result.path / "manifest.json").write_text(json.dumps({**json.loads((result.path / "manifest.json").read_text()), "format_version": 7}))
+    (result.path / "manifest.json").write_text(
+        json.dumps({**json.loads((result.path / "manifest.json").read_text()), "format_version": 7})
+    )
     with pytest.raises(UsageError, match="bundle format 7, newer than this vautoml reads"):
         vertical_automl.load(result.path)
 
@@ -56,7 +59,17 @@ def test_evaluate_scores_a_labelled_file_with_the_searchs_metrics_and_sections(t
     bunch = load_breast_cancer(as_frame=True)
     frame = bunch.frame.drop(columns="target").assign(diagnosis=[bunch.target_names[t] for t in bunch.target])
     frame.iloc[::3].to_csv(tmp_path / "labelled.csv", index=False)
-    done = run_vautoml("evaluate", "--model", result.run_id, "--data", str(tmp_path / "labelled.csv"), "--output", str(tmp_path / "eval.json"), "--registry", str(registry))
+    done = run_vautoml(
+        "evaluate",
+        "--model",
+        result.run_id,
+        "--data",
+        str(tmp_path / "labelled.csv"),
+        "--output",
+        str(tmp_path / "eval.json"),
+        "--registry",
+        str(registry),
+    )
     assert done.returncode == 0, done.stderr
     assert "190 examples" in done.stdout and "test ROC-AUC" in done.stdout and "section clinical" in done.stdout
     scored = json.loads((tmp_path / "eval.json").read_text())
@@ -64,8 +77,15 @@ def test_evaluate_scores_a_labelled_file_with_the_searchs_metrics_and_sections(t
     predictor = vertical_automl.load(result.path)
     rows = frame.iloc[::3].drop(columns="diagnosis")
     truth = (frame.iloc[::3]["diagnosis"] == "malignant").to_numpy()
-    assert np.isclose(scored["test_metrics"]["binary"]["roc_auc"], roc_auc_score(truth, predictor.predict_proba(rows)[:, 1]), atol=1e-6)
-    assert np.isclose(scored["test_metrics"]["accuracy"], np.mean(np.array(predictor.predict(rows)) == np.where(truth, "malignant", "benign")))
+    assert np.isclose(
+        scored["test_metrics"]["binary"]["roc_auc"],
+        roc_auc_score(truth, predictor.predict_proba(rows)[:, 1]),
+        atol=1e-6,
+    )
+    assert np.isclose(
+        scored["test_metrics"]["accuracy"],
+        np.mean(np.array(predictor.predict(rows)) == np.where(truth, "malignant", "benign")),
+    )
 
     no_target = run_vautoml("evaluate", "--model", str(result.path), "--data", str(tmp_path / "rows.csv"))
     assert no_target.returncode == 2 and "does not exist" in no_target.stderr

@@ -5,12 +5,11 @@ from __future__ import annotations
 import io
 import time
 
+from helpers import run_vautoml
 from rich.console import Console
 
 from vertical_automl.progress import LiveProgress, LogProgress
 from vertical_automl.tuning import TrialRecord
-
-from helpers import run_vautoml
 
 
 def record(trial_id, status="COMPLETED", score=None, error=None):
@@ -43,7 +42,10 @@ def test_log_progress_prints_one_line_per_trial():
     progress.search_started(2, "val_loss", "min", None, [])
     progress.epoch_ended("0", 1, 3, {})
     progress.trial_ended(record("0", score=0.25))
-    assert stream.getvalue().splitlines() == ["vision (multiclass): 10 train", "trial 0 (1/2)  COMPLETED val_loss=0.2500  epochs=4  1.5s"]
+    assert stream.getvalue().splitlines() == [
+        "vision (multiclass): 10 train",
+        "trial 0 (1/2)  COMPLETED val_loss=0.2500  epochs=4  1.5s",
+    ]
 
 
 def test_keras_epoch_bars_only_with_verbose(tmp_path):

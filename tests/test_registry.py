@@ -16,8 +16,13 @@ def test_two_concurrent_searches_both_land_and_the_registry_commands_browse_them
     registry = tmp_path / "registry"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two processes on a small machine
     processes = [
-        subprocess.Popen([sys.executable, "-m", "vertical_automl.cli", *SEARCH, "--seed", str(seed), "--registry", str(registry)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        subprocess.Popen(
+            [sys.executable, "-m", "vertical_automl.cli", *SEARCH, "--seed", str(seed), "--registry", str(registry)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         for seed in (1, 2)
     ]
     for process in processes:
@@ -37,10 +42,17 @@ def test_two_concurrent_searches_both_land_and_the_registry_commands_browse_them
     assert listed[0]["created"] <= listed[1]["created"]
 
     table = run_vautoml("registry", "list", "--vertical", "medical", "--registry", str(registry))
-    assert first in table.stdout and second in table.stdout and "stray" not in table.stdout and "in-progress" not in table.stdout
+    assert (
+        first in table.stdout
+        and second in table.stdout
+        and "stray" not in table.stdout
+        and "in-progress" not in table.stdout
+    )
     shown = run_vautoml("registry", "show", first, "--registry", str(registry))
     assert shown.returncode == 0 and "test ROC-AUC" in shown.stdout and "best hyperparameters" in shown.stdout
-    compared = json.loads(run_vautoml("registry", "compare", first, second, "--json", "--registry", str(registry)).stdout)
+    compared = json.loads(
+        run_vautoml("registry", "compare", first, second, "--json", "--registry", str(registry)).stdout
+    )
     assert set(compared["test.binary.roc_auc"]) == {first, second} and "hp.optimizer" in compared
 
     for args, message in (
@@ -54,7 +66,10 @@ def test_two_concurrent_searches_both_land_and_the_registry_commands_browse_them
 
     removed = run_vautoml("registry", "rm", first, "--yes", "--registry", str(registry))
     assert removed.returncode == 0 and not (registry / "medical" / first).exists()
-    assert [row["run_id"] for row in json.loads(run_vautoml("registry", "list", "--json", "--registry", str(registry)).stdout)] == [second]
+    assert [
+        row["run_id"]
+        for row in json.loads(run_vautoml("registry", "list", "--json", "--registry", str(registry)).stdout)
+    ] == [second]
 
 
 def test_a_bundle_from_a_newer_format_is_refused_and_an_older_one_is_read(tmp_path):
@@ -62,7 +77,9 @@ def test_a_bundle_from_a_newer_format_is_refused_and_an_older_one_is_read(tmp_pa
     run.mkdir(parents=True)
     (run / "report.json").write_text(json.dumps({"task": "multiclass", "test_metrics": {"accuracy": 0.9}}))
     for version, ok in ((0, True), (1, True), (99, False)):
-        (run / "manifest.json").write_text(json.dumps({"format_version": version, "run_id": "r", "vertical": "vision", "data": {"source": "x"}}))
+        (run / "manifest.json").write_text(
+            json.dumps({"format_version": version, "run_id": "r", "vertical": "vision", "data": {"source": "x"}})
+        )
         done = run_vautoml("registry", "show", "r", "--registry", str(tmp_path / "registry"))
         if ok:
             assert done.returncode == 0 and "0.9000" in done.stdout, done.stderr

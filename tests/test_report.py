@@ -28,7 +28,9 @@ def hostile_run(tmp_path_factory):
     y = np.where(x[:, 0] + 0.5 * x[:, 1] + rng.normal(scale=0.5, size=240) > 0, HOSTILE_CLASS, PIPE_CLASS)
     table = pd.DataFrame({HOSTILE_COLUMN: x[:, 0], "a|b": x[:, 1], "$x$ & _y_": x[:, 2], "outcome": y})
     table.to_csv(folder / "odd names.csv", index=False)
-    return search("finance", folder / "odd names.csv", max_trials=2, epochs=3, registry=folder / "registry", run_name="odd")
+    return search(
+        "finance", folder / "odd names.csv", max_trials=2, epochs=3, registry=folder / "registry", run_name="odd"
+    )
 
 
 def test_report_html_escapes_every_user_string(hostile_run):
@@ -57,9 +59,16 @@ def test_report_contents_follow_the_run(hostile_run):
     text = (run / "report.md").read_text()
     trials = report["search"]["trials"]["total"]
     leaderboard = text.split("## Leaderboard", 1)[1].split("##", 1)[0]
-    assert len([row for row in leaderboard.splitlines() if row.startswith("| ") and "---" not in row]) == 1 + trials  # header + one row per trial
+    assert (
+        len([row for row in leaderboard.splitlines() if row.startswith("| ") and "---" not in row]) == 1 + trials
+    )  # header + one row per trial
     assert f"{report['test_metrics']['binary']['roc_auc']:.4f}" in text
-    assert sorted(p.name for p in (run / "plots").iterdir()) == ["confusion_matrix.png", "learning_curves.png", "roc_precision_recall.png", "score_by_hyperparameter.png"]
+    assert sorted(p.name for p in (run / "plots").iterdir()) == [
+        "confusion_matrix.png",
+        "learning_curves.png",
+        "roc_precision_recall.png",
+        "score_by_hyperparameter.png",
+    ]
     history = report["model"]["refit_history"]
     assert [len(h["history"]["loss"]) for h in history] == [member["epochs"] for member in report["model"]["ensemble"]]
 
@@ -81,14 +90,36 @@ def render(path) -> dict:
 
     problems: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        ])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         try:
             page = browser.new_page()
-            page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}") if message.type in ("error", "warning") else None)
+            page.on(
+                "console",
+                lambda message: (
+                    problems.append(f"console {message.type}: {message.text}")
+                    if message.type in ("error", "warning")
+                    else None
+                ),
+            )
             page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-            page.on("request", lambda request: problems.append(f"request: {request.url}") if not request.url.startswith(("file:", "data:")) else None)
+            page.on(
+                "request",
+                lambda request: (
+                    problems.append(f"request: {request.url}")
+                    if not request.url.startswith(("file:", "data:"))
+                    else None
+                ),
+            )
             page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
             page.goto(path.as_uri(), wait_until="load")
             seen = page.evaluate("""() => ({

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers import only_run, run_vautoml
+
 from vertical_automl import interrupts
 
 SEARCH = ["search", "--plugin", "medical", "--max-trials", "6", "--epochs", "15", "--quiet"]
@@ -21,7 +21,9 @@ SEARCH = ["search", "--plugin", "medical", "--max-trials", "6", "--epochs", "15"
 def start_search(registry: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "vertical_automl.cli", *SEARCH, "--registry", str(registry), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -72,7 +74,10 @@ def test_sigkill_mid_trial_then_resume_runs_no_finished_trial_twice(tmp_path):
     trials = json.loads((bundle / "trials.json").read_text())
     assert [t["trial_id"] for t in trials] == ["0", "1", "2", "3", "4", "5"]
     for trial in trials[:2]:  # the finished trials are kept as they were
-        assert trial["hyperparameters"] == before[trial["trial_id"]]["values"] and trial["score"] == before[trial["trial_id"]]["score"]
+        assert (
+            trial["hyperparameters"] == before[trial["trial_id"]]["values"]
+            and trial["score"] == before[trial["trial_id"]]["score"]
+        )
         assert trial["seconds"] > 0 and trial["epochs_run"]  # their bookkeeping survived the kill
         assert (bundle / "logs" / f"trial_{trial['trial_id']}.csv").read_text() == logs_before[trial["trial_id"]]
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -95,7 +100,13 @@ def test_ctrl_c_keeps_the_run_and_the_same_command_with_run_name_continues_it(tm
     assert changed.returncode == 2 and "was started with other settings than given now" in changed.stderr
     again = run_vautoml(*SEARCH, "--run-name", "ctrl-c", "--registry", str(registry))
     assert again.returncode == 0, again.stderr
-    assert [line.split()[1] for line in again.stderr.splitlines() if line.startswith("trial ")] == ["1", "2", "3", "4", "5"]
+    assert [line.split()[1] for line in again.stderr.splitlines() if line.startswith("trial ")] == [
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+    ]
     assert only_run(registry).name == "ctrl-c"
     finished = run_vautoml(*SEARCH, "--run-name", "ctrl-c", "--registry", str(registry))
     assert finished.returncode == 2 and "already finished" in finished.stderr

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import digits_plugins, only_run, run_vautoml
 
 import vertical_automl.cli as cli
 import vertical_automl.pipeline as pipeline
-from helpers import digits_plugins, only_run, run_vautoml
 
 SEARCH = ["search", "--plugin", "vision", "--max-trials", "3", "--epochs", "3", "--quiet"]
 
@@ -28,7 +28,9 @@ SEARCH = ["search", "--plugin", "vision", "--max-trials", "3", "--epochs", "3", 
 def start(registry: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "vertical_automl.cli", *SEARCH, "--registry", str(registry), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -89,7 +91,9 @@ def test_a_file_where_the_vertical_folder_belongs_fails_before_training(tmp_path
     line = one_error_line(done.stderr)
     assert f"'{registry / 'vision'}' is not a writable folder" in line
     assert "trial" not in done.stderr  # refused before the search started
-    assert sorted(p.name for p in registry.iterdir()) == ["vision"] and (registry / "vision").read_text() == "not a folder"
+    assert (
+        sorted(p.name for p in registry.iterdir()) == ["vision"] and (registry / "vision").read_text() == "not a folder"
+    )
 
 
 @pytest.fixture
@@ -97,9 +101,13 @@ def small_disk(tmp_path):
     """A 24 MiB tmpfs for the registry (root only); skipped where it cannot be mounted."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or 'mount failed'}): the disk-full tests need root")
+        pytest.skip(
+            f"cannot mount a tmpfs here ({done.stderr.strip() or 'mount failed'}): the disk-full tests need root"
+        )
     yield mount
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
@@ -153,7 +161,10 @@ def test_a_full_disk_keeps_the_run_and_resume_finishes_it(small_disk, when):
         before = {p.name: p.read_bytes() for p in bundle.iterdir() if p.is_file()}
         images = digits_npz(small_disk.parent)
         filler = fill(small_disk, leave=0)
-        for args in (["export", "tight", "--format", "weights"], ["predict", "--model", "tight", "--data", str(images), "--output", str(small_disk / "out.csv")]):
+        for args in (
+            ["export", "tight", "--format", "weights"],
+            ["predict", "--model", "tight", "--data", str(images), "--output", str(small_disk / "out.csv")],
+        ):
             done = run_vautoml(*args, "--registry", str(registry))
             assert done.returncode == 6, done.stderr
             assert "is full" in one_error_line(done.stderr)
@@ -188,7 +199,9 @@ def uncompiled_model(hp, info):
     import keras
 
     inputs = keras.Input(info.input_shape)
-    return keras.Model(inputs, keras.layers.Dense(info.num_classes, activation="softmax")(keras.layers.Flatten()(inputs)))
+    return keras.Model(
+        inputs, keras.layers.Dense(info.num_classes, activation="softmax")(keras.layers.Flatten()(inputs))
+    )
 
 
 def not_a_model(hp, info):
@@ -200,12 +213,16 @@ def search_with(monkeypatch, tmp_path, builder, *args: str):
     monkeypatch.setattr(cli, "get_plugins", lambda: plugins)
     monkeypatch.setattr(pipeline, "get_plugins", lambda: plugins)
     registry = tmp_path / "registry"
-    result = CliRunner().invoke(cli.main, ["search", "--plugin", "throwaway", *args, "--quiet", "--registry", str(registry)])
+    result = CliRunner().invoke(
+        cli.main, ["search", "--plugin", "throwaway", *args, "--quiet", "--registry", str(registry)]
+    )
     return result, registry
 
 
 def test_a_non_finite_loss_in_every_trial_is_one_line_and_every_error_is_kept(monkeypatch, tmp_path):
-    result, registry = search_with(monkeypatch, tmp_path, nan_model, "--max-trials", "3", "--epochs", "2", "--run-name", "nan")
+    result, registry = search_with(
+        monkeypatch, tmp_path, nan_model, "--max-trials", "3", "--epochs", "2", "--run-name", "nan"
+    )
     assert result.exit_code == 4, result.output
     line = one_error_line(result.stderr)
     trials_file = registry / ".failed" / "nan" / "trials.json"
@@ -215,10 +232,13 @@ def test_a_non_finite_loss_in_every_trial_is_one_line_and_every_error_is_kept(mo
     assert not (registry / ".runs").exists() and not list(registry.glob("throwaway/*"))
 
 
-@pytest.mark.parametrize("builder, message", [
-    (uncompiled_model, "build_model returned a model that is not compiled"),
-    (not_a_model, "build_model returned dict, not a keras.Model"),
-])
+@pytest.mark.parametrize(
+    "builder, message",
+    [
+        (uncompiled_model, "build_model returned a model that is not compiled"),
+        (not_a_model, "build_model returned dict, not a keras.Model"),
+    ],
+)
 def test_a_builder_returning_no_usable_model_is_a_search_error(monkeypatch, tmp_path, builder, message):
     result, registry = search_with(monkeypatch, tmp_path, builder, "--max-trials", "2", "--epochs", "1")
     assert result.exit_code == 4, result.output
@@ -234,13 +254,17 @@ def test_values_float32_cannot_carry_are_refused_before_training(tmp_path):
     rows = ["a,b,target", *(f"{i % 7},{i % 5},{i % 2}" for i in range(60)), "1e39,2,1"]
     (tmp_path / "huge.csv").write_text("\n".join(rows) + "\n")
     for plugin, data in (("vision", "huge.npz"), ("medical", "huge.csv")):
-        done = run_vautoml("search", "--plugin", plugin, "--data", str(tmp_path / data), "--registry", str(tmp_path / "registry"))
+        done = run_vautoml(
+            "search", "--plugin", plugin, "--data", str(tmp_path / data), "--registry", str(tmp_path / "registry")
+        )
         assert done.returncode == 2, done.stderr
         line = one_error_line(done.stderr)
         assert "beyond float32's range" in line and ("1e+39" in line or "1e39" in line), line
     # A regression target of 1e30 fits float32, but its squared errors do not: every trial would diverge.
     (tmp_path / "price.csv").write_text("a,target\n" + "".join(f"{i % 7},{(i + 1) * 1e28}\n" for i in range(60)))
-    done = run_vautoml("search", "--plugin", "finance", "--data", str(tmp_path / "price.csv"), "--registry", str(tmp_path / "registry"))
+    done = run_vautoml(
+        "search", "--plugin", "finance", "--data", str(tmp_path / "price.csv"), "--registry", str(tmp_path / "registry")
+    )
     assert done.returncode == 2 and "the target of the training data" in one_error_line(done.stderr)
     assert "reaches 6e+29, more than float32 training handles" in done.stderr
     assert not (tmp_path / "registry").exists()
@@ -287,7 +311,9 @@ def small_model(hp, info):
     from vertical_automl import heads
 
     inputs = keras.Input(info.input_shape)
-    x = keras.layers.Dense(hp.Choice("units", [8, 16]), activation="relu")(keras.layers.Flatten()(keras.layers.Rescaling(1 / 16)(inputs)))
+    x = keras.layers.Dense(hp.Choice("units", [8, 16]), activation="relu")(
+        keras.layers.Flatten()(keras.layers.Rescaling(1 / 16)(inputs))
+    )
     model = keras.Model(inputs, heads.output(x, info))
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
@@ -295,15 +321,24 @@ def small_model(hp, info):
 
 def sections_plugins(report_sections):
     """A throwaway digits vertical whose report sections are ``report_sections``."""
+    from vautoml_vision import load_digits
+
     from vertical_automl import Vertical, hookimpl
     from vertical_automl.plugins import PluginRegistry
-    from vautoml_vision import load_digits
 
     class SectionsPlugin:
         @hookimpl
         def register_verticals(self, register):
-            register(Vertical(name="sections", description="", tasks=("multiclass",), build_model=small_model,
-                              default_data=load_digits, report_sections=report_sections))
+            register(
+                Vertical(
+                    name="sections",
+                    description="",
+                    tasks=("multiclass",),
+                    build_model=small_model,
+                    default_data=load_digits,
+                    report_sections=report_sections,
+                )
+            )
 
     return PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("sections", SectionsPlugin())])
 
@@ -317,9 +352,13 @@ def test_a_failure_after_the_search_keeps_the_run_and_resume_publishes_it(tmp_pa
     registry = tmp_path / "registry"
     with pytest.raises(RuntimeError, match="section bug") as raised:
         search("sections", plugins=sections_plugins(broken), max_trials=2, epochs=1, registry=registry, run_name="keep")
-    assert raised.value.__notes__ == ["Run 'keep' is kept with its finished trials: continue it with 'vautoml search --resume keep'"]
+    assert raised.value.__notes__ == [
+        "Run 'keep' is kept with its finished trials: continue it with 'vautoml search --resume keep'"
+    ]
     run = registry / ".runs" / "keep"
     assert (run / "run.json").exists() and not (run / "bundle").exists() and not list(registry.glob("sections/*"))
     result = resume("keep", registry=registry, plugins=sections_plugins(lambda evaluation: []))
-    assert result.report["search"]["trials"] == {"total": 2, "COMPLETED": 2} and result.report["search"]["resumed"] is True
+    assert (
+        result.report["search"]["trials"] == {"total": 2, "COMPLETED": 2} and result.report["search"]["resumed"] is True
+    )
     assert only_run(registry) == registry / "sections" / "keep"

@@ -8,15 +8,14 @@ import json
 import h5py
 import numpy as np
 import pytest
+from helpers import digits_plugins, only_run, run_standalone, run_vautoml, shared_dataset, vautoml_predictions
 from PIL import Image
 from sklearn.datasets import load_digits
+from vautoml_vision import load_digits as vision_digits
 
 from vertical_automl import SearchError, VautomlError
 from vertical_automl.data.split import split_dataset
 from vertical_automl.pipeline import search
-from vautoml_vision import load_digits as vision_digits
-
-from helpers import digits_plugins, only_run, run_standalone, run_vautoml, shared_dataset, vautoml_predictions
 
 TINY = ["--max-trials", "2", "--epochs", "3", "--seed", "1"]
 
@@ -42,21 +41,59 @@ def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
     done = run_vautoml("search", "--plugin", "vision", *TINY, "--registry", str(registry))
     assert done.returncode == 0, done.stderr
     run = only_run(registry)
-    assert run.parent.name == "vision" and f"exported to {run}" in done.stdout and f"report: {run / 'report.html'}" in done.stdout
+    assert (
+        run.parent.name == "vision"
+        and f"exported to {run}" in done.stdout
+        and f"report: {run / 'report.html'}" in done.stdout
+    )
     assert sorted(p.name for p in run.iterdir()) == [
-        "logs", "manifest.json", "model.keras", "model_card.md", "plots", "preprocessing.json", "report.html", "report.json", "report.md", "trials.json",
+        "logs",
+        "manifest.json",
+        "model.keras",
+        "model_card.md",
+        "plots",
+        "preprocessing.json",
+        "report.html",
+        "report.json",
+        "report.md",
+        "trials.json",
     ]
-    assert sorted(p.name for p in (run / "plots").iterdir()) == ["confusion_matrix.png", "learning_curves.png", "score_by_hyperparameter.png"]
-    assert sorted(read_json(run / "manifest.json")["files"]) == sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
+    assert sorted(p.name for p in (run / "plots").iterdir()) == [
+        "confusion_matrix.png",
+        "learning_curves.png",
+        "score_by_hyperparameter.png",
+    ]
+    assert sorted(read_json(run / "manifest.json")["files"]) == sorted(
+        str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()
+    )
     # One CSV of per-epoch metrics per trial, listed in the manifest with every other file.
     rows = (run / "logs" / "trial_0.csv").read_text().splitlines()
-    assert rows[0].split(",")[0] == "epoch" and "val_accuracy" in rows[0] and len(rows) == 1 + 3  # header + 3 epochs (--epochs 3)
-    assert sorted(f for f in read_json(run / "manifest.json")["files"] if f.startswith("logs/")) == ["logs/trial_0.csv", "logs/trial_1.csv"]
+    assert (
+        rows[0].split(",")[0] == "epoch" and "val_accuracy" in rows[0] and len(rows) == 1 + 3
+    )  # header + 3 epochs (--epochs 3)
+    assert sorted(f for f in read_json(run / "manifest.json")["files"] if f.startswith("logs/")) == [
+        "logs/trial_0.csv",
+        "logs/trial_1.csv",
+    ]
 
-    report, manifest, trials = read_json(run / "report.json"), read_json(run / "manifest.json"), read_json(run / "trials.json")
-    assert len(trials) == 2 and all(t["status"] == "COMPLETED" and t["seconds"] > 0 and t["hyperparameters"] for t in trials)
-    assert report["model"]["refit"] is True and report["best_hyperparameters"] == next(t for t in trials if t["trial_id"] == report["search"]["best_trial"])["hyperparameters"]
-    assert manifest["vertical"] == "vision" and manifest["plugin"] == {"name": "vision", "distribution": "vautoml-vision", "version": "0.1.0"}
+    report, manifest, trials = (
+        read_json(run / "report.json"),
+        read_json(run / "manifest.json"),
+        read_json(run / "trials.json"),
+    )
+    assert len(trials) == 2 and all(
+        t["status"] == "COMPLETED" and t["seconds"] > 0 and t["hyperparameters"] for t in trials
+    )
+    assert (
+        report["model"]["refit"] is True
+        and report["best_hyperparameters"]
+        == next(t for t in trials if t["trial_id"] == report["search"]["best_trial"])["hyperparameters"]
+    )
+    assert manifest["vertical"] == "vision" and manifest["plugin"] == {
+        "name": "vision",
+        "distribution": "vautoml-vision",
+        "version": "0.1.0",
+    }
     assert manifest["libraries"]["torch"].startswith("2.") and manifest["libraries"]["keras"].startswith("3.")
     metrics = report["test_metrics"]
     assert set(metrics["per_class"]) == {str(d) for d in range(10)}
@@ -66,15 +103,24 @@ def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
     test = split_dataset(vision_digits(), "multiclass", seed=1).test
     assert report["dataset"]["splits"]["test"]["class_counts"] == test.class_counts()
     np.savez(tmp_path / "test.npz", x=test.x, y=np.array(test.class_names)[test.y])
-    standalone = run_standalone(PREDICT_NPZ.format(model=run / "model.keras", prep=run / "preprocessing.json", data=tmp_path / "test.npz"), cwd=tmp_path)
+    standalone = run_standalone(
+        PREDICT_NPZ.format(model=run / "model.keras", prep=run / "preprocessing.json", data=tmp_path / "test.npz"),
+        cwd=tmp_path,
+    )
     assert standalone["backend"] == "torch" and standalone["n"] == 360
     assert standalone["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-9)
     assert metrics["accuracy"] > 0.5  # 10 classes: chance is 0.1
-    labels, probabilities = vautoml_predictions(run, tmp_path / "test.npz", tmp_path)  # vautoml predict agrees with the plain-Keras app
+    labels, probabilities = vautoml_predictions(
+        run, tmp_path / "test.npz", tmp_path
+    )  # vautoml predict agrees with the plain-Keras app
     assert labels == standalone["labels"] and np.allclose(probabilities, standalone["p"], atol=1e-5)
-    scored = run_vautoml("evaluate", "--model", str(run), "--data", str(tmp_path / "test.npz"), "--output", str(tmp_path / "eval.json"))
+    scored = run_vautoml(
+        "evaluate", "--model", str(run), "--data", str(tmp_path / "test.npz"), "--output", str(tmp_path / "eval.json")
+    )
     assert scored.returncode == 0, scored.stderr
-    assert read_json(tmp_path / "eval.json")["test_metrics"]["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-9)  # the same split, rescored
+    assert read_json(tmp_path / "eval.json")["test_metrics"]["accuracy"] == pytest.approx(
+        metrics["accuracy"], abs=1e-9
+    )  # the same split, rescored
 
 
 def digits_arrays():
@@ -88,14 +134,32 @@ def test_npz_with_separate_test_data_and_bayesian_tuner(tmp_path):
     np.savez(tmp_path / "train.npz", x=x, y=y)
     np.savez(tmp_path / "test.npz", x=x_test, y=y_test)
     registry = tmp_path / "registry"
-    done = run_vautoml("search", "--plugin", "vision", "--data", str(tmp_path / "train.npz"), "--test-data", str(tmp_path / "test.npz"), "--tuner", "bayesian", *TINY, "--registry", str(registry))
+    done = run_vautoml(
+        "search",
+        "--plugin",
+        "vision",
+        "--data",
+        str(tmp_path / "train.npz"),
+        "--test-data",
+        str(tmp_path / "test.npz"),
+        "--tuner",
+        "bayesian",
+        *TINY,
+        "--registry",
+        str(registry),
+    )
     assert done.returncode == 0, done.stderr
     run = only_run(registry)
     report = read_json(run / "report.json")
     assert report["search"]["tuner"] == "bayesian" and report["test_metrics"]["examples"] == len(y_test)
-    assert report["dataset"]["splits"]["train"]["examples"] + report["dataset"]["splits"]["validation"]["examples"] == 1400
+    assert (
+        report["dataset"]["splits"]["train"]["examples"] + report["dataset"]["splits"]["validation"]["examples"] == 1400
+    )
     assert read_json(run / "preprocessing.json")["class_names"] == [f"digit-{d}" for d in range(10)]
-    standalone = run_standalone(PREDICT_NPZ.format(model=run / "model.keras", prep=run / "preprocessing.json", data=tmp_path / "test.npz"), cwd=tmp_path)
+    standalone = run_standalone(
+        PREDICT_NPZ.format(model=run / "model.keras", prep=run / "preprocessing.json", data=tmp_path / "test.npz"),
+        cwd=tmp_path,
+    )
     assert standalone["accuracy"] == pytest.approx(report["test_metrics"]["accuracy"], abs=1e-9)
 
 
@@ -104,7 +168,21 @@ def test_hdf5_with_hyperband_respects_max_trials(tmp_path):
     with h5py.File(tmp_path / "digits.h5", "w") as handle:
         handle["x"], handle["y"] = x, y.astype("S")
     registry = tmp_path / "registry"
-    done = run_vautoml("search", "--plugin", "vision", "--data", str(tmp_path / "digits.h5"), "--tuner", "hyperband", "--max-trials", "3", "--epochs", "3", "--registry", str(registry))
+    done = run_vautoml(
+        "search",
+        "--plugin",
+        "vision",
+        "--data",
+        str(tmp_path / "digits.h5"),
+        "--tuner",
+        "hyperband",
+        "--max-trials",
+        "3",
+        "--epochs",
+        "3",
+        "--registry",
+        str(registry),
+    )
     assert done.returncode == 0, done.stderr
     run = only_run(registry)
     assert len(read_json(run / "trials.json")) == 3
@@ -123,7 +201,19 @@ def test_real_mnist_png_folder_learns_well_above_chance(tmp_path):
         target.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(images[i]).save(target)
     registry = tmp_path / "registry"
-    done = run_vautoml("search", "--plugin", "vision", "--data", str(folder), "--max-trials", "2", "--epochs", "4", "--registry", str(registry))
+    done = run_vautoml(
+        "search",
+        "--plugin",
+        "vision",
+        "--data",
+        str(folder),
+        "--max-trials",
+        "2",
+        "--epochs",
+        "4",
+        "--registry",
+        str(registry),
+    )
     assert done.returncode == 0, done.stderr
     run = only_run(registry)
     report = read_json(run / "report.json")
@@ -157,7 +247,9 @@ def test_search_where_every_trial_fails_raises_and_leaves_no_run_only_the_trials
     (registry / "vision" / "20260101-000000-abcdef").mkdir(parents=True)
     (registry / "vision" / "20260101-000000-abcdef" / "report.json").write_text("{}")
     before = tree(registry)
-    with pytest.raises(SearchError, match=r"all 3 trial\(s\) failed; first error: FailedTrialError: non-finite loss \(nan\)") as raised:
+    with pytest.raises(
+        SearchError, match=r"all 3 trial\(s\) failed; first error: FailedTrialError: non-finite loss \(nan\)"
+    ) as raised:
         search("doomed", plugins=plugins, max_trials=5, epochs=2, registry=registry, run_name="doomed-run")
     # The run folder, and the tuner state in it, are gone; what is left is the record of every trial's error.
     record = registry / ".failed" / "doomed-run"
@@ -180,7 +272,9 @@ def test_model_builder_that_raises_is_a_clear_search_error(tmp_path):
     plugins = digits_plugins("unbuildable", unbuildable_model)
     with pytest.raises(SearchError, match="the unbuildable model could not be built: KeyError: 'missing layer config'"):
         search("unbuildable", plugins=plugins, registry=tmp_path / "registry")
-    with pytest.raises(VautomlError, match="unknown tuner 'genetic'. Fix: use one of random, bayesian, hyperband, grid"):
+    with pytest.raises(
+        VautomlError, match="unknown tuner 'genetic'. Fix: use one of random, bayesian, hyperband, grid"
+    ):
         search("unbuildable", plugins=plugins, tuner="genetic", registry=tmp_path / "registry")
     assert not (tmp_path / "registry").exists()
 

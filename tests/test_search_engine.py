@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from helpers import digits_plugins, only_run
+
 from vertical_automl import heads
 from vertical_automl.pipeline import search
-
-from helpers import digits_plugins, only_run
 
 
 def flaky_model(hp, info):
@@ -27,7 +27,15 @@ def flaky_model(hp, info):
 
 def test_failed_trial_limit_ends_the_search_and_still_exports_the_best_completed_trial(tmp_path):
     plugins = digits_plugins("flaky", flaky_model)
-    result = search("flaky", plugins=plugins, tuner="grid", max_trials=4, epochs=2, max_failed_trials=1, registry=tmp_path / "registry")
+    result = search(
+        "flaky",
+        plugins=plugins,
+        tuner="grid",
+        max_trials=4,
+        epochs=2,
+        max_failed_trials=1,
+        registry=tmp_path / "registry",
+    )
     info = result.report["search"]
     assert info["trials"] == {"total": 2, "COMPLETED": 1, "FAILED": 1} and info["tuner"] == "grid"
     assert "consecutive" in info["stopped_early"].lower() or "failed" in info["stopped_early"].lower()
@@ -74,6 +82,13 @@ def test_out_of_memory_and_build_errors_fail_their_trial_and_the_search_goes_on(
     plugins = digits_plugins("fragile", fragile_model)
     result = search("fragile", plugins=plugins, tuner="grid", max_trials=3, epochs=2, registry=tmp_path / "registry")
     trials = json.loads((only_run(tmp_path / "registry") / "trials.json").read_text())
-    assert [(t["hyperparameters"]["mode"], t["status"]) for t in trials] == [("ok", "COMPLETED"), ("out_of_memory", "FAILED"), ("broken", "FAILED")]
+    assert [(t["hyperparameters"]["mode"], t["status"]) for t in trials] == [
+        ("ok", "COMPLETED"),
+        ("out_of_memory", "FAILED"),
+        ("broken", "FAILED"),
+    ]
     assert "allocate" in trials[1]["error"] and trials[2]["error"] == "ValueError: this builder has a bug"
-    assert result.report["search"]["trials"] == {"total": 3, "COMPLETED": 1, "FAILED": 2} and result.report["search"]["stopped_early"] is None
+    assert (
+        result.report["search"]["trials"] == {"total": 3, "COMPLETED": 1, "FAILED": 2}
+        and result.report["search"]["stopped_early"] is None
+    )

@@ -14,7 +14,9 @@ from vertical_automl._backend import ensure_torch_backend
 
 
 def python(code: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, timeout=120
+    )
 
 
 def test_help_and_plugins_list_import_neither_torch_nor_keras():
@@ -34,7 +36,10 @@ def test_help_and_plugins_list_import_neither_torch_nor_keras():
 
 
 def test_import_sets_the_torch_backend_even_if_another_was_asked_for():
-    done = python("import os, vertical_automl, keras; print(os.environ['KERAS_BACKEND'], keras.config.backend())", KERAS_BACKEND="jax")
+    done = python(
+        "import os, vertical_automl, keras; print(os.environ['KERAS_BACKEND'], keras.config.backend())",
+        KERAS_BACKEND="jax",
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["torch", "torch"]
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import shared_dataset
 
 from vertical_automl import DataError
 from vertical_automl.data.split import split_dataset, task_of
 from vertical_automl.data.tabular import load_table
-from vertical_automl.data.table_encoder import TableEncoder
 
-from helpers import shared_dataset
-
-GOOD = "age,income,region,outcome\n" + "\n".join(
-    f"{20 + i % 40},{1000 + 37 * i},{'north' if i % 3 else 'south'},{'yes' if i % 4 == 0 else 'no'}" for i in range(60)
-) + "\n"
+GOOD = (
+    "age,income,region,outcome\n"
+    + "\n".join(
+        f"{20 + i % 40},{1000 + 37 * i},{'north' if i % 3 else 'south'},{'yes' if i % 4 == 0 else 'no'}"
+        for i in range(60)
+    )
+    + "\n"
+)
 
 
 def write(tmp_path, text, name="data.csv", encoding="utf-8"):
@@ -44,7 +47,10 @@ def test_target_by_position_and_no_header(tmp_path):
 
 
 def test_missing_target_column_names_the_columns(tmp_path):
-    with pytest.raises(DataError, match=r"column 'label' \(--target-column\) is not in the table; its columns are age, income, region, outcome"):
+    with pytest.raises(
+        DataError,
+        match=r"column 'label' \(--target-column\) is not in the table; its columns are age, income, region, outcome",
+    ):
         load(write(tmp_path, GOOD), target_column="label")
 
 
@@ -74,7 +80,11 @@ def test_missing_cells_are_imputed_with_training_medians_and_an_indicator(tmp_pa
 
 
 def test_declared_sentinels_mean_missing_only_where_declared(tmp_path):
-    text = "glucose,pregnancies,outcome\n" + "\n".join(f"{0 if i % 5 == 0 else 100 + i},{i % 3},{i % 2}" for i in range(40)) + "\n"
+    text = (
+        "glucose,pregnancies,outcome\n"
+        + "\n".join(f"{0 if i % 5 == 0 else 100 + i},{i % 3},{i % 2}" for i in range(40))
+        + "\n"
+    )
     data = load(write(tmp_path, text), missing_values="glucose=0")
     encoder = data.encoder.fit(data.x)
     glucose, pregnancies = encoder.columns
@@ -114,7 +124,14 @@ def test_numeric_target_with_many_values_is_a_regression_unless_told(tmp_path):
         load(write(tmp_path, GOOD), allow_regression=False, target_column="income", task="regression")
     with pytest.raises(DataError, match="continuous target, but this vertical only classifies"):
         load(write(tmp_path, GOOD), allow_regression=False, target_column="income")
-    assert len(load(write(tmp_path, GOOD), allow_regression=False, target_column="income", task="classification").class_names) == 60
+    assert (
+        len(
+            load(
+                write(tmp_path, GOOD), allow_regression=False, target_column="income", task="classification"
+            ).class_names
+        )
+        == 60
+    )
 
 
 def test_parquet_reads_like_csv(tmp_path):

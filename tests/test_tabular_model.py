@@ -6,19 +6,20 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
+from helpers import run_standalone
 
 from vertical_automl import blocks, heads
 from vertical_automl.data.dataset import DatasetInfo
 from vertical_automl.data.table_encoder import QUANTILE_LEVELS, table_statistics
 from vertical_automl.tuning import predict_scores, single_output
 
-from helpers import run_standalone
-
 
 def skewed_table(rows: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray, DatasetInfo]:
     """A log-normal column (skewed), a normal one and a 0/1 column, with statistics as TableEncoder makes them."""
     rng = np.random.default_rng(seed)
-    x = np.column_stack([rng.lognormal(0, 2, rows), rng.normal(5, 2, rows), rng.integers(0, 2, rows)]).astype(np.float32)
+    x = np.column_stack([rng.lognormal(0, 2, rows), rng.normal(5, 2, rows), rng.integers(0, 2, rows)]).astype(
+        np.float32
+    )
     y = ((np.log(x[:, 0]) + x[:, 1] - 5 + x[:, 2] + rng.normal(0, 1, rows)) > 0.5).astype(np.int64)
     statistics = table_statistics(x)
     return x, y, DatasetInfo("binary", (3,), ("no", "yes"), statistics=statistics)
@@ -37,7 +38,9 @@ def test_piecewise_linear_encoding_is_the_papers_formula_on_training_quantiles()
     expected = []
     for feature in (0, 1):  # the 0/1 column has one bin and is left to the scaled features
         edges = np.unique(np.asarray(info.statistics["quantiles"][feature])[:: QUANTILE_LEVELS // 8])
-        expected += [np.clip((x[:, feature] - left) / (right - left), 0, 1) for left, right in zip(edges[:-1], edges[1:])]
+        expected += [
+            np.clip((x[:, feature] - left) / (right - left), 0, 1) for left, right in zip(edges[:-1], edges[1:])
+        ]
     assert encoded.shape == (len(x), 16)
     assert np.allclose(encoded, np.column_stack(expected), atol=1e-5)
 
@@ -55,11 +58,26 @@ def test_tabm_trains_each_member_on_its_loss_and_exports_their_mean_in_plain_ker
     x, y, info = skewed_table()
     if task == "regression":
         target = x[:, 1] * 3.0 + 10.0
-        info = DatasetInfo("regression", (3,), (), statistics={**info.statistics, "target_mean": float(target.mean()), "target_std": float(target.std())})
+        info = DatasetInfo(
+            "regression",
+            (3,),
+            (),
+            statistics={**info.statistics, "target_mean": float(target.mean()), "target_std": float(target.std())},
+        )
         y = target
     keras.utils.set_random_seed(0)
-    model = model_for(info, architecture="tabm", numeric_embedding="piecewise_linear", bins=8, members=8, depth=1, width=32, dropout=0.0,
-                      optimizer="adam", learning_rate=3e-3)
+    model = model_for(
+        info,
+        architecture="tabm",
+        numeric_embedding="piecewise_linear",
+        bins=8,
+        members=8,
+        depth=1,
+        width=32,
+        dropout=0.0,
+        optimizer="adam",
+        learning_rate=3e-3,
+    )
     assert heads.has_members(model) and model.outputs[0].shape[-1] == 8
     model.fit(x, heads.targets(y, task, model), epochs=15, batch_size=32, verbose=0)
     members = model.predict(x, verbose=0)
@@ -95,6 +113,8 @@ def test_every_recipe_builds_a_model_that_uses_its_values():
         hp.values.update(recipe)
         model = blocks.tabular_model(hp, info)
         assert heads.has_members(model) == (recipe["architecture"] == "tabm")
-        assert ("piecewise_linear_bins" in [layer.name for layer in model.layers]) == (recipe["numeric_embedding"] == "piecewise_linear")
+        assert ("piecewise_linear_bins" in [layer.name for layer in model.layers]) == (
+            recipe["numeric_embedding"] == "piecewise_linear"
+        )
         used = {name: hp.values[name] for name in recipe if hp.is_active(name)}
         assert used == {name: recipe[name] for name in used} and "depth" in used and "optimizer" in used

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import shared_dataset
 
 from vertical_automl import DataError
 from vertical_automl.data.split import split_dataset
 from vertical_automl.data.text import TextEncoder, load_text_folder, load_text_table, ngrams, tokenize
-
-from helpers import shared_dataset
 
 ROWS = [("spam", "WIN a FREE prize now, call 0800!"), ("ham", "see you at lunch later today?")] * 15
 
@@ -22,7 +21,9 @@ def write_tsv(tmp_path, rows=ROWS, header="label\tmessage", name="messages.tsv")
 
 def test_text_and_label_columns_are_found_when_unambiguous(tmp_path):
     data = load_text_table(write_tsv(tmp_path), {})
-    assert data.target == "label" and data.input_spec["text_column"] == "message" and data.class_names == ("ham", "spam")
+    assert (
+        data.target == "label" and data.input_spec["text_column"] == "message" and data.class_names == ("ham", "spam")
+    )
 
 
 def test_ambiguous_columns_ask_for_the_flag(tmp_path):
@@ -59,7 +60,9 @@ def test_undecodable_bytes_name_the_line(tmp_path):
 
 
 def test_vocabulary_is_learned_from_the_training_split_only():
-    encoder = TextEncoder(max_tokens=100, sequence_length=6).fit(np.array(["the cat sat", "the cat ran", "a dog"], dtype=object))
+    encoder = TextEncoder(max_tokens=100, sequence_length=6).fit(
+        np.array(["the cat sat", "the cat ran", "a dog"], dtype=object)
+    )
     assert encoder.vocabulary == ("cat", "the", "the cat")  # tokens seen twice or more, then bigrams in two texts
     assert encoder.token_count == 2 and encoder.ngram_length == 8  # the shortest bag
     row = encoder.transform(np.array(["The CAT and the unicorn the cat", "a dog"], dtype=object))

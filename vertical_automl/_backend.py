@@ -24,9 +24,7 @@ def ensure_torch_backend() -> None:
         active = keras.config.backend()
         if active != REQUIRED_BACKEND:
             raise BackendError(
-                f"Keras was already imported with the '{active}' backend, but vautoml "
-                f"runs on '{REQUIRED_BACKEND}'",
-                "import vertical_automl before keras, or set KERAS_BACKEND=torch "
-                "before starting Python",
+                f"Keras was already imported with the '{active}' backend, but vautoml runs on '{REQUIRED_BACKEND}'",
+                "import vertical_automl before keras, or set KERAS_BACKEND=torch before starting Python",
             )
     os.environ["KERAS_BACKEND"] = REQUIRED_BACKEND

@@ -9,8 +9,9 @@ or an MLP, with :data:`TABULAR_RECIPES` as the first trials.  Every layer is a s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from . import heads, space
 from .data.dataset import DatasetInfo
@@ -33,14 +34,20 @@ class StackShape:
     dropout: float
 
     @classmethod
-    def declare(cls, hp: "keras_tuner.HyperParameters", widths: Sequence[int], max_depth: int = 3, max_dropout: float = 0.5) -> "StackShape":
+    def declare(
+        cls, hp: keras_tuner.HyperParameters, widths: Sequence[int], max_depth: int = 3, max_dropout: float = 0.5
+    ) -> StackShape:
         return cls(space.width(hp, widths), space.depth(hp, 1, max_depth), space.dropout(hp, max_dropout))
 
 
 def dense_stack(
-    hp: "keras_tuner.HyperParameters", x: "keras.KerasTensor", widths: Sequence[int] = (32, 64, 128), max_depth: int = 3, max_dropout: float = 0.5,
-    shape: "StackShape | None" = None,
-) -> "keras.KerasTensor":
+    hp: keras_tuner.HyperParameters,
+    x: keras.KerasTensor,
+    widths: Sequence[int] = (32, 64, 128),
+    max_depth: int = 3,
+    max_dropout: float = 0.5,
+    shape: StackShape | None = None,
+) -> keras.KerasTensor:
     """``depth`` blocks of Dense (L1/L2 on the kernel) -> [BatchNorm] -> ReLU -> [Dropout], all searched.
 
     A ``shape`` already declared by the caller (shared with another branch
@@ -54,7 +61,9 @@ def dense_stack(
     regularizer = space.kernel_regularizer(hp)
     units, rate = shape.width, shape.dropout
     for _ in range(shape.depth):
-        x = keras.layers.Dense(units, kernel_initializer=initializer, kernel_regularizer=regularizer, use_bias=not normalise)(x)
+        x = keras.layers.Dense(
+            units, kernel_initializer=initializer, kernel_regularizer=regularizer, use_bias=not normalise
+        )(x)
         if normalise:
             x = keras.layers.BatchNormalization(momentum=0.9)(x)
         x = keras.layers.Activation("relu")(x)
@@ -72,18 +81,72 @@ NUMERIC_EMBEDDINGS = ("piecewise_linear", "none")
 # and a nearly linear model for tables of a few hundred rows.  Values outside
 # a user's [space] fall back to the dimension's default.
 TABULAR_RECIPES: tuple[dict[str, object], ...] = (
-    {"architecture": "tabm", "numeric_embedding": "piecewise_linear", "bins": 16, "members": 8, "depth": 2, "width": 128, "dropout": 0.1,
-     "optimizer": "adamw", "learning_rate": 2e-3, "lr_schedule": "constant", "batch_norm": False, "l1": 0.0, "l2": 0.0, "class_weight": "none"},
-    {"architecture": "mlp", "numeric_embedding": "none", "depth": 1, "width": 32, "dropout": 0.3, "initializer": "glorot_uniform",
-     "optimizer": "adamw", "learning_rate": 1e-3, "lr_schedule": "constant", "batch_norm": False, "l1": 0.0, "l2": 1e-3, "class_weight": "none"},
-    {"architecture": "tabm", "numeric_embedding": "none", "members": 8, "depth": 3, "width": 128, "dropout": 0.2,
-     "optimizer": "adam", "learning_rate": 1e-3, "lr_schedule": "cosine", "batch_norm": False, "l1": 0.0, "l2": 0.0, "class_weight": "none"},
-    {"architecture": "mlp", "numeric_embedding": "piecewise_linear", "bins": 8, "depth": 2, "width": 128, "dropout": 0.2, "initializer": "he_uniform",
-     "optimizer": "adamw", "learning_rate": 1e-3, "lr_schedule": "cosine", "batch_norm": False, "l1": 0.0, "l2": 1e-4, "class_weight": "none"},
+    {
+        "architecture": "tabm",
+        "numeric_embedding": "piecewise_linear",
+        "bins": 16,
+        "members": 8,
+        "depth": 2,
+        "width": 128,
+        "dropout": 0.1,
+        "optimizer": "adamw",
+        "learning_rate": 2e-3,
+        "lr_schedule": "constant",
+        "batch_norm": False,
+        "l1": 0.0,
+        "l2": 0.0,
+        "class_weight": "none",
+    },
+    {
+        "architecture": "mlp",
+        "numeric_embedding": "none",
+        "depth": 1,
+        "width": 32,
+        "dropout": 0.3,
+        "initializer": "glorot_uniform",
+        "optimizer": "adamw",
+        "learning_rate": 1e-3,
+        "lr_schedule": "constant",
+        "batch_norm": False,
+        "l1": 0.0,
+        "l2": 1e-3,
+        "class_weight": "none",
+    },
+    {
+        "architecture": "tabm",
+        "numeric_embedding": "none",
+        "members": 8,
+        "depth": 3,
+        "width": 128,
+        "dropout": 0.2,
+        "optimizer": "adam",
+        "learning_rate": 1e-3,
+        "lr_schedule": "cosine",
+        "batch_norm": False,
+        "l1": 0.0,
+        "l2": 0.0,
+        "class_weight": "none",
+    },
+    {
+        "architecture": "mlp",
+        "numeric_embedding": "piecewise_linear",
+        "bins": 8,
+        "depth": 2,
+        "width": 128,
+        "dropout": 0.2,
+        "initializer": "he_uniform",
+        "optimizer": "adamw",
+        "learning_rate": 1e-3,
+        "lr_schedule": "cosine",
+        "batch_norm": False,
+        "l1": 0.0,
+        "l2": 1e-4,
+        "class_weight": "none",
+    },
 )
 
 
-def robust_features(x: "keras.KerasTensor", info: DatasetInfo, limit: float = 3.0) -> "keras.KerasTensor":
+def robust_features(x: keras.KerasTensor, info: DatasetInfo, limit: float = 3.0) -> keras.KerasTensor:
     """Robust standardisation and a smooth clip, so skewed columns and outliers cannot dominate.
 
     ``(x - median) / scale`` with the training median and interquartile
@@ -95,7 +158,9 @@ def robust_features(x: "keras.KerasTensor", info: DatasetInfo, limit: float = 3.
 
     stats = info.statistics
     if "median" in stats:
-        x = keras.layers.Normalization(mean=stats["median"], variance=[s * s for s in stats["scale"]], name="robust_scaling")(x)
+        x = keras.layers.Normalization(
+            mean=stats["median"], variance=[s * s for s in stats["scale"]], name="robust_scaling"
+        )(x)
     else:
         x = keras.layers.Normalization(mean=stats["mean"], variance=stats["variance"], name="standard_scaling")(x)
     x = keras.layers.Rescaling(1.0 / limit)(x)
@@ -103,7 +168,9 @@ def robust_features(x: "keras.KerasTensor", info: DatasetInfo, limit: float = 3.
     return keras.layers.Rescaling(limit)(x)
 
 
-def piecewise_linear_encoding(x: "keras.KerasTensor", quantiles: Sequence[Sequence[float]], bins: int) -> "keras.KerasTensor | None":
+def piecewise_linear_encoding(
+    x: keras.KerasTensor, quantiles: Sequence[Sequence[float]], bins: int
+) -> keras.KerasTensor | None:
     """Piecewise-linear encoding of every feature with at least two distinct bins (Gorishniy et al. 2022).
 
     For bin ``[e_t, e_t+1)`` of a feature's training quantiles the encoding is
@@ -135,7 +202,7 @@ def piecewise_linear_encoding(x: "keras.KerasTensor", quantiles: Sequence[Sequen
     return keras.layers.ReLU(max_value=1.0, name="piecewise_linear_clip")(encoded)
 
 
-def tabm_stack(hp: "keras_tuner.HyperParameters", x: "keras.KerasTensor", shape: StackShape) -> "keras.KerasTensor":
+def tabm_stack(hp: keras_tuner.HyperParameters, x: keras.KerasTensor, shape: StackShape) -> keras.KerasTensor:
     """``members`` MLPs trained as one model (TabM, packed form): shape (batch, members, width).
 
     ``RepeatVector`` gives every member the features; each ``EinsumDense``
@@ -151,14 +218,25 @@ def tabm_stack(hp: "keras_tuner.HyperParameters", x: "keras.KerasTensor", shape:
     for index in range(shape.depth):
         # A new initializer per layer: an unseeded Keras initializer called twice returns the same values.
         initializer = keras.initializers.VarianceScaling(scale=2.0 * members, mode="fan_in", distribution="uniform")
-        x = keras.layers.EinsumDense("bkd,kdu->bku", output_shape=(members, units), bias_axes="ku", kernel_initializer=initializer, name=f"tabm_dense_{index}")(x)
+        x = keras.layers.EinsumDense(
+            "bkd,kdu->bku",
+            output_shape=(members, units),
+            bias_axes="ku",
+            kernel_initializer=initializer,
+            name=f"tabm_dense_{index}",
+        )(x)
         x = keras.layers.Activation("relu")(x)
         if rate:
             x = keras.layers.Dropout(rate)(x)
     return x
 
 
-def tabular_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo, name: str = "vautoml_tabular", widths: Sequence[int] = (64, 128, 256)) -> "keras.Model":
+def tabular_model(
+    hp: keras_tuner.HyperParameters,
+    info: DatasetInfo,
+    name: str = "vautoml_tabular",
+    widths: Sequence[int] = (64, 128, 256),
+) -> keras.Model:
     """Robust scaling [+ piecewise-linear embeddings] -> an MLP or a TabM ensemble -> task head.
 
     Searched: the architecture (``mlp``: one network; ``tabm``: 8 or 16
@@ -173,7 +251,10 @@ def tabular_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo, name: st
 
     inputs = keras.Input(shape=info.input_shape, name="features")
     features = robust_features(inputs, info)
-    if "quantiles" in info.statistics and hp.Choice("numeric_embedding", list(NUMERIC_EMBEDDINGS)) == "piecewise_linear":
+    if (
+        "quantiles" in info.statistics
+        and hp.Choice("numeric_embedding", list(NUMERIC_EMBEDDINGS)) == "piecewise_linear"
+    ):
         with hp.conditional_scope("numeric_embedding", ["piecewise_linear"]):
             bins = int(hp.Choice("bins", [16, 8, 32]))
         embedded = piecewise_linear_encoding(inputs, info.statistics["quantiles"], bins)
@@ -193,4 +274,3 @@ def tabular_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo, name: st
         space.class_weight(hp)
     model = keras.Model(inputs, output, name=name)
     return heads.compile_model(model, hp, info)
-

@@ -19,7 +19,18 @@ import click
 
 from .errors import RunInterrupted, StorageError, UsageError, VautomlError
 from .plugins import get_plugins
-from .settings import DEFAULT_MAX_TRIALS, MAX_BATCH, MAX_EPOCHS, MIN_BATCH, MIN_EPOCHS, ROWS_PER_BATCH_UNIT, TARGET_STEPS, TUNERS, SearchSettings, parse_duration
+from .settings import (
+    DEFAULT_MAX_TRIALS,
+    MAX_BATCH,
+    MAX_EPOCHS,
+    MIN_BATCH,
+    MIN_EPOCHS,
+    ROWS_PER_BATCH_UNIT,
+    TARGET_STEPS,
+    TUNERS,
+    SearchSettings,
+    parse_duration,
+)
 
 DEFAULTS = SearchSettings()
 
@@ -42,7 +53,10 @@ class VautomlGroup(click.Group):
             click.echo(f"Error: {error}{_notes(error)}", err=True)
             ctx.exit(error.exit_code)
         except RunInterrupted as interrupt:
-            click.echo(f"Interrupted; run {interrupt.run_id} was not exported. Continue it with: vautoml search --resume {interrupt.run_id}", err=True)
+            click.echo(
+                f"Interrupted; run {interrupt.run_id} was not exported. Continue it with: vautoml search --resume {interrupt.run_id}",
+                err=True,
+            )
             ctx.exit(130)
         except KeyboardInterrupt:
             click.echo("Interrupted; nothing was written to the registry.", err=True)
@@ -54,9 +68,15 @@ class VautomlGroup(click.Group):
 
             if disk_full(error):  # e.g. predict --output on a full disk: not a bug, and nothing to report
                 where = getattr(error, "filename", None)
-                click.echo(f"Error: the disk is full{f' (writing {where})' if where else ''}: {error}. Fix: free space on that disk and run the command again", err=True)
+                click.echo(
+                    f"Error: the disk is full{f' (writing {where})' if where else ''}: {error}. Fix: free space on that disk and run the command again",
+                    err=True,
+                )
                 ctx.exit(StorageError.exit_code)
-            click.echo(f"Error: unexpected {type(error).__name__}: {error}. Fix: re-run with --debug for the traceback and report it{_notes(error) or '.'}", err=True)
+            click.echo(
+                f"Error: unexpected {type(error).__name__}: {error}. Fix: re-run with --debug for the traceback and report it{_notes(error) or '.'}",
+                err=True,
+            )
             ctx.exit(1)
 
 
@@ -85,7 +105,12 @@ def plugins() -> None:
 
 
 @plugins.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print name, distribution, version, verticals, hooks and load errors as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print name, distribution, version, verticals, hooks and load errors as JSON.",
+)
 def plugins_list(as_json: bool) -> None:
     """List every installed vautoml plugin and what it provides."""
     listing = get_plugins().listing()
@@ -100,7 +125,14 @@ def plugins_list(as_json: bool) -> None:
         table.add_column(column)
     for row in listing:
         status = "[red]" + "; ".join(row["errors"]) + "[/red]" if row["errors"] else "ok"
-        table.add_row(row["name"], row["distribution"], row["version"], ", ".join(row["verticals"]) or "-", ", ".join(row["hooks"]) or "-", status)
+        table.add_row(
+            row["name"],
+            row["distribution"],
+            row["version"],
+            ", ".join(row["verticals"]) or "-",
+            ", ".join(row["hooks"]) or "-",
+            status,
+        )
     Console(width=max(120, Console().width)).print(table)
     if not listing:
         click.echo("No plugins installed. Install one, e.g. pip install -e plugins/vision", err=True)
@@ -126,7 +158,13 @@ def _parse_duration(text: str | None) -> float | None:
     return seconds
 
 
-def _loader_options(pairs: tuple[str, ...], target_column: str | None, text_column: str | None, no_header: bool, missing_values: tuple[str, ...]) -> dict[str, str]:
+def _loader_options(
+    pairs: tuple[str, ...],
+    target_column: str | None,
+    text_column: str | None,
+    no_header: bool,
+    missing_values: tuple[str, ...],
+) -> dict[str, str]:
     """-O pairs plus the table and text flags, which are shorthands for loader options."""
     options = _parse_options(pairs)
     flags = {
@@ -172,42 +210,171 @@ def _progress(quiet: bool, verbose: bool) -> Any:
 
 # Flags that --resume cannot change: the run continues with the request it started with.
 _REQUEST_FLAGS = (
-    "plugin", "data", "test_data", "target_column", "text_column", "no_header", "missing_values", "data_options", "config", "tuner", "max_trials",
-    "epochs", "batch_size", "time_budget", "max_failed_trials", "refit", "cost_fp", "cost_fn", "seed", "run_name",
+    "plugin",
+    "data",
+    "test_data",
+    "target_column",
+    "text_column",
+    "no_header",
+    "missing_values",
+    "data_options",
+    "config",
+    "tuner",
+    "max_trials",
+    "epochs",
+    "batch_size",
+    "time_budget",
+    "max_failed_trials",
+    "refit",
+    "cost_fp",
+    "cost_fn",
+    "seed",
+    "run_name",
 )
 
 
 @main.command()
-@click.option("--plugin", "plugin", help="Vertical to search, e.g. vision, text, finance, medical (see 'vautoml plugins list').")
-@click.option("--data", type=click.Path(path_type=Path), help="Training data: an image folder, .npz/.h5, a CSV/TSV/Parquet table or a folder of .txt files per class. Default: the vertical's built-in dataset.")
-@click.option("--test-data", type=click.Path(path_type=Path), help="Held-out test data in the same format. Default: a stratified 20% of --data.")
-@click.option("--target-column", metavar="NAME|POS", help="Tables: the column to predict, by name or 1-based position (-1 = last). Default: a column named target/label/class/y/outcome, else the last.")
-@click.option("--text-column", metavar="NAME|POS", help="Text tables: the column holding the text. Default: the column with clearly the longest cells.")
-@click.option("--no-header", is_flag=True, help="Tables: the first line is data; columns are named column_1, column_2, ...")
-@click.option("--missing-values", multiple=True, metavar="[COLS=]VALUES", help="Tables: extra values that mean missing, for every column (0) or some (glucose,bmi=0). Repeatable.")
-@click.option("--data-option", "-O", "data_options", multiple=True, metavar="KEY=VALUE", help="Loader option, e.g. -O image_size=32, -O categorical=zip, -O positive_class=bad.")
-@click.option("--config", type=click.Path(path_type=Path), help="A search.toml: [search] settings and the [space] to search (depth, width, initializers, optimizers, learning rates, schedules, dropout, L1/L2, batch norm, batch size). Flags win over it.")
+@click.option(
+    "--plugin", "plugin", help="Vertical to search, e.g. vision, text, finance, medical (see 'vautoml plugins list')."
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    help="Training data: an image folder, .npz/.h5, a CSV/TSV/Parquet table or a folder of .txt files per class. Default: the vertical's built-in dataset.",
+)
+@click.option(
+    "--test-data",
+    type=click.Path(path_type=Path),
+    help="Held-out test data in the same format. Default: a stratified 20% of --data.",
+)
+@click.option(
+    "--target-column",
+    metavar="NAME|POS",
+    help="Tables: the column to predict, by name or 1-based position (-1 = last). Default: a column named target/label/class/y/outcome, else the last.",
+)
+@click.option(
+    "--text-column",
+    metavar="NAME|POS",
+    help="Text tables: the column holding the text. Default: the column with clearly the longest cells.",
+)
+@click.option(
+    "--no-header", is_flag=True, help="Tables: the first line is data; columns are named column_1, column_2, ..."
+)
+@click.option(
+    "--missing-values",
+    multiple=True,
+    metavar="[COLS=]VALUES",
+    help="Tables: extra values that mean missing, for every column (0) or some (glucose,bmi=0). Repeatable.",
+)
+@click.option(
+    "--data-option",
+    "-O",
+    "data_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Loader option, e.g. -O image_size=32, -O categorical=zip, -O positive_class=bad.",
+)
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    help="A search.toml: [search] settings and the [space] to search (depth, width, initializers, optimizers, learning rates, schedules, dropout, L1/L2, batch norm, batch size). Flags win over it.",
+)
 @click.option("--tuner", type=click.Choice(TUNERS), show_default=DEFAULTS.tuner)
-@click.option("--max-trials", type=click.IntRange(1), help=f"Most hyperparameter sets to try. Default: no cap with --time-budget (the budget ends the search), else {DEFAULT_MAX_TRIALS}.")
-@click.option("--epochs", type=click.IntRange(1), help=f"Most epochs per trial (early stopping may end sooner). Default: about {TARGET_STEPS} optimizer steps, {MIN_EPOCHS} to {MAX_EPOCHS} epochs.")
-@click.option("--batch-size", type=click.IntRange(1), help=f"Default: from the training rows, one in {ROWS_PER_BATCH_UNIT}, a power of two from {MIN_BATCH} to {MAX_BATCH}.")
-@click.option("--time-budget", metavar="DURATION", help="Wall-clock budget for the whole run up to the export, e.g. 90s, 10m, 1h: time is kept back for the refit, no trial starts once it is needed, a running one stops at its next epoch end.")
-@click.option("--max-failed-trials", type=click.IntRange(1, 1000), show_default=str(DEFAULTS.max_consecutive_failed_trials), help="Consecutive failed trials that end the search (the best completed trial is still exported).")
-@click.option("--refit/--no-refit", default=True, show_default=True, help="Refit the best hyperparameters on train+validation, or export the best trial's own weights.")
-@click.option("--cost-fp", type=float, help="Binary tasks: cost of a false positive; with --cost-fn the threshold minimises validation cost (default: Youden's J).")
+@click.option(
+    "--max-trials",
+    type=click.IntRange(1),
+    help=f"Most hyperparameter sets to try. Default: no cap with --time-budget (the budget ends the search), else {DEFAULT_MAX_TRIALS}.",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(1),
+    help=f"Most epochs per trial (early stopping may end sooner). Default: about {TARGET_STEPS} optimizer steps, {MIN_EPOCHS} to {MAX_EPOCHS} epochs.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    help=f"Default: from the training rows, one in {ROWS_PER_BATCH_UNIT}, a power of two from {MIN_BATCH} to {MAX_BATCH}.",
+)
+@click.option(
+    "--time-budget",
+    metavar="DURATION",
+    help="Wall-clock budget for the whole run up to the export, e.g. 90s, 10m, 1h: time is kept back for the refit, no trial starts once it is needed, a running one stops at its next epoch end.",
+)
+@click.option(
+    "--max-failed-trials",
+    type=click.IntRange(1, 1000),
+    show_default=str(DEFAULTS.max_consecutive_failed_trials),
+    help="Consecutive failed trials that end the search (the best completed trial is still exported).",
+)
+@click.option(
+    "--refit/--no-refit",
+    default=True,
+    show_default=True,
+    help="Refit the best hyperparameters on train+validation, or export the best trial's own weights.",
+)
+@click.option(
+    "--cost-fp",
+    type=float,
+    help="Binary tasks: cost of a false positive; with --cost-fn the threshold minimises validation cost (default: Youden's J).",
+)
 @click.option("--cost-fn", type=float, help="Binary tasks: cost of a false negative.")
-@click.option("--seed", type=click.IntRange(0, 2**32 - 1), show_default=str(DEFAULTS.seed), help="Seed for the split, the tuner and Keras.")
-@click.option("--run-name", metavar="NAME", help="Name the run (its id). Running the same command again with the same name continues it if it was interrupted.")
-@click.option("--resume", "resume_id", metavar="RUN_ID", help="Continue an interrupted run with the settings it started with; finished trials are not run again.")
-@click.option("--registry", type=click.Path(path_type=Path), default=None, help="Model registry folder. Default: $VAUTOML_REGISTRY or ./registry.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    show_default=str(DEFAULTS.seed),
+    help="Seed for the split, the tuner and Keras.",
+)
+@click.option(
+    "--run-name",
+    metavar="NAME",
+    help="Name the run (its id). Running the same command again with the same name continues it if it was interrupted.",
+)
+@click.option(
+    "--resume",
+    "resume_id",
+    metavar="RUN_ID",
+    help="Continue an interrupted run with the settings it started with; finished trials are not run again.",
+)
+@click.option(
+    "--registry",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model registry folder. Default: $VAUTOML_REGISTRY or ./registry.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No live display: one log line per trial and step.")
-@click.option("--verbose", "-v", is_flag=True, help="Also show Keras's per-epoch progress bars (implies log lines instead of the live display).")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also show Keras's per-epoch progress bars (implies log lines instead of the live display).",
+)
 @click.pass_context
 def search(
-    ctx: click.Context, plugin: str | None, data: Path | None, test_data: Path | None, target_column: str | None, text_column: str | None, no_header: bool,
-    missing_values: tuple[str, ...], data_options: tuple[str, ...], config: Path | None, tuner: str | None, max_trials: int | None, epochs: int | None,
-    batch_size: int | None, time_budget: str | None, max_failed_trials: int | None, refit: bool, cost_fp: float | None, cost_fn: float | None,
-    seed: int | None, run_name: str | None, resume_id: str | None, registry: Path | None, quiet: bool, verbose: bool,
+    ctx: click.Context,
+    plugin: str | None,
+    data: Path | None,
+    test_data: Path | None,
+    target_column: str | None,
+    text_column: str | None,
+    no_header: bool,
+    missing_values: tuple[str, ...],
+    data_options: tuple[str, ...],
+    config: Path | None,
+    tuner: str | None,
+    max_trials: int | None,
+    epochs: int | None,
+    batch_size: int | None,
+    time_budget: str | None,
+    max_failed_trials: int | None,
+    refit: bool,
+    cost_fp: float | None,
+    cost_fn: float | None,
+    seed: int | None,
+    run_name: str | None,
+    resume_id: str | None,
+    registry: Path | None,
+    quiet: bool,
+    verbose: bool,
 ) -> None:
     """Search models for a vertical and export the best one to the registry."""
     from .pipeline import resume as resume_run
@@ -221,22 +388,42 @@ def search(
             click.echo(f"Warning: plugin {record.label}: {problem} (see 'vautoml plugins list')", err=True)
     progress = _progress(quiet, verbose)
     if resume_id is not None:
-        conflicting = [name for name in _REQUEST_FLAGS if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+        conflicting = [
+            name for name in _REQUEST_FLAGS if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+        ]
         if conflicting:
             flags = ", ".join("--" + name.replace("_", "-") for name in conflicting)
-            raise UsageError(f"--resume continues run {resume_id} with the settings it started with", f"leave out {flags}")
+            raise UsageError(
+                f"--resume continues run {resume_id} with the settings it started with", f"leave out {flags}"
+            )
         result = resume_run(resume_id, registry=registry, progress=progress, verbose=verbose, started=started)
     else:
         if plugin is None:
-            raise UsageError("missing option --plugin", "name a vertical, e.g. --plugin vision (see 'vautoml plugins list'), or continue an interrupted run with --resume RUN_ID")
+            raise UsageError(
+                "missing option --plugin",
+                "name a vertical, e.g. --plugin vision (see 'vautoml plugins list'), or continue an interrupted run with --resume RUN_ID",
+            )
         result = run_search(
-            plugin, data,
+            plugin,
+            data,
             test_data=test_data,
             data_options=_loader_options(data_options, target_column, text_column, no_header, missing_values),
             config=config,
-            tuner=tuner, max_trials=max_trials, epochs=epochs, batch_size=batch_size, seed=seed,
-            time_budget=_parse_duration(time_budget), max_failed_trials=max_failed_trials, refit=refit, cost_fp=cost_fp, cost_fn=cost_fn,
-            run_name=run_name, registry=registry, progress=progress, verbose=verbose, started=started,
+            tuner=tuner,
+            max_trials=max_trials,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            time_budget=_parse_duration(time_budget),
+            max_failed_trials=max_failed_trials,
+            refit=refit,
+            cost_fp=cost_fp,
+            cost_fn=cost_fn,
+            run_name=run_name,
+            registry=registry,
+            progress=progress,
+            verbose=verbose,
+            started=started,
         )
     info = result.report["search"]
     trials = info["trials"]
@@ -255,7 +442,13 @@ def registry_group() -> None:
     """Browse the model registry: list, show, compare and remove runs."""
 
 
-_REGISTRY_OPTION = click.option("--registry", "root", type=click.Path(path_type=Path), default=None, help="Model registry folder. Default: $VAUTOML_REGISTRY or ./registry.")
+_REGISTRY_OPTION = click.option(
+    "--registry",
+    "root",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model registry folder. Default: $VAUTOML_REGISTRY or ./registry.",
+)
 
 
 def _root(root: Path | None) -> Path:
@@ -292,7 +485,10 @@ def registry_list(vertical: str | None, as_json: bool, root: Path | None) -> Non
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo(f"No finished runs in {_root(root)}{' for ' + vertical if vertical else ''}. Start one with: vautoml search --plugin vision", err=True)
+        click.echo(
+            f"No finished runs in {_root(root)}{' for ' + vertical if vertical else ''}. Start one with: vautoml search --plugin vision",
+            err=True,
+        )
         return
     table = Table(title=f"runs in {escape(str(_root(root)))}")
     for column in ("run", "vertical", "task", "created", "test metric", "trials", "seconds"):
@@ -303,7 +499,21 @@ def registry_list(vertical: str | None, as_json: bool, root: Path | None) -> Non
             cells = (row["run_id"], row["vertical"], "-", row["created"], "DAMAGED", "-", "-", "see below")
             table.add_row(*(escape(_number(v)) for v in cells), style="red")
             continue
-        table.add_row(*(escape(_number(v)) for v in (row["run_id"], row["vertical"], row["task"], row["created"], f"{row['metric']} {_number(row['value'])}", row["trials"], f"{row['seconds'] or 0:.0f}", row["data"])))
+        table.add_row(
+            *(
+                escape(_number(v))
+                for v in (
+                    row["run_id"],
+                    row["vertical"],
+                    row["task"],
+                    row["created"],
+                    f"{row['metric']} {_number(row['value'])}",
+                    row["trials"],
+                    f"{row['seconds'] or 0:.0f}",
+                    row["data"],
+                )
+            )
+        )
     _console().print(table)
     for row in rows:
         if row["damaged"]:
@@ -340,18 +550,45 @@ def registry_show(run: str, as_json: bool, root: Path | None) -> None:
         ("created", manifest.get("created")),
         ("data", f"{manifest['data'].get('source')} (sha256 {manifest['data'].get('fingerprint', '')[:12]})"),
         ("test data", manifest["data"].get("test_source")),
-        ("search", f"{search.get('tuner')}, objective {search.get('objective')} ({search.get('direction')}), best {_number(search.get('best_score'))} in trial {search.get('best_trial')}"),
-        ("trials", ", ".join(f"{k} {v}" for k, v in search.get("trials", {}).items()) + (f"; stopped early: {search['stopped_early']}" if search.get("stopped_early") else "")),
+        (
+            "search",
+            f"{search.get('tuner')}, objective {search.get('objective')} ({search.get('direction')}), best {_number(search.get('best_score'))} in trial {search.get('best_trial')}",
+        ),
+        (
+            "trials",
+            ", ".join(f"{k} {v}" for k, v in search.get("trials", {}).items())
+            + (f"; stopped early: {search['stopped_early']}" if search.get("stopped_early") else ""),
+        ),
         ("time", f"{search.get('time_used_seconds') or 0:.1f}s used{budget}"),
         ("model", report.get("model", {}).get("training")),
         ("test " + name, _number(value)),
-        *((f"test {key}", _number(metric)) for key, metric in {**report.get("test_metrics", {}), **report.get("test_metrics", {}).get("binary", {})}.items() if isinstance(metric, (int, float)) and key != "examples"),
-        ("best hyperparameters", ", ".join(f"{k}={_number(v)}" for k, v in report.get("best_hyperparameters", {}).items())),
+        *(
+            (f"test {key}", _number(metric))
+            for key, metric in {
+                **report.get("test_metrics", {}),
+                **report.get("test_metrics", {}).get("binary", {}),
+            }.items()
+            if isinstance(metric, (int, float)) and key != "examples"
+        ),
+        (
+            "best hyperparameters",
+            ", ".join(f"{k}={_number(v)}" for k, v in report.get("best_hyperparameters", {}).items()),
+        ),
         ("report sections", ", ".join(report.get("sections", {})) or "-"),
         ("versions", ", ".join(f"{k} {v}" for k, v in manifest.get("libraries", {}).items())),
-        ("exports", ", ".join(f"{fmt}: {e['file']} (max difference {e['max_abs_difference']:.2g})" for fmt, e in manifest.get("exports", {}).items()) or "-"),
-        ("files", ", ".join(f for f in manifest.get("files", []) if not f.startswith(("logs/", "plots/")))
-         + f", {sum(f.startswith('plots/') for f in manifest.get('files', []))} plots and {sum(f.startswith('logs/') for f in manifest.get('files', []))} trial logs"),
+        (
+            "exports",
+            ", ".join(
+                f"{fmt}: {e['file']} (max difference {e['max_abs_difference']:.2g})"
+                for fmt, e in manifest.get("exports", {}).items()
+            )
+            or "-",
+        ),
+        (
+            "files",
+            ", ".join(f for f in manifest.get("files", []) if not f.startswith(("logs/", "plots/")))
+            + f", {sum(f.startswith('plots/') for f in manifest.get('files', []))} plots and {sum(f.startswith('logs/') for f in manifest.get('files', []))} trial logs",
+        ),
     ]
     for field, text in rows:
         table.add_row(escape(field), escape(str(text)))
@@ -370,7 +607,9 @@ def registry_compare(runs: tuple[str, ...], as_json: bool, root: Path | None) ->
     from .runs import comparison, find_run
 
     if len(runs) < 2:
-        raise UsageError("compare needs at least two runs", "pass two or more run ids, e.g. from 'vautoml registry list'")
+        raise UsageError(
+            "compare needs at least two runs", "pass two or more run ids, e.g. from 'vautoml registry list'"
+        )
     found = [find_run(_root(root), run) for run in runs]
     rows = comparison(found)
     if as_json:
@@ -403,13 +642,28 @@ def registry_rm(runs: tuple[str, ...], yes: bool, root: Path | None) -> None:
         click.echo(f"removed {run.path}")
 
 
-_MODEL_OPTION = click.option("--model", "model", required=True, metavar="RUN|PATH", help="A run id from 'vautoml registry list', or a run folder.")
+_MODEL_OPTION = click.option(
+    "--model",
+    "model",
+    required=True,
+    metavar="RUN|PATH",
+    help="A run id from 'vautoml registry list', or a run folder.",
+)
 
 
 @main.command()
 @_MODEL_OPTION
-@click.option("--data", type=click.Path(path_type=Path), required=True, help="Raw inputs: a table file (CSV/TSV/Parquet), a .txt file (one text per line) or folder of .txt files, an image or a folder of images.")
-@click.option("--output", type=click.Path(path_type=Path), help="Write the predictions to this CSV file instead of standard output.")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Raw inputs: a table file (CSV/TSV/Parquet), a .txt file (one text per line) or folder of .txt files, an image or a folder of images.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write the predictions to this CSV file instead of standard output.",
+)
 @_REGISTRY_OPTION
 def predict(model: str, data: Path, output: Path | None, root: Path | None) -> None:
     """Predict labels and class probabilities for raw inputs with a finished run's model."""
@@ -431,7 +685,9 @@ def predict(model: str, data: Path, output: Path | None, root: Path | None) -> N
         writer.writerows([name, f"{value:.6g}"] for name, value in zip(inputs.names, labels))
     else:
         writer.writerow(["input", "label", *(f"probability_{name}" for name in predictor.class_names)])
-        writer.writerows([name, label, *(f"{p:.6f}" for p in row)] for name, label, row in zip(inputs.names, labels, scores))
+        writer.writerows(
+            [name, label, *(f"{p:.6f}" for p in row)] for name, label, row in zip(inputs.names, labels, scores)
+        )
     if output is None:
         click.echo(buffer.getvalue(), nl=False)
         return
@@ -441,8 +697,15 @@ def predict(model: str, data: Path, output: Path | None, root: Path | None) -> N
 
 @main.command()
 @_MODEL_OPTION
-@click.option("--data", type=click.Path(path_type=Path), required=True, help="Labelled data in the training data's format and columns.")
-@click.option("--output", type=click.Path(path_type=Path), help="Also write the metrics and report sections to this JSON file.")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Labelled data in the training data's format and columns.",
+)
+@click.option(
+    "--output", type=click.Path(path_type=Path), help="Also write the metrics and report sections to this JSON file."
+)
 @_REGISTRY_OPTION
 def evaluate(model: str, data: Path, output: Path | None, root: Path | None) -> None:
     """Score a finished run on labelled data: the search's test metrics and the vertical's report sections."""
@@ -461,8 +724,18 @@ def evaluate(model: str, data: Path, output: Path | None, root: Path | None) -> 
 
 @main.command("export")
 @click.argument("run", metavar="RUN|PATH")
-@click.option("--format", "fmt", required=True, metavar="onnx|weights", help="onnx: model.onnx for onnxruntime (needs pip install 'vertical-automl[onnx]'); weights: model.weights.h5 for Keras's load_weights.")
-@click.option("--output", type=click.Path(path_type=Path), help="Write here instead of into the run folder (a weights file must end in .weights.h5); the run's manifest is then left as it is.")
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    metavar="onnx|weights",
+    help="onnx: model.onnx for onnxruntime (needs pip install 'vertical-automl[onnx]'); weights: model.weights.h5 for Keras's load_weights.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write here instead of into the run folder (a weights file must end in .weights.h5); the run's manifest is then left as it is.",
+)
 @_REGISTRY_OPTION
 def export_command(run: str, fmt: str, output: Path | None, root: Path | None) -> None:
     """Export a finished run's model as ONNX or Keras weights, checked against the Keras model's predictions."""
@@ -471,7 +744,9 @@ def export_command(run: str, fmt: str, output: Path | None, root: Path | None) -
 
     # Checked by export_model, not click.Choice, so a bad format is one line like every other vautoml error.
     result = export_model(find_run(_root(root), run).path, fmt, output)
-    click.echo(f"wrote {result.path} (max difference from Keras {result.max_difference:.2g} on {result.inputs_checked} inputs)")
+    click.echo(
+        f"wrote {result.path} (max difference from Keras {result.max_difference:.2g} on {result.inputs_checked} inputs)"
+    )
 
 
 get_plugins().call_each("register_commands", lambda record: {"cli": main})

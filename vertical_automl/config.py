@@ -24,10 +24,12 @@ data says what the task is.
 from __future__ import annotations
 
 import math
-import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+import tomllib
 
 from . import space
 from .errors import UsageError
@@ -52,6 +54,7 @@ def _integer(low: int, high: int) -> Callable[[Any], int]:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise _Invalid(f"an integer from {low} to {high}")
         return value
+
     return check
 
 
@@ -66,12 +69,12 @@ def _duration(value: Any) -> float:
     if isinstance(value, str):
         seconds = parse_duration(value)
         if seconds is None:
-            raise _Invalid("a duration such as \"90s\", \"10m\", \"1h\" or a number of seconds")
+            raise _Invalid('a duration such as "90s", "10m", "1h" or a number of seconds')
         return seconds
     try:
         return _positive_number(value)
     except _Invalid:
-        raise _Invalid("a duration such as \"90s\", \"10m\", \"1h\" or a number of seconds") from None
+        raise _Invalid('a duration such as "90s", "10m", "1h" or a number of seconds') from None
 
 
 def _one_of(allowed: tuple[str, ...]) -> Callable[[Any], str]:
@@ -79,12 +82,15 @@ def _one_of(allowed: tuple[str, ...]) -> Callable[[Any], str]:
         if value not in allowed:
             raise _Invalid("one of " + ", ".join(f'"{a}"' for a in allowed))
         return value
+
     return check
 
 
 def _objective(value: Any) -> str:
     if not isinstance(value, str) or not value.startswith("val_"):
-        raise _Invalid('a validation metric name such as "val_loss", "val_accuracy", "val_auc", "val_mae" or "val_rmse"')
+        raise _Invalid(
+            'a validation metric name such as "val_loss", "val_accuracy", "val_auc", "val_mae" or "val_rmse"'
+        )
     return value
 
 
@@ -105,23 +111,33 @@ SEARCH_KEYS: dict[str, Callable[[Any], Any]] = {
 def _int_range(low: int, high: int) -> Callable[[Any], tuple[int, int]]:
     def check(value: Any) -> tuple[int, int]:
         allowed = f"[min, max], integers with {low} <= min <= max <= {high}"
-        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        if not (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ):
             raise _Invalid(allowed)
         if not low <= value[0] <= value[1] <= high:
             raise _Invalid(allowed)
         return value[0], value[1]
+
     return check
 
 
 def _float_range(low: float, high: float, what: str, log: bool = False) -> Callable[[Any], tuple[float, float]]:
     def check(value: Any) -> tuple[float, float]:
         allowed = f"[low, high], {what} with {low:g} {'<' if log else '<='} low <= high <= {high:g}"
-        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        if not (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        ):
             raise _Invalid(allowed)
         first, second = float(value[0]), float(value[1])
         if not (low <= first <= second <= high) or (log and first <= 0):
             raise _Invalid(allowed)
         return first, second
+
     return check
 
 
@@ -130,6 +146,7 @@ def _choices(describe: str, item: Callable[[Any], bool]) -> Callable[[Any], tupl
         if not (isinstance(value, list) and value and all(item(v) for v in value)):
             raise _Invalid(f"a non-empty list of {describe}")
         return tuple(dict.fromkeys(value))
+
     return check
 
 
@@ -143,7 +160,9 @@ def _penalties(value: Any) -> bool:
 
 SPACE_KEYS: dict[str, Callable[[Any], Any]] = {
     "depth": _int_range(1, 16),
-    "width": _choices("integers from 1 to 4096", lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4096),
+    "width": _choices(
+        "integers from 1 to 4096", lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4096
+    ),
     "initializers": _names(space.INITIALIZERS),
     "optimizers": _names(space.OPTIMIZERS),
     "learning_rate": _float_range(0, 10, "numbers", log=True),
@@ -153,7 +172,9 @@ SPACE_KEYS: dict[str, Callable[[Any], Any]] = {
     "l1": _choices("penalties from 0 to 1", _penalties),
     "l2": _choices("penalties from 0 to 1", _penalties),
     "batch_norm": _choices("true/false", lambda v: isinstance(v, bool)),
-    "batch_size": _choices("integers from 1 to 1048576", lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1 << 20),
+    "batch_size": _choices(
+        "integers from 1 to 1048576", lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1 << 20
+    ),
 }
 
 
@@ -180,9 +201,13 @@ def load_config(path: str | Path) -> SearchConfig:
     except FileNotFoundError:
         raise UsageError(f"--config file '{path}' does not exist", "check the path") from None
     except OSError as error:
-        raise UsageError(f"cannot read --config file '{path}' ({error.strerror})", "check the path and its permissions") from None
+        raise UsageError(
+            f"cannot read --config file '{path}' ({error.strerror})", "check the path and its permissions"
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UsageError(f"{path} is not valid TOML: {error}", "fix the syntax (see the example in the README)") from None
+        raise UsageError(
+            f"{path} is not valid TOML: {error}", "fix the syntax (see the example in the README)"
+        ) from None
     unknown = set(document) - {"search", "space"}
     if unknown:
         raise UsageError(f"{path}: unknown table or key '{sorted(unknown)[0]}'", "use the tables [search] and [space]")

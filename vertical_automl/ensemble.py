@@ -16,8 +16,8 @@ validation split.  Pure NumPy and scikit-learn: no Keras here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from sklearn.metrics import accuracy_score, log_loss, mean_absolute_error, mean_squared_error, roc_auc_score
@@ -77,7 +77,9 @@ def candidates_within_margin(candidates: list[Candidate], direction: str) -> lis
     return [c for c in ranked if c.score <= best + ERROR_MARGIN * abs(best)]
 
 
-def select(candidates: list[Candidate], y: np.ndarray, objective: str, direction: str, task: str, max_members: int) -> Selection:
+def select(
+    candidates: list[Candidate], y: np.ndarray, objective: str, direction: str, task: str, max_members: int
+) -> Selection:
     """Greedy ensemble selection with replacement over ``candidates``, at most ``max_members`` distinct trials.
 
     Ties keep the smaller ensemble (an earlier round), so a member must

@@ -10,7 +10,8 @@ importance.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import (
@@ -28,7 +29,9 @@ from sklearn.metrics import (
 )
 
 
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, probabilities: np.ndarray, class_names: tuple[str, ...]) -> dict[str, Any]:
+def classification_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, probabilities: np.ndarray, class_names: tuple[str, ...]
+) -> dict[str, Any]:
     """Accuracy, macro and per-class precision/recall/F1, log loss and the confusion matrix of ``y_pred``."""
     labels = list(range(len(class_names)))
     precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
@@ -82,10 +85,17 @@ def rates(tp: int, fp: int, tn: int, fn: int) -> dict[str, float]:
     def ratio(a: int, b: int) -> float:
         return float(a / b) if b else float("nan")
 
-    return {"sensitivity": ratio(tp, tp + fn), "specificity": ratio(tn, tn + fp), "ppv": ratio(tp, tp + fp), "npv": ratio(tn, tn + fn)}
+    return {
+        "sensitivity": ratio(tp, tp + fn),
+        "specificity": ratio(tn, tn + fp),
+        "ppv": ratio(tp, tp + fp),
+        "npv": ratio(tn, tn + fn),
+    }
 
 
-def choose_threshold(y_true: np.ndarray, p_positive: np.ndarray, cost_fp: float | None = None, cost_fn: float | None = None) -> dict[str, Any]:
+def choose_threshold(
+    y_true: np.ndarray, p_positive: np.ndarray, cost_fp: float | None = None, cost_fn: float | None = None
+) -> dict[str, Any]:
     """The decision threshold on validation data: least total cost, or by default Youden's J.
 
     Candidates are the ROC curve's thresholds; with costs, the one minimising
@@ -125,9 +135,17 @@ def transfer_threshold(decision: dict[str, Any], chosen_on: np.ndarray, exported
         threshold = float(np.nextafter(ordered[0], np.inf))
     else:
         threshold = float(ordered[count - 1])
-    method = (f"{decision['method']}, chosen on the searched trials' validation scores; moved to the exported refit so it "
-              f"calls the same share ({share:.1%}) of the validation examples positive (trials' threshold {decision['threshold']:.4f})")
-    return {**decision, "threshold": float(np.clip(threshold, 0.0, 1.0)), "method": method, "trials_threshold": decision["threshold"], "positive_share": share}
+    method = (
+        f"{decision['method']}, chosen on the searched trials' validation scores; moved to the exported refit so it "
+        f"calls the same share ({share:.1%}) of the validation examples positive (trials' threshold {decision['threshold']:.4f})"
+    )
+    return {
+        **decision,
+        "threshold": float(np.clip(threshold, 0.0, 1.0)),
+        "method": method,
+        "trials_threshold": decision["threshold"],
+        "positive_share": share,
+    }
 
 
 def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
@@ -146,7 +164,12 @@ def ks_statistic(y_true: np.ndarray, p_positive: np.ndarray) -> float:
 
 
 def bootstrap_intervals(
-    y_true: np.ndarray, p_positive: np.ndarray, statistics: dict[str, Callable[[np.ndarray, np.ndarray], float]], resamples: int = 1000, seed: int = 0, level: float = 0.95
+    y_true: np.ndarray,
+    p_positive: np.ndarray,
+    statistics: dict[str, Callable[[np.ndarray, np.ndarray], float]],
+    resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
 ) -> dict[str, dict[str, float]]:
     """Percentile bootstrap confidence intervals, resampling test examples with replacement."""
     rng = np.random.default_rng(seed)
@@ -160,7 +183,13 @@ def bootstrap_intervals(
     for name, values in draws.items():
         finite = np.array([v for v in values if np.isfinite(v)])
         low, high = np.percentile(finite, [tail, 100 - tail]) if len(finite) else (float("nan"), float("nan"))
-        out[name] = {"estimate": float(statistics[name](y_true, p_positive)), "low": float(low), "high": float(high), "level": level, "resamples": resamples}
+        out[name] = {
+            "estimate": float(statistics[name](y_true, p_positive)),
+            "low": float(low),
+            "high": float(high),
+            "level": level,
+            "resamples": resamples,
+        }
     return out
 
 
@@ -172,20 +201,26 @@ def reliability_table(y_true: np.ndarray, p_positive: np.ndarray, bins: int = 10
     for b in range(bins):
         inside = which == b
         if inside.any():
-            table.append({
-                "bin": [float(edges[b]), float(edges[b + 1])],
-                "examples": int(inside.sum()),
-                "mean_predicted": float(p_positive[inside].mean()),
-                "observed_rate": float(y_true[inside].mean()),
-            })
+            table.append(
+                {
+                    "bin": [float(edges[b]), float(edges[b + 1])],
+                    "examples": int(inside.sum()),
+                    "mean_predicted": float(p_positive[inside].mean()),
+                    "observed_rate": float(y_true[inside].mean()),
+                }
+            )
     return table
 
 
-def permutation_importance(score: Callable[[Any, np.ndarray], float], x: Any, y: np.ndarray, repeats: int = 5, seed: int = 0) -> list[dict[str, Any]]:
+def permutation_importance(
+    score: Callable[[Any, np.ndarray], float], x: Any, y: np.ndarray, repeats: int = 5, seed: int = 0
+) -> list[dict[str, Any]]:
     """Drop in ``score(x, y)`` when each column of the raw table ``x`` is shuffled (scikit-learn's implementation)."""
     from sklearn.inspection import permutation_importance as sklearn_permutation_importance
 
-    result = sklearn_permutation_importance(_Trained(), x, y, scoring=lambda _, xs, ys: score(xs, ys), n_repeats=repeats, random_state=seed)
+    result = sklearn_permutation_importance(
+        _Trained(), x, y, scoring=lambda _, xs, ys: score(xs, ys), n_repeats=repeats, random_state=seed
+    )
     rows = [
         {"feature": str(name), "importance_mean": float(mean), "importance_std": float(std)}
         for name, mean, std in zip(x.columns, result.importances_mean, result.importances_std)
@@ -196,5 +231,5 @@ def permutation_importance(score: Callable[[Any, np.ndarray], float], x: Any, y:
 class _Trained:
     """Stands in for an estimator: scikit-learn insists on ``fit``, but the model is already trained and ``score`` calls it."""
 
-    def fit(self, *args: Any, **kwargs: Any) -> "_Trained":
+    def fit(self, *args: Any, **kwargs: Any) -> _Trained:
         return self

@@ -30,7 +30,18 @@ MODEL_FILE = "model.keras"
 MODEL_CARD_FILE = "model_card.md"
 
 
-BUNDLE_LIBRARIES = ("vertical-automl", "keras", "keras-tuner", "torch", "numpy", "scikit-learn", "pandas", "pyarrow", "h5py", "pillow")
+BUNDLE_LIBRARIES = (
+    "vertical-automl",
+    "keras",
+    "keras-tuner",
+    "torch",
+    "numpy",
+    "scikit-learn",
+    "pandas",
+    "pyarrow",
+    "h5py",
+    "pillow",
+)
 
 
 def library_versions(names: tuple[str, ...] = BUNDLE_LIBRARIES) -> dict[str, str]:
@@ -74,10 +85,21 @@ def save_model(model: keras.Model, bundle: Path, sample: np.ndarray) -> None:
     reloaded = keras.saving.load_model(path, safe_mode=True)
     again = np.asarray(reloaded.predict(sample, verbose=0))
     if not np.allclose(again, expected, rtol=1e-4, atol=1e-5):
-        raise SearchError("the exported model gives different predictions after reloading", "report this as a bug with --debug output")
+        raise SearchError(
+            "the exported model gives different predictions after reloading", "report this as a bug with --debug output"
+        )
 
 
-def write_bundle(bundle: Path, model: keras.Model, documents: dict[str, Any], vertical: Vertical, evaluation: Evaluation, sections: list[ReportSection], sample: np.ndarray, logs: Path) -> None:
+def write_bundle(
+    bundle: Path,
+    model: keras.Model,
+    documents: dict[str, Any],
+    vertical: Vertical,
+    evaluation: Evaluation,
+    sections: list[ReportSection],
+    sample: np.ndarray,
+    logs: Path,
+) -> None:
     """Write ``model.keras`` (verified), every JSON sidecar in ``documents``, the model card, the reports and the trial logs.
 
     The manifest is written last, listing the report's files too.
@@ -98,10 +120,14 @@ def write_bundle(bundle: Path, model: keras.Model, documents: dict[str, Any], ve
 def _metric_lines(report: dict[str, Any]) -> list[str]:
     metrics, task = report["test_metrics"], report["task"]
     if task == "regression":
-        return [f"MAE {metrics['mae']:.4g}, RMSE {metrics['rmse']:.4g}, R2 {metrics['r2']:.4f} "
-                f"on {metrics['examples']} test examples"]
-    lines = [f"Accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
-             f"macro precision {metrics['macro_precision']:.4f}, macro recall {metrics['macro_recall']:.4f}"]
+        return [
+            f"MAE {metrics['mae']:.4g}, RMSE {metrics['rmse']:.4g}, R2 {metrics['r2']:.4f} "
+            f"on {metrics['examples']} test examples"
+        ]
+    lines = [
+        f"Accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
+        f"macro precision {metrics['macro_precision']:.4f}, macro recall {metrics['macro_recall']:.4f}"
+    ]
     if task == "binary":
         b, decision = metrics["binary"], report["decision_threshold"]
         lines += [
@@ -123,10 +149,19 @@ def _prediction_lines(task: str) -> list[str]:
         ]
     if task == "regression":
         return ["values = model.predict(x)[:, 0]  # in the target's own units"]
-    return ["probabilities = model.predict(x)", 'labels = [prep["class_names"][i] for i in probabilities.argmax(axis=1)]']
+    return [
+        "probabilities = model.predict(x)",
+        'labels = [prep["class_names"][i] for i in probabilities.argmax(axis=1)]',
+    ]
 
 
-def model_card(vertical: Vertical, preprocessing: dict[str, Any], report: dict[str, Any], manifest: dict[str, Any], sections: list[ReportSection] = ()) -> str:
+def model_card(
+    vertical: Vertical,
+    preprocessing: dict[str, Any],
+    report: dict[str, Any],
+    manifest: dict[str, Any],
+    sections: list[ReportSection] = (),
+) -> str:
     """A Markdown model card: use, data, metrics, limitations, input spec, and how to load it.
 
     It is built from plain-text report blocks, the vertical's sections among them, and rendered by the report's
@@ -137,17 +172,22 @@ def model_card(vertical: Vertical, preprocessing: dict[str, Any], report: dict[s
     splits = data["splits"]
     train = splits["train"]
     if task == "regression":
-        counts = f"target '{data['target']}' mean {train['target_mean']:.4g}, " \
-                 f"standard deviation {train['target_std']:.4g}"
+        counts = (
+            f"target '{data['target']}' mean {train['target_mean']:.4g}, standard deviation {train['target_std']:.4g}"
+        )
         task_line = f"Task: regression of '{data['target']}'"
     else:
         counts = "class counts " + ", ".join(f"{name}: {n}" for name, n in train["class_counts"].items())
         classes = f"classes ({len(data['classes'])}): {', '.join(data['classes'])}"
         task_line = f"Task: {task} classification of '{data['target']}'; {classes}"
-    shown_spec = {k: (f"[{len(v)} entries, see preprocessing.json]" if k == "vocabulary" else v) for k, v in spec.items()}
+    shown_spec = {
+        k: (f"[{len(v)} entries, see preprocessing.json]" if k == "vocabulary" else v) for k, v in spec.items()
+    }
     spec_json = "{\n" + ",\n".join(f"  {json.dumps(key)}: {json.dumps(value)}" for key, value in shown_spec.items())
     spec_json += "\n}"
-    usage = vertical.usage_code(spec) if vertical.usage_code else ["x = ...  # arrays shaped as in the input specification"]
+    usage = (
+        vertical.usage_code(spec) if vertical.usage_code else ["x = ...  # arrays shaped as in the input specification"]
+    )
     blocks: list[Block] = [
         Heading("Intended use"),
         Paragraph(
@@ -156,14 +196,16 @@ def model_card(vertical: Vertical, preprocessing: dict[str, Any], report: dict[s
             "Check the metrics below on data like yours before relying on it."
         ),
         Heading("Data"),
-        Bullets([
-            f"Source: {data['source']}; test split: {data['test_source']}",
-            task_line,
-            f"Examples: train {train['examples']}, validation {splits['validation']['examples']}, "
-            f"test {splits['test']['examples']}",
-            f"Training split: {counts}",
-            f"Fingerprint (sha256 of the data): {manifest['data']['fingerprint']}",
-        ]),
+        Bullets(
+            [
+                f"Source: {data['source']}; test split: {data['test_source']}",
+                task_line,
+                f"Examples: train {train['examples']}, validation {splits['validation']['examples']}, "
+                f"test {splits['test']['examples']}",
+                f"Training split: {counts}",
+                f"Fingerprint (sha256 of the data): {manifest['data']['fingerprint']}",
+            ]
+        ),
         Heading("Metrics on the held-out test split"),
         Bullets([*_metric_lines(report), f"The exported model: {report['model']['training']}."]),
     ]
@@ -175,24 +217,33 @@ def model_card(vertical: Vertical, preprocessing: dict[str, Any], report: dict[s
         Code(spec_json, "json"),
         *([Bullets(list(vertical.model_card_notes))] if vertical.model_card_notes else []),
         Heading("Use it without vertical-automl"),
-        Paragraph("Needs only keras (3.x) with the torch backend and numpy (and pillow for image files). "
-                  "Run from the bundle folder:"),
-        Code("\n".join([
-            "import json, os",
-            'os.environ["KERAS_BACKEND"] = "torch"',
-            "import keras, numpy as np",
-            'model = keras.saving.load_model("model.keras")  # safe mode stays on',
-            'prep = json.load(open("preprocessing.json"))',
-            *usage,
-            *_prediction_lines(task),
-        ]), "python"),
+        Paragraph(
+            "Needs only keras (3.x) with the torch backend and numpy (and pillow for image files). "
+            "Run from the bundle folder:"
+        ),
+        Code(
+            "\n".join(
+                [
+                    "import json, os",
+                    'os.environ["KERAS_BACKEND"] = "torch"',
+                    "import keras, numpy as np",
+                    'model = keras.saving.load_model("model.keras")  # safe mode stays on',
+                    'prep = json.load(open("preprocessing.json"))',
+                    *usage,
+                    *_prediction_lines(task),
+                ]
+            ),
+            "python",
+        ),
         Heading("Limitations"),
-        Bullets([
-            "Scores come from one held-out split of the data named above; "
-            "data from another source, device or population may score lower.",
-            "Inputs outside the documented shape or value range are not checked by the model itself.",
-            f"Library versions: {', '.join(f'{k} {v}' for k, v in manifest['libraries'].items())}.",
-        ]),
+        Bullets(
+            [
+                "Scores come from one held-out split of the data named above; "
+                "data from another source, device or population may score lower.",
+                "Inputs outside the documented shape or value range are not checked by the model itself.",
+                f"Library versions: {', '.join(f'{k} {v}' for k, v in manifest['libraries'].items())}.",
+            ]
+        ),
     ]
     text, _ = markdown.render(blocks, f"Model card: {vertical.name} run {manifest['run_id']}")  # no figures, no files
     return text

@@ -26,7 +26,11 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
 MEMBERS_SUFFIX = "_members"  # the last layer of a model with one output column per ensemble member
-DEFAULT_OBJECTIVES = {"binary": ("val_auc", "max"), "multiclass": ("val_accuracy", "max"), "regression": ("val_mae", "min")}
+DEFAULT_OBJECTIVES = {
+    "binary": ("val_auc", "max"),
+    "multiclass": ("val_accuracy", "max"),
+    "regression": ("val_mae", "min"),
+}
 # What compile_model reports per task, so what a search may optimise.
 OBJECTIVES = {
     "binary": ("val_auc", "val_accuracy", "val_loss"),
@@ -40,7 +44,7 @@ def direction_of(objective: str) -> str:
     return "min" if any(word in objective for word in ("loss", "mae", "mse", "rmse", "error")) else "max"
 
 
-def output(x: "keras.KerasTensor", info: DatasetInfo, name: str = "output") -> "keras.KerasTensor":
+def output(x: keras.KerasTensor, info: DatasetInfo, name: str = "output") -> keras.KerasTensor:
     """The last layer(s) for ``info.task``."""
     import keras
 
@@ -53,7 +57,7 @@ def output(x: "keras.KerasTensor", info: DatasetInfo, name: str = "output") -> "
     return keras.layers.Rescaling(scale=std, offset=mean, name=name)(x)
 
 
-def member_output(x: "keras.KerasTensor", info: DatasetInfo, name: str = "output") -> "keras.KerasTensor":
+def member_output(x: keras.KerasTensor, info: DatasetInfo, name: str = "output") -> keras.KerasTensor:
     """The last layers of an ensemble packed into one model, from features shaped (batch, members, width).
 
     Binary and regression models output one column per member, shape
@@ -77,12 +81,12 @@ def member_output(x: "keras.KerasTensor", info: DatasetInfo, name: str = "output
     return keras.layers.Rescaling(scale=std, offset=mean, name=name + MEMBERS_SUFFIX)(x)
 
 
-def has_members(model: "keras.Model") -> bool:
+def has_members(model: keras.Model) -> bool:
     """Whether ``model`` outputs one column per ensemble member (:func:`member_output`), told by its last layer's name."""
     return bool(model.layers) and model.layers[-1].name.endswith(MEMBERS_SUFFIX)
 
 
-def targets(y: "np.ndarray", task: str, model: "keras.Model") -> "np.ndarray":
+def targets(y: np.ndarray, task: str, model: keras.Model) -> np.ndarray:
     """Targets as ``fit`` takes them for ``model``: binary and regression targets repeated once per
     output column, so a model with one column per ensemble member (:func:`member_output`) trains
     each member on its own loss (the torch backend's losses want equal shapes); class indices as
@@ -94,7 +98,7 @@ def targets(y: "np.ndarray", task: str, model: "keras.Model") -> "np.ndarray":
     return np.repeat(np.asarray(y).reshape(-1, 1), int(model.outputs[0].shape[-1]), axis=1)
 
 
-def compile_model(model: "keras.Model", hp: "keras_tuner.HyperParameters", info: DatasetInfo) -> "keras.Model":
+def compile_model(model: keras.Model, hp: keras_tuner.HyperParameters, info: DatasetInfo) -> keras.Model:
     """Compile with the searched optimizer and the task's loss and metrics."""
     import keras
 
@@ -103,6 +107,9 @@ def compile_model(model: "keras.Model", hp: "keras_tuner.HyperParameters", info:
     elif info.task == "multiclass":
         loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
     else:
-        loss, metrics = "mean_squared_error", [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")]
+        loss, metrics = (
+            "mean_squared_error",
+            [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")],
+        )
     model.compile(optimizer=space.optimizer(hp), loss=loss, metrics=metrics)
     return model

@@ -11,22 +11,22 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import interrupts
+from .config import SearchConfig, load_config
 from .data.arrays import align_to_classes
 from .data.dataset import Dataset, LabeledData
 from .data.split import split_dataset, task_of
 from .errors import DataError, SearchError, UsageError
 from .evaluate import binary_metrics, choose_threshold, classification_metrics, regression_metrics, transfer_threshold
-from .report.sections import Evaluation, ReportSection
-from .plugins import PluginRecord, PluginRegistry, get_plugins
-from .config import SearchConfig, load_config
 from .heads import OBJECTIVES
+from .plugins import PluginRecord, PluginRegistry, get_plugins
 from .progress import SearchProgress
 from .registry import (
     FORMAT_VERSION,
@@ -45,6 +45,7 @@ from .registry import (
     room_to_save,
     saved_request,
 )
+from .report.sections import Evaluation, ReportSection
 from .run_lock import locked_run
 from .settings import TUNERS, SearchSettings
 from .vertical import Vertical
@@ -63,11 +64,21 @@ class SearchResult:
     export_seconds: float = 0.0
 
 
-def load_source(plugins: PluginRegistry, vertical: Vertical, source: Path, options: Mapping[str, str], like: LabeledData | None = None) -> LabeledData:
+def load_source(
+    plugins: PluginRegistry,
+    vertical: Vertical,
+    source: Path,
+    options: Mapping[str, str],
+    like: LabeledData | None = None,
+) -> LabeledData:
     """Read ``source`` with the first of the vertical's loaders that accepts it."""
     flag = "--test-data" if like is not None else "--data"
     if not source.exists():
-        default = f", or leave out {flag} to use the built-in {vertical.default_data_description or 'dataset'}" if like is None and vertical.default_data else ""
+        default = (
+            f", or leave out {flag} to use the built-in {vertical.default_data_description or 'dataset'}"
+            if like is None and vertical.default_data
+            else ""
+        )
         raise DataError(f"{flag} path '{source}' does not exist", f"check the path{default}")
     loaders = plugins.loaders_for(vertical.name)
     for loader in loaders:
@@ -77,14 +88,21 @@ def load_source(plugins: PluginRegistry, vertical: Vertical, source: Path, optio
     raise DataError(f"the {vertical.name} vertical cannot read '{source}'", f"give one of: {accepted}")
 
 
-def load_training_data(plugins: PluginRegistry, vertical: Vertical, data: Path | None, options: Mapping[str, str]) -> LabeledData:
+def load_training_data(
+    plugins: PluginRegistry, vertical: Vertical, data: Path | None, options: Mapping[str, str]
+) -> LabeledData:
     if data is not None:
         return load_source(plugins, vertical, data, options)
     if vertical.default_data is None:
         example = vertical.data_example or f"vautoml search --plugin {vertical.name} --data ./my_data"
-        raise DataError(f"the {vertical.name} vertical has no built-in dataset", f"pass your data with --data, e.g. {example}")
+        raise DataError(
+            f"the {vertical.name} vertical has no built-in dataset", f"pass your data with --data, e.g. {example}"
+        )
     if options:
-        raise DataError(f"data option(s) {', '.join(sorted(options))} need --data", "leave them out for the built-in dataset, or pass --data")
+        raise DataError(
+            f"data option(s) {', '.join(sorted(options))} need --data",
+            "leave them out for the built-in dataset, or pass --data",
+        )
     return vertical.default_data()
 
 
@@ -138,8 +156,18 @@ def search(
     plugins = plugins or get_plugins()
     root = Path(registry) if registry is not None else default_root()
     loaded = load_config(config) if config is not None else SearchConfig()
-    given = dict(tuner=tuner, max_trials=max_trials, epochs=epochs, batch_size=batch_size, patience=patience, seed=seed, time_budget=time_budget,
-                 max_failed_trials=max_failed_trials, objective=objective, direction=direction)
+    given = dict(
+        tuner=tuner,
+        max_trials=max_trials,
+        epochs=epochs,
+        batch_size=batch_size,
+        patience=patience,
+        seed=seed,
+        time_budget=time_budget,
+        max_failed_trials=max_failed_trials,
+        objective=objective,
+        direction=direction,
+    )
     chosen = {**loaded.search, **{key: value for key, value in given.items() if value is not None}}
     if "max_failed_trials" in chosen:
         chosen["max_consecutive_failed_trials"] = chosen.pop("max_failed_trials")
@@ -153,8 +181,10 @@ def search(
         "test_data": str(Path(test_data).resolve()) if test_data is not None else None,
         "data_options": dict(data_options or {}),
         "settings": settings.as_json(),
-        "cost_fp": cost_fp, "cost_fn": cost_fn,
-        "validation_fraction": validation_fraction, "test_fraction": test_fraction,
+        "cost_fp": cost_fp,
+        "cost_fn": cost_fn,
+        "validation_fraction": validation_fraction,
+        "test_fraction": test_fraction,
     }
     run_id = check_run_id(run_name) if run_name is not None else new_run_id()
     with locked_run(root, run_id):  # a second process on the same run stops here, having touched nothing
@@ -167,20 +197,30 @@ def _check_same_request(root: Path, run_id: str, request: dict[str, Any]) -> Non
     """A named run continues only if it is unfinished and was started with this same request."""
     finished = published_run(root, run_id)
     if finished is not None:
-        raise UsageError(f"run '{run_id}' already finished and is in {finished}", "choose another --run-name, or leave it out for a fresh run id")
+        raise UsageError(
+            f"run '{run_id}' already finished and is in {finished}",
+            "choose another --run-name, or leave it out for a fresh run id",
+        )
     saved = saved_request(root, run_id)
     if saved is not None:
         changed = [key for key in request if saved.get(key) != request[key]]
         if changed:
             raise UsageError(
                 f"run '{run_id}' was started with other {', '.join(changed)} than given now",
-                "repeat the original command to resume it, use 'vautoml search --resume " + run_id + "', or choose another --run-name",
+                "repeat the original command to resume it, use 'vautoml search --resume "
+                + run_id
+                + "', or choose another --run-name",
             )
 
 
 def resume(
-    run_id: str, *, registry: str | Path | None = None, plugins: PluginRegistry | None = None, progress: SearchProgress | None = None,
-    verbose: bool = False, started: float | None = None,
+    run_id: str,
+    *,
+    registry: str | Path | None = None,
+    plugins: PluginRegistry | None = None,
+    progress: SearchProgress | None = None,
+    verbose: bool = False,
+    started: float | None = None,
 ) -> SearchResult:
     """Continue the interrupted run ``run_id`` with the request it was started with; finished trials are not run again."""
     started = time.monotonic() if started is None else started
@@ -203,11 +243,23 @@ def _no_run_to_resume(root: Path, run_id: str) -> None:
     if finished is not None:
         raise UsageError(f"run '{run_id}' already finished and is in {finished}", "there is nothing to resume")
     waiting = interrupted_runs(root)
-    hint = f"interrupted runs in {root}: {', '.join(waiting)}" if waiting else f"there are no interrupted runs in {root}; start one with vautoml search"
+    hint = (
+        f"interrupted runs in {root}: {', '.join(waiting)}"
+        if waiting
+        else f"there are no interrupted runs in {root}; start one with vautoml search"
+    )
     raise UsageError(f"no interrupted run '{run_id}' in the registry '{root}'", hint)
 
 
-def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegistry, progress: SearchProgress, verbose: bool, started: float) -> SearchResult:
+def _run(
+    request: dict[str, Any],
+    run_id: str,
+    root: Path,
+    plugins: PluginRegistry,
+    progress: SearchProgress,
+    verbose: bool,
+    started: float,
+) -> SearchResult:
     """Load, split, search (or continue a search), refit, score and publish one run."""
     vertical, record = plugins.get_vertical(request["plugin"])
     settings = SearchSettings.from_json(request["settings"])
@@ -224,16 +276,23 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
     task = _task_for(vertical, training)
     cost_fp, cost_fn = request["cost_fp"], request["cost_fn"]
     if (cost_fp is not None or cost_fn is not None) and task != "binary":
-        raise UsageError(f"--cost-fp and --cost-fn set a binary decision threshold, but this is a {task} task", "leave them out")
+        raise UsageError(
+            f"--cost-fp and --cost-fn set a binary decision threshold, but this is a {task} task", "leave them out"
+        )
     _check_objective(vertical, task, settings)
-    fingerprint = {"data": training.fingerprint(), "test_data": held_out.fingerprint() if held_out is not None else None}
+    fingerprint = {
+        "data": training.fingerprint(),
+        "test_data": held_out.fingerprint() if held_out is not None else None,
+    }
     saved = saved_request(root, run_id)
     if saved is not None and saved.get("fingerprint") != fingerprint:
         raise DataError(
             f"the data of run '{run_id}' changed since it started ({request['data'] or 'built-in dataset'})",
             "resuming would mix two datasets; start a new run (another --run-name, or none)",
         )
-    dataset = split_dataset(training, task, held_out, request["validation_fraction"], request["test_fraction"], settings.seed)
+    dataset = split_dataset(
+        training, task, held_out, request["validation_fraction"], request["test_fraction"], settings.seed
+    )
     settings = settings.for_rows(len(dataset.train))
     classes = f"{dataset.info.num_classes} classes" if task != "regression" else f"regression on '{training.target}'"
     progress.message(
@@ -262,10 +321,20 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
         phases["search"] = clock.used() - sum(phases.values())
         interrupts.check()
         if settings.refit:
-            refitting = "refitting on train+validation" if len(outcome.members) == 1 else f"refitting {len(outcome.members)} trials chosen by ensemble selection on train+validation and averaging them"
+            refitting = (
+                "refitting on train+validation"
+                if len(outcome.members) == 1
+                else f"refitting {len(outcome.members)} trials chosen by ensemble selection on train+validation and averaging them"
+            )
         else:
-            refitting = "exporting its own weights (--no-refit)" if len(outcome.members) == 1 else f"averaging {len(outcome.members)} trials chosen by ensemble selection, with their own weights (--no-refit)"
-        progress.message(f"best: trial {outcome.best.trial_id}, {objective}={outcome.best.score:.4f} at epoch {outcome.best.best_epoch}; {refitting}")
+            refitting = (
+                "exporting its own weights (--no-refit)"
+                if len(outcome.members) == 1
+                else f"averaging {len(outcome.members)} trials chosen by ensemble selection, with their own weights (--no-refit)"
+            )
+        progress.message(
+            f"best: trial {outcome.best.trial_id}, {objective}={outcome.best.score:.4f} at epoch {outcome.best.best_epoch}; {refitting}"
+        )
         if settings.refit:
             model, refit_histories = refit_members(vertical, dataset, outcome, settings, deadline=clock.end())
         else:
@@ -279,20 +348,48 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
             decision = choose_threshold(dataset.validation.y, outcome.validation_scores[:, 1], cost_fp, cost_fn)
             if settings.refit and _refit_epochs(refit_histories) != outcome.planned_epochs:
                 # A refit cut short by the budget is calibrated unlike the trials: keep the share called positive instead.
-                decision = transfer_threshold(decision, outcome.validation_scores[:, 1], predict_scores(model, dataset.validation.x, task)[:, 1])
+                decision = transfer_threshold(
+                    decision, outcome.validation_scores[:, 1], predict_scores(model, dataset.validation.x, task)[:, 1]
+                )
         scores = predict_scores(model, dataset.test.x, task)
-        metrics = score_test_split(task, dataset.test.y, scores, dataset.info.class_names, decision["threshold"] if decision else None)
+        metrics = score_test_split(
+            task, dataset.test.y, scores, dataset.info.class_names, decision["threshold"] if decision else None
+        )
         evaluation = Evaluation(
-            task, dataset.info.class_names, dataset.test.y, scores, dataset.raw_test if dataset.raw_test is not None else dataset.test,
+            task,
+            dataset.info.class_names,
+            dataset.test.y,
+            scores,
+            dataset.raw_test if dataset.raw_test is not None else dataset.test,
             predict=lambda raw: predict_scores(model, dataset.encoder.transform(raw) if dataset.encoder else raw, task),
-            threshold=decision["threshold"] if decision else None, seed=settings.seed,
+            threshold=decision["threshold"] if decision else None,
+            seed=settings.seed,
         )
         sections = list(vertical.report_sections(evaluation)) if vertical.report_sections else []
 
         logs = work / "logs"
         log_files = [f"logs/{p.name}" for p in sorted(logs.glob("*.csv"))]
-        timing = {"seconds_used": seconds_used, "resumed": saved is not None, "refit_histories": refit_histories, "phases": {k: round(v, 2) for k, v in phases.items()}}
-        documents = _documents(run_id, vertical, record, training, dataset, outcome, settings, metrics, decision, sections, int(model.count_params()), timing, log_files)
+        timing = {
+            "seconds_used": seconds_used,
+            "resumed": saved is not None,
+            "refit_histories": refit_histories,
+            "phases": {k: round(v, 2) for k, v in phases.items()},
+        }
+        documents = _documents(
+            run_id,
+            vertical,
+            record,
+            training,
+            dataset,
+            outcome,
+            settings,
+            metrics,
+            decision,
+            sections,
+            int(model.count_params()),
+            timing,
+            log_files,
+        )
         bundle = work / "bundle"
         check_space(work, room_to_save(model) + 8 * 2**20, "to write the bundle (model, reports and plots)")
         export.write_bundle(bundle, model, documents, vertical, evaluation, sections, dataset.test.x[:32], logs)
@@ -300,22 +397,35 @@ def _run(request: dict[str, Any], run_id: str, root: Path, plugins: PluginRegist
     return SearchResult(run_id, path, documents["report.json"], time.monotonic() - exporting)
 
 
-def score_test_split(task: str, y_true: np.ndarray, scores: np.ndarray, class_names: tuple[str, ...], threshold: float | None) -> dict[str, Any]:
+def score_test_split(
+    task: str, y_true: np.ndarray, scores: np.ndarray, class_names: tuple[str, ...], threshold: float | None
+) -> dict[str, Any]:
     """The core's test-split metrics for ``task``; binary labels are decided at ``threshold``."""
     if task == "regression":
         return regression_metrics(y_true, scores)
     if task == "binary":
         predicted = (scores[:, 1] >= threshold).astype(np.int64)
-        return {**classification_metrics(y_true, predicted, scores, class_names), "binary": binary_metrics(y_true, scores[:, 1], threshold)}
+        return {
+            **classification_metrics(y_true, predicted, scores, class_names),
+            "binary": binary_metrics(y_true, scores[:, 1], threshold),
+        }
     return classification_metrics(y_true, scores.argmax(axis=1), scores, class_names)
 
 
-def _with_positive_class(training: LabeledData, held_out: LabeledData | None, positive: str) -> tuple[LabeledData, LabeledData | None]:
+def _with_positive_class(
+    training: LabeledData, held_out: LabeledData | None, positive: str
+) -> tuple[LabeledData, LabeledData | None]:
     """Re-order two classes so ``positive`` is index 1, the class a binary model scores."""
     if training.is_regression or len(training.class_names) != 2:
-        raise UsageError(f"positive_class is for two-class data, but {training.source} has {len(training.class_names) or 'no'} classes", "leave out -O positive_class")
+        raise UsageError(
+            f"positive_class is for two-class data, but {training.source} has {len(training.class_names) or 'no'} classes",
+            "leave out -O positive_class",
+        )
     if positive not in training.class_names:
-        raise UsageError(f"positive_class '{positive}' is not one of the classes {', '.join(training.class_names)}", "pass one of those names")
+        raise UsageError(
+            f"positive_class '{positive}' is not one of the classes {', '.join(training.class_names)}",
+            "pass one of those names",
+        )
     order = (next(c for c in training.class_names if c != positive), positive)
     return align_to_classes(training, order), (align_to_classes(held_out, order) if held_out is not None else None)
 
@@ -323,13 +433,22 @@ def _with_positive_class(training: LabeledData, held_out: LabeledData | None, po
 def _task_for(vertical: Vertical, data: LabeledData) -> str:
     task = task_of(data)
     if task not in vertical.tasks:
-        what = {"regression": "a numeric target (regression)", "binary": "two classes", "multiclass": f"{len(data.class_names)} classes"}[task]
+        what = {
+            "regression": "a numeric target (regression)",
+            "binary": "two classes",
+            "multiclass": f"{len(data.class_names)} classes",
+        }[task]
         hint = " (pass -O task=classification for a numeric class label)" if task == "regression" else ""
-        raise DataError(f"the {vertical.name} vertical handles {' and '.join(vertical.tasks)} tasks, but {data.source} has {what}", f"use data with a suitable target{hint}")
+        raise DataError(
+            f"the {vertical.name} vertical handles {' and '.join(vertical.tasks)} tasks, but {data.source} has {what}",
+            f"use data with a suitable target{hint}",
+        )
     return task
 
 
-def _manifest(run_id: str, vertical: Vertical, record: PluginRecord, training: LabeledData, test: LabeledData, files: list[str]) -> dict[str, Any]:
+def _manifest(
+    run_id: str, vertical: Vertical, record: PluginRecord, training: LabeledData, test: LabeledData, files: list[str]
+) -> dict[str, Any]:
     from .export import library_versions
 
     return {
@@ -338,31 +457,57 @@ def _manifest(run_id: str, vertical: Vertical, record: PluginRecord, training: L
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "vertical": vertical.name,
         "plugin": {"name": record.name, "distribution": record.distribution, "version": record.version},
-        "data": {"source": training.source, "fingerprint": training.fingerprint(), "test_source": test.source, "test_fingerprint": test.fingerprint()},
+        "data": {
+            "source": training.source,
+            "fingerprint": training.fingerprint(),
+            "test_source": test.source,
+            "test_fingerprint": test.fingerprint(),
+        },
         "libraries": library_versions(),
         "files": files,
     }
 
 
-def _check_arguments(root: Path, settings: SearchSettings, validation_fraction: float, test_fraction: float, cost_fp: float | None, cost_fn: float | None) -> None:
+def _check_arguments(
+    root: Path,
+    settings: SearchSettings,
+    validation_fraction: float,
+    test_fraction: float,
+    cost_fp: float | None,
+    cost_fn: float | None,
+) -> None:
     """Reject impossible settings before any data is read (the CLI's own checks cover its users)."""
     check_writable(root)
     if settings.tuner not in TUNERS:
         raise UsageError(f"unknown tuner '{settings.tuner}'", f"use one of {', '.join(TUNERS)}")
-    limits = (("max_trials", 1, 10_000), ("epochs", 1, 10_000), ("batch_size", 1, 1 << 20), ("patience", 1, 10_000), ("seed", 0, 2**32 - 1), ("max_consecutive_failed_trials", 1, 1000))
+    limits = (
+        ("max_trials", 1, 10_000),
+        ("epochs", 1, 10_000),
+        ("batch_size", 1, 1 << 20),
+        ("patience", 1, 10_000),
+        ("seed", 0, 2**32 - 1),
+        ("max_consecutive_failed_trials", 1, 1000),
+    )
     for name, low, high in limits:
         value = getattr(settings, name)
         if value is None and name in ("max_trials", "epochs", "batch_size", "patience"):  # chosen later, from the data
             continue
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise UsageError(f"{name} must be an integer from {low} to {high}, got {value!r}", "pass a value in that range")
+            raise UsageError(
+                f"{name} must be an integer from {low} to {high}, got {value!r}", "pass a value in that range"
+            )
     for name, value in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
         if not 0.05 <= value <= 0.5:
             raise UsageError(f"{name} must be between 0.05 and 0.5, got {value}", "pass a fraction in that range")
     if settings.time_budget is not None and not (settings.time_budget > 0 and math.isfinite(settings.time_budget)):
-        raise UsageError(f"time_budget must be a positive number of seconds, got {settings.time_budget}", "pass e.g. 300")
+        raise UsageError(
+            f"time_budget must be a positive number of seconds, got {settings.time_budget}", "pass e.g. 300"
+        )
     if settings.direction not in (None, "min", "max"):
-        raise UsageError(f"direction must be 'min' or 'max', got {settings.direction!r}", "pass one of them, or leave it out to infer it from the objective")
+        raise UsageError(
+            f"direction must be 'min' or 'max', got {settings.direction!r}",
+            "pass one of them, or leave it out to infer it from the objective",
+        )
     for name, value in (("cost_fp", cost_fp), ("cost_fn", cost_fn)):
         if value is not None and not (value > 0 and math.isfinite(value)):
             raise UsageError(f"{name} must be a positive number, got {value}", "pass e.g. --cost-fp 1 --cost-fn 5")
@@ -374,7 +519,9 @@ def _check_objective(vertical: Vertical, task: str, settings: SearchSettings) ->
         return
     allowed = dict.fromkeys([*OBJECTIVES[task], vertical.objective(task)[0]])
     if settings.objective not in allowed:
-        raise UsageError(f"objective '{settings.objective}' is not reported for {task} tasks", f"use one of: {', '.join(allowed)}")
+        raise UsageError(
+            f"objective '{settings.objective}' is not reported for {task} tasks", f"use one of: {', '.join(allowed)}"
+        )
 
 
 def _refit_epochs(histories: list[dict[str, list[float]]]) -> list[int]:
@@ -385,16 +532,27 @@ def _refit_epochs(histories: list[dict[str, list[float]]]) -> list[int]:
 def _training_text(outcome: SearchOutcome, fitted: int, refit: bool, refit_epochs: list[int] | None) -> str:
     planned = outcome.planned_epochs
     if refit and refit_epochs is not None and refit_epochs != planned:
-        trained = ", ".join(f"trial {record.trial_id}: {done} of {want}" for (record, _), done, want in zip(outcome.members, refit_epochs, planned))
+        trained = ", ".join(
+            f"trial {record.trial_id}: {done} of {want}"
+            for (record, _), done, want in zip(outcome.members, refit_epochs, planned)
+        )
         cut = f"; the time budget ran out during the refit, so it trained fewer epochs than planned ({trained})"
         return _training_text(outcome, fitted, refit, None) + cut
     if not refit:
         trials = ", ".join(record.trial_id for record, _ in outcome.members)
-        what = "weights" if len(outcome.members) == 1 else "weights, averaged with the weights of greedy ensemble selection"
-        return f"trial {trials}'s own {what} (trained on the train split, best epoch kept by validation score; no refit)"
+        what = (
+            "weights"
+            if len(outcome.members) == 1
+            else "weights, averaged with the weights of greedy ensemble selection"
+        )
+        return (
+            f"trial {trials}'s own {what} (trained on the train split, best epoch kept by validation score; no refit)"
+        )
     if len(outcome.members) == 1:
         return f"refit from scratch on train+validation ({fitted} examples) for {outcome.best.best_epoch} epoch(s), the best trial's best epoch"
-    trials = ", ".join(f"{record.trial_id} ({weight:.0%})" for (record, _), weight in zip(outcome.members, outcome.weights))
+    trials = ", ".join(
+        f"{record.trial_id} ({weight:.0%})" for (record, _), weight in zip(outcome.members, outcome.weights)
+    )
     return (
         f"the weighted average of {len(outcome.members)} trials ({trials}), chosen by greedy ensemble selection on validation predictions, "
         f"each refit from scratch on train+validation ({fitted} examples) for its own best epoch count"
@@ -406,13 +564,27 @@ def _output_spec(task: str, dataset: Dataset, decision: dict[str, Any] | None) -
     names = list(dataset.info.class_names)
     if task == "binary":
         return {
-            "kind": "positive class probability", "shape": [1], "positive_class": names[1], "negative_class": names[0],
-            "threshold": decision["threshold"], "threshold_method": decision["method"],
+            "kind": "positive class probability",
+            "shape": [1],
+            "positive_class": names[1],
+            "negative_class": names[0],
+            "threshold": decision["threshold"],
+            "threshold_method": decision["method"],
             "predicted_label": "positive_class if probability >= threshold else negative_class",
         }
     if task == "regression":
-        return {"kind": "predicted value", "shape": [1], "target": dataset.train.target, "units": "those of the training target"}
-    return {"kind": "class probabilities", "shape": [len(names)], "order": "class_names", "predicted_label": "class_names[argmax]"}
+        return {
+            "kind": "predicted value",
+            "shape": [1],
+            "target": dataset.train.target,
+            "units": "those of the training target",
+        }
+    return {
+        "kind": "class probabilities",
+        "shape": [len(names)],
+        "order": "class_names",
+        "predicted_label": "class_names[argmax]",
+    }
 
 
 def _documents(
@@ -456,14 +628,24 @@ def _documents(
             "dataset": dataset.summary(),
             "best_hyperparameters": dict(outcome.best_hyperparameters.values),
             "model": {
-                "training": _training_text(outcome, fitted, settings.refit, _refit_epochs(timing["refit_histories"]) if settings.refit else None),
+                "training": _training_text(
+                    outcome,
+                    fitted,
+                    settings.refit,
+                    _refit_epochs(timing["refit_histories"]) if settings.refit else None,
+                ),
                 "refit": settings.refit,
                 "epochs": outcome.best.best_epoch,
-                "ensemble": [{"trial": record.trial_id, "score": record.score, "epochs": record.best_epoch, "weight": weight}
-                             for (record, _), weight in zip(outcome.members, outcome.weights)],
+                "ensemble": [
+                    {"trial": record.trial_id, "score": record.score, "epochs": record.best_epoch, "weight": weight}
+                    for (record, _), weight in zip(outcome.members, outcome.weights)
+                ],
                 "ensemble_validation_score": outcome.ensemble_score,
                 "parameters": parameters,
-                "refit_history": [{"trial": record.trial_id, "history": history} for (record, _), history in zip(outcome.members, timing["refit_histories"])],
+                "refit_history": [
+                    {"trial": record.trial_id, "history": history}
+                    for (record, _), history in zip(outcome.members, timing["refit_histories"])
+                ],
             },
             "search": {
                 "tuner": settings.tuner,

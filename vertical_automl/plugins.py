@@ -22,8 +22,9 @@ import difflib
 import functools
 import importlib.metadata
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import pluggy
 
@@ -146,7 +147,8 @@ class PluginRegistry:
         if record.errors:
             return
         unknown = [
-            name for name in dir(plugin)
+            name
+            for name in dir(plugin)
             if self.manager.parse_hookimpl_opts(plugin, name) is not None and not hasattr(hookspecs, name)
         ]
         if unknown:
@@ -181,14 +183,20 @@ class PluginRegistry:
 
     def _collect_verticals(self) -> None:
         offered: dict[str, list[Any]] = {}
-        failed = self.call_each("register_verticals", lambda record: {"register": offered.setdefault(record.name, []).append})
+        failed = self.call_each(
+            "register_verticals", lambda record: {"register": offered.setdefault(record.name, []).append}
+        )
         claims: dict[str, list[tuple[Vertical, PluginRecord]]] = {}
         for plugin_name, registered in offered.items():
             record = self.records[plugin_name]
             if plugin_name in failed:
                 continue
             for vertical in registered:
-                problems = vertical.problems() if isinstance(vertical, Vertical) else [f"registered {vertical!r}, which is not a Vertical"]
+                problems = (
+                    vertical.problems()
+                    if isinstance(vertical, Vertical)
+                    else [f"registered {vertical!r}, which is not a Vertical"]
+                )
                 if problems:
                     record.errors.extend(problems)
                     continue
@@ -216,18 +224,26 @@ class PluginRegistry:
         if name in self.conflicts:
             owners = " and ".join(record.label for record in self.conflicts[name])
             disable = self.conflicts[name][-1].name
-            raise PluginError(f"vertical '{name}' is registered by two plugins: {owners}", f"uninstall one, or disable it with VAUTOML_DISABLE_PLUGINS={disable}")
+            raise PluginError(
+                f"vertical '{name}' is registered by two plugins: {owners}",
+                f"uninstall one, or disable it with VAUTOML_DISABLE_PLUGINS={disable}",
+            )
         if name not in self.verticals:
             available = ", ".join(sorted(self.verticals)) or "none loaded"
-            broken = [record.label for record in self.records.values()
-                      if record.installed and record.errors and not record.verticals]
+            broken = [
+                record.label
+                for record in self.records.values()
+                if record.installed and record.errors and not record.verticals
+            ]
             hint = f"; these plugins failed to load: {', '.join(broken)} (see 'vautoml plugins list')" if broken else ""
             problem = f"unknown plugin or vertical '{name}' (available: {available}){hint}"
             unknown = self.unknown_names.get("VAUTOML_LOAD_PLUGINS")  # a typo there leaves the wanted plugin out
             if unknown:
-                raise PluginError(f"{problem}; {'; '.join(unknown)}",
-                                  "set VAUTOML_LOAD_PLUGINS to installed entry-point or distribution names, "
-                                  "comma-separated, or unset it to load every plugin")
+                raise PluginError(
+                    f"{problem}; {'; '.join(unknown)}",
+                    "set VAUTOML_LOAD_PLUGINS to installed entry-point or distribution names, "
+                    "comma-separated, or unset it to load every plugin",
+                )
             raise PluginError(problem, "pick one of the available names, or install the plugin that provides it")
         return self.verticals[name]
 

@@ -32,11 +32,12 @@ import re
 import time
 import uuid
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +86,9 @@ def export_model(bundle: Path, fmt: str, output: Path | None = None) -> ExportRe
     from .export import library_versions
     from .predictor import load_model
 
-    libraries = library_versions(("keras", "torch", *ONNX_PACKAGES)) if fmt == "onnx" else library_versions(("keras", "h5py"))
+    libraries = (
+        library_versions(("keras", "torch", *ONNX_PACKAGES)) if fmt == "onnx" else library_versions(("keras", "h5py"))
+    )
     model = load_model(bundle)
     spec = read_bundle_json(bundle, "preprocessing.json")["input"]
     x = check_inputs(model, spec)
@@ -140,7 +143,7 @@ def _temporary(scratch: Path, name: str) -> Path:
 
 def _writer_alive(temporary: Path) -> bool:
     """Whether the process named in a temporary's name still runs (one of another user counts as running)."""
-    pid = temporary.name[len(TEMPORARY):].split("-", 1)[0]
+    pid = temporary.name[len(TEMPORARY) :].split("-", 1)[0]
     if not pid.isdigit() or int(pid) <= 0:
         return False
     try:
@@ -160,7 +163,10 @@ def check_inputs(model: Any, spec: dict[str, Any], rows: int = CHECK_ROWS, seed:
     saturate the output so that a wrong model can still agree with Keras.
     """
     if len(model.inputs) != 1:
-        raise UsageError(f"the model has {len(model.inputs)} inputs; vautoml exports single-input models", "export it with Keras directly")
+        raise UsageError(
+            f"the model has {len(model.inputs)} inputs; vautoml exports single-input models",
+            "export it with Keras directly",
+        )
     shape, dtype = (rows, *model.inputs[0].shape[1:]), np.dtype(model.inputs[0].dtype)
     rng = np.random.default_rng(seed)
     kind = spec.get("kind")
@@ -196,7 +202,10 @@ def _target(bundle: Path, fmt: str, output: Path | None) -> Path:
     if output.is_dir():
         raise UsageError(f"--output '{output}' is a folder", f"give a file name, e.g. {output / FORMATS[fmt]}")
     if fmt == "weights" and not output.name.endswith(WEIGHTS_SUFFIX):
-        raise UsageError(f"--output '{output}' does not end in {WEIGHTS_SUFFIX}, which Keras requires of weights files", f"name it e.g. {output.stem}{WEIGHTS_SUFFIX}")
+        raise UsageError(
+            f"--output '{output}' does not end in {WEIGHTS_SUFFIX}, which Keras requires of weights files",
+            f"name it e.g. {output.stem}{WEIGHTS_SUFFIX}",
+        )
     if not output.parent.is_dir():
         raise UsageError(f"the folder of --output '{output}' does not exist", "create it first or give another path")
     return output
@@ -211,7 +220,10 @@ def _check_onnx_installed() -> None:
         except ImportError:
             missing.append(name)
     if missing:
-        raise UsageError(f"ONNX export needs {', '.join(missing)}, {'which is' if len(missing) == 1 else 'which are'} not installed", ONNX_EXTRA)
+        raise UsageError(
+            f"ONNX export needs {', '.join(missing)}, {'which is' if len(missing) == 1 else 'which are'} not installed",
+            ONNX_EXTRA,
+        )
 
 
 def _onnx(model: Any, path: Path, x: np.ndarray) -> np.ndarray:
@@ -230,14 +242,22 @@ def _onnx(model: Any, path: Path, x: np.ndarray) -> np.ndarray:
     try:
         with _quiet():
             program = torch.onnx.export(
-                model, (torch.from_numpy(x[:2]),), dynamo=True, dynamic_shapes=(({0: batch},),),
-                input_names=[model.inputs[0].name], output_names=["output"], optimize=True, verbose=False,
+                model,
+                (torch.from_numpy(x[:2]),),
+                dynamo=True,
+                dynamic_shapes=(({0: batch},),),
+                input_names=[model.inputs[0].name],
+                output_names=["output"],
+                optimize=True,
+                verbose=False,
             )
             program.save(str(path))
         onnx.checker.check_model(str(path))
     except Exception as error:
         first_line = (str(error).strip().splitlines() or [""])[0]
-        raise SearchError(f"ONNX export failed ({type(error).__name__}: {first_line})", "report this as a bug with --debug output") from error
+        raise SearchError(
+            f"ONNX export failed ({type(error).__name__}: {first_line})", "report this as a bug with --debug output"
+        ) from error
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return np.concatenate([session.run(None, {name: rows})[0] for rows in (x[:1], x[1:])])
@@ -289,7 +309,9 @@ def _locked(folder: Path) -> Iterator[None]:
         os.close(descriptor)
 
 
-def _update_manifest(bundle: Path, fmt: str, target: Path, difference: float, rows: int, libraries: dict[str, str]) -> None:
+def _update_manifest(
+    bundle: Path, fmt: str, target: Path, difference: float, rows: int, libraries: dict[str, str]
+) -> None:
     path = bundle / MANIFEST
     manifest = read_bundle_json(bundle, MANIFEST)
     manifest.setdefault("exports", {})[fmt] = {
@@ -308,4 +330,3 @@ def _update_manifest(bundle: Path, fmt: str, target: Path, difference: float, ro
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
-

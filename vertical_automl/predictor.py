@@ -82,7 +82,9 @@ class Predictor:
     def predict_proba(self, raw: Any) -> np.ndarray:
         """Probability of each class (columns in ``class_names`` order)."""
         if self.task == "regression":
-            raise DataError("this run is a regression model; it predicts values, not class probabilities", "use predict()")
+            raise DataError(
+                "this run is a regression model; it predicts values, not class probabilities", "use predict()"
+            )
         return self.scores(self.encode(raw))
 
     def labels(self, scores: np.ndarray) -> list[Any]:
@@ -91,7 +93,9 @@ class Predictor:
             return [float(v) for v in scores]
         if self.task == "binary":
             output = self.preprocessing["output"]
-            return [output["positive_class"] if p >= output["threshold"] else output["negative_class"] for p in scores[:, 1]]
+            return [
+                output["positive_class"] if p >= output["threshold"] else output["negative_class"] for p in scores[:, 1]
+            ]
         return [self.class_names[i] for i in scores.argmax(axis=1)]
 
     def predict(self, raw: Any) -> list[Any]:
@@ -104,13 +108,27 @@ class Predictor:
     def reference(self) -> LabeledData:
         """Stands in for the training data when a vertical's loader reads labelled data 'like' it (vautoml evaluate)."""
         spec = self.preprocessing["input"]
-        encoder = table_encoder(spec) if spec["kind"] == "table" else text_encoder(spec) if spec["kind"] == "text" else None
+        encoder = (
+            table_encoder(spec) if spec["kind"] == "table" else text_encoder(spec) if spec["kind"] == "text" else None
+        )
         target = self.run.report.get("dataset", {}).get("target")
-        empty = np.empty((0, *spec["shape"]), dtype=np.float32) if spec["kind"] == "image" else np.empty((0,))  # image loaders check the shape
-        return LabeledData(empty, np.empty((0,), dtype=np.int64), tuple(self.class_names), dict(spec), f"run {self.run.run_id}", encoder, target)
+        empty = (
+            np.empty((0, *spec["shape"]), dtype=np.float32) if spec["kind"] == "image" else np.empty((0,))
+        )  # image loaders check the shape
+        return LabeledData(
+            empty,
+            np.empty((0,), dtype=np.int64),
+            tuple(self.class_names),
+            dict(spec),
+            f"run {self.run.run_id}",
+            encoder,
+            target,
+        )
 
 
-def evaluate(run: str | Path, data: str | Path, registry: str | Path | None = None, plugins: Any = None) -> dict[str, Any]:
+def evaluate(
+    run: str | Path, data: str | Path, registry: str | Path | None = None, plugins: Any = None
+) -> dict[str, Any]:
     """Score a run on a labelled file: the search's test metrics and the vertical's report sections.
 
     The file is read by the run's vertical's own loaders, exactly as
@@ -126,7 +144,9 @@ def evaluate(run: str | Path, data: str | Path, registry: str | Path | None = No
     plugins = plugins or get_plugins()
     vertical, _ = plugins.get_vertical(predictor.run.manifest["vertical"])
     like = predictor.reference()
-    options = {"header": "false"} if like.input_spec.get("kind") == "table" and like.input_spec.get("header") is False else {}
+    options = (
+        {"header": "false"} if like.input_spec.get("kind") == "table" and like.input_spec.get("header") is False else {}
+    )
     labelled = load_source(plugins, vertical, Path(data), options, like=like)
     if predictor.task != "regression":
         labelled = align_to_classes(labelled, tuple(predictor.class_names))
@@ -138,8 +158,13 @@ def evaluate(run: str | Path, data: str | Path, registry: str | Path | None = No
     threshold = predictor.threshold()
     metrics = score_test_split(predictor.task, labelled.y, scores, tuple(predictor.class_names), threshold)
     evaluation = Evaluation(
-        predictor.task, tuple(predictor.class_names), labelled.y, scores, labelled,
-        predict=lambda raw: predict_scores(predictor.model, encoded(raw), predictor.task), threshold=threshold,
+        predictor.task,
+        tuple(predictor.class_names),
+        labelled.y,
+        scores,
+        labelled,
+        predict=lambda raw: predict_scores(predictor.model, encoded(raw), predictor.task),
+        threshold=threshold,
     )
     sections = list(vertical.report_sections(evaluation)) if vertical.report_sections else []
     return {
@@ -215,7 +240,9 @@ def _encode_table(raw: Any, spec: dict[str, Any]) -> Inputs:
     if isinstance(raw, (str, Path)):
         path = Path(raw)
         if not path.is_file() or not is_table_file(path) and path.suffix:
-            raise DataError(f"'{path}' is not a table file", "give a CSV, TSV or Parquet file with the training columns")
+            raise DataError(
+                f"'{path}' is not a table file", "give a CSV, TSV or Parquet file with the training columns"
+            )
         options = {"header": "true" if spec.get("header", True) else "false"}
         for key in ("delimiter", "encoding"):  # as the training file was read (bundles before encoding have none)
             if spec.get(key):
@@ -229,14 +256,24 @@ def _encode_table(raw: Any, spec: dict[str, Any]) -> Inputs:
         frame = frame_of_text(pd.DataFrame(raw))
         names = [str(i) for i in frame.index]
     else:
-        raise DataError(f"a table model cannot read {type(raw).__name__} input", "give a CSV/TSV/Parquet path, a DataFrame or a list of {column: value} rows")
+        raise DataError(
+            f"a table model cannot read {type(raw).__name__} input",
+            "give a CSV/TSV/Parquet path, a DataFrame or a list of {column: value} rows",
+        )
     return Inputs(table_encoder(spec).transform(frame), names)
 
 
 def table_encoder(spec: dict[str, Any]) -> TableEncoder:
     """The fitted table encoder that ``spec`` (``preprocessing.json["input"]``) describes."""
     columns = [
-        Column(c["name"], c["type"], tuple(c["missing_values"]), fill=c.get("fill"), indicator=bool(c.get("indicator")), categories=tuple(c.get("categories", ())))
+        Column(
+            c["name"],
+            c["type"],
+            tuple(c["missing_values"]),
+            fill=c.get("fill"),
+            indicator=bool(c.get("indicator")),
+            categories=tuple(c.get("categories", ())),
+        )
         for c in spec["columns"]
     ]
     read_as = ("format", "header", "delimiter", "encoding", "decimal", "target")
@@ -250,8 +287,10 @@ def text_encoder(spec: dict[str, Any]) -> TextEncoder:
     ``ngram_length``: their vocabulary is all tokens and their rows token ids only.
     """
     return TextEncoder(
-        sequence_length=spec["sequence_length"], vocabulary=tuple(spec["vocabulary"]),
-        token_count=spec.get("token_count"), ngram_length=spec.get("ngram_length", 0),
+        sequence_length=spec["sequence_length"],
+        vocabulary=tuple(spec["vocabulary"]),
+        token_count=spec.get("token_count"),
+        ngram_length=spec.get("ngram_length", 0),
     )
 
 
@@ -265,13 +304,20 @@ def _encode_text(raw: Any, spec: dict[str, Any]) -> Inputs:
             texts, names = [f.read_text(encoding="utf-8", errors="replace") for f in files], [str(f) for f in files]
         elif path.suffix.lower() == ".txt":
             lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-            names, texts = zip(*[(f"line {i}", line) for i, line in enumerate(lines, 1) if line.strip()]) if any(l.strip() for l in lines) else ((), ())
+            names, texts = (
+                zip(*[(f"line {i}", line) for i, line in enumerate(lines, 1) if line.strip()])
+                if any(l.strip() for l in lines)
+                else ((), ())
+            )
         else:
             frame = read_table(path, {})
             column = spec.get("text_column")
             if column not in frame.columns:
                 if frame.shape[1] != 1:
-                    raise DataError(f"'{path}' has no column '{column}', the text column the model was trained on", f"name the text column '{column}'")
+                    raise DataError(
+                        f"'{path}' has no column '{column}', the text column the model was trained on",
+                        f"name the text column '{column}'",
+                    )
                 column = frame.columns[0]
             texts, names = list(frame[column]), [f"line {i}" for i in frame.index]
     elif isinstance(raw, str):
@@ -279,7 +325,10 @@ def _encode_text(raw: Any, spec: dict[str, Any]) -> Inputs:
     elif isinstance(raw, (list, tuple)) and all(isinstance(t, str) for t in raw):
         texts, names = list(raw), [str(i) for i in range(len(raw))]
     else:
-        raise DataError(f"a text model cannot read {type(raw).__name__} input", "give a list of strings, a .txt file (one text per line), a folder of .txt files or a table")
+        raise DataError(
+            f"a text model cannot read {type(raw).__name__} input",
+            "give a list of strings, a .txt file (one text per line), a folder of .txt files or a table",
+        )
     if not texts:
         raise DataError("there is no text to predict on", "give at least one non-empty text")
     return Inputs(text_encoder(spec).transform(list(texts)), list(names))
@@ -292,7 +341,10 @@ def _encode_images(raw: Any, spec: dict[str, Any]) -> Inputs:
     if isinstance(raw, np.ndarray):
         x = raw[..., None] if raw.ndim == 3 and channels == 1 else raw
         if x.ndim != 4 or tuple(x.shape[1:]) != (height, width, channels):
-            raise DataError(f"images of shape {tuple(raw.shape[1:])} do not match the model's {height}x{width}x{channels}", "resize them, or pass image files")
+            raise DataError(
+                f"images of shape {tuple(raw.shape[1:])} do not match the model's {height}x{width}x{channels}",
+                "resize them, or pass image files",
+            )
         return Inputs(x.astype(np.float32), [str(i) for i in range(len(x))])
     path = Path(raw)
     if path.is_dir():
@@ -304,7 +356,11 @@ def _encode_images(raw: Any, spec: dict[str, Any]) -> Inputs:
     if not files:
         raise DataError(f"'{path}' holds no PNG, JPEG or BMP images", "give a folder with image files")
     color_mode = spec.get("color_mode") or ("grayscale" if channels == 1 else "rgb")
-    pixels = np.stack([read_resized(file, height, width, color_mode) for file in files]).reshape(len(files), height, width, channels).astype(np.float32)
+    pixels = (
+        np.stack([read_resized(file, height, width, color_mode) for file in files])
+        .reshape(len(files), height, width, channels)
+        .astype(np.float32)
+    )
     if "resize" not in spec:  # trained on arrays: map 0-255 onto their value range
         low, high = spec["value_range"]
         pixels = low + pixels / 255.0 * (high - low)
@@ -322,4 +378,6 @@ def _stored_images(path: Path) -> np.ndarray:
         with h5py.File(path, "r") as stored:
             return np.asarray(stored["x"])
     except (OSError, KeyError, ValueError) as error:
-        raise DataError(f"cannot read images 'x' from '{path}' ({error})", "give an .npz or HDF5 file with an array named x") from error
+        raise DataError(
+            f"cannot read images 'x' from '{path}' ({error})", "give an .npz or HDF5 file with an array named x"
+        ) from error

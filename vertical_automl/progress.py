@@ -27,7 +27,14 @@ class SearchProgress:
     def message(self, text: str) -> None:
         """A one-line note (data summary, best trial, refit, resume)."""
 
-    def search_started(self, total_trials: int | None, objective: str, direction: str, budget_end: float | None, finished: list["TrialRecord"]) -> None:
+    def search_started(
+        self,
+        total_trials: int | None,
+        objective: str,
+        direction: str,
+        budget_end: float | None,
+        finished: list[TrialRecord],
+    ) -> None:
         """The tuner is about to start; ``finished`` are trials a resumed run already has."""
 
     def trial_started(self, trial_id: str, hyperparameters: dict[str, Any]) -> None:
@@ -36,14 +43,14 @@ class SearchProgress:
     def epoch_ended(self, trial_id: str, epoch: int, epochs: int, logs: dict[str, float]) -> None:
         """``epoch`` (1-based) of at most ``epochs`` finished in the running trial."""
 
-    def trial_ended(self, record: "TrialRecord") -> None:
+    def trial_ended(self, record: TrialRecord) -> None:
         """A trial finished (completed or failed)."""
 
     def search_ended(self) -> None:
         """The tuner is done; what follows (refit, export) is reported as messages."""
 
 
-def trial_line(record: "TrialRecord", objective: str, total: int | None) -> str:
+def trial_line(record: TrialRecord, objective: str, total: int | None) -> str:
     score = f"{objective}={record.score:.4f}" if record.score is not None else f"{objective}=-"
     suffix = f"  {record.error}" if record.error else ""
     count = f"{int(record.trial_id) + 1}/{total}" if total else f"{int(record.trial_id) + 1}"
@@ -64,10 +71,17 @@ class LogProgress(SearchProgress):
     def message(self, text: str) -> None:
         self._print(text)
 
-    def search_started(self, total_trials: int | None, objective: str, direction: str, budget_end: float | None, finished: list["TrialRecord"]) -> None:
+    def search_started(
+        self,
+        total_trials: int | None,
+        objective: str,
+        direction: str,
+        budget_end: float | None,
+        finished: list[TrialRecord],
+    ) -> None:
         self.objective, self.total = objective, total_trials
 
-    def trial_ended(self, record: "TrialRecord") -> None:
+    def trial_ended(self, record: TrialRecord) -> None:
         self._print(trial_line(record, self.objective, self.total))
 
 
@@ -78,7 +92,7 @@ class LiveProgress(LogProgress):
     scroll-back keeps a full log once the panel is gone.
     """
 
-    def __init__(self, console: "Console | None" = None) -> None:
+    def __init__(self, console: Console | None = None) -> None:
         from rich.console import Console
 
         super().__init__()
@@ -86,13 +100,20 @@ class LiveProgress(LogProgress):
         self.live: Any = None
         self.direction = "max"
         self.budget_end: float | None = None
-        self.finished: list["TrialRecord"] = []
+        self.finished: list[TrialRecord] = []
         self.running: tuple[str, int, int] | None = None  # trial id, epoch, epochs
 
     def _print(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False)
 
-    def search_started(self, total_trials: int | None, objective: str, direction: str, budget_end: float | None, finished: list["TrialRecord"]) -> None:
+    def search_started(
+        self,
+        total_trials: int | None,
+        objective: str,
+        direction: str,
+        budget_end: float | None,
+        finished: list[TrialRecord],
+    ) -> None:
         from rich.live import Live
 
         super().search_started(total_trials, objective, direction, budget_end, finished)
@@ -106,7 +127,7 @@ class LiveProgress(LogProgress):
     def epoch_ended(self, trial_id: str, epoch: int, epochs: int, logs: dict[str, float]) -> None:
         self.running = (trial_id, epoch, epochs)
 
-    def trial_ended(self, record: "TrialRecord") -> None:
+    def trial_ended(self, record: TrialRecord) -> None:
         self.finished.append(record)
         self.running = None
         super().trial_ended(record)
@@ -116,7 +137,7 @@ class LiveProgress(LogProgress):
             self.live.stop()
             self.live = None
 
-    def best(self) -> "TrialRecord | None":
+    def best(self) -> TrialRecord | None:
         scored = [t for t in self.finished if t.score is not None]
         if not scored:
             return None
@@ -130,12 +151,16 @@ class LiveProgress(LogProgress):
         if self.total is None:
             heading = f"trial {done + 1}"
         else:
-            heading = f"trial {done + 1} of {self.total}" if done < self.total else f"{done} of {self.total} trials done"
+            heading = (
+                f"trial {done + 1} of {self.total}" if done < self.total else f"{done} of {self.total} trials done"
+            )
         if self.budget_end is not None:
             heading += f", {max(0.0, self.budget_end - time.monotonic()):.0f}s of the time budget left"
         if self.running is not None:
             trial_id, epoch, epochs = self.running
-            heading += f"  |  trial {trial_id}: epoch {epoch}/{epochs}" if epochs else f"  |  trial {trial_id}: building"
+            heading += (
+                f"  |  trial {trial_id}: epoch {epoch}/{epochs}" if epochs else f"  |  trial {trial_id}: building"
+            )
         best = self.best()
         heading += f"  |  best {self.objective} {best.score:.4f} (trial {best.trial_id})" if best else ""
         table = Table(show_edge=False, pad_edge=False, box=None)
@@ -144,5 +169,12 @@ class LiveProgress(LogProgress):
         for record in self.finished[-FINISHED_ROWS:]:
             score = f"{record.score:.4f}" if record.score is not None else "-"
             style = "red" if record.status != "COMPLETED" else ("bold green" if record is best else "")
-            table.add_row(record.trial_id, record.status, score, str(record.epochs_run or "-"), f"{record.seconds:.1f}", style=style)
+            table.add_row(
+                record.trial_id,
+                record.status,
+                score,
+                str(record.epochs_run or "-"),
+                f"{record.seconds:.1f}",
+                style=style,
+            )
         return Group(heading, table)

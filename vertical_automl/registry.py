@@ -23,9 +23,10 @@ import re
 import secrets
 import shutil
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import RunInterrupted, StorageError, UsageError
 
@@ -35,7 +36,17 @@ FAILED = ".failed"
 REQUEST_FILE = "run.json"
 STATE_FILE = "trials_state.json"  # the trials' bookkeeping, written by the tuner after every trial
 # What a resume reads from run.json.
-REQUEST_KEYS = {"plugin", "data", "test_data", "data_options", "settings", "cost_fp", "cost_fn", "validation_fraction", "test_fraction"}
+REQUEST_KEYS = {
+    "plugin",
+    "data",
+    "test_data",
+    "data_options",
+    "settings",
+    "cost_fp",
+    "cost_fn",
+    "validation_fraction",
+    "test_fraction",
+}
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 
 
@@ -53,7 +64,10 @@ def check_writable(root: Path) -> None:
     """Fail before any work if runs could not be written under ``root``."""
     existing = next(p for p in (root, *root.parents) if p.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot create a run folder in the registry '{root}' ('{existing}' is not a writable folder)", "pass a writable folder with --registry")
+        raise UsageError(
+            f"cannot create a run folder in the registry '{root}' ('{existing}' is not a writable folder)",
+            "pass a writable folder with --registry",
+        )
 
 
 def check_run_id(run_id: str, flag: str = "--run-name") -> str:
@@ -82,7 +96,9 @@ def saved_request(root: Path, run_id: str) -> dict[str, Any] | None:
     check_runs_folder(root, run_id)
     request = read_run_file(run_folder(root, run_id) / REQUEST_FILE)
     if request is not None and not REQUEST_KEYS <= request.keys():
-        raise damaged_run_folder(run_folder(root, run_id), f"{REQUEST_FILE} lacks {', '.join(sorted(REQUEST_KEYS - request.keys()))}")
+        raise damaged_run_folder(
+            run_folder(root, run_id), f"{REQUEST_FILE} lacks {', '.join(sorted(REQUEST_KEYS - request.keys()))}"
+        )
     return request
 
 
@@ -106,7 +122,9 @@ class DamagedRunFolder(UsageError):
 
 def damaged_run_folder(folder: Path, reason: str) -> DamagedRunFolder:
     """The one line for a damaged run folder, which is left as it is for the user to look at or remove."""
-    return DamagedRunFolder(f"the run folder '{folder}' is damaged ({reason})", f"remove the folder '{folder}' and start the run again")
+    return DamagedRunFolder(
+        f"the run folder '{folder}' is damaged ({reason})", f"remove the folder '{folder}' and start the run again"
+    )
 
 
 def check_runs_folder(root: Path, run_id: str) -> None:
@@ -145,7 +163,10 @@ def open_run(root: Path, run_id: str, request: dict[str, Any]) -> Iterator[Path]
             temporary.write_text(json.dumps(request, indent=2))
             os.replace(temporary, work / REQUEST_FILE)
     except OSError as error:
-        raise UsageError(f"cannot create a run folder in the registry '{root}' ({error.strerror})", "pass a writable folder with --registry") from error
+        raise UsageError(
+            f"cannot create a run folder in the registry '{root}' ({error.strerror})",
+            "pass a writable folder with --registry",
+        ) from error
     shutil.rmtree(work / "bundle", ignore_errors=True)  # a bundle half-written by a killed session
     try:
         yield work
@@ -159,7 +180,9 @@ def open_run(root: Path, run_id: str, request: dict[str, Any]) -> Iterator[Path]
             raise
         if resumed or _has_completed_trials(work):
             shutil.rmtree(work / "bundle", ignore_errors=True)
-            error.add_note(f"Run '{run_id}' is kept with its finished trials: continue it with 'vautoml search --resume {run_id}'")
+            error.add_note(
+                f"Run '{run_id}' is kept with its finished trials: continue it with 'vautoml search --resume {run_id}'"
+            )
             raise
         _remove(work, created)
         raise
@@ -201,7 +224,11 @@ def check_space(folder: Path, needed: int, what: str) -> None:
     """
     free = shutil.disk_usage(folder).free
     if free < needed:
-        raise OSError(errno.ENOSPC, f"No space left on device: {free / 2**20:.1f} MiB free, {needed / 2**20:.1f} MiB needed {what}", str(folder))
+        raise OSError(
+            errno.ENOSPC,
+            f"No space left on device: {free / 2**20:.1f} MiB free, {needed / 2**20:.1f} MiB needed {what}",
+            str(folder),
+        )
 
 
 def room_to_save(model: Any) -> int:

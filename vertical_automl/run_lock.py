@@ -20,8 +20,8 @@ import contextlib
 import errno
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .errors import UsageError
 from .registry import RUNS, check_runs_folder

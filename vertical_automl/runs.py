@@ -56,9 +56,17 @@ class Run:
         """One row of ``vautoml registry list``; ``damaged`` says what is wrong (``None`` for a healthy run)."""
         if self.damage is not None:
             return {
-                "run_id": self.run_id, "vertical": self.manifest.get("vertical", self.path.parent.name), "task": None,
-                "created": self.manifest.get("created"), "data": None, "metric": None, "value": None, "trials": None,
-                "seconds": None, "path": str(self.path), "damaged": self.damage,
+                "run_id": self.run_id,
+                "vertical": self.manifest.get("vertical", self.path.parent.name),
+                "task": None,
+                "created": self.manifest.get("created"),
+                "data": None,
+                "metric": None,
+                "value": None,
+                "trials": None,
+                "seconds": None,
+                "path": str(self.path),
+                "damaged": self.damage,
             }
         name, value = self.headline()
         search = self.report.get("search", {})
@@ -148,10 +156,18 @@ def find_run(root: Path, run: str, damaged: bool = False) -> Run:
     if (candidate / MANIFEST).is_file():
         return read_run(candidate, damaged)
     check_run_id(run, "run id")
-    matches = [p for p in root.glob(f"*/{run}") if p.parent.name != RUNS and (p / MANIFEST).is_file()] if root.is_dir() else []
+    matches = (
+        [p for p in root.glob(f"*/{run}") if p.parent.name != RUNS and (p / MANIFEST).is_file()]
+        if root.is_dir()
+        else []
+    )
     if not matches:
         waiting = (root / RUNS / run).is_dir()
-        hint = f"it was interrupted; continue it with 'vautoml search --resume {run}'" if waiting else "see 'vautoml registry list' for the run ids"
+        hint = (
+            f"it was interrupted; continue it with 'vautoml search --resume {run}'"
+            if waiting
+            else "see 'vautoml registry list' for the run ids"
+        )
         raise UsageError(f"no finished run '{run}' in the registry '{root}'", hint)
     return read_run(matches[0], damaged)
 
@@ -195,7 +211,10 @@ def comparison(runs: list[Run]) -> dict[str, dict[str, Any]]:
             "vertical": run.manifest.get("vertical"),
             "task": report.get("task"),
             "data": run.manifest.get("data", {}).get("source"),
-            **_scalars("test.", {k: v for k, v in report.get("test_metrics", {}).items() if k not in ("per_class", "confusion_matrix")}),
+            **_scalars(
+                "test.",
+                {k: v for k, v in report.get("test_metrics", {}).items() if k not in ("per_class", "confusion_matrix")},
+            ),
             "search.tuner": search.get("tuner"),
             "search.objective": search.get("objective"),
             "search.best_score": search.get("best_score"),

@@ -59,7 +59,7 @@ class SearchSettings:
             return self.max_trials
         return None if self.time_budget is not None else DEFAULT_MAX_TRIALS
 
-    def for_rows(self, train_rows: int) -> "SearchSettings":
+    def for_rows(self, train_rows: int) -> SearchSettings:
         """These settings with batch size, epochs and patience chosen for ``train_rows`` where not set.
 
         One fixed batch size and epoch count are wrong at both ends: batch 64
@@ -67,13 +67,15 @@ class SearchSettings:
         Python overhead.  So the batch grows with the data, and the epochs
         keep the optimizer steps per trial near ``TARGET_STEPS``.
         """
-        batch = self.batch_size or int(min(MAX_BATCH, max(MIN_BATCH, 2 ** math.floor(math.log2(max(1.0, train_rows / ROWS_PER_BATCH_UNIT))))))
+        batch = self.batch_size or int(
+            min(MAX_BATCH, max(MIN_BATCH, 2 ** math.floor(math.log2(max(1.0, train_rows / ROWS_PER_BATCH_UNIT)))))
+        )
         steps = math.ceil(train_rows / batch)
         epochs = self.epochs or int(min(MAX_EPOCHS, max(MIN_EPOCHS, round(TARGET_STEPS / steps))))
         patience = self.patience or max(5, epochs // 10)
         return replace(self, batch_size=batch, epochs=epochs, patience=patience)
 
-    def objective_for(self, vertical: "Vertical", task: str) -> tuple[str, str]:
+    def objective_for(self, vertical: Vertical, task: str) -> tuple[str, str]:
         """The configured objective and direction, else the vertical's for ``task``."""
         if self.objective:
             from .heads import direction_of
@@ -87,7 +89,7 @@ class SearchSettings:
         return {**values, "space": self.space.overrides()}
 
     @classmethod
-    def from_json(cls, values: dict[str, Any]) -> "SearchSettings":
+    def from_json(cls, values: dict[str, Any]) -> SearchSettings:
         return cls(**{**values, "space": SpaceConfig.from_overrides(values.get("space", {}))})
 
 

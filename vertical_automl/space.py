@@ -15,10 +15,11 @@ Keras is imported inside the functions that need it, never at module level.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -72,7 +73,7 @@ class SpaceConfig:
         return {f.name: list(getattr(self, f.name)) for f in fields(self) if getattr(self, f.name) is not None}
 
     @classmethod
-    def from_overrides(cls, values: dict[str, Any]) -> "SpaceConfig":
+    def from_overrides(cls, values: dict[str, Any]) -> SpaceConfig:
         return cls(**{key: tuple(value) for key, value in values.items()})
 
 
@@ -93,13 +94,19 @@ def active() -> SpaceConfig:
     return _ACTIVE.get()
 
 
-def _choice(hp: "keras_tuner.HyperParameters", name: str, choices: Sequence[Any]) -> Any:
+def _choice(hp: keras_tuner.HyperParameters, name: str, choices: Sequence[Any]) -> Any:
     """A Choice, or a Fixed value when one choice is left, so the leaderboard shows it as settled."""
     values = list(dict.fromkeys(choices))
     return hp.Fixed(name, values[0]) if len(values) == 1 else hp.Choice(name, values)
 
 
-def depth(hp: "keras_tuner.HyperParameters", min_value: int = 1, max_value: int = 3, name: str = "depth", limit: int | None = None) -> int:
+def depth(
+    hp: keras_tuner.HyperParameters,
+    min_value: int = 1,
+    max_value: int = 3,
+    name: str = "depth",
+    limit: int | None = None,
+) -> int:
     """Number of repeated blocks (conv blocks, dense layers, ...).
 
     A configured range replaces ``min_value``..``max_value``; ``limit`` is the
@@ -116,12 +123,14 @@ def depth(hp: "keras_tuner.HyperParameters", min_value: int = 1, max_value: int 
     return int(hp.Int(name, min_value, max_value))
 
 
-def width(hp: "keras_tuner.HyperParameters", choices: Sequence[int] = (32, 64, 128), name: str = "width") -> int:
+def width(hp: keras_tuner.HyperParameters, choices: Sequence[int] = (32, 64, 128), name: str = "width") -> int:
     """Units or filters of the first block; verticals may grow it with depth."""
     return int(_choice(hp, name, active().width or choices))
 
 
-def kernel_initializer(hp: "keras_tuner.HyperParameters", choices: Sequence[str] = INITIALIZERS, name: str = "initializer") -> str:
+def kernel_initializer(
+    hp: keras_tuner.HyperParameters, choices: Sequence[str] = INITIALIZERS, name: str = "initializer"
+) -> str:
     """Weight initializer: Glorot/Xavier, He, LeCun, or plain random normal/uniform."""
     choices = active().initializers or choices
     unknown = set(choices) - set(INITIALIZERS)
@@ -130,7 +139,7 @@ def kernel_initializer(hp: "keras_tuner.HyperParameters", choices: Sequence[str]
     return str(_choice(hp, name, choices))
 
 
-def dropout(hp: "keras_tuner.HyperParameters", max_value: float = 0.5, name: str = "dropout") -> float:
+def dropout(hp: keras_tuner.HyperParameters, max_value: float = 0.5, name: str = "dropout") -> float:
     """Dropout rate in steps of 0.1, from 0 (off) to ``max_value`` (or the configured range)."""
     low, high = active().dropout or (0.0, max_value)
     if high <= low:
@@ -138,7 +147,7 @@ def dropout(hp: "keras_tuner.HyperParameters", max_value: float = 0.5, name: str
     return float(hp.Float(name, low, high, step=0.1))
 
 
-def batch_norm(hp: "keras_tuner.HyperParameters", name: str = "batch_norm") -> bool:
+def batch_norm(hp: keras_tuner.HyperParameters, name: str = "batch_norm") -> bool:
     """Whether blocks use batch normalisation."""
     configured = active().batch_norm
     if configured is None:
@@ -146,7 +155,7 @@ def batch_norm(hp: "keras_tuner.HyperParameters", name: str = "batch_norm") -> b
     return bool(_choice(hp, name, configured))
 
 
-def kernel_regularizer(hp: "keras_tuner.HyperParameters") -> "keras.regularizers.Regularizer | None":
+def kernel_regularizer(hp: keras_tuner.HyperParameters) -> keras.regularizers.Regularizer | None:
     """L1 and L2 penalties on the kernels of dense and convolutional layers (``None`` when both are 0).
 
     Searched from {0, 1e-5, 1e-4} (L1) and {0, 1e-5, 1e-4, 1e-3} (L2);
@@ -160,7 +169,9 @@ def kernel_regularizer(hp: "keras_tuner.HyperParameters") -> "keras.regularizers
     return keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
 
 
-def class_weight(hp: "keras_tuner.HyperParameters", choices: Sequence[str] = ("none", "balanced"), name: str = "class_weight") -> str:
+def class_weight(
+    hp: keras_tuner.HyperParameters, choices: Sequence[str] = ("none", "balanced"), name: str = "class_weight"
+) -> str:
     """Whether training weights classes inversely to their frequency (imbalanced data).
 
     The search applies it: a trial whose value is ``balanced`` trains with
@@ -169,13 +180,13 @@ def class_weight(hp: "keras_tuner.HyperParameters", choices: Sequence[str] = ("n
     return str(hp.Choice(name, list(choices)))
 
 
-def batch_size(hp: "keras_tuner.HyperParameters", default: int) -> int:
+def batch_size(hp: keras_tuner.HyperParameters, default: int) -> int:
     """The trial's batch size: searched when the config lists choices, else ``default`` (not a hyperparameter)."""
     choices = active().batch_size
     return int(_choice(hp, "batch_size", choices)) if choices else default
 
 
-def learning_rate(hp: "keras_tuner.HyperParameters", optimizer_name: str, choices: Sequence[str]) -> float:
+def learning_rate(hp: keras_tuner.HyperParameters, optimizer_name: str, choices: Sequence[str]) -> float:
     """Log-uniform learning rate, from the range that suits ``optimizer_name``.
 
     Adaptive optimizers (Adam, AdamW, RMSprop) search ``learning_rate`` in
@@ -200,7 +211,7 @@ def learning_rate(hp: "keras_tuner.HyperParameters", optimizer_name: str, choice
     return float(rate)
 
 
-def schedule(hp: "keras_tuner.HyperParameters") -> str:
+def schedule(hp: keras_tuner.HyperParameters) -> str:
     """How the learning rate moves over the trial: ``constant``, ``step`` or ``cosine``.
 
     Declared with the optimizer; applied at every optimizer step at fit time
@@ -225,13 +236,13 @@ def scheduled_rate(kind: str, base: float, step: int, total_steps: int) -> float
     return base
 
 
-def base_learning_rate(hp: "keras_tuner.HyperParameters") -> float | None:
+def base_learning_rate(hp: keras_tuner.HyperParameters) -> float | None:
     """The trial's learning rate before any schedule (whichever of the two rate dimensions is active)."""
     values = hp.values
     return values.get("learning_rate") if values.get("optimizer") in ADAPTIVE else values.get("learning_rate_sgd")
 
 
-def optimizer(hp: "keras_tuner.HyperParameters", choices: Sequence[str] = OPTIMIZERS) -> "keras.optimizers.Optimizer":
+def optimizer(hp: keras_tuner.HyperParameters, choices: Sequence[str] = OPTIMIZERS) -> keras.optimizers.Optimizer:
     """An optimizer from ``choices`` with a log-uniform learning rate and a schedule.
 
     ``sgd_momentum`` is SGD with Nesterov momentum 0.9; ``adamw`` uses weight

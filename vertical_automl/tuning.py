@@ -20,9 +20,10 @@ import os
 import re
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import keras
 import keras_tuner as kt
@@ -38,6 +39,7 @@ from .vertical import Vertical
 
 # KerasTuner's oracles need a number; a budgeted search without --max-trials is ended by the budget long before this.
 UNCAPPED_TRIALS = 10_000
+
 
 @dataclass
 class TrialRecord:
@@ -146,7 +148,7 @@ class Deadline(keras.callbacks.Callback):
         self.deadline = deadline
         self.epoch_started = time.monotonic()
 
-    def __deepcopy__(self, memo: dict) -> "Deadline":  # KerasTuner copies callbacks per trial; the clock is shared
+    def __deepcopy__(self, memo: dict) -> Deadline:  # KerasTuner copies callbacks per trial; the clock is shared
         return Deadline(self.deadline)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
@@ -189,14 +191,20 @@ class ValidationPredictions(keras.callbacks.Callback):
       ensemble selection and the decision threshold.
     """
 
-    def __init__(self, x: Any, y: np.ndarray, task: str, objective: str, direction: str, sink: "PredictionSink", batch_size: int) -> None:
+    def __init__(
+        self, x: Any, y: np.ndarray, task: str, objective: str, direction: str, sink: PredictionSink, batch_size: int
+    ) -> None:
         super().__init__()
         self.x, self.y, self.task, self.objective, self.direction, self.sink = x, y, task, objective, direction, sink
         self.batch_size = max(256, batch_size)
         self.best: float | None = None
 
-    def __deepcopy__(self, memo: dict) -> "ValidationPredictions":  # KerasTuner copies callbacks per trial; the data is shared
-        return ValidationPredictions(self.x, self.y, self.task, self.objective, self.direction, self.sink, self.batch_size)
+    def __deepcopy__(
+        self, memo: dict
+    ) -> ValidationPredictions:  # KerasTuner copies callbacks per trial; the data is shared
+        return ValidationPredictions(
+            self.x, self.y, self.task, self.objective, self.direction, self.sink, self.batch_size
+        )
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.best, self.sink.best = None, None
@@ -207,7 +215,9 @@ class ValidationPredictions(keras.callbacks.Callback):
         if logs is None:
             return
         members = heads.has_members(self.model)
-        scores = scores_from_output(self.model.predict(self.x, batch_size=self.batch_size, verbose=0), self.task, members)
+        scores = scores_from_output(
+            self.model.predict(self.x, batch_size=self.batch_size, verbose=0), self.task, members
+        )
         finite = bool(np.isfinite(scores).all())
         if self.task == "binary":
             if "val_auc" not in logs:
@@ -276,7 +286,9 @@ def fit_options(hp: kt.HyperParameters, dataset: Dataset, settings: SearchSettin
         batch_size = space.batch_size(hp, settings.batch_size)
     kind, base = hp.values.get("lr_schedule", "constant"), space.base_learning_rate(hp)
     scheduled = kind != "constant" and base is not None
-    callbacks = [ScheduledRate(kind, float(base), settings.epochs * math.ceil(len(y) / batch_size))] if scheduled else []
+    callbacks = (
+        [ScheduledRate(kind, float(base), settings.epochs * math.ceil(len(y) / batch_size))] if scheduled else []
+    )
     options: dict[str, Any] = {"batch_size": batch_size, "callbacks": callbacks}
     weights = sample_weight_for(hp, dataset, y)
     if weights is not None:
@@ -309,11 +321,23 @@ class VerticalHyperModel(kt.HyperModel):
     def fit(self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: np.ndarray, **kwargs: Any) -> Any:
         task = self.dataset.info.task
         options = fit_options(hp, self.dataset, self.settings, y)
-        first = options.pop("callbacks")  # before the logging, early-stopping and tuner callbacks, which read what these add
+        first = options.pop(
+            "callbacks"
+        )  # before the logging, early-stopping and tuner callbacks, which read what these add
         validation = kwargs.get("validation_data")
         if validation is not None and (self.collects_predictions or heads.has_members(model)):
             objective, direction = self.settings.objective_for(self.vertical, task)
-            first.append(ValidationPredictions(validation[0], np.asarray(validation[1]), task, objective, direction, self.predictions, options["batch_size"]))
+            first.append(
+                ValidationPredictions(
+                    validation[0],
+                    np.asarray(validation[1]),
+                    task,
+                    objective,
+                    direction,
+                    self.predictions,
+                    options["batch_size"],
+                )
+            )
         if validation is not None:
             kwargs["validation_data"] = (validation[0], heads.targets(np.asarray(validation[1]), task, model))
         kwargs["callbacks"] = [*first, *kwargs.get("callbacks", [])]
@@ -329,7 +353,9 @@ def check_built(model: Any) -> None:
     if not isinstance(model, keras.Model):
         raise TypeError(f"build_model returned {type(model).__name__}, not a keras.Model")
     if not model.compiled:
-        raise TypeError("build_model returned a model that is not compiled (call model.compile(optimizer, loss, metrics) before returning it)")
+        raise TypeError(
+            "build_model returned a model that is not compiled (call model.compile(optimizer, loss, metrics) before returning it)"
+        )
 
 
 @dataclass
@@ -359,7 +385,7 @@ class EpochReport(keras.callbacks.Callback):
         super().__init__()
         self.progress, self.trial_id, self.epochs = progress, trial_id, epochs
 
-    def __deepcopy__(self, memo: dict) -> "EpochReport":  # KerasTuner copies callbacks per trial; the display is shared
+    def __deepcopy__(self, memo: dict) -> EpochReport:  # KerasTuner copies callbacks per trial; the display is shared
         return EpochReport(self.progress, self.trial_id, self.epochs)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -379,8 +405,15 @@ class _TrialBookkeeping:
     """
 
     def __init__(
-        self, *args: Any, progress: SearchProgress, clock: RunClock, state_file: Path, log_dir: Path,
-        refit_members: int, refit_scale: float, **kwargs: Any
+        self,
+        *args: Any,
+        progress: SearchProgress,
+        clock: RunClock,
+        state_file: Path,
+        log_dir: Path,
+        refit_members: int,
+        refit_scale: float,
+        **kwargs: Any,
     ) -> None:
         self.log_dir, self.state_file, self.progress, self.clock = log_dir, state_file, progress, clock
         self.predictions_dir = state_file.parent / "predictions"
@@ -388,7 +421,9 @@ class _TrialBookkeeping:
         saved = read_run_file(state_file) or {}
         self.seconds: dict[str, float] = {k: v["seconds"] for k, v in saved.get("trials", {}).items()}
         self.epochs_run: dict[str, int | None] = {k: v["epochs_run"] for k, v in saved.get("trials", {}).items()}
-        self.build_seconds: dict[str, float] = {k: v.get("build_seconds", 0.0) for k, v in saved.get("trials", {}).items()}
+        self.build_seconds: dict[str, float] = {
+            k: v.get("build_seconds", 0.0) for k, v in saved.get("trials", {}).items()
+        }
         self.out_of_time = False
         super().__init__(*args, **kwargs)
 
@@ -408,7 +443,11 @@ class _TrialBookkeeping:
 
     def shortest_trial_start(self) -> float:
         """The least time a new trial needs for its build and first epoch, from the trials so far."""
-        starts = [self.build_seconds.get(k, 0.0) + (self.seconds[k] - self.build_seconds.get(k, 0.0)) / self.epochs_run[k] for k in self.seconds if self.epochs_run.get(k)]
+        starts = [
+            self.build_seconds.get(k, 0.0) + (self.seconds[k] - self.build_seconds.get(k, 0.0)) / self.epochs_run[k]
+            for k in self.seconds
+            if self.epochs_run.get(k)
+        ]
         return min(starts, default=0.0)
 
     def pre_create_trial(self) -> None:
@@ -460,7 +499,9 @@ class _TrialBookkeeping:
         return np.load(path) if path.exists() else None
 
     def record(self, trial_id: str) -> TrialRecord:
-        return trial_record(self.oracle.trials[trial_id], self.seconds.get(trial_id, 0.0), self.epochs_run.get(trial_id))
+        return trial_record(
+            self.oracle.trials[trial_id], self.seconds.get(trial_id, 0.0), self.epochs_run.get(trial_id)
+        )
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_end(trial)
@@ -473,8 +514,17 @@ class _TrialBookkeeping:
 
         ``completed`` also tells a failing run whether it holds work worth keeping (:func:`registry.open_run`).
         """
-        trials = {k: {"seconds": self.seconds[k], "epochs_run": self.epochs_run.get(k), "build_seconds": self.build_seconds.get(k, 0.0)} for k in self.seconds}
-        completed = sorted(k for k, trial in self.oracle.trials.items() if trial.status == kt.engine.trial.TrialStatus.COMPLETED)
+        trials = {
+            k: {
+                "seconds": self.seconds[k],
+                "epochs_run": self.epochs_run.get(k),
+                "build_seconds": self.build_seconds.get(k, 0.0),
+            }
+            for k in self.seconds
+        }
+        completed = sorted(
+            k for k, trial in self.oracle.trials.items() if trial.status == kt.engine.trial.TrialStatus.COMPLETED
+        )
         temporary = self.state_file.with_suffix(".tmp")
         temporary.write_text(json.dumps({"trials": trials, "completed": completed, "seconds_used": self.clock.used()}))
         os.replace(temporary, self.state_file)
@@ -553,7 +603,9 @@ class BookkeptHyperband(_TrialBookkeeping, kt.Hyperband):
     pass
 
 
-def make_tuner(hypermodel: VerticalHyperModel, vertical: Vertical, settings: SearchSettings, directory: Path, **bookkeeping: Any) -> kt.Tuner:
+def make_tuner(
+    hypermodel: VerticalHyperModel, vertical: Vertical, settings: SearchSettings, directory: Path, **bookkeeping: Any
+) -> kt.Tuner:
     """Build the chosen KerasTuner tuner, with the trial cap (:meth:`SearchSettings.trial_cap`) honoured by all.
 
     Random and Bayesian searches start with the vertical's recipes.  A
@@ -562,13 +614,27 @@ def make_tuner(hypermodel: VerticalHyperModel, vertical: Vertical, settings: Sea
     """
     name, direction = settings.objective_for(vertical, hypermodel.dataset.info.task)
     objective = kt.Objective(name, direction=direction)
-    common = dict(hypermodel=hypermodel, directory=str(directory), project_name="search", overwrite=False, **bookkeeping)
+    common = dict(
+        hypermodel=hypermodel, directory=str(directory), project_name="search", overwrite=False, **bookkeeping
+    )
     cap = settings.trial_cap() or UNCAPPED_TRIALS
-    oracle_options = dict(objective=objective, max_trials=cap, seed=settings.seed, max_consecutive_failed_trials=settings.max_consecutive_failed_trials)
+    oracle_options = dict(
+        objective=objective,
+        max_trials=cap,
+        seed=settings.seed,
+        max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
+    )
     with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner prints "Reloading Tuner from ..." to stdout
         if settings.tuner == "hyperband":
-            tuner = BookkeptHyperband(max_epochs=max(2, settings.epochs), factor=3, hyperband_iterations=1, objective=objective, seed=settings.seed,
-                                      max_consecutive_failed_trials=settings.max_consecutive_failed_trials, **common)
+            tuner = BookkeptHyperband(
+                max_epochs=max(2, settings.epochs),
+                factor=3,
+                hyperband_iterations=1,
+                objective=objective,
+                seed=settings.seed,
+                max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
+                **common,
+            )
             tuner.oracle.max_trials = cap  # Hyperband has no cap of its own
         elif settings.tuner == "grid":
             tuner = BookkeptTuner(oracle=kt.oracles.GridSearchOracle(**oracle_options), **common)
@@ -636,21 +702,37 @@ def run_search(
     check_saved_state(directory)
     try:
         tuner = make_tuner(
-            hypermodel, vertical, settings, directory / "tuner", progress=progress, clock=clock, state_file=directory / STATE_FILE,
-            log_dir=directory / "logs", refit_members=max(1, vertical.ensemble_size) if settings.refit else 0, refit_scale=fitted / len(dataset.train),
+            hypermodel,
+            vertical,
+            settings,
+            directory / "tuner",
+            progress=progress,
+            clock=clock,
+            state_file=directory / STATE_FILE,
+            log_dir=directory / "logs",
+            refit_members=max(1, vertical.ensemble_size) if settings.refit else 0,
+            refit_scale=fitted / len(dataset.train),
         )
     except Exception as error:  # KerasTuner builds one model up front; any failure there is the builder's
         if disk_full(error):
             raise
-        raise SearchError(f"the {vertical.name} model could not be built: {type(error).__name__}: {error}", "this is a bug in the plugin; report it with the output of --debug") from error
-    callbacks = [keras.callbacks.EarlyStopping(monitor=objective, mode=direction, patience=settings.patience), NonFiniteLoss(), StopOnInterrupt()]
+        raise SearchError(
+            f"the {vertical.name} model could not be built: {type(error).__name__}: {error}",
+            "this is a bug in the plugin; report it with the output of --debug",
+        ) from error
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor=objective, mode=direction, patience=settings.patience),
+        NonFiniteLoss(),
+        StopOnInterrupt(),
+    ]
     finished = [tuner.record(trial_id) for trial_id in tuner.oracle.end_order]
     progress.search_started(settings.trial_cap(), objective, direction, clock.end(), finished)
     stopped = None
     try:
         with tracebacks_only_with_debug():
             tuner.search(
-                dataset.train.x, dataset.train.y,
+                dataset.train.x,
+                dataset.train.y,
                 validation_data=(dataset.validation.x, dataset.validation.y),
                 epochs=settings.epochs,
                 callbacks=callbacks,
@@ -664,7 +746,11 @@ def run_search(
     completed = [t for t in trials if t.status == "COMPLETED" and t.score is not None]
     if not completed:
         first_error = next((t.error for t in trials if t.error), "no trial ran")
-        raise AllTrialsFailed(f"all {len(trials)} trial(s) failed; first error: {first_error}", "re-run with --debug to see each trial's traceback", trials)
+        raise AllTrialsFailed(
+            f"all {len(trials)} trial(s) failed; first error: {first_error}",
+            "re-run with --debug to see each trial's traceback",
+            trials,
+        )
     if tuner.out_of_time:
         stopped = f"time budget of {settings.time_budget:g}s: no time left for another trial and the refit after {len(trials)} trial(s)"
     reason = stop_reason(settings, len(trials), tuner.out_of_time, stopped)
@@ -681,8 +767,20 @@ def run_search(
     validation_scores = selection.validation_scores
     if validation_scores is None:
         validation_scores = predict_scores(models[0], dataset.validation.x, dataset.info.task)
-    kept = None if settings.refit else models  # only --no-refit exports them; a refit would otherwise hold them in memory
-    return SearchOutcome(trials, members, stopped, time.perf_counter() - started, validation_scores, kept, selection.weights, reason, selection.validation_score)
+    kept = (
+        None if settings.refit else models
+    )  # only --no-refit exports them; a refit would otherwise hold them in memory
+    return SearchOutcome(
+        trials,
+        members,
+        stopped,
+        time.perf_counter() - started,
+        validation_scores,
+        kept,
+        selection.weights,
+        reason,
+        selection.validation_score,
+    )
 
 
 def check_saved_state(directory: Path) -> None:
@@ -716,12 +814,16 @@ def stop_reason(settings: SearchSettings, trials: int, out_of_time: bool, failur
     cap = settings.trial_cap()
     if cap is not None and trials >= cap:
         if settings.max_trials is None:
-            return f"the default cap of {cap} trials without a --time-budget (give --time-budget or --max-trials for more)"
+            return (
+                f"the default cap of {cap} trials without a --time-budget (give --time-budget or --max-trials for more)"
+            )
         return f"the trial cap was reached (max_trials {cap})"
     return f"the {settings.tuner} tuner had no new hyperparameters to try after {trials} trial(s)"
 
 
-def _select_members(tuner: kt.Tuner, completed: list[TrialRecord], dataset: Dataset, vertical: Vertical, objective: str, direction: str) -> ensemble.Selection:
+def _select_members(
+    tuner: kt.Tuner, completed: list[TrialRecord], dataset: Dataset, vertical: Vertical, objective: str, direction: str
+) -> ensemble.Selection:
     """The trials the export averages: greedy ensemble selection on validation predictions, or the best trial alone.
 
     Verticals with ``ensemble_size`` 1, and runs whose trials left no
@@ -731,13 +833,23 @@ def _select_members(tuner: kt.Tuner, completed: list[TrialRecord], dataset: Data
     alone = ensemble.Selection((best.trial_id,), (1.0,), float(best.score), tuner.validation_predictions(best.trial_id))
     if vertical.ensemble_size <= 1:
         return alone
-    candidates = [ensemble.Candidate(r.trial_id, float(r.score), tuner.validation_predictions(r.trial_id)) for r in completed]
+    candidates = [
+        ensemble.Candidate(r.trial_id, float(r.score), tuner.validation_predictions(r.trial_id)) for r in completed
+    ]
     if any(c.scores is None for c in candidates):
         return alone
-    return ensemble.select(candidates, dataset.validation.y, objective, direction, dataset.info.task, vertical.ensemble_size)
+    return ensemble.select(
+        candidates, dataset.validation.y, objective, direction, dataset.info.task, vertical.ensemble_size
+    )
 
 
-def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings: SearchSettings, deadline: float | None = None) -> tuple[keras.Model, list[dict[str, list[float]]]]:
+def refit(
+    vertical: Vertical,
+    dataset: Dataset,
+    outcome: SearchOutcome,
+    settings: SearchSettings,
+    deadline: float | None = None,
+) -> tuple[keras.Model, list[dict[str, list[float]]]]:
     """Train each member's hyperparameters from scratch on train+validation for its best epoch count.
 
     One member is exported as it is; several are wrapped in one model that
@@ -757,9 +869,14 @@ def refit(vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings
         options = fit_options(hp, dataset, settings, fitting.y)
         options["callbacks"] += [NonFiniteLoss(), StopOnInterrupt(), Deadline(lambda: deadline)]
         try:
-            history = model.fit(fitting.x, heads.targets(fitting.y, dataset.info.task, model), epochs=epochs, verbose=0, **options)
+            history = model.fit(
+                fitting.x, heads.targets(fitting.y, dataset.info.task, model), epochs=epochs, verbose=0, **options
+            )
         except kt.errors.FailedTrialError as error:
-            raise SearchError(f"refitting trial {record.trial_id} on train+validation diverged: {error}", "re-run with another --seed or more --max-trials") from error
+            raise SearchError(
+                f"refitting trial {record.trial_id} on train+validation diverged: {error}",
+                "re-run with another --seed or more --max-trials",
+            ) from error
         models.append(model)
         histories.append({name: [float(v) for v in values] for name, values in history.history.items()})
     return combine(models, outcome, vertical, dataset.info.task), histories
@@ -798,7 +915,10 @@ def combine(models: list[keras.Model], outcome: SearchOutcome, vertical: Vertica
     if len(set(weights)) == 1:
         outputs = keras.layers.Average(name="ensemble_average")([model(inputs) for model in models])
     else:
-        scaled = [keras.layers.Rescaling(float(weight), name=f"weight_{index}")(model(inputs)) for index, (model, weight) in enumerate(zip(models, weights))]
+        scaled = [
+            keras.layers.Rescaling(float(weight), name=f"weight_{index}")(model(inputs))
+            for index, (model, weight) in enumerate(zip(models, weights))
+        ]
         outputs = keras.layers.Add(name="ensemble_weighted_average")(scaled)
     return keras.Model(inputs, outputs, name=f"vautoml_{vertical.name}_ensemble")
 

@@ -15,9 +15,10 @@ task; the vertical says which of those it accepts (``tasks``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .data.dataset import TASKS, DatasetInfo, LabeledData
 from .heads import DEFAULT_OBJECTIVES
@@ -70,14 +71,14 @@ class Vertical:
 
     name: str
     description: str
-    build_model: Callable[["keras_tuner.HyperParameters", DatasetInfo], "keras.Model"]
+    build_model: Callable[[keras_tuner.HyperParameters, DatasetInfo], keras.Model]
     tasks: tuple[str, ...] = ("binary", "multiclass")
     loaders: tuple[DataLoader, ...] = ()
     default_data: Callable[[], LabeledData] | None = None
     default_data_description: str = ""
     data_example: str = ""
     objectives: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    report_sections: Callable[["Evaluation"], list["ReportSection"]] | None = None
+    report_sections: Callable[[Evaluation], list[ReportSection]] | None = None
     ensemble_size: int = 1
     model_card_notes: tuple[str, ...] = ()
     usage_code: Callable[[dict[str, Any]], list[str]] | None = None
@@ -94,16 +95,26 @@ class Vertical:
             found.append(f"vertical name {self.name!r} must be lowercase letters, digits, '-' or '_' (at most 40)")
         unknown = [t for t in (self.tasks if isinstance(self.tasks, tuple) else ()) if t not in TASKS]
         if not isinstance(self.tasks, tuple) or not self.tasks or unknown:
-            found.append(f"vertical {self.name!r} has tasks {self.tasks!r}; expected a tuple drawn from {', '.join(TASKS)}")
+            found.append(
+                f"vertical {self.name!r} has tasks {self.tasks!r}; expected a tuple drawn from {', '.join(TASKS)}"
+            )
         if not callable(self.build_model):
             found.append(f"vertical {self.name!r} has a build_model that is not callable")
         for task, objective in dict(self.objectives).items():
-            if task not in TASKS or not (isinstance(objective, tuple) and len(objective) == 2 and objective[1] in ("max", "min")):
-                found.append(f"vertical {self.name!r} has objective {objective!r} for task {task!r}; expected a task from {', '.join(TASKS)} and (metric, 'max' or 'min')")
+            if task not in TASKS or not (
+                isinstance(objective, tuple) and len(objective) == 2 and objective[1] in ("max", "min")
+            ):
+                found.append(
+                    f"vertical {self.name!r} has objective {objective!r} for task {task!r}; expected a task from {', '.join(TASKS)} and (metric, 'max' or 'min')"
+                )
         if not isinstance(self.ensemble_size, int) or not 1 <= self.ensemble_size <= 20:
-            found.append(f"vertical {self.name!r} has ensemble_size {self.ensemble_size!r}; expected a whole number from 1 to 20")
+            found.append(
+                f"vertical {self.name!r} has ensemble_size {self.ensemble_size!r}; expected a whole number from 1 to 20"
+            )
         if not isinstance(self.recipes, tuple) or not all(isinstance(r, dict) for r in self.recipes):
-            found.append(f"vertical {self.name!r} has recipes {self.recipes!r}; expected a tuple of dicts of hyperparameter values")
+            found.append(
+                f"vertical {self.name!r} has recipes {self.recipes!r}; expected a tuple of dicts of hyperparameter values"
+            )
         if self.report_sections is not None and not callable(self.report_sections):
             found.append(f"vertical {self.name!r} has report_sections that is not callable")
         for loader in self.loaders:

@@ -23,7 +23,10 @@ def encode_labels(raw: np.ndarray, source: str) -> tuple[np.ndarray, tuple[str, 
     if raw.ndim != 1:
         raw = raw.reshape(len(raw), -1)
         if raw.shape[1] != 1:
-            raise DataError(f"labels in {source} have shape {raw.shape}, expected one label per example", "store y as a 1-D array of class labels")
+            raise DataError(
+                f"labels in {source} have shape {raw.shape}, expected one label per example",
+                "store y as a 1-D array of class labels",
+            )
         raw = raw[:, 0]
     if raw.dtype.kind == "S":
         raw = np.char.decode(raw, "utf-8")
@@ -33,7 +36,10 @@ def encode_labels(raw: np.ndarray, source: str) -> tuple[np.ndarray, tuple[str, 
         if not np.isfinite(raw).all():
             raise DataError(f"labels in {source} contain NaN or infinite values", "give every example a class label")
         if not np.equal(np.mod(raw, 1), 0).all():
-            raise DataError(f"labels in {source} are continuous numbers, not classes", "store class labels (integers or strings) in y")
+            raise DataError(
+                f"labels in {source} are continuous numbers, not classes",
+                "store class labels (integers or strings) in y",
+            )
         raw = raw.astype(np.int64)
     values, y = np.unique(raw, return_inverse=True)
     return y.astype(np.int64), tuple(str(v) for v in values)
@@ -69,9 +75,13 @@ def image_arrays(x: Any, y: Any, source: str, value_range: tuple[float, float] |
             "store x as a stack of images in channels-last order",
         )
     if x.dtype.kind not in "uif":
-        raise DataError(f"images in {source} have dtype {x.dtype}, not numbers", "store pixel values as integers or floats")
+        raise DataError(
+            f"images in {source} have dtype {x.dtype}, not numbers", "store pixel values as integers or floats"
+        )
     if len(x) != len(np.asarray(y)):
-        raise DataError(f"{source} has {len(x)} images but {len(np.asarray(y))} labels", "store exactly one label per image")
+        raise DataError(
+            f"{source} has {len(x)} images but {len(np.asarray(y))} labels", "store exactly one label per image"
+        )
     if x.dtype.kind == "f" and not np.isfinite(x).all():
         raise DataError(f"images in {source} contain NaN or infinite values", "repair or drop those images")
     if value_range is None:

@@ -78,7 +78,9 @@ class LabeledData:
 def _fingerprint_array(x: Any) -> np.ndarray:
     """A hashable array for any kind of ``x`` (tables and text become their cell text)."""
     if hasattr(x, "iloc"):
-        return np.frombuffer(("\x1f".join(map(str, x.columns)) + "\x1e" + x.to_csv(index=False)).encode(), dtype=np.uint8)
+        return np.frombuffer(
+            ("\x1f".join(map(str, x.columns)) + "\x1e" + x.to_csv(index=False)).encode(), dtype=np.uint8
+        )
     x = np.asarray(x)
     if x.dtype.kind in "OU":
         return np.frombuffer("\x1e".join(map(str, x.tolist())).encode(), dtype=np.uint8)
@@ -125,7 +127,11 @@ class Dataset:
 
     def train_and_validation(self) -> LabeledData:
         """Both fitting splits together, for the final refit of the best model."""
-        return replace(self.train, x=np.concatenate([self.train.x, self.validation.x]), y=np.concatenate([self.train.y, self.validation.y]))
+        return replace(
+            self.train,
+            x=np.concatenate([self.train.x, self.validation.x]),
+            y=np.concatenate([self.train.y, self.validation.y]),
+        )
 
     def summary(self) -> dict[str, Any]:
         splits = {}
@@ -152,9 +158,14 @@ def validate_labeled(data: LabeledData, what: str = "the data") -> None:
         raise DataError(f"{what} ({data.source}) holds no examples", "point --data at a non-empty dataset")
     if data.is_regression:
         if not np.isfinite(data.y).all():
-            raise DataError(f"{what} ({data.source}) has NaN or infinite target values", "remove those rows or repair their target")
+            raise DataError(
+                f"{what} ({data.source}) has NaN or infinite target values", "remove those rows or repair their target"
+            )
         if np.ptp(data.y) == 0:
-            raise DataError(f"the target of {what} ({data.source}) has one value for every row", "a regression needs a target that varies")
+            raise DataError(
+                f"the target of {what} ({data.source}) has one value for every row",
+                "a regression needs a target that varies",
+            )
         largest = float(np.max(np.abs(data.y)))
         if largest > MAX_REGRESSION_TARGET:
             raise DataError(
@@ -171,7 +182,6 @@ def validate_labeled(data: LabeledData, what: str = "the data") -> None:
                 "a classifier needs examples of at least two classes",
             )
     check_model_values(data.x, what, data.source)
-
 
 
 def check_model_values(x: object, what: str, source: str) -> None:

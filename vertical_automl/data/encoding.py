@@ -22,7 +22,7 @@ class Encoder(ABC):
     """Learns from the training split, then encodes any split the same way."""
 
     @abstractmethod
-    def fit(self, x: Any) -> "Encoder":
+    def fit(self, x: Any) -> Encoder:
         """Return a fitted copy learned from the training inputs ``x``."""
 
     @abstractmethod

@@ -13,8 +13,9 @@ inside the exported model.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -35,8 +36,11 @@ def _class_folders(root: Path) -> list[Path]:
 
 def _image_files(folder: Path) -> list[Path]:
     return sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
 
 
@@ -53,7 +57,9 @@ def _parse_size(text: str) -> tuple[int, int]:
     if len(sizes) == 1:
         sizes = sizes * 2
     if len(sizes) != 2 or min(sizes) < 4:
-        raise DataError(f"image_size '{text}' is not a size", "use image_size=32 or image_size=48x64 (height x width, at least 4)")
+        raise DataError(
+            f"image_size '{text}' is not a size", "use image_size=32 or image_size=48x64 (height x width, at least 4)"
+        )
     return sizes[0], sizes[1]
 
 
@@ -65,7 +71,10 @@ def _read_image(path: Path, operation: Any) -> Any:
         with Image.open(path) as image:
             return operation(image)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-        raise DataError(f"cannot read image '{path}' ({error})", "delete or replace the file, it is not a valid PNG, JPEG or BMP image") from error
+        raise DataError(
+            f"cannot read image '{path}' ({error})",
+            "delete or replace the file, it is not a valid PNG, JPEG or BMP image",
+        ) from error
 
 
 def read_resized(path: Path, height: int, width: int, color_mode: str) -> np.ndarray:
@@ -73,7 +82,12 @@ def read_resized(path: Path, height: int, width: int, color_mode: str) -> np.nda
     from PIL import Image
 
     mode = "L" if color_mode == "grayscale" else "RGB"
-    return _read_image(path, lambda image: np.asarray(image.convert(mode).resize((width, height), Image.Resampling.BILINEAR), dtype=np.uint8))
+    return _read_image(
+        path,
+        lambda image: np.asarray(
+            image.convert(mode).resize((width, height), Image.Resampling.BILINEAR), dtype=np.uint8
+        ),
+    )
 
 
 def _default_size(sizes: list[tuple[int, int]]) -> tuple[int, int]:
@@ -93,23 +107,38 @@ def load_image_folder(path: Path, options: Mapping[str, str], like: LabeledData 
     """
     check_options(options, FOLDER_OPTIONS, f"image folder {path}")
     if like is not None and "resize" not in like.input_spec:
-        raise DataError(f"the test data '{path}' is an image folder but the training data ({like.source}) is not", "give --test-data in the same format as the training data")
+        raise DataError(
+            f"the test data '{path}' is an image folder but the training data ({like.source}) is not",
+            "give --test-data in the same format as the training data",
+        )
     folders = _class_folders(path)
     loose = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if not folders:
         found = f"{len(loose)} loose image(s) and no" if loose else "no"
-        raise DataError(f"the image folder '{path}' has {found} class sub-folders", f"put the images in one sub-folder per class, e.g. {path}/cat/1.png and {path}/dog/2.png")
+        raise DataError(
+            f"the image folder '{path}' has {found} class sub-folders",
+            f"put the images in one sub-folder per class, e.g. {path}/cat/1.png and {path}/dog/2.png",
+        )
     files_by_class = {folder.name: _image_files(folder) for folder in folders}
     empty = [name for name, files in files_by_class.items() if not files]
     if len(empty) == len(files_by_class):
-        raise DataError(f"the image folder '{path}' holds no PNG, JPEG or BMP images", f"put image files in its class sub-folders ({', '.join(sorted(empty)[:5])})")
+        raise DataError(
+            f"the image folder '{path}' holds no PNG, JPEG or BMP images",
+            f"put image files in its class sub-folders ({', '.join(sorted(empty)[:5])})",
+        )
     if like is not None:  # a test set may lack some classes: only the training data must have them all
         files_by_class = {name: files for name, files in files_by_class.items() if files}
     elif empty:
-        raise DataError(f"class folder(s) {', '.join(repr(n) for n in empty[:5])} in '{path}' hold no PNG, JPEG or BMP images", "add images to them or remove them")
+        raise DataError(
+            f"class folder(s) {', '.join(repr(n) for n in empty[:5])} in '{path}' hold no PNG, JPEG or BMP images",
+            "add images to them or remove them",
+        )
     elif len(files_by_class) < 2:
         only = next(iter(files_by_class))
-        raise DataError(f"the image folder '{path}' has only one class ('{only}')", "add a sub-folder of images for each other class")
+        raise DataError(
+            f"the image folder '{path}' has only one class ('{only}')",
+            "add a sub-folder of images for each other class",
+        )
 
     files = [(file, name) for name in files_by_class for file in files_by_class[name]]
     headers = [_read_image(file, lambda im: (im.height, im.width, im.mode)) for file, _ in files]
@@ -120,7 +149,9 @@ def load_image_folder(path: Path, options: Mapping[str, str], like: LabeledData 
     else:
         size_option = options.get("image_size")
         height, width = _parse_size(size_option) if size_option else _default_size([(h, w) for h, w, _ in headers])
-        color_mode = options.get("color_mode") or ("rgb" if any(mode not in GRAY_MODES for _, _, mode in headers) else "grayscale")
+        color_mode = options.get("color_mode") or (
+            "rgb" if any(mode not in GRAY_MODES for _, _, mode in headers) else "grayscale"
+        )
         if color_mode not in ("grayscale", "rgb"):
             raise DataError(f"color_mode '{color_mode}' is not supported", "use color_mode=grayscale or color_mode=rgb")
 
@@ -145,10 +176,16 @@ def load_npz_images(path: Path, options: Mapping[str, str], like: LabeledData | 
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in ("x", "y") if key not in archive.files]
             if missing:
-                raise DataError(f"'{path}' has no array named {' or '.join(missing)} (it has: {', '.join(archive.files) or 'nothing'})", "save the file with np.savez(path, x=images, y=labels)")
+                raise DataError(
+                    f"'{path}' has no array named {' or '.join(missing)} (it has: {', '.join(archive.files) or 'nothing'})",
+                    "save the file with np.savez(path, x=images, y=labels)",
+                )
             x, y = archive["x"], archive["y"]
     except (OSError, ValueError) as error:
-        raise DataError(f"cannot read '{path}' as a NumPy .npz archive ({error})", "save the file with np.savez(path, x=images, y=labels)") from error
+        raise DataError(
+            f"cannot read '{path}' as a NumPy .npz archive ({error})",
+            "save the file with np.savez(path, x=images, y=labels)",
+        ) from error
     return _matching(image_arrays(x, y, f"npz file {path}", _range_of(like)), like)
 
 
@@ -165,10 +202,15 @@ def load_hdf5_images(path: Path, options: Mapping[str, str], like: LabeledData |
         with h5py.File(path, "r") as handle:
             missing = [key for key in ("x", "y") if key not in handle]
             if missing:
-                raise DataError(f"'{path}' has no dataset named {' or '.join(missing)} (it has: {', '.join(handle.keys()) or 'nothing'})", "write datasets 'x' (images) and 'y' (labels) into the file")
+                raise DataError(
+                    f"'{path}' has no dataset named {' or '.join(missing)} (it has: {', '.join(handle.keys()) or 'nothing'})",
+                    "write datasets 'x' (images) and 'y' (labels) into the file",
+                )
             x, y = handle["x"][()], handle["y"][()]
     except OSError as error:
-        raise DataError(f"cannot read '{path}' as an HDF5 file ({error})", "check that the file is a complete HDF5 file") from error
+        raise DataError(
+            f"cannot read '{path}' as an HDF5 file ({error})", "check that the file is a complete HDF5 file"
+        ) from error
     return _matching(image_arrays(x, y, f"HDF5 file {path}", _range_of(like)), like)
 
 
@@ -198,5 +240,5 @@ def image_usage_code(spec: dict[str, Any]) -> list[str]:
             f'x = np.stack([np.asarray(im, dtype="float32") for im in images]){expand}  # raw 0-255 pixels',
         ]
     return [
-        f"x = np.asarray(images, dtype=\"float32\")  # shape (N, {', '.join(str(d) for d in spec['shape'])}), raw values in {spec['value_range']}",
+        f'x = np.asarray(images, dtype="float32")  # shape (N, {", ".join(str(d) for d in spec["shape"])}), raw values in {spec["value_range"]}',
     ]

@@ -20,7 +20,9 @@ from .dataset import Dataset, DatasetInfo, LabeledData, check_model_values, vali
 MIN_REGRESSION_EXAMPLES = 20
 
 
-def _split(index: np.ndarray, y: np.ndarray, fraction: float, seed: int, source: str, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+def _split(
+    index: np.ndarray, y: np.ndarray, fraction: float, seed: int, source: str, stratify: bool
+) -> tuple[np.ndarray, np.ndarray]:
     try:
         return train_test_split(index, test_size=fraction, stratify=y[index] if stratify else None, random_state=seed)
     except ValueError as error:  # e.g. fewer held-out examples than classes
@@ -33,7 +35,10 @@ def _split(index: np.ndarray, y: np.ndarray, fraction: float, seed: int, source:
 def _check_class_sizes(data: LabeledData, splits_needed: int) -> None:
     if data.is_regression:
         if len(data) < MIN_REGRESSION_EXAMPLES:
-            raise DataError(f"{data.source} has {len(data)} rows, too few to train, validate and test a regression", f"give at least {MIN_REGRESSION_EXAMPLES} rows")
+            raise DataError(
+                f"{data.source} has {len(data)} rows, too few to train, validate and test a regression",
+                f"give at least {MIN_REGRESSION_EXAMPLES} rows",
+            )
         return
     counts = data.class_counts()
     name, smallest = min(counts.items(), key=lambda item: item[1])
@@ -67,17 +72,25 @@ def split_dataset(
     """
     validate_labeled(data, "the training data")
     if task == "binary" and len(data.class_names) != 2:
-        raise DataError(f"a binary task needs exactly two classes, but {data.source} has {len(data.class_names)}", "keep two classes in the data")
+        raise DataError(
+            f"a binary task needs exactly two classes, but {data.source} has {len(data.class_names)}",
+            "keep two classes in the data",
+        )
     stratify = not data.is_regression
     index = np.arange(len(data))
     if test_data is None:
         _check_class_sizes(data, 3)
         index, test_index = _split(index, data.y, test_fraction, seed, data.source, stratify)
-        test = replace(data.subset(test_index), source=f"{'stratified ' if stratify else 'random '}{test_fraction:.0%} held out of {data.source}")
+        test = replace(
+            data.subset(test_index),
+            source=f"{'stratified ' if stratify else 'random '}{test_fraction:.0%} held out of {data.source}",
+        )
     else:
         _check_class_sizes(data, 2)
         if len(test_data) == 0:
-            raise DataError(f"the test data ({test_data.source}) holds no examples", "point --test-data at a non-empty dataset")
+            raise DataError(
+                f"the test data ({test_data.source}) holds no examples", "point --test-data at a non-empty dataset"
+            )
         test = test_data
     train_index, validation_index = _split(index, data.y, validation_fraction, seed, data.source, stratify)
     return encode_splits(data.subset(train_index), data.subset(validation_index), test, task)

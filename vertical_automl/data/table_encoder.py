@@ -20,16 +20,24 @@ with the mean and variance from :meth:`TableEncoder.statistics`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from ..errors import DataError
-from .encoding import Encoder
 from .dataset import FLOAT32_MAX
+from .encoding import Encoder
 from .tables import (
-    MISSING_MARKERS, MissingValues, decimal_mark, missing_mask, pick_column, positions, stripped, to_numbers,
+    MISSING_MARKERS,
+    MissingValues,
+    decimal_mark,
+    missing_mask,
+    pick_column,
+    positions,
+    stripped,
+    to_numbers,
 )
 
 MAX_CATEGORIES = 50
@@ -103,7 +111,10 @@ def infer_columns(frame: Any, options: Mapping[str, str], missing: MissingValues
             parsed = to_numbers(values, decimal)
             infinite = np.isinf(parsed) & present
             if infinite.any():
-                raise DataError(f"column '{name}' of {source} is infinite on {positions(frame, infinite)}", f"repair those cells or declare them missing (--missing-values {name}=inf)")
+                raise DataError(
+                    f"column '{name}' of {source} is infinite on {positions(frame, infinite)}",
+                    f"repair those cells or declare them missing (--missing-values {name}=inf)",
+                )
             huge = (np.abs(parsed) > FLOAT32_MAX) & present
             if huge.any():
                 raise DataError(
@@ -144,8 +155,11 @@ def table_statistics(encoded_train: np.ndarray) -> dict[str, Any]:
     scale = np.where(spread > 0, spread, np.where(std > 0, std, 1.0))
     quantiles = np.quantile(x, np.linspace(0, 1, QUANTILE_LEVELS + 1), axis=0).T
     return {
-        "mean": x.mean(axis=0).tolist(), "variance": x.var(axis=0).tolist(),
-        "median": median.tolist(), "scale": scale.tolist(), "quantiles": quantiles.tolist(),
+        "mean": x.mean(axis=0).tolist(),
+        "variance": x.var(axis=0).tolist(),
+        "median": median.tolist(),
+        "scale": scale.tolist(),
+        "quantiles": quantiles.tolist(),
     }
 
 
@@ -166,7 +180,10 @@ class TableEncoder(Encoder):
             if column.kind == "numeric":
                 numbers = to_numbers(values, self.decimal)[~missing]
                 if len(numbers) == 0:
-                    raise DataError(f"column '{column.name}' has no values in the training split", f"drop it with -O ignore={column.name}")
+                    raise DataError(
+                        f"column '{column.name}' has no values in the training split",
+                        f"drop it with -O ignore={column.name}",
+                    )
                 fitted.append(replace(column, fill=float(np.median(numbers)), indicator=bool(missing.any())))
             else:
                 cells = np.where(missing, MISSING_CATEGORY, values)
@@ -178,7 +195,10 @@ class TableEncoder(Encoder):
     def transform(self, x: Any) -> np.ndarray:
         absent = [c.name for c in self.columns if c.name not in x.columns]
         if absent:
-            raise DataError(f"the table lacks column(s) {', '.join(absent)} that the model was trained on", "give every training column, with the same names")
+            raise DataError(
+                f"the table lacks column(s) {', '.join(absent)} that the model was trained on",
+                "give every training column, with the same names",
+            )
         parts = []
         for column in self.columns:
             values = stripped(x[column.name])
@@ -217,7 +237,11 @@ class TableEncoder(Encoder):
     def spec(self) -> dict[str, Any]:
         columns = []
         for column in self.columns:
-            entry: dict[str, Any] = {"name": column.name, "type": column.kind, "missing_values": list(column.missing_values)}
+            entry: dict[str, Any] = {
+                "name": column.name,
+                "type": column.kind,
+                "missing_values": list(column.missing_values),
+            }
             if column.kind == "numeric":
                 entry.update(fill=column.fill, indicator=column.indicator)
             else:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -53,11 +54,13 @@ def decode_bytes(raw: bytes, encoding: str, source: str) -> str:
     try:
         return raw.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding)
     except LookupError as error:
-        raise DataError(f"unknown text encoding '{encoding}'", "pass -O encoding=utf-8 or another Python codec name such as latin-1") from error
+        raise DataError(
+            f"unknown text encoding '{encoding}'", "pass -O encoding=utf-8 or another Python codec name such as latin-1"
+        ) from error
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise DataError(
-            f"{source} line {line} is not valid {encoding} (byte {raw[error.start:error.start + 1]!r} at offset {error.start})",
+            f"{source} line {line} is not valid {encoding} (byte {raw[error.start : error.start + 1]!r} at offset {error.start})",
             "re-save the file as UTF-8, or pass -O encoding=latin-1 (or the file's real encoding)",
         ) from error
 
@@ -79,7 +82,10 @@ def read_table(path: Path, options: Mapping[str, str]) -> Any:
         try:
             frame = pd.read_parquet(path)
         except Exception as error:  # pyarrow raises many types for damaged files
-            raise DataError(f"cannot read '{path}' as Parquet ({type(error).__name__}: {error})", "check that the file is a complete Parquet file") from error
+            raise DataError(
+                f"cannot read '{path}' as Parquet ({type(error).__name__}: {error})",
+                "check that the file is a complete Parquet file",
+            ) from error
         frame = frame_of_text(frame)
         names = [str(c) for c in frame.columns]
     else:
@@ -93,11 +99,20 @@ def read_table(path: Path, options: Mapping[str, str]) -> Any:
         quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
         try:
             frame = pd.read_csv(
-                io.StringIO(text), sep=delimiter, header=0 if header else None, dtype=str, keep_default_na=False,
-                na_filter=False, skip_blank_lines=False, quoting=quoting,
+                io.StringIO(text),
+                sep=delimiter,
+                header=0 if header else None,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                quoting=quoting,
             )
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
-            raise DataError(f"cannot read '{path}' as a table ({str(error).strip()})", "check the delimiter (-O delimiter=';') and that every line has the same number of fields") from error
+            raise DataError(
+                f"cannot read '{path}' as a table ({str(error).strip()})",
+                "check the delimiter (-O delimiter=';') and that every line has the same number of fields",
+            ) from error
         # pandas renames a repeated name ("a" -> "a.1"); the header as written is what name checks need.
         names = next(csv.reader(io.StringIO(text), delimiter=delimiter, quoting=quoting), []) if header else []
         frame.index = pd.RangeIndex(1 + header, len(frame) + 1 + header, name="line")
@@ -109,7 +124,10 @@ def read_table(path: Path, options: Mapping[str, str]) -> Any:
     frame.columns = [str(c).strip() for c in frame.columns]
     frame.attrs["delimiter"] = delimiter  # for preprocessing.json; None for Parquet
     if len(frame) == 0:
-        raise DataError(f"'{path}' holds no data rows", "give a table with a header line and at least a few rows (or -O header=false)")
+        raise DataError(
+            f"'{path}' holds no data rows",
+            "give a table with a header line and at least a few rows (or -O header=false)",
+        )
     return frame
 
 
@@ -173,7 +191,10 @@ def pick_column(frame: Any, choice: str | None, flag: str, default: str | None =
     columns = list(frame.columns)
     if choice is None or choice == "":
         if default is None:
-            raise DataError(f"{flag} is needed to choose among columns {', '.join(columns[:12])}", f"pass {flag} NAME (or a position such as 1 or -1)")
+            raise DataError(
+                f"{flag} is needed to choose among columns {', '.join(columns[:12])}",
+                f"pass {flag} NAME (or a position such as 1 or -1)",
+            )
         return default
     if choice in columns:
         return choice
@@ -246,23 +267,41 @@ def decimal_mark(options: Mapping[str, str]) -> str:
 
 
 def read_targets(
-    frame: Any, column: str, task: str, allow_regression: bool, source: str, decimal: str = ".",
+    frame: Any,
+    column: str,
+    task: str,
+    allow_regression: bool,
+    source: str,
+    decimal: str = ".",
 ) -> Targets:
     """Class indices (or numbers, for regression) from ``column``, rejecting empty cells."""
     values = stripped(frame[column])
     empty = np.isin(values, MISSING_MARKERS)
     if empty.any():
-        raise DataError(f"the target column '{column}' of {source} is empty on {positions(frame, empty)}", "remove those rows or fill in their target")
+        raise DataError(
+            f"the target column '{column}' of {source} is empty on {positions(frame, empty)}",
+            "remove those rows or fill in their target",
+        )
     numbers = to_numbers(values, decimal)
     numeric = not np.isnan(numbers).any()
     if task not in ("auto", "classification", "regression"):
-        raise DataError(f"option task={task!r} is not known", "use task=classification or task=regression (default: auto)")
+        raise DataError(
+            f"option task={task!r} is not known", "use task=classification or task=regression (default: auto)"
+        )
     if task == "regression" and not allow_regression:
-        raise DataError("this vertical does not do regression", "use a classification target, or the finance vertical for a numeric target")
+        raise DataError(
+            "this vertical does not do regression",
+            "use a classification target, or the finance vertical for a numeric target",
+        )
     if task == "regression" and not numeric:
         bad = np.isnan(numbers)
-        raise DataError(f"the target column '{column}' of {source} is not a number on {positions(frame, bad)}", "repair those values, or drop -O task=regression")
-    continuous = numeric and (np.any(np.mod(numbers, 1) != 0) or len(np.unique(numbers)) > MAX_CLASSES_BEFORE_REGRESSION)
+        raise DataError(
+            f"the target column '{column}' of {source} is not a number on {positions(frame, bad)}",
+            "repair those values, or drop -O task=regression",
+        )
+    continuous = numeric and (
+        np.any(np.mod(numbers, 1) != 0) or len(np.unique(numbers)) > MAX_CLASSES_BEFORE_REGRESSION
+    )
     if task == "auto" and continuous and not allow_regression:
         raise DataError(
             f"the target column '{column}' of {source} holds {len(np.unique(numbers))} distinct numbers, a continuous target, but this vertical only classifies",
@@ -271,7 +310,10 @@ def read_targets(
     if task == "regression" or (task == "auto" and continuous):
         infinite = ~np.isfinite(numbers)
         if infinite.any():
-            raise DataError(f"the target column '{column}' of {source} is infinite on {positions(frame, infinite)}", "repair or remove those rows")
+            raise DataError(
+                f"the target column '{column}' of {source} is infinite on {positions(frame, infinite)}",
+                "repair or remove those rows",
+            )
         return Targets(numbers.astype(np.float32), ())
     y, class_names = encode_labels(values.astype(str), source)
     return Targets(y, class_names)
@@ -285,7 +327,7 @@ class MissingValues:
     by_column: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, text: str | None, frame: Any) -> "MissingValues":
+    def parse(cls, text: str | None, frame: Any) -> MissingValues:
         """Parse ``0`` / ``-1,999`` (every column) and ``col=0`` / ``a,b=0`` (those columns), joined by ';'."""
         found = cls()
         for part in (p.strip() for p in (text or "").split(";")):
@@ -294,7 +336,10 @@ class MissingValues:
             columns, sep, values = part.rpartition("=")
             markers = [v.strip() for v in values.split(",") if v.strip()]
             if not markers:
-                raise DataError(f"--missing-values '{part}' names no value", "write e.g. --missing-values 0 or --missing-values glucose=0")
+                raise DataError(
+                    f"--missing-values '{part}' names no value",
+                    "write e.g. --missing-values 0 or --missing-values glucose=0",
+                )
             if not sep:
                 found.everywhere.extend(markers)
                 continue

@@ -10,8 +10,9 @@ needs to do the same encoding from ``preprocessing.json``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import DataError
 from ..vertical import DataLoader
@@ -19,7 +20,14 @@ from .dataset import LabeledData
 from .options import check_options, parse_bool
 from .table_encoder import TableEncoder, infer_columns
 from .tables import (
-    READ_OPTIONS, MissingValues, decimal_mark, default_target, is_table_file, pick_column, read_table, read_targets,
+    READ_OPTIONS,
+    MissingValues,
+    decimal_mark,
+    default_target,
+    is_table_file,
+    pick_column,
+    read_table,
+    read_targets,
 )
 
 TABLE_OPTIONS = (*READ_OPTIONS, "decimal", "missing_values", "categorical", "ignore", "task")
@@ -33,17 +41,31 @@ def load_table(path: Path, options: Mapping[str, str], like: LabeledData | None,
     source = f"table {path}"
     if like is not None:
         if not isinstance(like.encoder, TableEncoder):
-            raise DataError(f"the test data '{path}' is a table but the training data ({like.source}) is not", "give --test-data in the same format as the training data")
+            raise DataError(
+                f"the test data '{path}' is a table but the training data ({like.source}) is not",
+                "give --test-data in the same format as the training data",
+            )
         read_as = like.encoder.description
         recorded = {key: read_as[key] for key in RECORDED_READ_OPTIONS if read_as.get(key)}
         frame = read_table(path, {**recorded, **options})
         target = like.target
         if target not in frame.columns:
-            raise DataError(f"the test table '{path}' has no target column '{target}'", "give the test data the training data's columns")
+            raise DataError(
+                f"the test table '{path}' has no target column '{target}'",
+                "give the test data the training data's columns",
+            )
         task = "regression" if like.is_regression else "classification"
         targets = read_targets(frame, target, task, allow_regression, source, like.encoder.decimal)
         names = [c.name for c in like.encoder.columns]
-        return LabeledData(frame[[n for n in names if n in frame.columns]], targets.y, targets.class_names, like.input_spec, source, like.encoder, target)
+        return LabeledData(
+            frame[[n for n in names if n in frame.columns]],
+            targets.y,
+            targets.class_names,
+            like.input_spec,
+            source,
+            like.encoder,
+            target,
+        )
 
     frame = read_table(path, options)
     parquet = frame.index.name == "row"
@@ -56,25 +78,40 @@ def load_table(path: Path, options: Mapping[str, str], like: LabeledData | None,
     return labeled_table(frame, options, source, description, allow_regression)
 
 
-def labeled_table(frame: Any, options: Mapping[str, str], source: str, description: dict[str, Any], allow_regression: bool) -> LabeledData:
+def labeled_table(
+    frame: Any, options: Mapping[str, str], source: str, description: dict[str, Any], allow_regression: bool
+) -> LabeledData:
     """Split a raw string table into typed features and a target (for files and built-in tables alike)."""
     target = pick_column(frame, options.get("target_column"), "--target-column", default_target(frame))
-    ignored = {pick_column(frame, name, "-O ignore") for name in (options.get("ignore") or "").split(",") if name.strip()}
+    ignored = {
+        pick_column(frame, name, "-O ignore") for name in (options.get("ignore") or "").split(",") if name.strip()
+    }
     if target in ignored:
-        raise DataError(f"column '{target}' is both the target and ignored", "drop it from -O ignore or choose another --target-column")
+        raise DataError(
+            f"column '{target}' is both the target and ignored",
+            "drop it from -O ignore or choose another --target-column",
+        )
     features = frame[[c for c in frame.columns if c != target and c not in ignored]]
     if features.shape[1] == 0:
-        raise DataError(f"{source} has no feature columns besides the target '{target}'", "give a table with at least one input column")
+        raise DataError(
+            f"{source} has no feature columns besides the target '{target}'",
+            "give a table with at least one input column",
+        )
     decimal = decimal_mark(options)
     task = options.get("task", "auto").strip().lower()
     targets = read_targets(frame, target, task, allow_regression, source, decimal)
     missing = MissingValues.parse(options.get("missing_values"), features)
     columns = infer_columns(features, options, missing, source)
     description = {
-        **description, "decimal": decimal, "file_columns": list(frame.columns), "target": target,
+        **description,
+        "decimal": decimal,
+        "file_columns": list(frame.columns),
+        "target": target,
         "ignored": sorted(ignored),
     }
-    return LabeledData(features, targets.y, targets.class_names, {"kind": "table"}, source, TableEncoder(columns, description), target)
+    return LabeledData(
+        features, targets.y, targets.class_names, {"kind": "table"}, source, TableEncoder(columns, description), target
+    )
 
 
 def table_loader(allow_regression: bool) -> DataLoader:
@@ -83,7 +120,9 @@ def table_loader(allow_regression: bool) -> DataLoader:
     def load(path: Path, options: Mapping[str, str], like: LabeledData | None = None) -> LabeledData:
         return load_table(path, options, like, allow_regression)
 
-    return DataLoader("table", "a CSV, TSV or Parquet table (see --target-column, --no-header, --missing-values)", is_table_file, load)
+    return DataLoader(
+        "table", "a CSV, TSV or Parquet table (see --target-column, --no-header, --missing-values)", is_table_file, load
+    )
 
 
 # For the model card of any vertical built on blocks.tabular_model.

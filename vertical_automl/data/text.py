@@ -24,8 +24,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,16 @@ from .arrays import encode_labels
 from .dataset import LabeledData
 from .encoding import Encoder
 from .options import check_options
-from .tables import MISSING_MARKERS, READ_OPTIONS, TARGET_NAMES, decode_bytes, pick_column, positions, read_table, stripped
+from .tables import (
+    MISSING_MARKERS,
+    READ_OPTIONS,
+    TARGET_NAMES,
+    decode_bytes,
+    pick_column,
+    positions,
+    read_table,
+    stripped,
+)
 
 TOKEN_PATTERN = r"\w+|[^\w\s]"
 SIZE_OPTIONS = ("max_tokens", "max_bigrams", "sequence_length")
@@ -74,8 +84,13 @@ class TextEncoder(Encoder):
     """
 
     def __init__(
-        self, max_tokens: int = MAX_TOKENS, sequence_length: int | None = None, vocabulary: tuple[str, ...] = (),
-        max_bigrams: int = MAX_BIGRAMS, token_count: int | None = None, ngram_length: int = 0,
+        self,
+        max_tokens: int = MAX_TOKENS,
+        sequence_length: int | None = None,
+        vocabulary: tuple[str, ...] = (),
+        max_bigrams: int = MAX_BIGRAMS,
+        token_count: int | None = None,
+        ngram_length: int = 0,
         idf: tuple[float, ...] = (),
     ) -> None:
         self.max_tokens = max_tokens
@@ -100,7 +115,9 @@ class TextEncoder(Encoder):
         bigrams = _most_frequent(frequency, [g for g in frequency if " " in g], self.max_bigrams)
         vocabulary = (*tokens, *bigrams)
         idf = tuple(smooth_idf(len(tokenized), frequency[entry]) for entry in vocabulary)
-        length = self.sequence_length or int(min(256, max(8, math.ceil(np.percentile([len(t) for t in tokenized], 95)))))
+        length = self.sequence_length or int(
+            min(256, max(8, math.ceil(np.percentile([len(t) for t in tokenized], 95))))
+        )
         index = _index(vocabulary)
         known = [len(_ngram_ids(text, index)) for text in tokenized]
         low, high = NGRAM_LENGTH_RANGE
@@ -175,7 +192,10 @@ def _ngram_ids(tokens: list[str], index: dict[str, int]) -> list[int]:
 def _encoder(options: Mapping[str, str], like: LabeledData | None) -> TextEncoder:
     if like is not None:
         if not isinstance(like.encoder, TextEncoder):
-            raise DataError(f"the test data is text but the training data ({like.source}) is not", "give --test-data in the same format as the training data")
+            raise DataError(
+                f"the test data is text but the training data ({like.source}) is not",
+                "give --test-data in the same format as the training data",
+            )
         return like.encoder
     try:
         max_tokens = int(options.get("max_tokens", MAX_TOKENS))
@@ -190,7 +210,14 @@ def _encoder(options: Mapping[str, str], like: LabeledData | None) -> TextEncode
     return TextEncoder(max_tokens, length, max_bigrams=max_bigrams)
 
 
-def _labelled(texts: np.ndarray, labels: np.ndarray, source: str, options: Mapping[str, str], like: LabeledData | None, target: str) -> LabeledData:
+def _labelled(
+    texts: np.ndarray,
+    labels: np.ndarray,
+    source: str,
+    options: Mapping[str, str],
+    like: LabeledData | None,
+    target: str,
+) -> LabeledData:
     y, class_names = encode_labels(labels.astype(str), source)
     spec = {"kind": "text"}
     return LabeledData(texts, y, class_names, spec, source, _encoder(options, like), target)
@@ -203,7 +230,9 @@ def _guess_text_column(frame: Any, target: str | None) -> str:
     ranked = sorted(candidates, key=lambda c: -lengths[c])
     if len(ranked) == 1 or (ranked and lengths[ranked[0]] >= 2 * lengths[ranked[1]]):
         return ranked[0]
-    raise DataError(f"cannot tell which column holds the text among {', '.join(candidates[:12])}", "pass --text-column NAME")
+    raise DataError(
+        f"cannot tell which column holds the text among {', '.join(candidates[:12])}", "pass --text-column NAME"
+    )
 
 
 def _guess_target(frame: Any, text: str | None) -> str:
@@ -216,7 +245,10 @@ def _guess_target(frame: Any, text: str | None) -> str:
     if text is None and len(frame.columns) == 2:  # the label is the column with the shorter cells
         short = min(frame.columns, key=lambda c: np.mean([len(v) for v in stripped(frame[c])]))
         return short
-    raise DataError(f"cannot tell which column holds the label among {', '.join(map(str, frame.columns[:12]))}", "pass --target-column NAME")
+    raise DataError(
+        f"cannot tell which column holds the label among {', '.join(map(str, frame.columns[:12]))}",
+        "pass --target-column NAME",
+    )
 
 
 def load_text_table(path: Path, options: Mapping[str, str], like: LabeledData | None = None) -> LabeledData:
@@ -227,20 +259,35 @@ def load_text_table(path: Path, options: Mapping[str, str], like: LabeledData | 
         target, text = like.target, like.input_spec.get("text_column")
     else:
         text = pick_column(frame, options["text_column"], "--text-column") if options.get("text_column") else None
-        target = pick_column(frame, options["target_column"], "--target-column") if options.get("target_column") else _guess_target(frame, text)
+        target = (
+            pick_column(frame, options["target_column"], "--target-column")
+            if options.get("target_column")
+            else _guess_target(frame, text)
+        )
         text = text or _guess_text_column(frame, target)
     for name, flag in ((target, "--target-column"), (text, "--text-column")):
         if name not in frame.columns:
-            raise DataError(f"'{path}' has no column '{name}' ({flag})", f"give a table with the training data's columns ({target}, {text})")
+            raise DataError(
+                f"'{path}' has no column '{name}' ({flag})",
+                f"give a table with the training data's columns ({target}, {text})",
+            )
     if text == target:
-        raise DataError(f"column '{text}' cannot be both the text and the label", "pass different --text-column and --target-column")
+        raise DataError(
+            f"column '{text}' cannot be both the text and the label", "pass different --text-column and --target-column"
+        )
     texts, labels = stripped(frame[text]), stripped(frame[target])
     no_label = np.isin(labels, MISSING_MARKERS)
     if no_label.any():
-        raise DataError(f"the label column '{target}' of '{path}' is empty on {positions(frame, no_label)}", "remove those rows or fill in their label")
+        raise DataError(
+            f"the label column '{target}' of '{path}' is empty on {positions(frame, no_label)}",
+            "remove those rows or fill in their label",
+        )
     empty = np.array([not tokenize(t) for t in texts])
     if empty.any():
-        raise DataError(f"the text column '{text}' of '{path}' is empty on {positions(frame, empty)}", "remove those rows or give them text")
+        raise DataError(
+            f"the text column '{text}' of '{path}' is empty on {positions(frame, empty)}",
+            "remove those rows or give them text",
+        )
     data = _labelled(texts, labels, f"text table {path}", options, like, target)
     data.input_spec["text_column"] = text
     return data
@@ -255,19 +302,37 @@ def load_text_folder(path: Path, options: Mapping[str, str], like: LabeledData |
     check_options(options, TEXT_FOLDER_OPTIONS, f"text folder {path}")
     encoding = options.get("encoding", "utf-8")
     folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-    files = [(f, folder.name) for folder in folders for f in sorted(folder.rglob("*")) if f.is_file() and f.suffix.lower() in TEXT_SUFFIXES]
+    files = [
+        (f, folder.name)
+        for folder in folders
+        for f in sorted(folder.rglob("*"))
+        if f.is_file() and f.suffix.lower() in TEXT_SUFFIXES
+    ]
     if not files:
-        raise DataError(f"'{path}' has no .txt files in class sub-folders", f"put one .txt file per document in a sub-folder per class, e.g. {path}/spam/1.txt")
+        raise DataError(
+            f"'{path}' has no .txt files in class sub-folders",
+            f"put one .txt file per document in a sub-folder per class, e.g. {path}/spam/1.txt",
+        )
     classes = {name for _, name in files}
     if like is None and len(classes) < 2:
-        raise DataError(f"the text folder '{path}' has only one class ('{classes.pop()}')", "add a sub-folder of .txt files for each other class")
+        raise DataError(
+            f"the text folder '{path}' has only one class ('{classes.pop()}')",
+            "add a sub-folder of .txt files for each other class",
+        )
     texts = []
     for file, _ in files:
         text = decode_bytes(file.read_bytes(), encoding, f"file '{file}'").strip()
         if not tokenize(text):
             raise DataError(f"file '{file}' has no text", "delete it or give it content")
         texts.append(text)
-    return _labelled(np.array(texts, dtype=object), np.array([name for _, name in files]), f"text folder {path}", options, like, "folder name")
+    return _labelled(
+        np.array(texts, dtype=object),
+        np.array([name for _, name in files]),
+        f"text folder {path}",
+        options,
+        like,
+        "folder name",
+    )
 
 
 def text_usage_code(spec: dict[str, Any]) -> list[str]:

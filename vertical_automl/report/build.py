@@ -23,7 +23,9 @@ LEARNING_RATE = "learning rate"  # learning_rate or learning_rate_sgd, whichever
 MAIN_HYPERPARAMETERS = ("depth", "width", "initializer", "optimizer", LEARNING_RATE, "dropout")
 
 
-def write_report(bundle: Path, documents: dict[str, Any], model_card: str, evaluation: Evaluation, sections: list[ReportSection]) -> list[str]:
+def write_report(
+    bundle: Path, documents: dict[str, Any], model_card: str, evaluation: Evaluation, sections: list[ReportSection]
+) -> list[str]:
     """Write the HTML report, its Markdown twin and the Markdown's plot files; return their bundle-relative paths."""
     report, manifest = documents["report.json"], documents["manifest.json"]
     blocks = report_blocks(documents, model_card, evaluation, sections, bundle / "logs")
@@ -38,7 +40,9 @@ def write_report(bundle: Path, documents: dict[str, Any], model_card: str, evalu
     return [HTML_FILE, MARKDOWN_FILE, *plot_files]
 
 
-def report_blocks(documents: dict[str, Any], model_card: str, evaluation: Evaluation, sections: list[ReportSection], logs: Path) -> list[Block]:
+def report_blocks(
+    documents: dict[str, Any], model_card: str, evaluation: Evaluation, sections: list[ReportSection], logs: Path
+) -> list[Block]:
     """Every part of the report in order; the file list ends it, the report's own files included."""
     report, trials = documents["report.json"], documents["trials.json"]
     blocks = [
@@ -51,7 +55,11 @@ def report_blocks(documents: dict[str, Any], model_card: str, evaluation: Evalua
         Heading("Model card", anchor="model-card"),
         MarkdownText(markdown.shift_headings(model_card.split("\n", 1)[1], 1)),
     ]
-    own = [HTML_FILE, MARKDOWN_FILE, *(f"{markdown.PLOTS_FOLDER}/{b.name}.png" for b in blocks if isinstance(b, Figure))]
+    own = [
+        HTML_FILE,
+        MARKDOWN_FILE,
+        *(f"{markdown.PLOTS_FOLDER}/{b.name}.png" for b in blocks if isinstance(b, Figure)),
+    ]
     return blocks + _files([*documents["manifest.json"]["files"], *own])
 
 
@@ -84,17 +92,29 @@ def _summary(report: dict[str, Any], manifest: dict[str, Any]) -> list[Block]:
     plugin = manifest["plugin"]
     facts = [
         ("Run", f"{report['run_id']} (created {manifest['created']})"),
-        ("Vertical", f"{report['vertical']}, from plugin {plugin['name']} ({plugin['distribution']} {plugin['version']})"),
+        (
+            "Vertical",
+            f"{report['vertical']}, from plugin {plugin['name']} ({plugin['distribution']} {plugin['version']})",
+        ),
         ("Task", _task_text(report) + (f"; classes: {', '.join(data['classes'])}" if data.get("classes") else "")),
         ("Data", data["source"]),
         ("Test split", data["test_source"]),
-        ("Examples", f"train {splits['train']['examples']:,}, validation {splits['validation']['examples']:,}, test {splits['test']['examples']:,}"),
+        (
+            "Examples",
+            f"train {splits['train']['examples']:,}, validation {splits['validation']['examples']:,}, test {splits['test']['examples']:,}",
+        ),
         ("Input", f"shape {tuple(data['input_shape'])}"),
-        ("Search", f"{search['tuner']} tuner, objective {search['objective']} ({search['direction']}imise), "
-                   f"{search['trials']['total']} trial(s): " + ", ".join(f"{n} {s.lower()}" for s, n in counts.items())),
+        (
+            "Search",
+            f"{search['tuner']} tuner, objective {search['objective']} ({search['direction']}imise), "
+            f"{search['trials']['total']} trial(s): " + ", ".join(f"{n} {s.lower()}" for s, n in counts.items()),
+        ),
         ("Best trial", f"trial {search['best_trial']}, {search['objective']} = {_number(search['best_score'])}"),
-        ("Time", f"budget {_seconds(search['time_budget_seconds'])}, used {_seconds(search['time_used_seconds'])} ({phases})"
-                 + ("; resumed after an interruption" if search["resumed"] else "")),
+        (
+            "Time",
+            f"budget {_seconds(search['time_budget_seconds'])}, used {_seconds(search['time_used_seconds'])} ({phases})"
+            + ("; resumed after an interruption" if search["resumed"] else ""),
+        ),
         ("Exported model", f"{model['training']}; {model['parameters']:,} parameters"),
     ]
     if search.get("stop_reason"):
@@ -106,29 +126,75 @@ def _summary(report: dict[str, Any], manifest: dict[str, Any]) -> list[Block]:
 
 def _metrics(report: dict[str, Any], evaluation: Evaluation) -> list[Block]:
     metrics, task = report["test_metrics"], report["task"]
-    blocks: list[Block] = [Heading("Test metrics", anchor="metrics"), Paragraph(f"The exported model on the {metrics['examples']:,} held-out test examples, which neither the search nor the refit saw.")]
+    blocks: list[Block] = [
+        Heading("Test metrics", anchor="metrics"),
+        Paragraph(
+            f"The exported model on the {metrics['examples']:,} held-out test examples, which neither the search nor the refit saw."
+        ),
+    ]
     if task == "regression":
-        blocks.append(Facts([("MAE", _number(metrics["mae"])), ("RMSE", _number(metrics["rmse"])), ("R²", _number(metrics["r2"]))]))
+        blocks.append(
+            Facts(
+                [("MAE", _number(metrics["mae"])), ("RMSE", _number(metrics["rmse"])), ("R²", _number(metrics["r2"]))]
+            )
+        )
         target = report["dataset"]["target"]
-        return blocks + [Figure("predicted_vs_true", plots.regression_fit(evaluation.y_true, evaluation.scores, target), f"Predicted against true '{target}' on the test split; the dashed line is a perfect prediction.")]
-    headline = [("Accuracy", _number(metrics["accuracy"])), ("Macro F1", _number(metrics["macro_f1"])), ("Macro precision", _number(metrics["macro_precision"])),
-                ("Macro recall", _number(metrics["macro_recall"])), ("Log loss", _number(metrics["log_loss"]))]
+        return blocks + [
+            Figure(
+                "predicted_vs_true",
+                plots.regression_fit(evaluation.y_true, evaluation.scores, target),
+                f"Predicted against true '{target}' on the test split; the dashed line is a perfect prediction.",
+            )
+        ]
+    headline = [
+        ("Accuracy", _number(metrics["accuracy"])),
+        ("Macro F1", _number(metrics["macro_f1"])),
+        ("Macro precision", _number(metrics["macro_precision"])),
+        ("Macro recall", _number(metrics["macro_recall"])),
+        ("Log loss", _number(metrics["log_loss"])),
+    ]
     if task == "binary":
         b = metrics["binary"]
-        headline += [("ROC-AUC", _number(b["roc_auc"])), ("PR-AUC", _number(b["pr_auc"])), ("Brier score", _number(b["brier"])),
-                     ("Decision threshold", f"{b['threshold']:.4f} ({report['decision_threshold']['method']})"),
-                     ("At the threshold", f"sensitivity {_number(b['sensitivity'])}, specificity {_number(b['specificity'])}, PPV {_number(b['ppv'])}, NPV {_number(b['npv'])}")]
-    per_class = [[name, _number(row["precision"]), _number(row["recall"]), _number(row["f1"]), f"{row['support']:,}"] for name, row in metrics["per_class"].items()]
+        headline += [
+            ("ROC-AUC", _number(b["roc_auc"])),
+            ("PR-AUC", _number(b["pr_auc"])),
+            ("Brier score", _number(b["brier"])),
+            ("Decision threshold", f"{b['threshold']:.4f} ({report['decision_threshold']['method']})"),
+            (
+                "At the threshold",
+                f"sensitivity {_number(b['sensitivity'])}, specificity {_number(b['specificity'])}, PPV {_number(b['ppv'])}, NPV {_number(b['npv'])}",
+            ),
+        ]
+    per_class = [
+        [name, _number(row["precision"]), _number(row["recall"]), _number(row["f1"]), f"{row['support']:,}"]
+        for name, row in metrics["per_class"].items()
+    ]
     matrix = metrics["confusion_matrix"]
     blocks += [
         Facts(headline),
-        Table(["class", "precision", "recall", "F1", "support"], per_class, "Per-class scores on the test split", numeric=frozenset({1, 2, 3, 4})),
-        Figure("confusion_matrix", plots.confusion_matrix(matrix["matrix"], matrix["labels"]), "Confusion matrix on the test split: rows are the true class, columns the predicted one; colour is the share of the row."),
+        Table(
+            ["class", "precision", "recall", "F1", "support"],
+            per_class,
+            "Per-class scores on the test split",
+            numeric=frozenset({1, 2, 3, 4}),
+        ),
+        Figure(
+            "confusion_matrix",
+            plots.confusion_matrix(matrix["matrix"], matrix["labels"]),
+            "Confusion matrix on the test split: rows are the true class, columns the predicted one; colour is the share of the row.",
+        ),
     ]
     if task == "binary":
         positive = evaluation.class_names[1]
-        blocks.append(Figure("roc_precision_recall", plots.roc_and_precision_recall(evaluation.y_true, evaluation.positive_probability, evaluation.threshold, positive),
-                             f"ROC and precision-recall curves on the test split for the positive class '{positive}'; the dot is the decision threshold."))
+        blocks.append(
+            Figure(
+                "roc_precision_recall",
+                plots.roc_and_precision_recall(
+                    evaluation.y_true, evaluation.positive_probability, evaluation.threshold, positive
+                ),
+                f"ROC and precision-recall curves on the test split for the positive class '{positive}'; the dot is the decision threshold.",
+            )
+        )
     return blocks
 
 
@@ -141,8 +207,13 @@ def _sections(report: dict[str, Any], sections: list[ReportSection]) -> list[Blo
         blocks += [Heading(section.title, level=3), *section.blocks]
         if section.data.get("reliability"):
             positive = report["dataset"]["classes"][1]
-            blocks.append(Figure(f"calibration_{section.name}", plots.calibration(section.data["reliability"], positive),
-                                 f"Reliability diagram: observed rate of '{positive}' against the mean predicted probability per bin; the dashed line is perfect calibration."))
+            blocks.append(
+                Figure(
+                    f"calibration_{section.name}",
+                    plots.calibration(section.data["reliability"], positive),
+                    f"Reliability diagram: observed rate of '{positive}' against the mean predicted probability per bin; the dashed line is perfect calibration.",
+                )
+            )
     return blocks
 
 
@@ -152,7 +223,11 @@ def _log(logs: Path, trial_id: str) -> dict[str, list[float]]:
         return {}
     with path.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return {column: [float(row[column]) for row in rows if row[column] not in ("", None)] for column in (rows[0].keys() if rows else []) if column != "epoch"}
+    return {
+        column: [float(row[column]) for row in rows if row[column] not in ("", None)]
+        for column in (rows[0].keys() if rows else [])
+        if column != "epoch"
+    }
 
 
 def _learning(report: dict[str, Any], trials: list[dict[str, Any]], logs: Path) -> list[Block]:
@@ -162,11 +237,19 @@ def _learning(report: dict[str, Any], trials: list[dict[str, Any]], logs: Path) 
     refit = [(f"trial {entry['trial']}", entry["history"]) for entry in model.get("refit_history", [])]
     if not any(history for _, history in search) and not refit:
         return []
-    what = ("Left: loss per epoch of the trial(s) in the exported model during the search (solid: train split, dashed: validation split). "
-            "Right: their refits on train+validation, which is the model that was exported, for each trial's best epoch count.")
+    what = (
+        "Left: loss per epoch of the trial(s) in the exported model during the search (solid: train split, dashed: validation split). "
+        "Right: their refits on train+validation, which is the model that was exported, for each trial's best epoch count."
+    )
     if not refit:
         what = "Loss per epoch of the trial(s) in the exported model (solid: train split, dashed: validation split); their best epochs' weights were exported (--no-refit)."
-    return [Heading("Learning curves", anchor="learning-curves"), Paragraph(what), Figure("learning_curves", plots.learning_curves(search, refit), "Learning curves of the exported model's trials.")]
+    return [
+        Heading("Learning curves", anchor="learning-curves"),
+        Paragraph(what),
+        Figure(
+            "learning_curves", plots.learning_curves(search, refit), "Learning curves of the exported model's trials."
+        ),
+    ]
 
 
 def with_learning_rate(hyperparameters: dict[str, Any]) -> dict[str, Any]:
@@ -191,30 +274,69 @@ def _leaderboard(report: dict[str, Any], trials: list[dict[str, Any]]) -> list[B
         values = with_learning_rate(trial["hyperparameters"])
         if trial["trial_id"] in exported:
             highlight.add(rank - 1)
-        rows.append([
-            str(rank) if trial["score"] is not None else "-", trial["trial_id"], trial["status"].lower(), _number(trial["score"]),
-            _number(trial["best_epoch"]), _number(trial["epochs_run"]), f"{trial['seconds']:.1f}",
-            *[_number(values.get(n)) for n in main + others], trial["error"] or "",
-        ])
-    columns = ["rank", "trial", "status", search["objective"], "best epoch", "epochs run", "seconds", *main, *others, "error"]
+        rows.append(
+            [
+                str(rank) if trial["score"] is not None else "-",
+                trial["trial_id"],
+                trial["status"].lower(),
+                _number(trial["score"]),
+                _number(trial["best_epoch"]),
+                _number(trial["epochs_run"]),
+                f"{trial['seconds']:.1f}",
+                *[_number(values.get(n)) for n in main + others],
+                trial["error"] or "",
+            ]
+        )
+    columns = [
+        "rank",
+        "trial",
+        "status",
+        search["objective"],
+        "best epoch",
+        "epochs run",
+        "seconds",
+        *main,
+        *others,
+        "error",
+    ]
     return [
         Heading("Leaderboard", anchor="leaderboard"),
-        Paragraph(f"Every trial of the search, best {search['objective']} first (validation split); highlighted rows are the trial(s) in the exported model. "
-                  "Failed and stopped trials come last, with their error."),
-        Table(columns, rows, f"{len(trials)} trial(s)", numeric=frozenset({0, 3, 4, 5, 6}), highlight=frozenset(highlight)),
+        Paragraph(
+            f"Every trial of the search, best {search['objective']} first (validation split); highlighted rows are the trial(s) in the exported model. "
+            "Failed and stopped trials come last, with their error."
+        ),
+        Table(
+            columns, rows, f"{len(trials)} trial(s)", numeric=frozenset({0, 3, 4, 5, 6}), highlight=frozenset(highlight)
+        ),
     ]
 
 
 def _hyperparameters(report: dict[str, Any], trials: list[dict[str, Any]]) -> list[Block]:
     search = report["search"]
-    completed = [{**t, "hyperparameters": with_learning_rate(t["hyperparameters"])} for t in trials if t["score"] is not None]
+    completed = [
+        {**t, "hyperparameters": with_learning_rate(t["hyperparameters"])} for t in trials if t["score"] is not None
+    ]
     names = [n for n in MAIN_HYPERPARAMETERS if any(n in t["hyperparameters"] for t in completed)]
     best = with_learning_rate(report["best_hyperparameters"])
-    blocks: list[Block] = [Heading("Hyperparameters", anchor="hyperparameters"), Facts([(name, _number(value)) for name, value in best.items() if name not in ("learning_rate", "learning_rate_sgd")])]
+    blocks: list[Block] = [
+        Heading("Hyperparameters", anchor="hyperparameters"),
+        Facts(
+            [
+                (name, _number(value))
+                for name, value in best.items()
+                if name not in ("learning_rate", "learning_rate_sgd")
+            ]
+        ),
+    ]
     if names:
         exported = {member["trial"] for member in report["model"]["ensemble"]}
-        blocks.append(Figure("score_by_hyperparameter", plots.score_by_hyperparameter(completed, names, search["objective"], exported),
-                             f"Validation {search['objective']} of each completed trial against its {', '.join(names)}."))
+        blocks.append(
+            Figure(
+                "score_by_hyperparameter",
+                plots.score_by_hyperparameter(completed, names, search["objective"], exported),
+                f"Validation {search['objective']} of each completed trial against its {', '.join(names)}.",
+            )
+        )
     return blocks
 
 
@@ -231,6 +353,18 @@ FILE_PURPOSES = {
 
 
 def _files(names: list[str]) -> list[Block]:
-    rows = [[name, FILE_PURPOSES.get(name, "per-epoch log of one trial" if name.startswith("logs/") else "plot for report.md" if name.startswith("plots/") else "")]
-            for name in names]
+    rows = [
+        [
+            name,
+            FILE_PURPOSES.get(
+                name,
+                "per-epoch log of one trial"
+                if name.startswith("logs/")
+                else "plot for report.md"
+                if name.startswith("plots/")
+                else "",
+            ),
+        ]
+        for name in names
+    ]
     return [Heading("Files", anchor="files"), Table(["file", "what it holds"], rows)]

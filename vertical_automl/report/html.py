@@ -64,26 +64,28 @@ def render(blocks: list[Block], title: str, subtitle: str) -> str:
         body.append(_block(block))
     if open_section:
         body.append("</section>")
-    return "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(title)}</title>",
-        f"<style>{STYLE}</style>",
-        "</head>",
-        "<body>",
-        f"<header><h1>{html.escape(title)}</h1><p>{html.escape(subtitle)}</p></header>",
-        f"<nav>{''.join(links)}</nav>",
-        "<main>",
-        *body,
-        "</main>",
-        "</body>",
-        "</html>",
-        "",
-    ])
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{html.escape(title)}</title>",
+            f"<style>{STYLE}</style>",
+            "</head>",
+            "<body>",
+            f"<header><h1>{html.escape(title)}</h1><p>{html.escape(subtitle)}</p></header>",
+            f"<nav>{''.join(links)}</nav>",
+            "<main>",
+            *body,
+            "</main>",
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
 
 
 def _slug(text: str) -> str:
@@ -92,7 +94,7 @@ def _slug(text: str) -> str:
 
 def _block(block: Block) -> str:
     if isinstance(block, Heading):
-        return f'<h{block.level}>{html.escape(block.text)}</h{block.level}>'
+        return f"<h{block.level}>{html.escape(block.text)}</h{block.level}>"
     if isinstance(block, Paragraph):
         return f"<p>{html.escape(block.text)}</p>"
     if isinstance(block, Bullets):
@@ -117,7 +119,10 @@ def _table(table: Table) -> str:
     head = "".join(f"<th>{html.escape(column)}</th>" for column in table.columns)
     rows = []
     for index, cells in enumerate(table.rows):
-        tds = "".join(f'<td class="num">{html.escape(cell)}</td>' if i in table.numeric else f"<td>{html.escape(cell)}</td>" for i, cell in enumerate(cells))
+        tds = "".join(
+            f'<td class="num">{html.escape(cell)}</td>' if i in table.numeric else f"<td>{html.escape(cell)}</td>"
+            for i, cell in enumerate(cells)
+        )
         rows.append(f'<tr class="exported">{tds}</tr>' if index in table.highlight else f"<tr>{tds}</tr>")
     caption = f"<caption>{html.escape(table.caption)}</caption>" if table.caption else ""
     return f'<div class="scroll"><table>{caption}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'

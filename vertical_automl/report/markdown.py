@@ -89,5 +89,9 @@ def _table(table: Table) -> str:
 
     rule = "| " + " | ".join("---:" if i in table.numeric else "---" for i in range(len(table.columns))) + " |"
     lines = [f"*{escape(table.caption)}*", ""] if table.caption else []
-    lines += [row(table.columns, False), rule, *(row(cells, i in table.highlight) for i, cells in enumerate(table.rows))]
+    lines += [
+        row(table.columns, False),
+        rule,
+        *(row(cells, i in table.highlight) for i, cells in enumerate(table.rows)),
+    ]
     return "\n".join(lines)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -55,8 +56,15 @@ def confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str]) -> 
     if n <= 25:
         for i in range(n):
             for j in range(n):
-                axes.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=9 if n <= 12 else 7,
-                          color="white" if shares[i, j] > 0.5 else "#1f2328")
+                axes.text(
+                    j,
+                    i,
+                    f"{int(counts[i, j])}",
+                    ha="center",
+                    va="center",
+                    fontsize=9 if n <= 12 else 7,
+                    color="white" if shares[i, j] > 0.5 else "#1f2328",
+                )
     axes.set_title("Confusion matrix (test split)")
     return _png(figure)
 
@@ -73,14 +81,26 @@ def roc_and_precision_recall(y_true: np.ndarray, p_positive: np.ndarray, thresho
     roc_axes.plot(fpr, tpr, color=COLORS[0], lw=2, label="model")
     roc_axes.plot([0, 1], [0, 1], color="#8c959f", ls="--", lw=1, label="chance")
     roc_axes.plot([at_fpr], [at_tpr], "o", color=COLORS[1], label=f"threshold {threshold:.3f}")
-    roc_axes.set(xlabel="false positive rate (1 - specificity)", ylabel="true positive rate (sensitivity)", title="ROC curve (test split)", xlim=(0, 1), ylim=(0, 1.02))
+    roc_axes.set(
+        xlabel="false positive rate (1 - specificity)",
+        ylabel="true positive rate (sensitivity)",
+        title="ROC curve (test split)",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+    )
     roc_axes.legend(loc="lower right")
     precision, recall, _ = precision_recall_curve(y_true, p_positive)
     at_precision = float(np.sum(predicted & (y_true == 1)) / max(1, int(np.sum(predicted))))
     pr_axes.plot(recall, precision, color=COLORS[0], lw=2, label="model")
     pr_axes.axhline(float(np.mean(y_true == 1)), color="#8c959f", ls="--", lw=1, label="base rate")
     pr_axes.plot([at_tpr], [at_precision], "o", color=COLORS[1], label=f"threshold {threshold:.3f}")
-    pr_axes.set(xlabel=f"recall of '{_plain(positive)}'", ylabel="precision", title="Precision-recall curve (test split)", xlim=(0, 1), ylim=(0, 1.02))
+    pr_axes.set(
+        xlabel=f"recall of '{_plain(positive)}'",
+        ylabel="precision",
+        title="Precision-recall curve (test split)",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+    )
     pr_axes.legend(loc="lower left")
     return _png(figure)
 
@@ -95,7 +115,13 @@ def calibration(reliability: Sequence[dict[str, Any]], positive: str) -> bytes:
     axes.plot([0, 1], [0, 1], color="#8c959f", ls="--", lw=1, label="perfectly calibrated")
     axes.plot(predicted, observed, color=COLORS[0], lw=1.5)
     axes.scatter(predicted, observed, s=sizes, color=COLORS[0], zorder=3, label="bins (area = examples)")
-    axes.set(xlabel="mean predicted probability", ylabel=f"observed rate of '{_plain(positive)}'", title="Calibration (test split)", xlim=(-0.02, 1.02), ylim=(-0.04, 1.04))
+    axes.set(
+        xlabel="mean predicted probability",
+        ylabel=f"observed rate of '{_plain(positive)}'",
+        title="Calibration (test split)",
+        xlim=(-0.02, 1.02),
+        ylim=(-0.04, 1.04),
+    )
     axes.legend(loc="upper left")
     return _png(figure)
 
@@ -107,11 +133,15 @@ def regression_fit(y_true: np.ndarray, predicted: np.ndarray, target: str) -> by
     axes.scatter(y_true, predicted, s=10, alpha=0.6, color=COLORS[0])
     low, high = float(min(np.min(y_true), np.min(predicted))), float(max(np.max(y_true), np.max(predicted)))
     axes.plot([low, high], [low, high], color="#8c959f", ls="--", lw=1)
-    axes.set(xlabel=f"true {_plain(target)}", ylabel=f"predicted {_plain(target)}", title="Predicted vs true (test split)")
+    axes.set(
+        xlabel=f"true {_plain(target)}", ylabel=f"predicted {_plain(target)}", title="Predicted vs true (test split)"
+    )
     return _png(figure)
 
 
-def learning_curves(search: list[tuple[str, dict[str, list[float]]]], refit: list[tuple[str, dict[str, list[float]]]]) -> bytes:
+def learning_curves(
+    search: list[tuple[str, dict[str, list[float]]]], refit: list[tuple[str, dict[str, list[float]]]]
+) -> bytes:
     """Loss per epoch: the exported trials during the search (train and validation), and their refits."""
     panels = 2 if refit else 1
     figure = Figure(figsize=(5.2 * panels, 4.2))
@@ -121,11 +151,26 @@ def learning_curves(search: list[tuple[str, dict[str, list[float]]]], refit: lis
         epochs = range(1, len(history.get("loss", [])) + 1)
         axes[0].plot(epochs, history.get("loss", []), color=color, lw=1.5, label=f"{label} train")
         if "val_loss" in history:
-            axes[0].plot(range(1, len(history["val_loss"]) + 1), history["val_loss"], color=color, lw=1.5, ls="--", label=f"{label} validation")
+            axes[0].plot(
+                range(1, len(history["val_loss"]) + 1),
+                history["val_loss"],
+                color=color,
+                lw=1.5,
+                ls="--",
+                label=f"{label} validation",
+            )
     axes[0].set(xlabel="epoch", ylabel="loss", title="Search: the exported trials")
     if refit:
         for index, (label, history) in enumerate(refit):
-            axes[1].plot(range(1, len(history["loss"]) + 1), history["loss"], color=COLORS[index % len(COLORS)], lw=1.5, marker="o", ms=3, label=label)
+            axes[1].plot(
+                range(1, len(history["loss"]) + 1),
+                history["loss"],
+                color=COLORS[index % len(COLORS)],
+                lw=1.5,
+                marker="o",
+                ms=3,
+                label=label,
+            )
         axes[1].set(xlabel="epoch", ylabel="loss", title="Refit on train+validation")
     for panel in axes:
         panel.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -135,7 +180,9 @@ def learning_curves(search: list[tuple[str, dict[str, list[float]]]], refit: lis
     return _png(figure)
 
 
-def score_by_hyperparameter(trials: list[dict[str, Any]], names: list[str], objective: str, exported: set[str]) -> bytes:
+def score_by_hyperparameter(
+    trials: list[dict[str, Any]], names: list[str], objective: str, exported: set[str]
+) -> bytes:
     """One panel per hyperparameter: each completed trial's score against its value (exported trials in red)."""
     columns = min(3, len(names))
     rows = math.ceil(len(names) / columns)
@@ -157,10 +204,12 @@ def score_by_hyperparameter(trials: list[dict[str, Any]], names: list[str], obje
             categories = sorted({str(v) for v in values})
             where = [categories.index(str(v)) + rng.uniform(-0.15, 0.15) for v in values]
             panel.scatter(where, scores, c=colors, s=28, alpha=0.85)
-            panel.set_xticks(range(len(categories)), [_plain(c, 12) for c in categories], rotation=30 if len(categories) > 3 else 0)
+            panel.set_xticks(
+                range(len(categories)), [_plain(c, 12) for c in categories], rotation=30 if len(categories) > 3 else 0
+            )
         panel.set(xlabel=_plain(name, 40), ylabel=_plain(objective, 40))
         panel.grid(alpha=0.3)
-    for panel in list(grid.flat)[len(names):]:
+    for panel in list(grid.flat)[len(names) :]:
         panel.set_visible(False)
     figure.suptitle("Validation score by hyperparameter (red: trials in the exported model)")
     return _png(figure)

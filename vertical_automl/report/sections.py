@@ -11,8 +11,9 @@ calibration for medicine) without touching the core.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -73,11 +74,15 @@ class ReportSection:
     def __post_init__(self) -> None:
         """Refuse what the core could not escape, such as Markdown lines, when the plugin builds the section."""
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
-            raise PluginError(f"report section name {self.name!r} is not a plain name (it names plot files too)",
-                              "use letters, digits, _ and - only")
+            raise PluginError(
+                f"report section name {self.name!r} is not a plain name (it names plot files too)",
+                "use letters, digits, _ and - only",
+            )
         if not isinstance(self.title, str):
-            raise PluginError(f"report section '{self.name}' has the title {self.title!r}, which is not a string",
-                              "pass the title as plain text")
+            raise PluginError(
+                f"report section '{self.name}' has the title {self.title!r}, which is not a string",
+                "pass the title as plain text",
+            )
         allowed = ", ".join(kind.__name__ for kind in SECTION_BLOCKS)
         for block in self.blocks:
             if not isinstance(block, SECTION_BLOCKS):

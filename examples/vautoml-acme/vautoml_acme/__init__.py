@@ -18,7 +18,12 @@ def load_demo():
     from vertical_automl.data.arrays import image_arrays
 
     digits = load_digits()
-    return image_arrays(digits.images.astype("float32"), digits.target, "scikit-learn digits (demo stand-in for part scans)", value_range=(0.0, 16.0))
+    return image_arrays(
+        digits.images.astype("float32"),
+        digits.target,
+        "scikit-learn digits (demo stand-in for part scans)",
+        value_range=(0.0, 16.0),
+    )
 
 
 def build_model(hp, info):

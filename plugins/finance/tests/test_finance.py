@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
-
 from helpers import only_run, run_model_card, run_vautoml, shared_dataset, split_file, vautoml_predictions
+from sklearn.metrics import roc_auc_score
 
 TINY = ["--max-trials", "2", "--epochs", "4", "--seed", "0"]
 
@@ -24,8 +23,23 @@ def test_german_credit_binary_with_costs_exports_a_bundle_that_scores_raw_rows(t
     test_lines = german_split(tmp_path)
     registry = tmp_path / "registry"
     done = run_vautoml(
-        "search", "--plugin", "finance", "--data", str(tmp_path / "train.csv"), "--test-data", str(tmp_path / "test.csv"),
-        "--no-header", "--target-column", "-1", "--cost-fp", "1", "--cost-fn", "5", *TINY, "--registry", str(registry),
+        "search",
+        "--plugin",
+        "finance",
+        "--data",
+        str(tmp_path / "train.csv"),
+        "--test-data",
+        str(tmp_path / "test.csv"),
+        "--no-header",
+        "--target-column",
+        "-1",
+        "--cost-fp",
+        "1",
+        "--cost-fn",
+        "5",
+        *TINY,
+        "--registry",
+        str(registry),
     )
     assert done.returncode == 0, done.stderr
     run = only_run(registry)
@@ -34,7 +48,10 @@ def test_german_credit_binary_with_costs_exports_a_bundle_that_scores_raw_rows(t
     assert report["task"] == "binary" and report["search"]["objective"] == "val_auc"
     # The tabular recipes run first; the export is chosen among the trials by ensemble selection, never below the best trial.
     trials = json.loads((run / "trials.json").read_text())
-    assert [(t["hyperparameters"]["architecture"], t["hyperparameters"]["numeric_embedding"]) for t in trials] == [("tabm", "piecewise_linear"), ("mlp", "none")]
+    assert [(t["hyperparameters"]["architecture"], t["hyperparameters"]["numeric_embedding"]) for t in trials] == [
+        ("tabm", "piecewise_linear"),
+        ("mlp", "none"),
+    ]
     members = report["model"]["ensemble"]
     assert {m["trial"] for m in members} <= {"0", "1"} and np.isclose(sum(m["weight"] for m in members), 1.0)
     assert report["model"]["ensemble_validation_score"] >= max(t["score"] for t in trials) - 1e-9
@@ -47,28 +64,52 @@ def test_german_credit_binary_with_costs_exports_a_bundle_that_scores_raw_rows(t
     assert "## Credit scoring metrics" in (run / "model_card.md").read_text()
 
     # A downstream app: the model card's code on the raw test rows, plus one row with a category never seen in training.
-    unseen = "A99" + test_lines[0][test_lines[0].index(","):]
-    out = run_model_card(run, tmp_path, files={"new_rows.csv": "\n".join(test_lines + [unseen]) + "\n"}, result='{"p": p.tolist(), "labels": labels}')
+    unseen = "A99" + test_lines[0][test_lines[0].index(",") :]
+    out = run_model_card(
+        run,
+        tmp_path,
+        files={"new_rows.csv": "\n".join(test_lines + [unseen]) + "\n"},
+        result='{"p": p.tolist(), "labels": labels}',
+    )
     p, truth = np.array(out["p"][:-1]), np.array([line.rsplit(",", 1)[1] for line in test_lines])
     assert np.isclose(roc_auc_score(truth == "2", p), binary["roc_auc"], atol=1e-6)
     assert np.isclose(np.mean(np.array(out["labels"][:-1]) == truth), report["test_metrics"]["accuracy"])
     assert 0.0 <= out["p"][-1] <= 1.0
     (tmp_path / "new_rows.csv").write_text("\n".join(test_lines + [unseen]) + "\n")
-    labels, probabilities = vautoml_predictions(run, tmp_path / "new_rows.csv", tmp_path)  # vautoml predict agrees with the app
+    labels, probabilities = vautoml_predictions(
+        run, tmp_path / "new_rows.csv", tmp_path
+    )  # vautoml predict agrees with the app
     assert np.allclose(probabilities[:, 1], out["p"], atol=1e-5) and labels == out["labels"]
 
 
 def test_a_continuous_target_switches_to_regression(tmp_path):
     german_split(tmp_path)
     registry = tmp_path / "registry"
-    done = run_vautoml("search", "--plugin", "finance", "--data", str(tmp_path / "train.csv"), "--no-header", "--target-column", "5", *TINY, "--registry", str(registry))
+    done = run_vautoml(
+        "search",
+        "--plugin",
+        "finance",
+        "--data",
+        str(tmp_path / "train.csv"),
+        "--no-header",
+        "--target-column",
+        "5",
+        *TINY,
+        "--registry",
+        str(registry),
+    )
     assert done.returncode == 0, done.stderr
     assert "test MAE" in done.stdout
     run = only_run(registry)
     report = json.loads((run / "report.json").read_text())
     assert report["task"] == "regression" and report["search"]["objective"] == "val_mae"
     assert set(report["test_metrics"]) == {"examples", "mae", "rmse", "r2"} and report["sections"] == {}
-    out = run_model_card(run, tmp_path, files={"new_rows.csv": (tmp_path / "train.csv").read_text()}, result='{"values": values.tolist()}')
+    out = run_model_card(
+        run,
+        tmp_path,
+        files={"new_rows.csv": (tmp_path / "train.csv").read_text()},
+        result='{"values": values.tolist()}',
+    )
     values = np.array(out["values"])
     assert 500 < np.median(values) < 10_000  # credit amounts in Deutsche Mark, not standardised units
 
@@ -76,5 +117,8 @@ def test_a_continuous_target_switches_to_regression(tmp_path):
 def test_without_data_the_error_shows_an_example_command(tmp_path):
     done = run_vautoml("search", "--plugin", "finance", "--registry", str(tmp_path / "registry"))
     assert done.returncode == 2
-    assert "has no built-in dataset. Fix: pass your data with --data, e.g. vautoml search --plugin finance --data german.csv" in done.stderr
+    assert (
+        "has no built-in dataset. Fix: pass your data with --data, e.g. vautoml search --plugin finance --data german.csv"
+        in done.stderr
+    )
     assert not (tmp_path / "registry" / "finance").exists()

@@ -41,13 +41,23 @@ def credit_scoring(evaluation: Evaluation) -> list[ReportSection]:
         "brier": scores["brier"],
         "threshold": scores["threshold"],
         "confusion_matrix": {
-            "rows_are": "true class", "columns_are": "predicted class", "labels": [negative, positive],
-            "matrix": [[scores["true_negatives"], scores["false_positives"]], [scores["false_negatives"], scores["true_positives"]]],
+            "rows_are": "true class",
+            "columns_are": "predicted class",
+            "labels": [negative, positive],
+            "matrix": [
+                [scores["true_negatives"], scores["false_positives"]],
+                [scores["false_negatives"], scores["true_positives"]],
+            ],
         },
     }
     # Plain text, class names included: the core escapes it for the model card and the report.
-    ranking = {"KS statistic": ks, "Gini": gini, "ROC-AUC": scores["roc_auc"], "PR-AUC": scores["pr_auc"],
-               "Brier score": scores["brier"]}
+    ranking = {
+        "KS statistic": ks,
+        "Gini": gini,
+        "ROC-AUC": scores["roc_auc"],
+        "PR-AUC": scores["pr_auc"],
+        "Brier score": scores["brier"],
+    }
     matrix = [
         [negative, str(scores["true_negatives"]), str(scores["false_positives"])],
         [positive, str(scores["false_negatives"]), str(scores["true_positives"])],
@@ -55,8 +65,12 @@ def credit_scoring(evaluation: Evaluation) -> list[ReportSection]:
     content = [
         Paragraph(f"Scores rank class '{positive}' (the positive class) above '{negative}'."),
         Facts([(name, f"{value:.4f}") for name, value in ranking.items()]),
-        Table(["true class", f"predicted {negative}", f"predicted {positive}"], matrix,
-              caption=f"Confusion matrix at threshold {scores['threshold']:.4f}", numeric=frozenset({1, 2})),
+        Table(
+            ["true class", f"predicted {negative}", f"predicted {positive}"],
+            matrix,
+            caption=f"Confusion matrix at threshold {scores['threshold']:.4f}",
+            numeric=frozenset({1, 2}),
+        ),
     ]
     return [ReportSection("credit_scoring", "Credit scoring metrics (test split)", data, content)]
 

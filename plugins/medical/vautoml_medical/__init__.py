@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from vertical_automl import Evaluation, LabeledData, ReportSection, Vertical, blocks, hookimpl
-from vertical_automl.data.tabular import labeled_table, TABLE_MODEL_NOTE, table_loader, table_usage_code
+from vertical_automl.data.tabular import TABLE_MODEL_NOTE, labeled_table, table_loader, table_usage_code
 from vertical_automl.report.document import Bullets, Paragraph, Table
 
 BOOTSTRAP_RESAMPLES = 1000
@@ -36,7 +36,13 @@ def load_breast_cancer() -> LabeledData:
     frame = bunch.frame.drop(columns="target")
     frame["diagnosis"] = np.array(bunch.target_names)[bunch.target.to_numpy()]
     description = {"format": "in-memory table (scikit-learn load_breast_cancer)", "header": True, "delimiter": ","}
-    return labeled_table(frame_of_text(frame), {"target_column": "diagnosis"}, "scikit-learn breast cancer (bundled, 569 patients, 30 features)", description, allow_regression=False)
+    return labeled_table(
+        frame_of_text(frame),
+        {"target_column": "diagnosis"},
+        "scikit-learn breast cancer (bundled, 569 patients, 30 features)",
+        description,
+        allow_regression=False,
+    )
 
 
 def _rate_at(threshold: float, positive: bool):
@@ -55,17 +61,40 @@ def _rate_at(threshold: float, positive: bool):
 def clinical_sections(evaluation: Evaluation) -> list[ReportSection]:
     if evaluation.task != "binary":
         return []
-    from vertical_automl.evaluate import binary_metrics, bootstrap_intervals, permutation_importance, reliability_table, roc_auc
+    from vertical_automl.evaluate import (
+        binary_metrics,
+        bootstrap_intervals,
+        permutation_importance,
+        reliability_table,
+        roc_auc,
+    )
 
     y, p, t = evaluation.y_true, evaluation.positive_probability, evaluation.threshold
     scores = binary_metrics(y, p, t)
     intervals = bootstrap_intervals(
-        y, p, {"roc_auc": roc_auc, "sensitivity": _rate_at(t, True), "specificity": _rate_at(t, False)}, resamples=BOOTSTRAP_RESAMPLES, seed=evaluation.seed
+        y,
+        p,
+        {"roc_auc": roc_auc, "sensitivity": _rate_at(t, True), "specificity": _rate_at(t, False)},
+        resamples=BOOTSTRAP_RESAMPLES,
+        seed=evaluation.seed,
     )
     positive, negative = evaluation.class_names[1], evaluation.class_names[0]
     clinical = {
-        "positive_class": positive, "threshold": t,
-        **{k: scores[k] for k in ("sensitivity", "specificity", "ppv", "npv", "true_positives", "false_positives", "true_negatives", "false_negatives")},
+        "positive_class": positive,
+        "threshold": t,
+        **{
+            k: scores[k]
+            for k in (
+                "sensitivity",
+                "specificity",
+                "ppv",
+                "npv",
+                "true_positives",
+                "false_positives",
+                "true_negatives",
+                "false_negatives",
+            )
+        },
         "confidence_intervals": intervals,
     }
 
@@ -75,36 +104,82 @@ def clinical_sections(evaluation: Evaluation) -> list[ReportSection]:
 
     # Titles and blocks are plain text, class and column names included: the core escapes them for each format.
     title = f"Clinical performance (positive class '{positive}', test split)"
-    sections = [ReportSection("clinical", title, clinical, [Bullets([
-        f"At threshold {t:.4f}: sensitivity {ci('sensitivity')}, specificity {ci('specificity')}, "
-        f"PPV {scores['ppv']:.3f}, NPV {scores['npv']:.3f}.",
-        f"ROC-AUC {ci('roc_auc')}. "
-        f"Intervals: percentile bootstrap, {BOOTSTRAP_RESAMPLES} resamples of the {len(y)} test patients.",
-        f"Counts: TP {scores['true_positives']}, FP {scores['false_positives']}, TN {scores['true_negatives']}, "
-        f"FN {scores['false_negatives']} ('{negative}' is negative).",
-    ])])]
+    sections = [
+        ReportSection(
+            "clinical",
+            title,
+            clinical,
+            [
+                Bullets(
+                    [
+                        f"At threshold {t:.4f}: sensitivity {ci('sensitivity')}, specificity {ci('specificity')}, "
+                        f"PPV {scores['ppv']:.3f}, NPV {scores['npv']:.3f}.",
+                        f"ROC-AUC {ci('roc_auc')}. "
+                        f"Intervals: percentile bootstrap, {BOOTSTRAP_RESAMPLES} resamples of the {len(y)} test patients.",
+                        f"Counts: TP {scores['true_positives']}, FP {scores['false_positives']}, TN {scores['true_negatives']}, "
+                        f"FN {scores['false_negatives']} ('{negative}' is negative).",
+                    ]
+                )
+            ],
+        )
+    ]
 
     table = reliability_table(y, p)
-    bins = [[f"{row['bin'][0]:.1f}-{row['bin'][1]:.1f}", str(row["examples"]),
-             f"{row['mean_predicted']:.3f}", f"{row['observed_rate']:.3f}"] for row in table]
-    sections.append(ReportSection("calibration", "Calibration (test split)", {"brier": scores["brier"], "reliability": table}, [
-        Paragraph(f"Brier score {scores['brier']:.4f} (0 is perfect). "
-                  f"Reliability table: predicted probability vs observed rate of '{positive}'."),
-        Table(["probability bin", "patients", "mean predicted", "observed"], bins, numeric=frozenset({1, 2, 3})),
-    ]))
+    bins = [
+        [
+            f"{row['bin'][0]:.1f}-{row['bin'][1]:.1f}",
+            str(row["examples"]),
+            f"{row['mean_predicted']:.3f}",
+            f"{row['observed_rate']:.3f}",
+        ]
+        for row in table
+    ]
+    sections.append(
+        ReportSection(
+            "calibration",
+            "Calibration (test split)",
+            {"brier": scores["brier"], "reliability": table},
+            [
+                Paragraph(
+                    f"Brier score {scores['brier']:.4f} (0 is perfect). "
+                    f"Reliability table: predicted probability vs observed rate of '{positive}'."
+                ),
+                Table(
+                    ["probability bin", "patients", "mean predicted", "observed"], bins, numeric=frozenset({1, 2, 3})
+                ),
+            ],
+        )
+    )
 
     raw = evaluation.raw_test.x
     if hasattr(raw, "columns"):
-        importance = permutation_importance(lambda xs, ys: roc_auc(ys, evaluation.predict(xs)[:, 1]), raw, y, repeats=PERMUTATION_REPEATS, seed=evaluation.seed)
-        features = [[str(row["feature"]), f"{row['importance_mean']:.4f}", f"{row['importance_std']:.4f}"]
-                    for row in importance[:15]]
+        importance = permutation_importance(
+            lambda xs, ys: roc_auc(ys, evaluation.predict(xs)[:, 1]),
+            raw,
+            y,
+            repeats=PERMUTATION_REPEATS,
+            seed=evaluation.seed,
+        )
+        features = [
+            [str(row["feature"]), f"{row['importance_mean']:.4f}", f"{row['importance_std']:.4f}"]
+            for row in importance[:15]
+        ]
         data = {"metric": "drop in ROC-AUC", "repeats": PERMUTATION_REPEATS, "features": importance}
         title = "Permutation feature importance (exported model, test split)"
-        sections.append(ReportSection("permutation_importance", title, data, [
-            Paragraph(f"Drop in test ROC-AUC when one column is shuffled ({PERMUTATION_REPEATS} repeats); "
-                      "larger means the model leans on it more."),
-            Table(["feature", "AUC drop", "std"], features, numeric=frozenset({1, 2})),
-        ]))
+        sections.append(
+            ReportSection(
+                "permutation_importance",
+                title,
+                data,
+                [
+                    Paragraph(
+                        f"Drop in test ROC-AUC when one column is shuffled ({PERMUTATION_REPEATS} repeats); "
+                        "larger means the model leans on it more."
+                    ),
+                    Table(["feature", "AUC drop", "std"], features, numeric=frozenset({1, 2})),
+                ],
+            )
+        )
     return sections
 
 

@@ -7,12 +7,11 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
+from helpers import run_standalone, shared_dataset, split_file
+from vautoml_text.model import BLOCKS, TEXT_RECIPES, build_model
 
 from vertical_automl import DatasetInfo, portable
 from vertical_automl.data.text import TextEncoder, tokenize
-from vautoml_text.model import BLOCKS, TEXT_RECIPES, build_model
-
-from helpers import run_standalone, shared_dataset, split_file
 
 
 @pytest.fixture(scope="module")

@@ -5,23 +5,39 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from helpers import only_run, run_model_card, run_vautoml, shared_dataset, split_file, vautoml_predictions
 from sklearn.metrics import roc_auc_score
 
 import vertical_automl
 
-from helpers import only_run, run_model_card, run_vautoml, shared_dataset, split_file, vautoml_predictions
-
 
 def test_sms_spam_bundle_classifies_raw_strings(tmp_path):
-    lines = (shared_dataset("sms-spam-collection") / "SMSSpamCollection").read_text(encoding="utf-8").strip().splitlines()
+    lines = (
+        (shared_dataset("sms-spam-collection") / "SMSSpamCollection").read_text(encoding="utf-8").strip().splitlines()
+    )
     header, rows = lines[0], lines[1:]
-    train, test = split_file(rows, [row.split("\t", 1)[0] for row in rows], 0.25, keep=2000)  # a stratified 2,000-message subset keeps CI fast
+    train, test = split_file(
+        rows, [row.split("\t", 1)[0] for row in rows], 0.25, keep=2000
+    )  # a stratified 2,000-message subset keeps CI fast
     (tmp_path / "train.tsv").write_text("\n".join([header, *train]) + "\n", encoding="utf-8")
     (tmp_path / "test.tsv").write_text("\n".join([header, *test]) + "\n", encoding="utf-8")
     registry = tmp_path / "registry"
     done = run_vautoml(  # the two trials are the text recipes: the n-gram bag, linear then with a hidden layer
-        "search", "--plugin", "text", "--data", str(tmp_path / "train.tsv"), "--test-data", str(tmp_path / "test.tsv"),
-        "--max-trials", "2", "--epochs", "4", "--seed", "3", "--registry", str(registry),
+        "search",
+        "--plugin",
+        "text",
+        "--data",
+        str(tmp_path / "train.tsv"),
+        "--test-data",
+        str(tmp_path / "test.tsv"),
+        "--max-trials",
+        "2",
+        "--epochs",
+        "4",
+        "--seed",
+        "3",
+        "--registry",
+        str(registry),
     )
     assert done.returncode == 0, done.stderr
     run = only_run(registry)
@@ -45,17 +61,28 @@ def test_sms_spam_bundle_classifies_raw_strings(tmp_path):
     assert np.isclose(roc_auc_score(truth == "spam", out["p"]), binary["roc_auc"], atol=1e-6)
     assert np.isclose(np.mean(np.array(out["labels"]) == truth), report["test_metrics"]["accuracy"])
     (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n")
-    labels, probabilities = vautoml_predictions(run, tmp_path / "texts.txt", tmp_path)  # vautoml predict agrees with the app
+    labels, probabilities = vautoml_predictions(
+        run, tmp_path / "texts.txt", tmp_path
+    )  # vautoml predict agrees with the app
     assert np.allclose(probabilities[:, 1], out["p"], atol=1e-5) and labels == out["labels"]
 
 
 def test_text_vertical_without_data_shows_an_example(tmp_path):
     done = run_vautoml("search", "--plugin", "text", "--registry", str(tmp_path / "registry"))
-    assert done.returncode == 2 and "e.g. vautoml search --plugin text --data messages.tsv --text-column SMS --target-column Label" in done.stderr
+    assert (
+        done.returncode == 2
+        and "e.g. vautoml search --plugin text --data messages.tsv --text-column SMS --target-column Label"
+        in done.stderr
+    )
 
 
 def test_a_folder_of_text_files_trains(tmp_path):
-    lines = (shared_dataset("sms-spam-collection") / "SMSSpamCollection").read_text(encoding="utf-8").strip().splitlines()[1:]
+    lines = (
+        (shared_dataset("sms-spam-collection") / "SMSSpamCollection")
+        .read_text(encoding="utf-8")
+        .strip()
+        .splitlines()[1:]
+    )
     counts = {"ham": 0, "spam": 0}
     for line in lines:
         label, text = line.split("\t", 1)
@@ -64,7 +91,19 @@ def test_a_folder_of_text_files_trains(tmp_path):
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{counts[label]}.txt").write_text(text, encoding="utf-8")
             counts[label] += 1
-    done = run_vautoml("search", "--plugin", "text", "--data", str(tmp_path / "docs"), "--max-trials", "1", "--epochs", "2", "--registry", str(tmp_path / "registry"))
+    done = run_vautoml(
+        "search",
+        "--plugin",
+        "text",
+        "--data",
+        str(tmp_path / "docs"),
+        "--max-trials",
+        "1",
+        "--epochs",
+        "2",
+        "--registry",
+        str(tmp_path / "registry"),
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads((only_run(tmp_path / "registry") / "report.json").read_text())
     assert report["dataset"]["splits"]["test"]["class_counts"] == {"ham": 12, "spam": 12}

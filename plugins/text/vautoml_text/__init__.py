@@ -27,8 +27,18 @@ TEXT = Vertical(
     build_model=build_model,
     tasks=("binary", "multiclass"),
     loaders=(
-        DataLoader("text-table", "a CSV, TSV or Parquet table with a text column and a label column (--text-column, --target-column)", tables.is_table_file, text.load_text_table),
-        DataLoader("text-folder", "a folder with one sub-folder of .txt files per class", text.is_text_folder, text.load_text_folder),
+        DataLoader(
+            "text-table",
+            "a CSV, TSV or Parquet table with a text column and a label column (--text-column, --target-column)",
+            tables.is_table_file,
+            text.load_text_table,
+        ),
+        DataLoader(
+            "text-folder",
+            "a folder with one sub-folder of .txt files per class",
+            text.is_text_folder,
+            text.load_text_folder,
+        ),
     ),
     data_example="vautoml search --plugin text --data messages.tsv --text-column SMS --target-column Label",
     model_card_notes=(

@@ -6,11 +6,11 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
+from vautoml_vision import VISION, load_digits
+from vautoml_vision.model import AUGMENTATIONS, build_model
 
 from vertical_automl import DatasetInfo
 from vertical_automl.plugins import PluginRegistry
-from vautoml_vision import VISION, load_digits
-from vautoml_vision.model import AUGMENTATIONS, build_model
 
 
 def test_registered_through_its_entry_point():

@@ -14,9 +14,21 @@ from vertical_automl.data import images
 from .model import build_model
 
 LOADERS = (
-    DataLoader("image-folder", "a folder with one sub-folder of PNG/JPEG/BMP images per class", images.is_image_folder, images.load_image_folder),
-    DataLoader("npz", "an .npz file with arrays x (N, H, W[, C]) and y (labels)", images.is_npz, images.load_npz_images),
-    DataLoader("hdf5", "an .h5/.hdf5 file with datasets x (N, H, W[, C]) and y (labels)", images.is_hdf5, images.load_hdf5_images),
+    DataLoader(
+        "image-folder",
+        "a folder with one sub-folder of PNG/JPEG/BMP images per class",
+        images.is_image_folder,
+        images.load_image_folder,
+    ),
+    DataLoader(
+        "npz", "an .npz file with arrays x (N, H, W[, C]) and y (labels)", images.is_npz, images.load_npz_images
+    ),
+    DataLoader(
+        "hdf5",
+        "an .h5/.hdf5 file with datasets x (N, H, W[, C]) and y (labels)",
+        images.is_hdf5,
+        images.load_hdf5_images,
+    ),
 )
 
 
@@ -27,7 +39,12 @@ def load_digits() -> LabeledData:
     from vertical_automl.data.arrays import image_arrays
 
     digits = sklearn_digits()
-    return image_arrays(digits.images.astype("float32"), digits.target, "scikit-learn digits (bundled, 1,797 8x8 images)", value_range=(0.0, 16.0))
+    return image_arrays(
+        digits.images.astype("float32"),
+        digits.target,
+        "scikit-learn digits (bundled, 1,797 8x8 images)",
+        value_range=(0.0, 16.0),
+    )
 
 
 VISION = Vertical(

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 AUGMENTATIONS = ("none", "shift", "shift_flip")
 
 
-def _augment(hp: "keras_tuner.HyperParameters", x: "keras.KerasTensor") -> "keras.KerasTensor":
+def _augment(hp: keras_tuner.HyperParameters, x: keras.KerasTensor) -> keras.KerasTensor:
     """Random rotation, zoom and translation (and optionally horizontal flips), training only.
 
     RandomCrop is avoided: on this backend it returns uncropped images at inference.
@@ -37,7 +37,7 @@ def _augment(hp: "keras_tuner.HyperParameters", x: "keras.KerasTensor") -> "kera
     return keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant")(x)
 
 
-def build_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo) -> "keras.Model":
+def build_model(hp: keras_tuner.HyperParameters, info: DatasetInfo) -> keras.Model:
     import keras
 
     height, width, channels = info.input_shape
@@ -63,8 +63,13 @@ def build_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo) -> "keras.
 
     for block in range(blocks):
         x = keras.layers.Conv2D(
-            min(filters * 2**block, 256), kernel, padding="same", data_format="channels_first",
-            kernel_initializer=initializer, kernel_regularizer=regularizer, use_bias=not normalise,
+            min(filters * 2**block, 256),
+            kernel,
+            padding="same",
+            data_format="channels_first",
+            kernel_initializer=initializer,
+            kernel_regularizer=regularizer,
+            use_bias=not normalise,
         )(x)
         if normalise:
             # momentum 0.9: small datasets give few steps, and the default 0.99
@@ -82,7 +87,9 @@ def build_model(hp: "keras_tuner.HyperParameters", info: DatasetInfo) -> "keras.
         x = keras.layers.Dropout(rate)(x)
     units = hp.Choice("dense_units", [0, 64, 128])
     if units:
-        x = keras.layers.Dense(units, activation="relu", kernel_initializer=initializer, kernel_regularizer=regularizer)(x)
+        x = keras.layers.Dense(
+            units, activation="relu", kernel_initializer=initializer, kernel_regularizer=regularizer
+        )(x)
         if rate > 0:
             x = keras.layers.Dropout(rate)(x)
     model = keras.Model(inputs, heads.output(x, info), name="vautoml_vision")
