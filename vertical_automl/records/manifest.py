@@ -1,0 +1,134 @@
+"""A bundle's ``manifest.json``: where the run came from, what it holds, and its portable exports.
+
+Every file of a bundle is listed in ``files``; it grows in one place,
+:meth:`Manifest.with_files`, whether the search writes the bundle or
+``vautoml export`` adds a file to it later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """The plugin that provided the vertical: its entry-point name, distribution and version."""
+
+    name: str
+    distribution: str
+    version: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "distribution": self.distribution, "version": self.version}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> PluginInfo:
+        return cls(value.get("name", ""), value.get("distribution", ""), value.get("version", ""))
+
+
+@dataclass(frozen=True)
+class DataSources:
+    """The training and test data, in words, with the sha256 fingerprint of each."""
+
+    source: str | None = None
+    fingerprint: str | None = None
+    test_source: str | None = None
+    test_fingerprint: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "fingerprint": self.fingerprint,
+            "test_source": self.test_source,
+            "test_fingerprint": self.test_fingerprint,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> DataSources:
+        return cls(
+            value.get("source"), value.get("fingerprint"), value.get("test_source"), value.get("test_fingerprint")
+        )
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """One ``vautoml export`` of the run: the file, how closely it reproduced Keras, and with what libraries."""
+
+    file: str
+    max_abs_difference: float
+    inputs_checked: int
+    libraries: dict[str, str]
+    created: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "max_abs_difference": self.max_abs_difference,
+            "inputs_checked": self.inputs_checked,
+            "libraries": dict(self.libraries),
+            "created": self.created,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> ExportRecord:
+        return cls(
+            file=value["file"],
+            max_abs_difference=float(value["max_abs_difference"]),
+            inputs_checked=int(value.get("inputs_checked", 0)),
+            libraries=dict(value.get("libraries", {})),
+            created=value.get("created", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """``manifest.json``; ``format_version`` is the bundle format (readers refuse newer ones)."""
+
+    run_id: str
+    vertical: str
+    created: str | None = None
+    plugin: PluginInfo | None = None
+    data: DataSources = field(default_factory=DataSources)
+    libraries: dict[str, str] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+    exports: dict[str, ExportRecord] = field(default_factory=dict)
+    format_version: int = 1
+
+    def with_files(self, *names: str) -> Manifest:
+        """This manifest listing ``names`` too (each once, in order)."""
+        return replace(self, files=(*self.files, *(name for name in dict.fromkeys(names) if name not in self.files)))
+
+    def with_export(self, fmt: str, export: ExportRecord) -> Manifest:
+        """This manifest with ``export`` recorded as the run's ``fmt`` export (replacing an earlier one) and listed."""
+        return replace(self, exports={**self.exports, fmt: export}).with_files(export.file)
+
+    def to_json(self) -> dict[str, Any]:
+        value: dict[str, Any] = {
+            "format_version": self.format_version,
+            "run_id": self.run_id,
+            "created": self.created,
+            "vertical": self.vertical,
+            "plugin": self.plugin.to_json() if self.plugin else None,
+            "data": self.data.to_json(),
+            "libraries": dict(self.libraries),
+            "files": list(self.files),
+        }
+        if self.exports:  # bundles without an export have no "exports" key
+            value["exports"] = {fmt: export.to_json() for fmt, export in self.exports.items()}
+        return value
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Manifest:
+        plugin = value.get("plugin")
+        return cls(
+            run_id=value.get("run_id", ""),
+            vertical=value.get("vertical", ""),
+            created=value.get("created"),
+            plugin=PluginInfo.from_json(plugin) if plugin else None,
+            data=DataSources.from_json(value.get("data", {})),
+            libraries=dict(value.get("libraries", {})),
+            files=tuple(value.get("files", ())),
+            exports={fmt: ExportRecord.from_json(e) for fmt, e in value.get("exports", {}).items()},
+            format_version=value.get("format_version", 1),
+        )
