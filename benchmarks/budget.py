@@ -67,7 +67,8 @@ def main() -> None:
     parser.add_argument("--budgets", type=float, nargs="+", default=[60.0, 180.0])
     args = parser.parse_args()
     print(
-        f"{'workload':<10} {'budget s':>8} {'wall s':>8} {'export s':>8} {'(wall-export)/budget':>21} {'kept':>5}  trials"
+        f"{'workload':<10} {'budget s':>8} {'wall s':>8} {'export s':>8} "
+        f"{'(wall-export)/budget':>21} {'kept':>5}  trials"
     )
     for plugin, extra in WORKLOADS:
         if "--data" in extra and not Path(extra[extra.index("--data") + 1]).exists():
@@ -78,7 +79,8 @@ def main() -> None:
             ratio = (result["wall"] - result["export"]) / budget
             trials = result["trials"]
             print(
-                f"{plugin:<10} {budget:>8.0f} {result['wall']:>8.1f} {result['export']:>8.1f} {ratio:>21.3f} {'yes' if ratio <= 1.03 else 'NO':>5}  "
+                f"{plugin:<10} {budget:>8.0f} {result['wall']:>8.1f} {result['export']:>8.1f} "
+                f"{ratio:>21.3f} {'yes' if ratio <= 1.03 else 'NO':>5}  "
                 f"{trials.get('COMPLETED', 0)}/{trials['total']} completed",
                 flush=True,
             )

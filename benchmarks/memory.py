@@ -40,7 +40,8 @@ def main() -> None:
         search(args.plugin, max_trials=args.trials, epochs=1, registry=registry, progress=PeakAfterEachTrial())
     early, late = peaks.get(5), peaks.get(max(peaks))
     print(
-        f"{args.plugin}: {len(peaks)} trials; peak RSS after trial 5: {early:.1f} MiB; after trial {max(peaks)}: {late:.1f} MiB; growth {100 * (late - early) / early:+.1f} %"
+        f"{args.plugin}: {len(peaks)} trials; peak RSS after trial 5: {early:.1f} MiB; "
+        f"after trial {max(peaks)}: {late:.1f} MiB; growth {100 * (late - early) / early:+.1f} %"
     )
 
 

@@ -63,7 +63,8 @@ def main() -> None:
         fit = json.loads(result.read_text())["fit_seconds"]
     print(done.stdout.strip().splitlines()[0])
     print(
-        f"wall {wall:.1f}s, inside fit {fit:.1f}s, outside fit {wall - fit:.1f}s: overhead {100 * (wall - fit) / wall:.1f} % of wall time"
+        f"wall {wall:.1f}s, inside fit {fit:.1f}s, outside fit {wall - fit:.1f}s: "
+        f"overhead {100 * (wall - fit) / wall:.1f} % of wall time"
     )
 
 

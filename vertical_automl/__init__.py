@@ -47,7 +47,9 @@ __all__ = [
 
 
 def load(run: Any, registry: Any = None) -> Any:
-    """A finished run's predictor (``predict`` / ``predict_proba`` on raw inputs); see :func:`vertical_automl.predictor.load`."""
+    """A finished run's predictor (``predict`` / ``predict_proba`` on raw inputs); see
+    :func:`vertical_automl.predictor.load`.
+    """
     from .predictor import load as load_run
 
     return load_run(run, registry)

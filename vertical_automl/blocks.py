@@ -4,7 +4,8 @@
 with; ``tabular_model`` is the whole model for encoded tables, which the
 finance and medical verticals (and any tabular third-party vertical) build
 on: robust scaling, piecewise-linear numeric embeddings and a TabM ensemble
-or an MLP, with :data:`TABULAR_RECIPES` as the first trials.  Every layer is a stock Keras layer, so exported models load in safe mode.
+or an MLP, with :data:`TABULAR_RECIPES` as the first trials.  Every layer is
+a stock Keras layer, so exported models load in safe mode.
 """
 
 from __future__ import annotations

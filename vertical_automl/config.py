@@ -39,7 +39,9 @@ from .space import SpaceConfig
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """A validated config file: search settings (keyed like :func:`vertical_automl.search`'s arguments) and the space."""
+    """A validated config file: search settings (keyed like :func:`vertical_automl.search`'s arguments) and the
+    space.
+    """
 
     search: dict[str, Any] = field(default_factory=dict)
     space: SpaceConfig = field(default_factory=SpaceConfig)

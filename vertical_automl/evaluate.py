@@ -109,7 +109,10 @@ def choose_threshold(
         positives, negatives = int(np.sum(y_true == 1)), int(np.sum(y_true == 0))
         cost = cost_fp * fpr * negatives + cost_fn * (1 - tpr) * positives
         best = int(np.argmin(cost))
-        method = f"least validation cost with cost_fp={cost_fp:g}, cost_fn={cost_fn:g} (cost {cost[best]:.1f} on {len(y_true)} validation examples)"
+        method = (
+            f"least validation cost with cost_fp={cost_fp:g}, cost_fn={cost_fn:g} "
+            f"(cost {cost[best]:.1f} on {len(y_true)} validation examples)"
+        )
     else:
         best = int(np.argmax(tpr - fpr))
         method = f"Youden's J on validation data (J = {tpr[best] - fpr[best]:.3f})"
@@ -137,7 +140,8 @@ def transfer_threshold(decision: dict[str, Any], chosen_on: np.ndarray, exported
         threshold = float(ordered[count - 1])
     method = (
         f"{decision['method']}, chosen on the searched trials' validation scores; moved to the exported refit so it "
-        f"calls the same share ({share:.1%}) of the validation examples positive (trials' threshold {decision['threshold']:.4f})"
+        f"calls the same share ({share:.1%}) of the validation examples positive "
+        f"(trials' threshold {decision['threshold']:.4f})"
     )
     return {
         **decision,
@@ -229,7 +233,9 @@ def permutation_importance(
 
 
 class _Trained:
-    """Stands in for an estimator: scikit-learn insists on ``fit``, but the model is already trained and ``score`` calls it."""
+    """Stands in for an estimator: scikit-learn insists on ``fit``, but the model is already trained and ``score``
+    calls it.
+    """
 
     def fit(self, *args: Any, **kwargs: Any) -> _Trained:
         return self

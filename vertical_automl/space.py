@@ -77,7 +77,9 @@ class SpaceConfig:
         return cls(**{key: tuple(value) for key, value in values.items()})
 
 
-_ACTIVE: ContextVar[SpaceConfig] = ContextVar("vautoml_space", default=SpaceConfig())
+# The default is one shared, frozen (immutable) SpaceConfig: a context that never called using() reads this object.
+_DEFAULT_SPACE = SpaceConfig()
+_ACTIVE: ContextVar[SpaceConfig] = ContextVar("vautoml_space", default=_DEFAULT_SPACE)
 
 
 @contextmanager

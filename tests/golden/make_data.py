@@ -24,7 +24,7 @@ with open(f"{D}/loans.csv", "w", newline="") as f:
 with open(f"{D}/prices.csv", "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["area", "rooms", "city", "price"])
-    for i in range(240):
+    for _ in range(240):
         area = rng.uniform(30, 150)
         rooms = rng.randint(1, 6)
         city = rng.choice(["a", "b"])
@@ -40,7 +40,7 @@ words = {
 with open(f"{D}/tickets.csv", "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["text", "label"])
-    for i in range(240):
+    for _ in range(240):
         label = rng.choice(list(words))
         text = " ".join(rng.choice(words[label] + ["the", "my", "please", "help"]) for _ in range(8))
         w.writerow([text, label])

@@ -71,7 +71,8 @@ def image_arrays(x: Any, y: Any, source: str, value_range: tuple[float, float] |
         x = x[..., np.newaxis]
     if x.ndim != 4 or x.shape[-1] not in (1, 3, 4):
         raise DataError(
-            f"images in {source} have shape {x.shape}; expected (N, height, width) or (N, height, width, channels) with 1, 3 or 4 channels",
+            f"images in {source} have shape {x.shape}; "
+            "expected (N, height, width) or (N, height, width, channels) with 1, 3 or 4 channels",
             "store x as a stack of images in channels-last order",
         )
     if x.dtype.kind not in "uif":

@@ -78,7 +78,9 @@ def _read_image(path: Path, operation: Any) -> Any:
 
 
 def read_resized(path: Path, height: int, width: int, color_mode: str) -> np.ndarray:
-    """One image as uint8 pixels, converted to ``color_mode`` and resized bilinearly (Pillow), as training and prediction both need."""
+    """One image as uint8 pixels, converted to ``color_mode`` and resized bilinearly (Pillow), as training and
+    prediction both need.
+    """
     from PIL import Image
 
     mode = "L" if color_mode == "grayscale" else "RGB"
@@ -177,7 +179,8 @@ def load_npz_images(path: Path, options: Mapping[str, str], like: LabeledData | 
             missing = [key for key in ("x", "y") if key not in archive.files]
             if missing:
                 raise DataError(
-                    f"'{path}' has no array named {' or '.join(missing)} (it has: {', '.join(archive.files) or 'nothing'})",
+                    f"'{path}' has no array named {' or '.join(missing)} "
+                    f"(it has: {', '.join(archive.files) or 'nothing'})",
                     "save the file with np.savez(path, x=images, y=labels)",
                 )
             x, y = archive["x"], archive["y"]
@@ -203,7 +206,8 @@ def load_hdf5_images(path: Path, options: Mapping[str, str], like: LabeledData |
             missing = [key for key in ("x", "y") if key not in handle]
             if missing:
                 raise DataError(
-                    f"'{path}' has no dataset named {' or '.join(missing)} (it has: {', '.join(handle.keys()) or 'nothing'})",
+                    f"'{path}' has no dataset named {' or '.join(missing)} "
+                    f"(it has: {', '.join(handle.keys()) or 'nothing'})",
                     "write datasets 'x' (images) and 'y' (labels) into the file",
                 )
             x, y = handle["x"][()], handle["y"][()]
@@ -236,9 +240,11 @@ def image_usage_code(spec: dict[str, Any]) -> list[str]:
         return [
             "from PIL import Image",
             'height, width = prep["input"]["resize"]["height"], prep["input"]["resize"]["width"]',
-            f'images = [Image.open(p).convert("{mode}").resize((width, height), Image.Resampling.BILINEAR) for p in ["a.png", "b.jpg"]]',
+            f'images = [Image.open(p).convert("{mode}").resize((width, height), Image.Resampling.BILINEAR) '
+            'for p in ["a.png", "b.jpg"]]',
             f'x = np.stack([np.asarray(im, dtype="float32") for im in images]){expand}  # raw 0-255 pixels',
         ]
     return [
-        f'x = np.asarray(images, dtype="float32")  # shape (N, {", ".join(str(d) for d in spec["shape"])}), raw values in {spec["value_range"]}',
+        f'x = np.asarray(images, dtype="float32")  # shape (N, {", ".join(str(d) for d in spec["shape"])}), '
+        f"raw values in {spec['value_range']}",
     ]

@@ -27,7 +27,8 @@ def _split(
         return train_test_split(index, test_size=fraction, stratify=y[index] if stratify else None, random_state=seed)
     except ValueError as error:  # e.g. fewer held-out examples than classes
         raise DataError(
-            f"cannot split {len(index)} examples of {len(np.unique(y[index]))} classes from {source} so that every split holds every class ({error})",
+            f"cannot split {len(index)} examples of {len(np.unique(y[index]))} classes from {source} "
+            f"so that every split holds every class ({error})",
             "add examples: each class needs a few in train, validation and test",
         ) from error
 

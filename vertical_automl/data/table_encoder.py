@@ -105,7 +105,8 @@ def infer_columns(frame: Any, options: Mapping[str, str], missing: MissingValues
             where = positions(frame, np.isin(np.arange(len(frame)), bad))
             raise DataError(
                 f"column '{name}' of {source} holds numbers except on {where} (e.g. {values[bad[0]]!r})",
-                f"repair those cells, declare the value missing (--missing-values {name}={values[bad[0]]}), or pass -O categorical={name} if it really is a category",
+                f"repair those cells, declare the value missing (--missing-values {name}={values[bad[0]]}), "
+                f"or pass -O categorical={name} if it really is a category",
             )
         if kind == "numeric":
             parsed = to_numbers(values, decimal)
@@ -118,7 +119,8 @@ def infer_columns(frame: Any, options: Mapping[str, str], missing: MissingValues
             huge = (np.abs(parsed) > FLOAT32_MAX) & present
             if huge.any():
                 raise DataError(
-                    f"column '{name}' of {source} has values beyond float32's range (about 3.4e38) on {positions(frame, huge)} "
+                    f"column '{name}' of {source} has values beyond float32's range (about 3.4e38) "
+                    f"on {positions(frame, huge)} "
                     f"(e.g. {values[huge][0]})",
                     "rescale the column (e.g. to other units or a logarithm) or repair those cells",
                 )
@@ -256,11 +258,13 @@ class TableEncoder(Encoder):
             "shape": [len(self.feature_names())],
             "dtype": "float32",
             "rules": [
-                "A cell is missing when, stripped of spaces, it is one of missing_markers, or equals one of its column's missing_values (compared as numbers when both are numbers).",
+                "A cell is missing when, stripped of spaces, it is one of missing_markers, "
+                "or equals one of its column's missing_values (compared as numbers when both are numbers).",
                 "numeric: the value as a float, once its 'decimal' mark is replaced by '.'; "
                 "a missing cell takes 'fill' (the training median); "
                 "if 'indicator', a 0/1 'is missing' feature follows.",
-                f"categorical: one-hot over 'categories' plus one last slot for any other value (unseen or rare in training); a missing cell is the category '{MISSING_CATEGORY}'.",
+                "categorical: one-hot over 'categories' plus one last slot for any other value "
+                f"(unseen or rare in training); a missing cell is the category '{MISSING_CATEGORY}'.",
                 "Features are in the order of 'columns'; scaling happens inside the model.",
             ],
         }

@@ -128,7 +128,8 @@ def table_loader(allow_regression: bool) -> DataLoader:
 # For the model card of any vertical built on blocks.tabular_model.
 TABLE_MODEL_NOTE = (
     "The model takes the encoded feature vector described above; robust scaling (training medians and interquartile "
-    "ranges) with a smooth clip, and piecewise-linear bins at training quantiles where searched, are layers inside the model."
+    "ranges) with a smooth clip, and piecewise-linear bins at training quantiles where searched, "
+    "are layers inside the model."
 )
 
 

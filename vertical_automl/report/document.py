@@ -14,7 +14,6 @@ raw HTML switched off.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ class MarkdownText:
     markdown: str
 
 
-Block = Union[Heading, Paragraph, Bullets, Facts, Table, Code, Figure, MarkdownText]
+Block = Heading | Paragraph | Bullets | Facts | Table | Code | Figure | MarkdownText
 
 SECTION_BLOCKS = (Paragraph, Bullets, Facts, Table, Code)
 """What a vertical's report section may hold: plain text only, so the core escapes all of it for each format."""

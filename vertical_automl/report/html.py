@@ -23,8 +23,10 @@ _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
+# A backslash at the end of a line inside STYLE joins it to the next line (the string holds no newline there).
 STYLE = """
-body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; margin: 0; background: #f6f8fa; }
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; margin: 0; \
+background: #f6f8fa; }
 header { background: #24292f; color: #fff; padding: 18px 32px; }
 header h1 { margin: 0; font-size: 22px; }
 header p { margin: 4px 0 0; color: #d0d7de; }
@@ -109,7 +111,10 @@ def _block(block: Block) -> str:
     if isinstance(block, Figure):
         data = base64.b64encode(block.png).decode("ascii")
         caption = html.escape(block.caption)
-        return f'<figure><img src="data:image/png;base64,{data}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
+        return (
+            f'<figure><img src="data:image/png;base64,{data}" alt="{caption}">'
+            f"<figcaption>{caption}</figcaption></figure>"
+        )
     if isinstance(block, MarkdownText):
         return f'<div class="scroll">{_MARKDOWN.render(block.markdown)}</div>'
     raise TypeError(f"unknown report block {block!r}")
@@ -125,4 +130,7 @@ def _table(table: Table) -> str:
         )
         rows.append(f'<tr class="exported">{tds}</tr>' if index in table.highlight else f"<tr>{tds}</tr>")
     caption = f"<caption>{html.escape(table.caption)}</caption>" if table.caption else ""
-    return f'<div class="scroll"><table>{caption}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    return (
+        f'<div class="scroll"><table>{caption}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )

@@ -77,7 +77,11 @@ def credit_scoring(evaluation: Evaluation) -> list[ReportSection]:
 
 FINANCE = Vertical(
     name="finance",
-    description="Financial tabular prediction (credit risk, default, fraud, loss amounts): TabM ensembles and MLPs over encoded tables with robust scaling and piecewise-linear numeric embeddings, searched over architecture, embedding, depth, width, dropout, class weighting, optimizer and schedule; strong recipes run first.",
+    description=(
+        "Financial tabular prediction (credit risk, default, fraud, loss amounts): TabM ensembles and MLPs over "
+        "encoded tables with robust scaling and piecewise-linear numeric embeddings, searched over architecture, "
+        "embedding, depth, width, dropout, class weighting, optimizer and schedule; strong recipes run first."
+    ),
     build_model=build_model,
     tasks=("binary", "multiclass", "regression"),
     loaders=(table_loader(allow_regression=True),),
@@ -85,10 +89,13 @@ FINANCE = Vertical(
     report_sections=credit_scoring,
     model_card_notes=(
         TABLE_MODEL_NOTE,
-        "A binary model outputs the probability of the positive class; the decision threshold in preprocessing.json was chosen on validation data.",
+        "A binary model outputs the probability of the positive class; "
+        "the decision threshold in preprocessing.json was chosen on validation data.",
     ),
     recipes=blocks.TABULAR_RECIPES,
-    ensemble_size=5,  # up to 5 trials, chosen by greedy selection on validation: a few hundred validation rows make one best trial a noisy pick
+    # up to 5 trials, chosen by greedy selection on validation: a few hundred validation rows make one
+    # best trial a noisy pick
+    ensemble_size=5,
     usage_code=table_usage_code,
 )
 

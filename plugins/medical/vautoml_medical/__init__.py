@@ -115,8 +115,10 @@ def clinical_sections(evaluation: Evaluation) -> list[ReportSection]:
                         f"At threshold {t:.4f}: sensitivity {ci('sensitivity')}, specificity {ci('specificity')}, "
                         f"PPV {scores['ppv']:.3f}, NPV {scores['npv']:.3f}.",
                         f"ROC-AUC {ci('roc_auc')}. "
-                        f"Intervals: percentile bootstrap, {BOOTSTRAP_RESAMPLES} resamples of the {len(y)} test patients.",
-                        f"Counts: TP {scores['true_positives']}, FP {scores['false_positives']}, TN {scores['true_negatives']}, "
+                        f"Intervals: percentile bootstrap, {BOOTSTRAP_RESAMPLES} resamples "
+                        f"of the {len(y)} test patients.",
+                        f"Counts: TP {scores['true_positives']}, FP {scores['false_positives']}, "
+                        f"TN {scores['true_negatives']}, "
                         f"FN {scores['false_negatives']} ('{negative}' is negative).",
                     ]
                 )
@@ -185,7 +187,11 @@ def clinical_sections(evaluation: Evaluation) -> list[ReportSection]:
 
 MEDICAL = Vertical(
     name="medical",
-    description="Clinical tabular prediction (diagnosis, risk of an outcome): TabM ensembles and MLPs over encoded tables with robust scaling and piecewise-linear numeric embeddings, searched over architecture, embedding, depth, width, dropout, class weighting, optimizer and schedule; strong recipes run first.",
+    description=(
+        "Clinical tabular prediction (diagnosis, risk of an outcome): TabM ensembles and MLPs over encoded tables "
+        "with robust scaling and piecewise-linear numeric embeddings, searched over architecture, embedding, depth, "
+        "width, dropout, class weighting, optimizer and schedule; strong recipes run first."
+    ),
     build_model=build_model,
     tasks=("binary", "multiclass"),
     loaders=(table_loader(allow_regression=False),),
@@ -194,10 +200,13 @@ MEDICAL = Vertical(
     report_sections=clinical_sections,
     model_card_notes=(
         TABLE_MODEL_NOTE,
-        "Not a medical device. Validate prospectively on the target population before any clinical use; the confidence intervals above reflect test-set size only.",
+        "Not a medical device. Validate prospectively on the target population before any clinical use; "
+        "the confidence intervals above reflect test-set size only.",
     ),
     recipes=blocks.TABULAR_RECIPES,
-    ensemble_size=5,  # up to 5 trials, chosen by greedy selection on validation: a few hundred validation rows make one best trial a noisy pick
+    # up to 5 trials, chosen by greedy selection on validation: a few hundred validation rows make one
+    # best trial a noisy pick
+    ensemble_size=5,
     usage_code=table_usage_code,
 )
 

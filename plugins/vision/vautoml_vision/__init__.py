@@ -49,7 +49,10 @@ def load_digits() -> LabeledData:
 
 VISION = Vertical(
     name="vision",
-    description="Image classification: convolutional networks searched over depth, width, kernel size, initializer, batch norm, dropout, pooling, augmentation and optimizer.",
+    description=(
+        "Image classification: convolutional networks searched over depth, width, kernel size, initializer, "
+        "batch norm, dropout, pooling, augmentation and optimizer."
+    ),
     tasks=("binary", "multiclass"),
     build_model=build_model,
     loaders=LOADERS,
@@ -57,9 +60,12 @@ VISION = Vertical(
     default_data_description="scikit-learn digits (8x8 grayscale, 10 classes)",
     objectives={"binary": ("val_accuracy", "max")},
     model_card_notes=(
-        "The model takes raw pixels in channels_last order (batch, height, width, channels) in the value range above; "
-        "rescaling to [0, 1] and any augmentation are layers inside the model (augmentation is active only in training).",
-        "Inside, the model permutes to channels_first before its convolutions, which is faster on the PyTorch backend; callers never see this.",
+        "The model takes raw pixels in channels_last order (batch, height, width, channels) "
+        "in the value range above; "
+        "rescaling to [0, 1] and any augmentation are layers inside the model "
+        "(augmentation is active only in training).",
+        "Inside, the model permutes to channels_first before its convolutions, "
+        "which is faster on the PyTorch backend; callers never see this.",
     ),
     usage_code=images.image_usage_code,
 )
