@@ -15,10 +15,11 @@ ensure_torch_backend()
 from . import blocks, heads, space  # noqa: E402
 from .data.dataset import Dataset, DatasetInfo, LabeledData  # noqa: E402
 from .data.encoding import Encoder  # noqa: E402
+from .data.loader import DataLoader  # noqa: E402
 from .errors import BackendError, DataError, PluginError, SearchError, UsageError, VautomlError  # noqa: E402
 from .hookspecs import hookimpl  # noqa: E402
 from .report.sections import Evaluation, ReportSection  # noqa: E402
-from .vertical import DataLoader, Vertical  # noqa: E402
+from .vertical import Vertical  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -29,8 +29,9 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .data.loader import DataLoader
 from .errors import PluginError
-from .vertical import DataLoader, Vertical
+from .vertical import Vertical
 
 ENTRY_POINT_GROUP = "vautoml"
 NOT_INSTALLED = "not installed"

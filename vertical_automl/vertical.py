@@ -17,10 +17,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .data.dataset import TASKS, DatasetInfo, LabeledData
+from .data.loader import DataLoader
 from .heads import DEFAULT_OBJECTIVES
 
 if TYPE_CHECKING:  # pragma: no cover - typing only, keeps imports light
@@ -29,22 +29,6 @@ if TYPE_CHECKING:  # pragma: no cover - typing only, keeps imports light
 
     from .report.sections import Evaluation, ReportSection
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
-
-
-@dataclass(frozen=True)
-class DataLoader:
-    """Reads one kind of source into :class:`LabeledData`.
-
-    ``can_load(path)`` must be cheap (look at the suffix or whether it is a
-    folder); ``load(path, options, like)`` does the work.  ``options`` are the
-    user's ``--data-option KEY=VALUE`` pairs; ``like`` is the training data
-    when reading ``--test-data``, so the test set is read the same way.
-    """
-
-    name: str
-    description: str
-    can_load: Callable[[Path], bool]
-    load: Callable[[Path, Mapping[str, str], LabeledData | None], LabeledData]
 
 
 @dataclass(frozen=True)

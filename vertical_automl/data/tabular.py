@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from ..vertical import DataLoader
 from .dataset import LabeledData
+from .loader import DataLoader
 from .options import check_options, parse_bool
 from .table_encoder import TableEncoder, infer_columns
 from .tables import (
