@@ -709,7 +709,7 @@ def predict(model: str, data: Path, output: Path | None, root: Path | None) -> N
 @_REGISTRY_OPTION
 def evaluate(model: str, data: Path, output: Path | None, root: Path | None) -> None:
     """Score a finished run on labelled data: the search's test metrics and the vertical's report sections."""
-    from .export import write_json
+    from .bundle.writer import write_json
     from .predictor import evaluate as evaluate_run
 
     if not data.exists():

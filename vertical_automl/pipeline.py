@@ -300,7 +300,7 @@ def _run(
         f"{classes}, input {dataset.info.input_shape} from {training.source}"
     )
 
-    from . import export
+    from .bundle.writer import write_bundle
     from .tuning import AllTrialsFailed, RunClock, combine, predict_scores, run_search
     from .tuning import refit as refit_members
 
@@ -392,7 +392,7 @@ def _run(
         )
         bundle = work / "bundle"
         check_space(work, room_to_save(model) + 8 * 2**20, "to write the bundle (model, reports and plots)")
-        export.write_bundle(bundle, model, documents, vertical, evaluation, sections, dataset.test.x[:32], logs)
+        write_bundle(bundle, model, documents, vertical, evaluation, sections, dataset.test.x[:32], logs)
         path = publish(bundle, root, vertical.name, run_id)
     return SearchResult(run_id, path, documents["report.json"], time.monotonic() - exporting)
 
@@ -449,7 +449,7 @@ def _task_for(vertical: Vertical, data: LabeledData) -> str:
 def _manifest(
     run_id: str, vertical: Vertical, record: PluginRecord, training: LabeledData, test: LabeledData, files: list[str]
 ) -> dict[str, Any]:
-    from .export import library_versions
+    from .bundle.writer import library_versions
 
     return {
         "format_version": FORMAT_VERSION,
@@ -603,7 +603,7 @@ def _documents(
     log_files: list[str],
 ) -> dict[str, Any]:
     """The JSON sidecars of a bundle, keyed by file name (the manifest lists every file, trial logs included)."""
-    from .export import MODEL_CARD_FILE, MODEL_FILE
+    from .bundle.files import MODEL_CARD_FILE, MODEL_FILE
 
     task = dataset.info.task
     objective, direction = settings.objective_for(vertical, task)

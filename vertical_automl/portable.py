@@ -83,7 +83,7 @@ def export_model(bundle: Path, fmt: str, output: Path | None = None) -> ExportRe
     remove_stale_temporaries(scratch, bundle if output is None else None)
     if fmt == "onnx":
         _check_onnx_installed()
-    from .export import library_versions
+    from .bundle.writer import library_versions
     from .predictor import load_model
 
     libraries = (
