@@ -739,7 +739,7 @@ def evaluate(model: str, data: Path, output: Path | None, root: Path | None) -> 
 @_REGISTRY_OPTION
 def export_command(run: str, fmt: str, output: Path | None, root: Path | None) -> None:
     """Export a finished run's model as ONNX or Keras weights, checked against the Keras model's predictions."""
-    from .portable import export_model
+    from .export import export_model
     from .runs import find_run
 
     # Checked by export_model, not click.Choice, so a bad format is one line like every other vautoml error.

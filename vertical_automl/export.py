@@ -1,11 +1,12 @@
-"""Portable exports of a published run: ``model.onnx`` for ONNX runtimes, ``.weights.h5`` for Keras.
+"""``vautoml export``: a published run's model as ``model.onnx`` for ONNX runtimes, or ``.weights.h5`` for Keras.
 
 ``model.keras`` needs Keras; these formats reach apps that have only
 onnxruntime, or that rebuild the architecture themselves.  Every export is
 checked before it is kept: the file is run (onnxruntime) or loaded into a
 model rebuilt from the config alone (weights), on inputs shaped and valued like
 the run's real ones, and compared with Keras's own predictions.  A file that
-disagrees is removed, never published.
+disagrees is removed, never published.  (Writing the bundle a search
+publishes, ``model.keras`` included, is :mod:`vertical_automl.bundle`.)
 
 Why ONNX goes through ``torch.onnx.export(dynamo=True)`` and not
 ``keras.Model.export(format="onnx")``: for inputs with a free batch size,
@@ -101,7 +102,8 @@ def export_model(bundle: Path, fmt: str, output: Path | None = None) -> ExportRe
         difference = float(np.max(np.abs(got - expected)))
         if not difference <= TOLERANCE:
             raise SearchError(
-                f"the {fmt} export of '{bundle}' differs from the Keras model by {difference:.3g} (more than {TOLERANCE:g}); nothing was written",
+                f"the {fmt} export of '{bundle}' differs from the Keras model by {difference:.3g} "
+                f"(more than {TOLERANCE:g}); nothing was written",
                 "report this as a bug with --debug output",
             )
         os.replace(temporary, target)
