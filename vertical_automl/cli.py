@@ -64,7 +64,7 @@ class VautomlGroup(click.Group):
         except Exception as error:  # an unexpected failure still gets one readable line
             if _debug(ctx):
                 raise
-            from .registry import disk_full
+            from .registry.disk import disk_full
 
             if disk_full(error):  # e.g. predict --output on a full disk: not a bug, and nothing to report
                 where = getattr(error, "filename", None)
@@ -452,7 +452,7 @@ _REGISTRY_OPTION = click.option(
 
 
 def _root(root: Path | None) -> Path:
-    from .registry import default_root
+    from .registry.layout import default_root
 
     return root if root is not None else default_root()
 
@@ -478,7 +478,7 @@ def registry_list(vertical: str | None, as_json: bool, root: Path | None) -> Non
     from rich.markup import escape
     from rich.table import Table
 
-    from .runs import list_runs
+    from .registry.runs import list_runs
 
     rows = [run.summary() for run in list_runs(_root(root), vertical)]
     if as_json:
@@ -530,7 +530,7 @@ def registry_show(run: str, as_json: bool, root: Path | None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from .runs import find_run
+    from .registry.runs import find_run
 
     found = find_run(_root(root), run)
     if as_json:
@@ -604,7 +604,7 @@ def registry_compare(runs: tuple[str, ...], as_json: bool, root: Path | None) ->
     from rich.markup import escape
     from rich.table import Table
 
-    from .runs import comparison, find_run
+    from .registry.runs import comparison, find_run
 
     if len(runs) < 2:
         raise UsageError(
@@ -632,7 +632,7 @@ def registry_compare(runs: tuple[str, ...], as_json: bool, root: Path | None) ->
 @_REGISTRY_OPTION
 def registry_rm(runs: tuple[str, ...], yes: bool, root: Path | None) -> None:
     """Delete runs from the registry."""
-    from .runs import find_run, remove_run
+    from .registry.runs import find_run, remove_run
 
     found = [find_run(_root(root), run, damaged=True) for run in runs]  # removing is what a damaged run needs
     if not yes:
@@ -740,7 +740,7 @@ def evaluate(model: str, data: Path, output: Path | None, root: Path | None) -> 
 def export_command(run: str, fmt: str, output: Path | None, root: Path | None) -> None:
     """Export a finished run's model as ONNX or Keras weights, checked against the Keras model's predictions."""
     from .export import export_model
-    from .runs import find_run
+    from .registry.runs import find_run
 
     # Checked by export_model, not click.Choice, so a bad format is one line like every other vautoml error.
     result = export_model(find_run(_root(root), run).path, fmt, output)

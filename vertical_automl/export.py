@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 
 from .errors import SearchError, StorageError, UsageError
-from .registry import check_space, disk, disk_full, room_to_save
-from .runs import MANIFEST, read_bundle_json, read_run
+from .registry.disk import check_space, disk, disk_full, room_to_save
+from .registry.runs import MANIFEST, read_bundle_json, read_run
 
 FORMATS = {"onnx": "model.onnx", "weights": "model.weights.h5"}
 WEIGHTS_SUFFIX = ".weights.h5"  # save_weights refuses any other name

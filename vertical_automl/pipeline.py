@@ -28,25 +28,19 @@ from .evaluate import binary_metrics, choose_threshold, classification_metrics, 
 from .heads import OBJECTIVES
 from .plugins import PluginRecord, PluginRegistry, get_plugins
 from .progress import SearchProgress
-from .registry import (
+from .registry.disk import check_space, room_to_save
+from .registry.layout import (
     FORMAT_VERSION,
-    STATE_FILE,
     check_run_id,
-    check_space,
     check_writable,
     default_root,
     interrupted_runs,
-    keep_failed_trials,
     new_run_id,
-    open_run,
-    publish,
     published_run,
-    read_run_file,
-    room_to_save,
-    saved_request,
 )
+from .registry.lock import locked_run
+from .registry.run_folder import STATE_FILE, keep_failed_trials, open_run, publish, read_run_file, saved_request
 from .report.sections import Evaluation, ReportSection
-from .run_lock import locked_run
 from .settings import TUNERS, SearchSettings
 from .vertical import Vertical
 

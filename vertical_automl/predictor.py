@@ -30,8 +30,8 @@ from .data.table_encoder import Column, TableEncoder
 from .data.tables import frame_of_text, is_table_file, read_table
 from .data.text import TextEncoder
 from .errors import DataError, UsageError
-from .registry import default_root
-from .runs import Run, find_run, read_bundle_json
+from .registry.layout import default_root
+from .registry.runs import Run, find_run, read_bundle_json
 
 MODEL = "model.keras"
 KERAS_ARCHIVE = ("config.json", "model.weights.h5")  # what keras.saving.load_model reads from a .keras zip

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .registry import FORMAT_VERSION, RUNS, check_run_id
+from ..errors import UsageError
+from .layout import FORMAT_VERSION, RUNS, check_run_id
 
 MANIFEST = "manifest.json"
 REPORT = "report.json"
@@ -102,7 +102,8 @@ def read_run(path: Path, damaged: bool = False) -> Run:
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise UsageError(
-            f"the run '{path}' was written in bundle format {version}, newer than this vautoml reads (format {FORMAT_VERSION})",
+            f"the run '{path}' was written in bundle format {version}, "
+            f"newer than this vautoml reads (format {FORMAT_VERSION})",
             "upgrade vertical-automl (pip install -U vertical-automl) to read it",
         )
     return Run(path, manifest, report)
