@@ -42,9 +42,10 @@ from typing import Any
 
 import numpy as np
 
+from .bundle.files import MANIFEST_FILE, PREPROCESSING_FILE
 from .errors import SearchError, StorageError, UsageError
 from .registry.disk import check_space, disk, disk_full, room_to_save
-from .registry.runs import MANIFEST, read_bundle_json, read_run
+from .registry.runs import read_bundle_json, read_run
 
 FORMATS = {"onnx": "model.onnx", "weights": "model.weights.h5"}
 WEIGHTS_SUFFIX = ".weights.h5"  # save_weights refuses any other name
@@ -91,7 +92,7 @@ def export_model(bundle: Path, fmt: str, output: Path | None = None) -> ExportRe
         library_versions(("keras", "torch", *ONNX_PACKAGES)) if fmt == "onnx" else library_versions(("keras", "h5py"))
     )
     model = load_model(bundle)
-    spec = read_bundle_json(bundle, "preprocessing.json")["input"]
+    spec = read_bundle_json(bundle, PREPROCESSING_FILE)["input"]
     x = check_inputs(model, spec)
     expected = np.asarray(model.predict(x, verbose=0))
     temporary = _temporary(scratch, target.name)
@@ -314,8 +315,8 @@ def _locked(folder: Path) -> Iterator[None]:
 def _update_manifest(
     bundle: Path, fmt: str, target: Path, difference: float, rows: int, libraries: dict[str, str]
 ) -> None:
-    path = bundle / MANIFEST
-    manifest = read_bundle_json(bundle, MANIFEST)
+    path = bundle / MANIFEST_FILE
+    manifest = read_bundle_json(bundle, MANIFEST_FILE)
     manifest.setdefault("exports", {})[fmt] = {
         "file": target.name,
         "max_abs_difference": difference,
@@ -326,7 +327,7 @@ def _update_manifest(
     files = manifest.setdefault("files", [])
     if target.name not in files:
         files.append(target.name)
-    temporary = _temporary(_scratch(bundle), MANIFEST)
+    temporary = _temporary(_scratch(bundle), MANIFEST_FILE)
     try:
         temporary.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         os.replace(temporary, path)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import interrupts
+from .bundle.files import MANIFEST_FILE, MODEL_CARD_FILE, MODEL_FILE, PREPROCESSING_FILE, REPORT_FILE, TRIALS_FILE
 from .config import SearchConfig, load_config
 from .data.arrays import align_to_classes
 from .data.dataset import Dataset, LabeledData
@@ -388,7 +389,7 @@ def _run(
         check_space(work, room_to_save(model) + 8 * 2**20, "to write the bundle (model, reports and plots)")
         write_bundle(bundle, model, documents, vertical, evaluation, sections, dataset.test.x[:32], logs)
         path = publish(bundle, root, vertical.name, run_id)
-    return SearchResult(run_id, path, documents["report.json"], time.monotonic() - exporting)
+    return SearchResult(run_id, path, documents[REPORT_FILE], time.monotonic() - exporting)
 
 
 def score_test_split(
@@ -597,21 +598,19 @@ def _documents(
     log_files: list[str],
 ) -> dict[str, Any]:
     """The JSON sidecars of a bundle, keyed by file name (the manifest lists every file, trial logs included)."""
-    from .bundle.files import MODEL_CARD_FILE, MODEL_FILE
-
     task = dataset.info.task
     objective, direction = settings.objective_for(vertical, task)
     trial_counts = Counter(t.status for t in outcome.trials)
     fitted = len(dataset.train) + len(dataset.validation)
     documents = {
-        "preprocessing.json": {
+        PREPROCESSING_FILE: {
             "format_version": FORMAT_VERSION,
             "task": task,
             "class_names": list(dataset.info.class_names),
             "input": dataset.info.input_spec,
             "output": _output_spec(task, dataset, decision),
         },
-        "report.json": {
+        REPORT_FILE: {
             "format_version": FORMAT_VERSION,
             "run_id": run_id,
             "vertical": vertical.name,
@@ -660,8 +659,8 @@ def _documents(
             },
             "seconds": round(timing["seconds_used"], 2),
         },
-        "trials.json": [t.as_dict() for t in outcome.trials],
+        TRIALS_FILE: [t.as_dict() for t in outcome.trials],
     }
-    files = [MODEL_FILE, *documents, "manifest.json", MODEL_CARD_FILE, *log_files]
-    documents["manifest.json"] = _manifest(run_id, vertical, record, training, dataset.test, files)
+    files = [MODEL_FILE, *documents, MANIFEST_FILE, MODEL_CARD_FILE, *log_files]
+    documents[MANIFEST_FILE] = _manifest(run_id, vertical, record, training, dataset.test, files)
     return documents

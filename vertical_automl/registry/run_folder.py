@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..bundle.files import TRIALS_FILE
 from ..errors import RunInterrupted, UsageError
 from .disk import disk_full, disk_full_error
 from .layout import FAILED, REQUEST_FILE, RUNS, run_folder
@@ -162,10 +163,10 @@ def keep_failed_trials(root: Path, run_id: str, trials: list[dict[str, Any]], lo
         if logs.is_dir():
             shutil.copytree(logs, record / "logs", dirs_exist_ok=True)
         record.mkdir(parents=True, exist_ok=True)
-        (record / "trials.json").write_text(json.dumps(trials, indent=2) + "\n", encoding="utf-8")
+        (record / TRIALS_FILE).write_text(json.dumps(trials, indent=2) + "\n", encoding="utf-8")
     except OSError:
         return None
-    return record / "trials.json"
+    return record / TRIALS_FILE
 
 
 def _remove(work: Path, created: list[Path]) -> None:
