@@ -102,7 +102,8 @@ def _summary(report: dict[str, Any], manifest: dict[str, Any]) -> list[Block]:
         ("Test split", data["test_source"]),
         (
             "Examples",
-            f"train {splits['train']['examples']:,}, validation {splits['validation']['examples']:,}, test {splits['test']['examples']:,}",
+            f"train {splits['train']['examples']:,}, validation {splits['validation']['examples']:,}, "
+            f"test {splits['test']['examples']:,}",
         ),
         ("Input", f"shape {tuple(data['input_shape'])}"),
         (
@@ -130,7 +131,8 @@ def _metrics(report: dict[str, Any], evaluation: Evaluation) -> list[Block]:
     blocks: list[Block] = [
         Heading("Test metrics", anchor="metrics"),
         Paragraph(
-            f"The exported model on the {metrics['examples']:,} held-out test examples, which neither the search nor the refit saw."
+            f"The exported model on the {metrics['examples']:,} held-out test examples, "
+            "which neither the search nor the refit saw."
         ),
     ]
     if task == "regression":
@@ -163,7 +165,8 @@ def _metrics(report: dict[str, Any], evaluation: Evaluation) -> list[Block]:
             ("Decision threshold", f"{b['threshold']:.4f} ({report['decision_threshold']['method']})"),
             (
                 "At the threshold",
-                f"sensitivity {_number(b['sensitivity'])}, specificity {_number(b['specificity'])}, PPV {_number(b['ppv'])}, NPV {_number(b['npv'])}",
+                f"sensitivity {_number(b['sensitivity'])}, specificity {_number(b['specificity'])}, "
+                f"PPV {_number(b['ppv'])}, NPV {_number(b['npv'])}",
             ),
         ]
     per_class = [
@@ -182,7 +185,8 @@ def _metrics(report: dict[str, Any], evaluation: Evaluation) -> list[Block]:
         Figure(
             "confusion_matrix",
             plots.confusion_matrix(matrix["matrix"], matrix["labels"]),
-            "Confusion matrix on the test split: rows are the true class, columns the predicted one; colour is the share of the row.",
+            "Confusion matrix on the test split: rows are the true class, columns the predicted one; "
+            "colour is the share of the row.",
         ),
     ]
     if task == "binary":
@@ -193,7 +197,8 @@ def _metrics(report: dict[str, Any], evaluation: Evaluation) -> list[Block]:
                 plots.roc_and_precision_recall(
                     evaluation.y_true, evaluation.positive_probability, evaluation.threshold, positive
                 ),
-                f"ROC and precision-recall curves on the test split for the positive class '{positive}'; the dot is the decision threshold.",
+                f"ROC and precision-recall curves on the test split for the positive class '{positive}'; "
+                "the dot is the decision threshold.",
             )
         )
     return blocks
@@ -212,7 +217,8 @@ def _sections(report: dict[str, Any], sections: list[ReportSection]) -> list[Blo
                 Figure(
                     f"calibration_{section.name}",
                     plots.calibration(section.data["reliability"], positive),
-                    f"Reliability diagram: observed rate of '{positive}' against the mean predicted probability per bin; the dashed line is perfect calibration.",
+                    f"Reliability diagram: observed rate of '{positive}' against the mean predicted probability "
+                    "per bin; the dashed line is perfect calibration.",
                 )
             )
     return blocks
@@ -239,11 +245,16 @@ def _learning(report: dict[str, Any], trials: list[dict[str, Any]], logs: Path) 
     if not any(history for _, history in search) and not refit:
         return []
     what = (
-        "Left: loss per epoch of the trial(s) in the exported model during the search (solid: train split, dashed: validation split). "
-        "Right: their refits on train+validation, which is the model that was exported, for each trial's best epoch count."
+        "Left: loss per epoch of the trial(s) in the exported model during the search "
+        "(solid: train split, dashed: validation split). "
+        "Right: their refits on train+validation, which is the model that was exported, "
+        "for each trial's best epoch count."
     )
     if not refit:
-        what = "Loss per epoch of the trial(s) in the exported model (solid: train split, dashed: validation split); their best epochs' weights were exported (--no-refit)."
+        what = (
+            "Loss per epoch of the trial(s) in the exported model (solid: train split, dashed: validation split); "
+            "their best epochs' weights were exported (--no-refit)."
+        )
     return [
         Heading("Learning curves", anchor="learning-curves"),
         Paragraph(what),
@@ -303,7 +314,8 @@ def _leaderboard(report: dict[str, Any], trials: list[dict[str, Any]]) -> list[B
     return [
         Heading("Leaderboard", anchor="leaderboard"),
         Paragraph(
-            f"Every trial of the search, best {search['objective']} first (validation split); highlighted rows are the trial(s) in the exported model. "
+            f"Every trial of the search, best {search['objective']} first (validation split); "
+            "highlighted rows are the trial(s) in the exported model. "
             "Failed and stopped trials come last, with their error."
         ),
         Table(
