@@ -27,7 +27,7 @@ from .data.split import split_dataset, task_of
 from .errors import DataError, SearchError, UsageError
 from .evaluate import binary_metrics, choose_threshold, classification_metrics, regression_metrics, transfer_threshold
 from .heads import OBJECTIVES
-from .plugins import PluginRecord, PluginRegistry, get_plugins
+from .plugins import InstalledPlugins, PluginRecord, get_plugins
 from .progress import SearchProgress
 from .registry.disk import check_space, room_to_save
 from .registry.layout import (
@@ -60,7 +60,7 @@ class SearchResult:
 
 
 def load_source(
-    plugins: PluginRegistry,
+    plugins: InstalledPlugins,
     vertical: Vertical,
     source: Path,
     options: Mapping[str, str],
@@ -84,7 +84,7 @@ def load_source(
 
 
 def load_training_data(
-    plugins: PluginRegistry, vertical: Vertical, data: Path | None, options: Mapping[str, str]
+    plugins: InstalledPlugins, vertical: Vertical, data: Path | None, options: Mapping[str, str]
 ) -> LabeledData:
     if data is not None:
         return load_source(plugins, vertical, data, options)
@@ -125,7 +125,7 @@ def search(
     test_fraction: float = 0.2,
     run_name: str | None = None,
     registry: str | Path | None = None,
-    plugins: PluginRegistry | None = None,
+    plugins: InstalledPlugins | None = None,
     progress: SearchProgress | None = None,
     verbose: bool = False,
     started: float | None = None,
@@ -212,7 +212,7 @@ def resume(
     run_id: str,
     *,
     registry: str | Path | None = None,
-    plugins: PluginRegistry | None = None,
+    plugins: InstalledPlugins | None = None,
     progress: SearchProgress | None = None,
     verbose: bool = False,
     started: float | None = None,
@@ -250,7 +250,7 @@ def _run(
     request: dict[str, Any],
     run_id: str,
     root: Path,
-    plugins: PluginRegistry,
+    plugins: InstalledPlugins,
     progress: SearchProgress,
     verbose: bool,
     started: float,
