@@ -137,7 +137,7 @@ def split_file(
 
 
 def digits_plugins(name: str, build_model: Any) -> Any:
-    """A plugin registry holding only a throwaway multiclass vertical ``name`` on the bundled digits.
+    """The plugins of a process that has only a throwaway multiclass vertical ``name``, on the bundled digits.
 
     Tests of the search engine write just the ``build_model(hp, info)`` that
     provokes what they test (a NaN loss, a build error, a fast trial).
@@ -145,7 +145,7 @@ def digits_plugins(name: str, build_model: Any) -> Any:
     from vautoml_vision import load_digits
 
     from vertical_automl import Vertical, hookimpl
-    from vertical_automl.plugins import PluginRegistry
+    from vertical_automl.plugins import InstalledPlugins
 
     class DigitsPlugin:
         @hookimpl
@@ -156,4 +156,4 @@ def digits_plugins(name: str, build_model: Any) -> Any:
                 )
             )
 
-    return PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[(name, DigitsPlugin())])
+    return InstalledPlugins({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[(name, DigitsPlugin())])

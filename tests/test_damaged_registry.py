@@ -23,9 +23,9 @@ import pytest
 from helpers import only_run, run_vautoml
 
 import vertical_automl
-from vertical_automl import portable
+from vertical_automl import export as portable
 from vertical_automl.errors import UsageError
-from vertical_automl.runs import find_run, list_runs, remove_run
+from vertical_automl.registry.runs import find_run, list_runs, remove_run
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import sys
 from helpers import REPO, only_run
 
 from vertical_automl.pipeline import search
-from vertical_automl.plugins import PluginRegistry
+from vertical_automl.plugins import InstalledPlugins
 
 
 def test_example_plugin_searches_and_exports(tmp_path, monkeypatch):
@@ -16,7 +16,7 @@ def test_example_plugin_searches_and_exports(tmp_path, monkeypatch):
     monkeypatch.delitem(sys.modules, "vautoml_acme", raising=False)
     import vautoml_acme
 
-    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("acme", vautoml_acme)])
+    plugins = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("acme", vautoml_acme)])
     assert plugins.records["acme"].verticals == ["acme"]
     result = search("acme", plugins=plugins, max_trials=2, epochs=3, registry=tmp_path)
     assert only_run(tmp_path) == result.path

@@ -16,7 +16,7 @@ import pytest
 from helpers import run_vautoml
 
 import vertical_automl
-from vertical_automl import portable
+from vertical_automl import export as portable
 from vertical_automl.errors import SearchError
 
 
@@ -29,7 +29,7 @@ def runs(tmp_path_factory):
 
 
 def real_inputs(bundle: Path) -> np.ndarray:
-    """Encoded real examples: digits for the vision run, breast-cancer rows through the run's preprocessing for medical."""
+    """Encoded real examples: digits for the vision run; for medical, breast-cancer rows through its preprocessing."""
     from sklearn.datasets import load_breast_cancer, load_digits
 
     if bundle.parent.name == "vision":
@@ -177,7 +177,7 @@ def test_exports_of_one_run_at_once_both_reach_its_manifest(runs, tmp_path):
     import sys
     import time
 
-    from vertical_automl.portable import _locked
+    from vertical_automl.export import _locked
 
     bundle = tmp_path / "run"
     shutil.copytree(runs["single"], bundle)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from helpers import run_vautoml
 
 from vertical_automl import DataLoader, PluginError, Vertical, hookimpl, hookspecs
-from vertical_automl.plugins import PluginRegistry
+from vertical_automl.plugins import InstalledPlugins
 
 PLUGIN_SOURCES = {
     "acme_plugin": """
@@ -27,7 +27,10 @@ PLUGIN_SOURCES = {
 
         @hookimpl
         def register_data_loaders(register):
-            register(DataLoader("acme-csv", "an .acme file", lambda p: p.suffix == ".acme", lambda p, o, like=None: None), vertical="acme")
+            register(
+                DataLoader("acme-csv", "an .acme file", lambda p: p.suffix == ".acme", lambda p, o, like=None: None),
+                vertical="acme",
+            )
     """,
     "broken_plugin": """
         raise RuntimeError("boom: missing licence key")
@@ -44,7 +47,9 @@ PLUGIN_SOURCES = {
 
         @hookimpl
         def register_verticals(register):
-            register(Vertical(name="acme", description="Another acme.", tasks=("binary",), build_model=lambda hp, info: None))
+            register(
+                Vertical(name="acme", description="Another acme.", tasks=("binary",), build_model=lambda hp, info: None)
+            )
     """,
 }
 
@@ -80,7 +85,7 @@ def test_every_hook_is_documented():
 
 
 def test_third_party_plugin_is_discovered_through_its_entry_point(site):
-    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "acme"})
+    plugins = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": "acme"})
     record = plugins.records["acme"]
     assert (record.distribution, record.version) == ("acme-vautoml", "1.2.3")
     assert record.hooks == ["register_data_loaders", "register_verticals"]
@@ -91,7 +96,7 @@ def test_third_party_plugin_is_discovered_through_its_entry_point(site):
 
 
 def test_plugin_that_raises_on_import_is_reported_and_skipped(site):
-    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "acme,broken"})
+    plugins = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": "acme,broken"})
     broken = plugins.records["broken"]
     assert broken.distribution == "broken-vautoml"
     assert "failed to import broken_plugin" in broken.errors[0] and "boom: missing licence key" in broken.errors[0]
@@ -99,7 +104,7 @@ def test_plugin_that_raises_on_import_is_reported_and_skipped(site):
 
 
 def test_unknown_hook_name_is_rejected(site):
-    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "typo"})
+    plugins = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": "typo"})
     assert "unknown hook(s) register_vertical" in plugins.records["typo"].errors[0]
     assert plugins.manager.get_plugin("typo") is None
 
@@ -110,7 +115,7 @@ def test_wrong_hook_arguments_are_rejected():
         def register_verticals(self, regster):
             pass
 
-    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("wrong", WrongArguments())])
+    plugins = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("wrong", WrongArguments())])
     assert "invalid hook implementation" in plugins.records["wrong"].errors[0]
 
 
@@ -121,7 +126,7 @@ def test_hook_that_raises_keeps_its_error_and_registers_nothing():
             register(Vertical(name="half", description="", tasks=("binary",), build_model=lambda hp, info: None))
             raise ValueError("database unreachable")
 
-    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("raises", Raises())])
+    plugins = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("raises", Raises())])
     assert plugins.records["raises"].errors == ["register_verticals failed: ValueError: database unreachable"]
     assert "half" not in plugins.verticals
 
@@ -133,7 +138,7 @@ def test_invalid_vertical_declaration_is_reported():
             register(Vertical(name="Bad Name", description="", tasks=("clustering",), build_model=None))
             register("not a vertical")
 
-    errors = PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("invalid", Invalid())]).records["invalid"].errors
+    errors = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("invalid", Invalid())]).records["invalid"].errors
     assert any("must be lowercase" in e for e in errors)
     assert any("tasks ('clustering',)" in e for e in errors)
     assert any("not callable" in e for e in errors)
@@ -141,27 +146,27 @@ def test_invalid_vertical_declaration_is_reported():
 
 
 def test_two_plugins_claiming_one_vertical_is_an_error_naming_both(site):
-    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "acme,copycat"})
+    plugins = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": "acme,copycat"})
     with pytest.raises(PluginError) as raised:
         plugins.get_vertical("acme")
     message = str(raised.value)
     assert "acme-vautoml" in message and "copycat-vautoml" in message
     assert "VAUTOML_DISABLE_PLUGINS=" in message
-    assert PluginRegistry(
+    assert InstalledPlugins(
         {"VAUTOML_LOAD_PLUGINS": "acme,copycat", "VAUTOML_DISABLE_PLUGINS": "copycat-vautoml"}
     ).get_vertical("acme")
 
 
 def test_load_and_disable_variables_select_plugins(site):
-    assert PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}).records == {}
-    assert set(PluginRegistry({"VAUTOML_LOAD_PLUGINS": "acme-vautoml"}).records) == {"acme"}
-    everything = set(PluginRegistry({}).records)
+    assert InstalledPlugins({"VAUTOML_LOAD_PLUGINS": ""}).records == {}
+    assert set(InstalledPlugins({"VAUTOML_LOAD_PLUGINS": "acme-vautoml"}).records) == {"acme"}
+    everything = set(InstalledPlugins({}).records)
     assert {"acme", "broken", "typo", "copycat", "vision"} <= everything
-    assert "broken" not in PluginRegistry({"VAUTOML_DISABLE_PLUGINS": "broken"}).records
+    assert "broken" not in InstalledPlugins({"VAUTOML_DISABLE_PLUGINS": "broken"}).records
 
 
 def test_unknown_vertical_lists_what_is_available(site):
-    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "acme,broken"})
+    plugins = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": "acme,broken"})
     with pytest.raises(
         PluginError, match=r"unknown plugin or vertical 'finanse' \(available: acme\).*broken \(broken-vautoml 0.0.1\)"
     ):
@@ -169,7 +174,7 @@ def test_unknown_vertical_lists_what_is_available(site):
 
 
 def test_selection_names_that_match_no_installed_plugin_are_reported(site):
-    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "visoin,acme", "VAUTOML_DISABLE_PLUGINS": "acme-vautom"})
+    plugins = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": "visoin,acme", "VAUTOML_DISABLE_PLUGINS": "acme-vautom"})
     rows = {row["name"]: row for row in plugins.listing()}
     assert set(rows) == {"acme", "visoin", "acme-vautom"} and rows["acme"]["errors"] == []
     assert rows["visoin"]["distribution"] == "not installed" and rows["visoin"]["verticals"] == []
@@ -192,7 +197,7 @@ def test_a_selected_in_process_plugin_is_not_reported_as_missing():
     class Nothing:
         pass
 
-    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "mine"}, plugins=[("mine", Nothing())])
+    plugins = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": "mine"}, plugins=[("mine", Nothing())])
     assert {name: record.errors for name, record in plugins.records.items()} == {"mine": []}
 
 
@@ -216,7 +221,7 @@ def test_register_commands_adds_a_command():
                 click.echo("hello from a plugin")
 
     group = click.Group("vautoml")
-    PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("commands", Commands())]).call_each(
+    InstalledPlugins({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("commands", Commands())]).call_each(
         "register_commands", lambda record: {"cli": group}
     )
     assert CliRunner().invoke(group, ["hello"]).output == "hello from a plugin\n"
@@ -231,7 +236,7 @@ def test_extra_data_loader_for_a_vertical():
                 vertical="vision",
             )
 
-    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "vision"}, plugins=[("more", MoreLoaders())])
+    plugins = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": "vision"}, plugins=[("more", MoreLoaders())])
     assert [loader.name for loader in plugins.loaders_for("vision")] == ["image-folder", "npz", "hdf5", "tiff"]
 
 

@@ -324,7 +324,7 @@ def sections_plugins(report_sections):
     from vautoml_vision import load_digits
 
     from vertical_automl import Vertical, hookimpl
-    from vertical_automl.plugins import PluginRegistry
+    from vertical_automl.plugins import InstalledPlugins
 
     class SectionsPlugin:
         @hookimpl
@@ -340,7 +340,7 @@ def sections_plugins(report_sections):
                 )
             )
 
-    return PluginRegistry({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("sections", SectionsPlugin())])
+    return InstalledPlugins({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("sections", SectionsPlugin())])
 
 
 def test_a_failure_after_the_search_keeps_the_run_and_resume_publishes_it(tmp_path):

@@ -54,7 +54,8 @@ class VautomlGroup(click.Group):
             ctx.exit(error.exit_code)
         except RunInterrupted as interrupt:
             click.echo(
-                f"Interrupted; run {interrupt.run_id} was not exported. Continue it with: vautoml search --resume {interrupt.run_id}",
+                f"Interrupted; run {interrupt.run_id} was not exported. "
+                f"Continue it with: vautoml search --resume {interrupt.run_id}",
                 err=True,
             )
             ctx.exit(130)
@@ -64,17 +65,19 @@ class VautomlGroup(click.Group):
         except Exception as error:  # an unexpected failure still gets one readable line
             if _debug(ctx):
                 raise
-            from .registry import disk_full
+            from .registry.disk import disk_full
 
             if disk_full(error):  # e.g. predict --output on a full disk: not a bug, and nothing to report
                 where = getattr(error, "filename", None)
                 click.echo(
-                    f"Error: the disk is full{f' (writing {where})' if where else ''}: {error}. Fix: free space on that disk and run the command again",
+                    f"Error: the disk is full{f' (writing {where})' if where else ''}: {error}. "
+                    "Fix: free space on that disk and run the command again",
                     err=True,
                 )
                 ctx.exit(StorageError.exit_code)
             click.echo(
-                f"Error: unexpected {type(error).__name__}: {error}. Fix: re-run with --debug for the traceback and report it{_notes(error) or '.'}",
+                f"Error: unexpected {type(error).__name__}: {error}. "
+                f"Fix: re-run with --debug for the traceback and report it{_notes(error) or '.'}",
                 err=True,
             )
             ctx.exit(1)
@@ -185,12 +188,18 @@ def _summary(report: dict[str, Any]) -> str:
         return f"test MAE {metrics['mae']:.4g}, RMSE {metrics['rmse']:.4g}, R2 {metrics['r2']:.4f}"
     if report["task"] == "binary":
         binary = metrics["binary"]
-        return f"test ROC-AUC {binary['roc_auc']:.4f}, accuracy {metrics['accuracy']:.4f} at threshold {binary['threshold']:.3f}, macro F1 {metrics['macro_f1']:.4f}"
+        return (
+            f"test ROC-AUC {binary['roc_auc']:.4f}, accuracy {metrics['accuracy']:.4f} "
+            f"at threshold {binary['threshold']:.3f}, macro F1 {metrics['macro_f1']:.4f}"
+        )
     return f"test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
 
 
 def _process_started() -> float:
-    """This process's start as a ``time.monotonic()`` value, so a time budget also covers interpreter start-up (Linux; else now)."""
+    """This process's start as a ``time.monotonic()`` value, so a time budget also covers interpreter start-up.
+
+    Read from Linux's /proc; elsewhere, now.
+    """
     try:
         fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
         age = time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) / os.sysconf("SC_CLK_TCK")
@@ -240,7 +249,8 @@ _REQUEST_FLAGS = (
 @click.option(
     "--data",
     type=click.Path(path_type=Path),
-    help="Training data: an image folder, .npz/.h5, a CSV/TSV/Parquet table or a folder of .txt files per class. Default: the vertical's built-in dataset.",
+    help="Training data: an image folder, .npz/.h5, a CSV/TSV/Parquet table or a folder of .txt files per class. "
+    "Default: the vertical's built-in dataset.",
 )
 @click.option(
     "--test-data",
@@ -250,7 +260,8 @@ _REQUEST_FLAGS = (
 @click.option(
     "--target-column",
     metavar="NAME|POS",
-    help="Tables: the column to predict, by name or 1-based position (-1 = last). Default: a column named target/label/class/y/outcome, else the last.",
+    help="Tables: the column to predict, by name or 1-based position (-1 = last). "
+    "Default: a column named target/label/class/y/outcome, else the last.",
 )
 @click.option(
     "--text-column",
@@ -277,28 +288,33 @@ _REQUEST_FLAGS = (
 @click.option(
     "--config",
     type=click.Path(path_type=Path),
-    help="A search.toml: [search] settings and the [space] to search (depth, width, initializers, optimizers, learning rates, schedules, dropout, L1/L2, batch norm, batch size). Flags win over it.",
+    help="A search.toml: [search] settings and the [space] to search (depth, width, initializers, optimizers, "
+    "learning rates, schedules, dropout, L1/L2, batch norm, batch size). Flags win over it.",
 )
 @click.option("--tuner", type=click.Choice(TUNERS), show_default=DEFAULTS.tuner)
 @click.option(
     "--max-trials",
     type=click.IntRange(1),
-    help=f"Most hyperparameter sets to try. Default: no cap with --time-budget (the budget ends the search), else {DEFAULT_MAX_TRIALS}.",
+    help="Most hyperparameter sets to try. "
+    f"Default: no cap with --time-budget (the budget ends the search), else {DEFAULT_MAX_TRIALS}.",
 )
 @click.option(
     "--epochs",
     type=click.IntRange(1),
-    help=f"Most epochs per trial (early stopping may end sooner). Default: about {TARGET_STEPS} optimizer steps, {MIN_EPOCHS} to {MAX_EPOCHS} epochs.",
+    help="Most epochs per trial (early stopping may end sooner). "
+    f"Default: about {TARGET_STEPS} optimizer steps, {MIN_EPOCHS} to {MAX_EPOCHS} epochs.",
 )
 @click.option(
     "--batch-size",
     type=click.IntRange(1),
-    help=f"Default: from the training rows, one in {ROWS_PER_BATCH_UNIT}, a power of two from {MIN_BATCH} to {MAX_BATCH}.",
+    help=f"Default: from the training rows, one in {ROWS_PER_BATCH_UNIT}, "
+    f"a power of two from {MIN_BATCH} to {MAX_BATCH}.",
 )
 @click.option(
     "--time-budget",
     metavar="DURATION",
-    help="Wall-clock budget for the whole run up to the export, e.g. 90s, 10m, 1h: time is kept back for the refit, no trial starts once it is needed, a running one stops at its next epoch end.",
+    help="Wall-clock budget for the whole run up to the export, e.g. 90s, 10m, 1h: time is kept back for the refit, "
+    "no trial starts once it is needed, a running one stops at its next epoch end.",
 )
 @click.option(
     "--max-failed-trials",
@@ -315,7 +331,8 @@ _REQUEST_FLAGS = (
 @click.option(
     "--cost-fp",
     type=float,
-    help="Binary tasks: cost of a false positive; with --cost-fn the threshold minimises validation cost (default: Youden's J).",
+    help="Binary tasks: cost of a false positive; "
+    "with --cost-fn the threshold minimises validation cost (default: Youden's J).",
 )
 @click.option("--cost-fn", type=float, help="Binary tasks: cost of a false negative.")
 @click.option(
@@ -401,7 +418,8 @@ def search(
         if plugin is None:
             raise UsageError(
                 "missing option --plugin",
-                "name a vertical, e.g. --plugin vision (see 'vautoml plugins list'), or continue an interrupted run with --resume RUN_ID",
+                "name a vertical, e.g. --plugin vision (see 'vautoml plugins list'), "
+                "or continue an interrupted run with --resume RUN_ID",
             )
         result = run_search(
             plugin,
@@ -429,7 +447,8 @@ def search(
     trials = info["trials"]
     budget = f" of a {info['time_budget_seconds']:g}s budget" if info["time_budget_seconds"] else ""
     click.echo(
-        f"run {result.run_id}: {trials.get('COMPLETED', 0)}/{trials['total']} trials completed, {info['time_used_seconds']:.0f}s used{budget} "
+        f"run {result.run_id}: {trials.get('COMPLETED', 0)}/{trials['total']} trials completed, "
+        f"{info['time_used_seconds']:.0f}s used{budget} "
         f"(+{result.export_seconds:.1f}s export); {_summary(result.report)}"
     )
     click.echo(f"search stopped: {info['stop_reason']}")
@@ -452,7 +471,7 @@ _REGISTRY_OPTION = click.option(
 
 
 def _root(root: Path | None) -> Path:
-    from .registry import default_root
+    from .registry.layout import default_root
 
     return root if root is not None else default_root()
 
@@ -478,7 +497,7 @@ def registry_list(vertical: str | None, as_json: bool, root: Path | None) -> Non
     from rich.markup import escape
     from rich.table import Table
 
-    from .runs import list_runs
+    from .registry.runs import list_runs
 
     rows = [run.summary() for run in list_runs(_root(root), vertical)]
     if as_json:
@@ -486,7 +505,8 @@ def registry_list(vertical: str | None, as_json: bool, root: Path | None) -> Non
         return
     if not rows:
         click.echo(
-            f"No finished runs in {_root(root)}{' for ' + vertical if vertical else ''}. Start one with: vautoml search --plugin vision",
+            f"No finished runs in {_root(root)}{' for ' + vertical if vertical else ''}. "
+            "Start one with: vautoml search --plugin vision",
             err=True,
         )
         return
@@ -530,7 +550,7 @@ def registry_show(run: str, as_json: bool, root: Path | None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from .runs import find_run
+    from .registry.runs import find_run
 
     found = find_run(_root(root), run)
     if as_json:
@@ -552,7 +572,8 @@ def registry_show(run: str, as_json: bool, root: Path | None) -> None:
         ("test data", manifest["data"].get("test_source")),
         (
             "search",
-            f"{search.get('tuner')}, objective {search.get('objective')} ({search.get('direction')}), best {_number(search.get('best_score'))} in trial {search.get('best_trial')}",
+            f"{search.get('tuner')}, objective {search.get('objective')} ({search.get('direction')}), "
+            f"best {_number(search.get('best_score'))} in trial {search.get('best_trial')}",
         ),
         (
             "trials",
@@ -587,7 +608,8 @@ def registry_show(run: str, as_json: bool, root: Path | None) -> None:
         (
             "files",
             ", ".join(f for f in manifest.get("files", []) if not f.startswith(("logs/", "plots/")))
-            + f", {sum(f.startswith('plots/') for f in manifest.get('files', []))} plots and {sum(f.startswith('logs/') for f in manifest.get('files', []))} trial logs",
+            + f", {sum(f.startswith('plots/') for f in manifest.get('files', []))} plots "
+            f"and {sum(f.startswith('logs/') for f in manifest.get('files', []))} trial logs",
         ),
     ]
     for field, text in rows:
@@ -604,7 +626,7 @@ def registry_compare(runs: tuple[str, ...], as_json: bool, root: Path | None) ->
     from rich.markup import escape
     from rich.table import Table
 
-    from .runs import comparison, find_run
+    from .registry.runs import comparison, find_run
 
     if len(runs) < 2:
         raise UsageError(
@@ -632,7 +654,7 @@ def registry_compare(runs: tuple[str, ...], as_json: bool, root: Path | None) ->
 @_REGISTRY_OPTION
 def registry_rm(runs: tuple[str, ...], yes: bool, root: Path | None) -> None:
     """Delete runs from the registry."""
-    from .runs import find_run, remove_run
+    from .registry.runs import find_run, remove_run
 
     found = [find_run(_root(root), run, damaged=True) for run in runs]  # removing is what a damaged run needs
     if not yes:
@@ -657,7 +679,8 @@ _MODEL_OPTION = click.option(
     "--data",
     type=click.Path(path_type=Path),
     required=True,
-    help="Raw inputs: a table file (CSV/TSV/Parquet), a .txt file (one text per line) or folder of .txt files, an image or a folder of images.",
+    help="Raw inputs: a table file (CSV/TSV/Parquet), a .txt file (one text per line) or folder of .txt files, "
+    "an image or a folder of images.",
 )
 @click.option(
     "--output",
@@ -709,7 +732,7 @@ def predict(model: str, data: Path, output: Path | None, root: Path | None) -> N
 @_REGISTRY_OPTION
 def evaluate(model: str, data: Path, output: Path | None, root: Path | None) -> None:
     """Score a finished run on labelled data: the search's test metrics and the vertical's report sections."""
-    from .export import write_json
+    from .bundle.writer import write_json
     from .predictor import evaluate as evaluate_run
 
     if not data.exists():
@@ -729,18 +752,20 @@ def evaluate(model: str, data: Path, output: Path | None, root: Path | None) -> 
     "fmt",
     required=True,
     metavar="onnx|weights",
-    help="onnx: model.onnx for onnxruntime (needs pip install 'vertical-automl[onnx]'); weights: model.weights.h5 for Keras's load_weights.",
+    help="onnx: model.onnx for onnxruntime (needs pip install 'vertical-automl[onnx]'); "
+    "weights: model.weights.h5 for Keras's load_weights.",
 )
 @click.option(
     "--output",
     type=click.Path(path_type=Path),
-    help="Write here instead of into the run folder (a weights file must end in .weights.h5); the run's manifest is then left as it is.",
+    help="Write here instead of into the run folder (a weights file must end in .weights.h5); "
+    "the run's manifest is then left as it is.",
 )
 @_REGISTRY_OPTION
 def export_command(run: str, fmt: str, output: Path | None, root: Path | None) -> None:
     """Export a finished run's model as ONNX or Keras weights, checked against the Keras model's predictions."""
-    from .portable import export_model
-    from .runs import find_run
+    from .export import export_model
+    from .registry.runs import find_run
 
     # Checked by export_model, not click.Choice, so a bad format is one line like every other vautoml error.
     result = export_model(find_run(_root(root), run).path, fmt, output)

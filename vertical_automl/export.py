@@ -1,249 +1,335 @@
-"""Writing the export bundle: ``model.keras`` plus plain-JSON sidecars and a model card.
+"""``vautoml export``: a published run's model as ``model.onnx`` for ONNX runtimes, or ``.weights.h5`` for Keras.
 
-The model must load with ``keras.saving.load_model(path)`` in safe mode, in
-a process that never imports vautoml; before publishing, the saved file is
-reloaded with safe mode on and its predictions compared, so a model that would
-need custom objects or a Lambda layer never reaches the registry.
+``model.keras`` needs Keras; these formats reach apps that have only
+onnxruntime, or that rebuild the architecture themselves.  Every export is
+checked before it is kept: the file is run (onnxruntime) or loaded into a
+model rebuilt from the config alone (weights), on inputs shaped and valued like
+the run's real ones, and compared with Keras's own predictions.  A file that
+disagrees is removed, never published.  (Writing the bundle a search
+publishes, ``model.keras`` included, is :mod:`vertical_automl.bundle`.)
+
+Why ONNX goes through ``torch.onnx.export(dynamo=True)`` and not
+``keras.Model.export(format="onnx")``: for inputs with a free batch size,
+which every vautoml model has, Keras always takes torch's TorchScript
+exporter, and that fails on two kinds of our models.  Ensembles nest member
+models built in separate trials, so two members can own variables with the
+same path (both have ``output/kernel``); Keras's torch backend registers
+parameters keyed by path, one is left out, and the tracer stops at it ("Cannot
+insert a Tensor that requires grad as a constant", with or without
+``torch.no_grad()``).  Text transformers fail in ``LayerNormalization``, whose
+traced ``normalized_shape`` TorchScript-to-ONNX needs as a constant.  Keras
+uses the dynamo exporter only for fully fixed input shapes, which would pin
+the batch size; called directly with a dynamic batch dimension, it exports
+every vertical's models, ensembles included.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
-import math
-import platform
-import shutil
-from importlib.metadata import PackageNotFoundError, version
+import logging
+import os
+import re
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 
-from .errors import SearchError
-from .report import markdown
-from .report.build import write_report
-from .report.document import Block, Bullets, Code, Heading, Paragraph
-from .report.sections import Evaluation, ReportSection
-from .vertical import Vertical
+from .bundle.files import MANIFEST_FILE, PREPROCESSING_FILE
+from .errors import SearchError, StorageError, UsageError
+from .registry.disk import check_space, disk, disk_full, room_to_save
+from .registry.runs import read_bundle_json, read_run
 
-MODEL_FILE = "model.keras"
-MODEL_CARD_FILE = "model_card.md"
-
-
-BUNDLE_LIBRARIES = (
-    "vertical-automl",
-    "keras",
-    "keras-tuner",
-    "torch",
-    "numpy",
-    "scikit-learn",
-    "pandas",
-    "pyarrow",
-    "h5py",
-    "pillow",
-)
+FORMATS = {"onnx": "model.onnx", "weights": "model.weights.h5"}
+WEIGHTS_SUFFIX = ".weights.h5"  # save_weights refuses any other name
+TOLERANCE = 1e-4  # float32 kernels of two runtimes; measured differences are ~1e-7
+CHECK_ROWS = 16  # checked as batches of 1 and 15, neither the batch of 2 the ONNX graph is traced with
+ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")  # onnxscript: torch's dynamo exporter writes ONNX with it
+ONNX_EXTRA = "pip install 'vertical-automl[onnx]'"
+TEMPORARY = ".vautoml-export-"  # + writer's process id + "-" + random + "-" + final name
+# What earlier versions wrote inside the run folder itself, and a killed export left there.
+OLD_TEMPORARY = re.compile(r"\.[0-9a-f]{8}-(model\.onnx|model\.weights\.h5|manifest\.json)")
 
 
-def library_versions(names: tuple[str, ...] = BUNDLE_LIBRARIES) -> dict[str, str]:
-    """Python's and each named distribution's version ("not installed" where absent), for manifests."""
-    found = {"python": platform.python_version()}
-    for name in names:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    return found
+@dataclass(frozen=True)
+class ExportResult:
+    """The file written and how closely it reproduced Keras's predictions."""
+
+    path: Path
+    format: str
+    max_difference: float
+    inputs_checked: int
 
 
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or Infinity: write them as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.generic):
-        return _finite(value.item())
-    return value
+def export_model(bundle: Path, fmt: str, output: Path | None = None) -> ExportResult:
+    """Write the bundle's model as ``fmt`` ("onnx" or "weights"), verified against Keras.
 
-
-def write_json(path: Path, payload: Any) -> None:
-    path.write_text(json.dumps(_finite(payload), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-
-
-def save_model(model: keras.Model, bundle: Path, sample: np.ndarray) -> None:
-    """Save ``model.keras`` and prove it reloads in safe mode with the same predictions."""
-    path = bundle / MODEL_FILE
-    expected = np.asarray(model.predict(sample, verbose=0))
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and not optimizer.built:
-        # A trial model restored from its checkpoint (--no-refit) has no optimizer state;
-        # save a complete one, or every load warns about skipped optimizer variables.
-        optimizer.build(model.trainable_variables)
-    model.save(path)
-    reloaded = keras.saving.load_model(path, safe_mode=True)
-    again = np.asarray(reloaded.predict(sample, verbose=0))
-    if not np.allclose(again, expected, rtol=1e-4, atol=1e-5):
-        raise SearchError(
-            "the exported model gives different predictions after reloading", "report this as a bug with --debug output"
-        )
-
-
-def write_bundle(
-    bundle: Path,
-    model: keras.Model,
-    documents: dict[str, Any],
-    vertical: Vertical,
-    evaluation: Evaluation,
-    sections: list[ReportSection],
-    sample: np.ndarray,
-    logs: Path,
-) -> None:
-    """Write ``model.keras`` (verified), every JSON sidecar in ``documents``, the model card, the reports and the trial logs.
-
-    The manifest is written last, listing the report's files too.
+    Without ``output`` the file goes beside ``model.keras`` and the run's
+    manifest records it under ``"exports"``; with it, the file goes there and
+    the run is left untouched.  Files are written under a temporary name and
+    renamed into place; a run's are written beside the run folder, not in it,
+    so that an export killed half-way leaves the run exactly as it was.
     """
-    bundle.mkdir()
-    shutil.copytree(logs, bundle / "logs")
-    save_model(model, bundle, sample)
-    manifest = documents["manifest.json"]
-    for name, payload in documents.items():
-        if name != "manifest.json":
-            write_json(bundle / name, payload)
-    card = model_card(vertical, documents["preprocessing.json"], documents["report.json"], manifest, sections)
-    (bundle / MODEL_CARD_FILE).write_text(card, encoding="utf-8")
-    manifest["files"] += write_report(bundle, documents, card, evaluation, sections)
-    write_json(bundle / "manifest.json", manifest)
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown export format '{fmt}'", f"use one of: {', '.join(FORMATS)}")
+    target = _target(bundle, fmt, output)
+    read_run(bundle)  # refuses a damaged run, or one from a newer vautoml, before any work
+    scratch = _scratch(bundle) if output is None else target.parent
+    remove_stale_temporaries(scratch, bundle if output is None else None)
+    if fmt == "onnx":
+        _check_onnx_installed()
+    from .bundle.writer import library_versions
+    from .predictor import load_model
 
-
-def _metric_lines(report: dict[str, Any]) -> list[str]:
-    metrics, task = report["test_metrics"], report["task"]
-    if task == "regression":
-        return [
-            f"MAE {metrics['mae']:.4g}, RMSE {metrics['rmse']:.4g}, R2 {metrics['r2']:.4f} "
-            f"on {metrics['examples']} test examples"
-        ]
-    lines = [
-        f"Accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
-        f"macro precision {metrics['macro_precision']:.4f}, macro recall {metrics['macro_recall']:.4f}"
-    ]
-    if task == "binary":
-        b, decision = metrics["binary"], report["decision_threshold"]
-        lines += [
-            f"ROC-AUC {b['roc_auc']:.4f}, PR-AUC {b['pr_auc']:.4f}, Brier score {b['brier']:.4f}",
-            f"Decision threshold {b['threshold']:.4f} on the positive-class probability, "
-            f"chosen by {decision['method']}; "
-            f"at it: sensitivity {b['sensitivity']:.4f}, specificity {b['specificity']:.4f}, PPV {b['ppv']:.4f}, NPV {b['npv']:.4f} "
-            f"(TP {b['true_positives']}, FP {b['false_positives']}, TN {b['true_negatives']}, FN {b['false_negatives']})",
-        ]
-    return lines
-
-
-def _prediction_lines(task: str) -> list[str]:
-    if task == "binary":
-        return [
-            "p = model.predict(x)[:, 0]  # probability of prep['output']['positive_class']",
-            'out = prep["output"]',
-            'labels = [out["positive_class"] if v >= out["threshold"] else out["negative_class"] for v in p]',
-        ]
-    if task == "regression":
-        return ["values = model.predict(x)[:, 0]  # in the target's own units"]
-    return [
-        "probabilities = model.predict(x)",
-        'labels = [prep["class_names"][i] for i in probabilities.argmax(axis=1)]',
-    ]
-
-
-def model_card(
-    vertical: Vertical,
-    preprocessing: dict[str, Any],
-    report: dict[str, Any],
-    manifest: dict[str, Any],
-    sections: list[ReportSection] = (),
-) -> str:
-    """A Markdown model card: use, data, metrics, limitations, input spec, and how to load it.
-
-    It is built from plain-text report blocks, the vertical's sections among them, and rendered by the report's
-    Markdown renderer, which escapes every text: user strings (run id, target, class, column and file names)
-    cannot turn into links, HTML or formatting.
-    """
-    data, spec, task, search = report["dataset"], preprocessing["input"], report["task"], report["search"]
-    splits = data["splits"]
-    train = splits["train"]
-    if task == "regression":
-        counts = (
-            f"target '{data['target']}' mean {train['target_mean']:.4g}, standard deviation {train['target_std']:.4g}"
-        )
-        task_line = f"Task: regression of '{data['target']}'"
-    else:
-        counts = "class counts " + ", ".join(f"{name}: {n}" for name, n in train["class_counts"].items())
-        classes = f"classes ({len(data['classes'])}): {', '.join(data['classes'])}"
-        task_line = f"Task: {task} classification of '{data['target']}'; {classes}"
-    shown_spec = {
-        k: (f"[{len(v)} entries, see preprocessing.json]" if k == "vocabulary" else v) for k, v in spec.items()
-    }
-    spec_json = "{\n" + ",\n".join(f"  {json.dumps(key)}: {json.dumps(value)}" for key, value in shown_spec.items())
-    spec_json += "\n}"
-    usage = (
-        vertical.usage_code(spec) if vertical.usage_code else ["x = ...  # arrays shaped as in the input specification"]
+    libraries = (
+        library_versions(("keras", "torch", *ONNX_PACKAGES)) if fmt == "onnx" else library_versions(("keras", "h5py"))
     )
-    blocks: list[Block] = [
-        Heading("Intended use"),
-        Paragraph(
-            f"{vertical.description} Trained by vertical-automl {manifest['libraries']['vertical-automl']} "
-            f"({search['tuner']} search, {search['trials']['total']} trial(s), objective {search['objective']}). "
-            "Check the metrics below on data like yours before relying on it."
-        ),
-        Heading("Data"),
-        Bullets(
-            [
-                f"Source: {data['source']}; test split: {data['test_source']}",
-                task_line,
-                f"Examples: train {train['examples']}, validation {splits['validation']['examples']}, "
-                f"test {splits['test']['examples']}",
-                f"Training split: {counts}",
-                f"Fingerprint (sha256 of the data): {manifest['data']['fingerprint']}",
-            ]
-        ),
-        Heading("Metrics on the held-out test split"),
-        Bullets([*_metric_lines(report), f"The exported model: {report['model']['training']}."]),
-    ]
-    for section in sections:
-        blocks += [Heading(section.title), *section.blocks]
-    blocks += [
-        Heading("Input specification"),
-        Paragraph('Every step before the model is in preprocessing.json (under "input"); in short:'),
-        Code(spec_json, "json"),
-        *([Bullets(list(vertical.model_card_notes))] if vertical.model_card_notes else []),
-        Heading("Use it without vertical-automl"),
-        Paragraph(
-            "Needs only keras (3.x) with the torch backend and numpy (and pillow for image files). "
-            "Run from the bundle folder:"
-        ),
-        Code(
-            "\n".join(
-                [
-                    "import json, os",
-                    'os.environ["KERAS_BACKEND"] = "torch"',
-                    "import keras, numpy as np",
-                    'model = keras.saving.load_model("model.keras")  # safe mode stays on',
-                    'prep = json.load(open("preprocessing.json"))',
-                    *usage,
-                    *_prediction_lines(task),
-                ]
-            ),
-            "python",
-        ),
-        Heading("Limitations"),
-        Bullets(
-            [
-                "Scores come from one held-out split of the data named above; "
-                "data from another source, device or population may score lower.",
-                "Inputs outside the documented shape or value range are not checked by the model itself.",
-                f"Library versions: {', '.join(f'{k} {v}' for k, v in manifest['libraries'].items())}.",
-            ]
-        ),
-    ]
-    text, _ = markdown.render(blocks, f"Model card: {vertical.name} run {manifest['run_id']}")  # no figures, no files
-    return text
+    model = load_model(bundle)
+    spec = read_bundle_json(bundle, PREPROCESSING_FILE)["input"]
+    x = check_inputs(model, spec)
+    expected = np.asarray(model.predict(x, verbose=0))
+    temporary = _temporary(scratch, target.name)
+    try:
+        # A full disk is found before writing: h5py crashes the process on a weights file cut short.
+        check_space(scratch, room_to_save(model), f"to write {target.name}")
+        got = _onnx(model, temporary, x) if fmt == "onnx" else _weights(model, temporary, x)
+        difference = float(np.max(np.abs(got - expected)))
+        if not difference <= TOLERANCE:
+            raise SearchError(
+                f"the {fmt} export of '{bundle}' differs from the Keras model by {difference:.3g} "
+                f"(more than {TOLERANCE:g}); nothing was written",
+                "report this as a bug with --debug output",
+            )
+        os.replace(temporary, target)
+    except Exception as error:
+        if disk_full(error):
+            raise StorageError(
+                f"the disk holding {disk(scratch)} is full; nothing was written and the run is unchanged",
+                "free space on that disk and run the export again",
+            ) from error
+        raise
+    finally:
+        temporary.unlink(missing_ok=True)
+    if output is None:
+        _record(bundle, fmt, target, difference, len(x), libraries)
+    return ExportResult(target, fmt, difference, len(x))
+
+
+def remove_stale_temporaries(scratch: Path, run: Path | None = None) -> None:
+    """Delete what killed exports left: temporaries in ``scratch`` whose writer is gone, earlier versions' in ``run``.
+
+    A temporary whose process still runs belongs to an export in progress and is kept.
+    """
+    stale = [path for path in scratch.glob(f"{TEMPORARY}*") if not _writer_alive(path)]
+    if run is not None:
+        stale += [path for path in run.iterdir() if OLD_TEMPORARY.fullmatch(path.name) and path.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+
+
+def _scratch(bundle: Path) -> Path:
+    """Where a run's exports are written before being renamed in: the folder holding the run (same file system)."""
+    return bundle.resolve().parent
+
+
+def _temporary(scratch: Path, name: str) -> Path:
+    """A hidden name in ``scratch`` with this process's id, ending in ``name`` (save_weights checks the suffix)."""
+    return scratch / f"{TEMPORARY}{os.getpid()}-{uuid.uuid4().hex[:8]}-{name}"
+
+
+def _writer_alive(temporary: Path) -> bool:
+    """Whether the process named in a temporary's name still runs (one of another user counts as running)."""
+    pid = temporary.name[len(TEMPORARY) :].split("-", 1)[0]
+    if not pid.isdigit() or int(pid) <= 0:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_inputs(model: Any, spec: dict[str, Any], rows: int = CHECK_ROWS, seed: int = 0) -> np.ndarray:
+    """Inputs like the run's real ones, from ``preprocessing.json``'s ``input`` section.
+
+    Random values of the right shape are not enough: a text model's token ids
+    must index its vocabulary, and table rows far from the training data
+    saturate the output so that a wrong model can still agree with Keras.
+    """
+    if len(model.inputs) != 1:
+        raise UsageError(
+            f"the model has {len(model.inputs)} inputs; vautoml exports single-input models",
+            "export it with Keras directly",
+        )
+    shape, dtype = (rows, *model.inputs[0].shape[1:]), np.dtype(model.inputs[0].dtype)
+    rng = np.random.default_rng(seed)
+    kind = spec.get("kind")
+    if kind == "text":
+        return rng.integers(0, spec["first_vocabulary_index"] + len(spec["vocabulary"]), size=shape).astype(dtype)
+    if kind == "table":
+        return _table_rows(spec, rng, rows).astype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        return rng.integers(0, 2, size=shape).astype(dtype)
+    low, high = spec.get("value_range", (0.0, 1.0))
+    return rng.uniform(low, high, size=shape).astype(dtype)
+
+
+def _table_rows(spec: dict[str, Any], rng: np.random.Generator, rows: int) -> np.ndarray:
+    """Raw rows around the training medians and over the known categories, through the run's own encoder."""
+    import pandas as pd
+
+    from .predictor import table_encoder
+
+    cells = {}
+    for column in spec["columns"]:
+        if column["type"] == "numeric":
+            fill = float(column.get("fill") or 0.0)
+            cells[column["name"]] = [str(v) for v in fill * rng.uniform(0.5, 1.5, rows) + rng.normal(0.0, 0.1, rows)]
+        else:
+            cells[column["name"]] = list(rng.choice([*column["categories"], "(unseen)"], rows))
+    return table_encoder(spec).transform(pd.DataFrame(cells))
+
+
+def _target(bundle: Path, fmt: str, output: Path | None) -> Path:
+    if output is None:
+        return bundle / FORMATS[fmt]
+    if output.is_dir():
+        raise UsageError(f"--output '{output}' is a folder", f"give a file name, e.g. {output / FORMATS[fmt]}")
+    if fmt == "weights" and not output.name.endswith(WEIGHTS_SUFFIX):
+        raise UsageError(
+            f"--output '{output}' does not end in {WEIGHTS_SUFFIX}, which Keras requires of weights files",
+            f"name it e.g. {output.stem}{WEIGHTS_SUFFIX}",
+        )
+    if not output.parent.is_dir():
+        raise UsageError(f"the folder of --output '{output}' does not exist", "create it first or give another path")
+    return output
+
+
+def _check_onnx_installed() -> None:
+    """One error naming the missing ONNX packages, before any model is loaded."""
+    missing = []
+    for name in ONNX_PACKAGES:
+        try:
+            import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise UsageError(
+            f"ONNX export needs {', '.join(missing)}, {'which is' if len(missing) == 1 else 'which are'} not installed",
+            ONNX_EXTRA,
+        )
+
+
+def _onnx(model: Any, path: Path, x: np.ndarray) -> np.ndarray:
+    """Export with torch's dynamo exporter and a dynamic batch; return onnxruntime's predictions on ``x``.
+
+    The same steps as ``keras.Model.export(format="onnx")`` on torch (eval,
+    ``torch.onnx.export(dynamo=True)``, optimize, save), which takes them only for
+    inputs of fixed shape; see the module docstring for why.
+    """
+    import onnx
+    import onnxruntime
+    import torch
+
+    model.eval()
+    batch = torch.export.Dim("batch")
+    try:
+        with _quiet():
+            program = torch.onnx.export(
+                model,
+                (torch.from_numpy(x[:2]),),
+                dynamo=True,
+                dynamic_shapes=(({0: batch},),),
+                input_names=[model.inputs[0].name],
+                output_names=["output"],
+                optimize=True,
+                verbose=False,
+            )
+            program.save(str(path))
+        onnx.checker.check_model(str(path))
+    except Exception as error:
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise SearchError(
+            f"ONNX export failed ({type(error).__name__}: {first_line})", "report this as a bug with --debug output"
+        ) from error
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return np.concatenate([session.run(None, {name: rows})[0] for rows in (x[:1], x[1:])])
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Hide the exporter's warnings and log lines (e.g. about torchvision ops); the result is verified instead."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _weights(model: Any, path: Path, x: np.ndarray) -> np.ndarray:
+    """Save the weights and return the predictions of a model rebuilt from the config alone with them loaded."""
+    import keras
+
+    model.save_weights(str(path))
+    fresh = keras.models.model_from_json(model.to_json())
+    fresh.load_weights(str(path))
+    return np.asarray(fresh.predict(x, verbose=0))
+
+
+def _record(bundle: Path, fmt: str, target: Path, difference: float, rows: int, libraries: dict[str, str]) -> None:
+    """Add the export to the run's manifest (``exports`` and ``files``), rewritten atomically.
+
+    Read, change and replace happen under an exclusive lock on the run folder
+    itself, so two exports of one run at once (say ONNX and weights) both end
+    up in the manifest instead of the later one's rewrite dropping the other.
+    """
+    with _locked(bundle):
+        _update_manifest(bundle, fmt, target, difference, rows, libraries)
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on a folder's own descriptor: nothing to create, and released if the process dies."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _update_manifest(
+    bundle: Path, fmt: str, target: Path, difference: float, rows: int, libraries: dict[str, str]
+) -> None:
+    path = bundle / MANIFEST_FILE
+    manifest = read_bundle_json(bundle, MANIFEST_FILE)
+    manifest.setdefault("exports", {})[fmt] = {
+        "file": target.name,
+        "max_abs_difference": difference,
+        "inputs_checked": rows,
+        "libraries": libraries,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    files = manifest.setdefault("files", [])
+    if target.name not in files:
+        files.append(target.name)
+    temporary = _temporary(_scratch(bundle), MANIFEST_FILE)
+    try:
+        temporary.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

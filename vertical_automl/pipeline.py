@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import interrupts
+from .bundle.files import MANIFEST_FILE, MODEL_CARD_FILE, MODEL_FILE, PREPROCESSING_FILE, REPORT_FILE, TRIALS_FILE
 from .config import SearchConfig, load_config
 from .data.arrays import align_to_classes
 from .data.dataset import Dataset, LabeledData
@@ -26,27 +27,21 @@ from .data.split import split_dataset, task_of
 from .errors import DataError, SearchError, UsageError
 from .evaluate import binary_metrics, choose_threshold, classification_metrics, regression_metrics, transfer_threshold
 from .heads import OBJECTIVES
-from .plugins import PluginRecord, PluginRegistry, get_plugins
+from .plugins import InstalledPlugins, PluginRecord, get_plugins
 from .progress import SearchProgress
-from .registry import (
+from .registry.disk import check_space, room_to_save
+from .registry.layout import (
     FORMAT_VERSION,
-    STATE_FILE,
     check_run_id,
-    check_space,
     check_writable,
     default_root,
     interrupted_runs,
-    keep_failed_trials,
     new_run_id,
-    open_run,
-    publish,
     published_run,
-    read_run_file,
-    room_to_save,
-    saved_request,
 )
+from .registry.lock import locked_run
+from .registry.run_folder import STATE_FILE, keep_failed_trials, open_run, publish, read_run_file, saved_request
 from .report.sections import Evaluation, ReportSection
-from .run_lock import locked_run
 from .settings import TUNERS, SearchSettings
 from .vertical import Vertical
 
@@ -65,7 +60,7 @@ class SearchResult:
 
 
 def load_source(
-    plugins: PluginRegistry,
+    plugins: InstalledPlugins,
     vertical: Vertical,
     source: Path,
     options: Mapping[str, str],
@@ -89,7 +84,7 @@ def load_source(
 
 
 def load_training_data(
-    plugins: PluginRegistry, vertical: Vertical, data: Path | None, options: Mapping[str, str]
+    plugins: InstalledPlugins, vertical: Vertical, data: Path | None, options: Mapping[str, str]
 ) -> LabeledData:
     if data is not None:
         return load_source(plugins, vertical, data, options)
@@ -130,7 +125,7 @@ def search(
     test_fraction: float = 0.2,
     run_name: str | None = None,
     registry: str | Path | None = None,
-    plugins: PluginRegistry | None = None,
+    plugins: InstalledPlugins | None = None,
     progress: SearchProgress | None = None,
     verbose: bool = False,
     started: float | None = None,
@@ -217,7 +212,7 @@ def resume(
     run_id: str,
     *,
     registry: str | Path | None = None,
-    plugins: PluginRegistry | None = None,
+    plugins: InstalledPlugins | None = None,
     progress: SearchProgress | None = None,
     verbose: bool = False,
     started: float | None = None,
@@ -255,7 +250,7 @@ def _run(
     request: dict[str, Any],
     run_id: str,
     root: Path,
-    plugins: PluginRegistry,
+    plugins: InstalledPlugins,
     progress: SearchProgress,
     verbose: bool,
     started: float,
@@ -300,7 +295,7 @@ def _run(
         f"{classes}, input {dataset.info.input_shape} from {training.source}"
     )
 
-    from . import export
+    from .bundle.writer import write_bundle
     from .tuning import AllTrialsFailed, RunClock, combine, predict_scores, run_search
     from .tuning import refit as refit_members
 
@@ -392,9 +387,9 @@ def _run(
         )
         bundle = work / "bundle"
         check_space(work, room_to_save(model) + 8 * 2**20, "to write the bundle (model, reports and plots)")
-        export.write_bundle(bundle, model, documents, vertical, evaluation, sections, dataset.test.x[:32], logs)
+        write_bundle(bundle, model, documents, vertical, evaluation, sections, dataset.test.x[:32], logs)
         path = publish(bundle, root, vertical.name, run_id)
-    return SearchResult(run_id, path, documents["report.json"], time.monotonic() - exporting)
+    return SearchResult(run_id, path, documents[REPORT_FILE], time.monotonic() - exporting)
 
 
 def score_test_split(
@@ -449,7 +444,7 @@ def _task_for(vertical: Vertical, data: LabeledData) -> str:
 def _manifest(
     run_id: str, vertical: Vertical, record: PluginRecord, training: LabeledData, test: LabeledData, files: list[str]
 ) -> dict[str, Any]:
-    from .export import library_versions
+    from .bundle.writer import library_versions
 
     return {
         "format_version": FORMAT_VERSION,
@@ -603,21 +598,19 @@ def _documents(
     log_files: list[str],
 ) -> dict[str, Any]:
     """The JSON sidecars of a bundle, keyed by file name (the manifest lists every file, trial logs included)."""
-    from .export import MODEL_CARD_FILE, MODEL_FILE
-
     task = dataset.info.task
     objective, direction = settings.objective_for(vertical, task)
     trial_counts = Counter(t.status for t in outcome.trials)
     fitted = len(dataset.train) + len(dataset.validation)
     documents = {
-        "preprocessing.json": {
+        PREPROCESSING_FILE: {
             "format_version": FORMAT_VERSION,
             "task": task,
             "class_names": list(dataset.info.class_names),
             "input": dataset.info.input_spec,
             "output": _output_spec(task, dataset, decision),
         },
-        "report.json": {
+        REPORT_FILE: {
             "format_version": FORMAT_VERSION,
             "run_id": run_id,
             "vertical": vertical.name,
@@ -666,8 +659,8 @@ def _documents(
             },
             "seconds": round(timing["seconds_used"], 2),
         },
-        "trials.json": [t.as_dict() for t in outcome.trials],
+        TRIALS_FILE: [t.as_dict() for t in outcome.trials],
     }
-    files = [MODEL_FILE, *documents, "manifest.json", MODEL_CARD_FILE, *log_files]
-    documents["manifest.json"] = _manifest(run_id, vertical, record, training, dataset.test, files)
+    files = [MODEL_FILE, *documents, MANIFEST_FILE, MODEL_CARD_FILE, *log_files]
+    documents[MANIFEST_FILE] = _manifest(run_id, vertical, record, training, dataset.test, files)
     return documents

@@ -76,8 +76,8 @@ def _names(value: str | None) -> set[str] | None:
     return {part.strip() for part in value.split(",") if part.strip()}
 
 
-class PluginRegistry:
-    """The loaded plugins and what they registered."""
+class InstalledPlugins:
+    """The installed plugins this process loaded, and what they registered: verticals, data loaders, commands."""
 
     def __init__(self, environ: Mapping[str, str] | None = None, plugins: Sequence[tuple[str, object]] = ()) -> None:
         """Load entry-point plugins chosen by ``environ``, plus ``plugins`` given as (name, object) pairs."""
@@ -257,6 +257,6 @@ class PluginRegistry:
 
 
 @functools.lru_cache(maxsize=1)
-def get_plugins() -> PluginRegistry:
-    """The process-wide registry, loaded once on first use."""
-    return PluginRegistry()
+def get_plugins() -> InstalledPlugins:
+    """This process's plugins, loaded once on first use."""
+    return InstalledPlugins()

@@ -24,16 +24,16 @@ from typing import Any
 
 import numpy as np
 
+from .bundle.files import MODEL_FILE, PREPROCESSING_FILE
 from .data.dataset import LabeledData
 from .data.images import IMAGE_SUFFIXES, read_resized
 from .data.table_encoder import Column, TableEncoder
 from .data.tables import frame_of_text, is_table_file, read_table
 from .data.text import TextEncoder
 from .errors import DataError, UsageError
-from .registry import default_root
-from .runs import Run, find_run, read_bundle_json
+from .registry.layout import default_root
+from .registry.runs import Run, find_run, read_bundle_json
 
-MODEL = "model.keras"
 KERAS_ARCHIVE = ("config.json", "model.weights.h5")  # what keras.saving.load_model reads from a .keras zip
 
 
@@ -50,7 +50,7 @@ class Predictor:
 
     def __init__(self, run: Run) -> None:
         self.run = run
-        self.preprocessing = read_bundle_json(run.path, "preprocessing.json")
+        self.preprocessing = read_bundle_json(run.path, PREPROCESSING_FILE)
         self.model = load_model(run.path)
 
     @property
@@ -187,9 +187,11 @@ def load_model(run: Path) -> Any:
     """
     import keras
 
-    path = run / MODEL
+    path = run / MODEL_FILE
     if not path.is_file():
-        raise UsageError(f"the run '{run}' is missing its {MODEL}", "copy the whole run folder again, or search again")
+        raise UsageError(
+            f"the run '{run}' is missing its {MODEL_FILE}", "copy the whole run folder again, or search again"
+        )
     try:
         return keras.saving.load_model(path, safe_mode=True)
     except Exception as error:

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..bundle.files import MANIFEST_FILE, MODEL_CARD_FILE, MODEL_FILE, PREPROCESSING_FILE, REPORT_FILE, TRIALS_FILE
 from . import html, markdown, plots
 from .document import Block, Facts, Figure, Heading, MarkdownText, Paragraph, Table
 from .sections import Evaluation, ReportSection
@@ -27,7 +28,7 @@ def write_report(
     bundle: Path, documents: dict[str, Any], model_card: str, evaluation: Evaluation, sections: list[ReportSection]
 ) -> list[str]:
     """Write the HTML report, its Markdown twin and the Markdown's plot files; return their bundle-relative paths."""
-    report, manifest = documents["report.json"], documents["manifest.json"]
+    report, manifest = documents[REPORT_FILE], documents[MANIFEST_FILE]
     blocks = report_blocks(documents, model_card, evaluation, sections, bundle / "logs")
     title = f"vautoml report: {report['vertical']} run {report['run_id']}"
     subtitle = f"{_task_text(report)} · data: {report['dataset']['source']} · created {manifest['created']}"
@@ -44,9 +45,9 @@ def report_blocks(
     documents: dict[str, Any], model_card: str, evaluation: Evaluation, sections: list[ReportSection], logs: Path
 ) -> list[Block]:
     """Every part of the report in order; the file list ends it, the report's own files included."""
-    report, trials = documents["report.json"], documents["trials.json"]
+    report, trials = documents[REPORT_FILE], documents[TRIALS_FILE]
     blocks = [
-        *_summary(report, documents["manifest.json"]),
+        *_summary(report, documents[MANIFEST_FILE]),
         *_metrics(report, evaluation),
         *_sections(report, sections),
         *_learning(report, trials, logs),
@@ -60,7 +61,7 @@ def report_blocks(
         MARKDOWN_FILE,
         *(f"{markdown.PLOTS_FOLDER}/{b.name}.png" for b in blocks if isinstance(b, Figure)),
     ]
-    return blocks + _files([*documents["manifest.json"]["files"], *own])
+    return blocks + _files([*documents[MANIFEST_FILE]["files"], *own])
 
 
 def _number(value: Any, digits: int = 4) -> str:
@@ -353,12 +354,12 @@ def _hyperparameters(report: dict[str, Any], trials: list[dict[str, Any]]) -> li
 
 
 FILE_PURPOSES = {
-    "model.keras": "the model; loads with keras.saving.load_model, safe mode on",
-    "preprocessing.json": "every step before and after the model: input specification, class names, decision threshold",
-    "report.json": "test metrics, report sections, dataset summary, best hyperparameters, search summary",
-    "trials.json": "every trial: hyperparameters, score, epochs, seconds, status and error",
-    "manifest.json": "run id, vertical, plugin, data fingerprints, library versions, file list",
-    "model_card.md": "the model card on its own",
+    MODEL_FILE: "the model; loads with keras.saving.load_model, safe mode on",
+    PREPROCESSING_FILE: "every step before and after the model: input specification, class names, decision threshold",
+    REPORT_FILE: "test metrics, report sections, dataset summary, best hyperparameters, search summary",
+    TRIALS_FILE: "every trial: hyperparameters, score, epochs, seconds, status and error",
+    MANIFEST_FILE: "run id, vertical, plugin, data fingerprints, library versions, file list",
+    MODEL_CARD_FILE: "the model card on its own",
     HTML_FILE: "this report",
     MARKDOWN_FILE: "this report as Markdown (plots in plots/)",
 }

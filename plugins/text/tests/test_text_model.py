@@ -10,7 +10,8 @@ import pytest
 from helpers import run_standalone, shared_dataset, split_file
 from vautoml_text.model import BLOCKS, TEXT_RECIPES, build_model
 
-from vertical_automl import DatasetInfo, portable
+from vertical_automl import DatasetInfo
+from vertical_automl import export as portable
 from vertical_automl.data.text import TextEncoder, tokenize
 
 

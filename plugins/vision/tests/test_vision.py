@@ -10,11 +10,11 @@ from vautoml_vision import VISION, load_digits
 from vautoml_vision.model import AUGMENTATIONS, build_model
 
 from vertical_automl import DatasetInfo
-from vertical_automl.plugins import PluginRegistry
+from vertical_automl.plugins import InstalledPlugins
 
 
 def test_registered_through_its_entry_point():
-    plugins = PluginRegistry({"VAUTOML_LOAD_PLUGINS": "vision"})
+    plugins = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": "vision"})
     vertical, record = plugins.get_vertical("vision")
     assert vertical is VISION and record.distribution == "vautoml-vision"
     assert [loader.name for loader in plugins.loaders_for("vision")] == ["image-folder", "npz", "hdf5"]

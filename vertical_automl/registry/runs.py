@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .registry import FORMAT_VERSION, RUNS, check_run_id
-
-MANIFEST = "manifest.json"
-REPORT = "report.json"
+from ..bundle.files import MANIFEST_FILE, REPORT_FILE
+from ..errors import UsageError
+from .layout import FORMAT_VERSION, RUNS, check_run_id
 
 
 @dataclass(frozen=True)
@@ -92,8 +90,8 @@ def read_run(path: Path, damaged: bool = False) -> Run:
     A damaged manifest or report is refused too, unless ``damaged``: then the
     run comes back with :attr:`Run.damage` set, for listing and removing it.
     """
-    manifest, manifest_damage = _json_object(path / MANIFEST)
-    report, report_damage = _json_object(path / REPORT)
+    manifest, manifest_damage = _json_object(path / MANIFEST_FILE)
+    report, report_damage = _json_object(path / REPORT_FILE)
     damage = "; ".join(problem for problem in (manifest_damage, report_damage) if problem) or None
     if damage is not None:
         if not damaged:
@@ -102,7 +100,8 @@ def read_run(path: Path, damaged: bool = False) -> Run:
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise UsageError(
-            f"the run '{path}' was written in bundle format {version}, newer than this vautoml reads (format {FORMAT_VERSION})",
+            f"the run '{path}' was written in bundle format {version}, "
+            f"newer than this vautoml reads (format {FORMAT_VERSION})",
             "upgrade vertical-automl (pip install -U vertical-automl) to read it",
         )
     return Run(path, manifest, report)
@@ -145,7 +144,7 @@ def list_runs(root: Path, vertical: str | None = None) -> list[Run]:
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if vertical is not None and folder.name != vertical:
             continue
-        for run in sorted(p for p in folder.iterdir() if (p / MANIFEST).is_file()):
+        for run in sorted(p for p in folder.iterdir() if (p / MANIFEST_FILE).is_file()):
             found.append(read_run(run, damaged=True))
     return sorted(found, key=lambda run: (run.damage is not None, str(run.manifest.get("created", "")), run.run_id))
 
@@ -153,11 +152,11 @@ def list_runs(root: Path, vertical: str | None = None) -> list[Run]:
 def find_run(root: Path, run: str, damaged: bool = False) -> Run:
     """A run by id (looked up in ``root``) or by the path of its folder; a damaged one only if ``damaged``."""
     candidate = Path(run)
-    if (candidate / MANIFEST).is_file():
+    if (candidate / MANIFEST_FILE).is_file():
         return read_run(candidate, damaged)
     check_run_id(run, "run id")
     matches = (
-        [p for p in root.glob(f"*/{run}") if p.parent.name != RUNS and (p / MANIFEST).is_file()]
+        [p for p in root.glob(f"*/{run}") if p.parent.name != RUNS and (p / MANIFEST_FILE).is_file()]
         if root.is_dir()
         else []
     )

@@ -23,8 +23,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import UsageError
-from .registry import RUNS, check_runs_folder
+from ..errors import UsageError
+from .layout import RUNS
+from .run_folder import check_runs_folder
 
 
 class RunBusy(UsageError):

@@ -1,10 +1,10 @@
-"""The on-disk model registry: ``<root>/<vertical>/<run-id>/``.
+"""A run in progress: its folder ``<root>/.runs/<run-id>/``, from its start to publishing its bundle.
 
-A run works in its run folder, ``<root>/.runs/<run-id>/``: the request it
-was started with (``run.json``), the tuner's state, per-trial logs, and the
-bundle being assembled.  The bundle is renamed to ``<root>/<vertical>/<run-id>``
-only when every file is written (same file system, so the rename is atomic),
-and the run folder is then removed.  A search that fails before any trial
+A run works in its run folder: the request it was started with
+(``run.json``), the tuner's state, per-trial logs, and the bundle being
+assembled.  The bundle is renamed to ``<root>/<vertical>/<run-id>`` only when
+every file is written (same file system, so the rename is atomic), and the run
+folder is then removed.  A search that fails before any trial
 completed removes its run folder, and the registry folders it created, so
 nothing half-written is left behind; one with finished work (a completed
 trial, or a resumed run) keeps it, and so does an interrupted one (Ctrl-C, or
@@ -15,25 +15,19 @@ record of those trials, in ``<root>/.failed/<run-id>/``, which nothing lists.
 
 from __future__ import annotations
 
-import errno
 import json
-import math
 import os
-import re
-import secrets
 import shutil
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import RunInterrupted, StorageError, UsageError
+from ..bundle.files import TRIALS_FILE
+from ..errors import RunInterrupted, UsageError
+from .disk import disk_full, disk_full_error
+from .layout import FAILED, REQUEST_FILE, RUNS, run_folder
 
-FORMAT_VERSION = 1  # of the export bundle; readers refuse newer ones and read older ones
-RUNS = ".runs"
-FAILED = ".failed"
-REQUEST_FILE = "run.json"
 STATE_FILE = "trials_state.json"  # the trials' bookkeeping, written by the tuner after every trial
 # What a resume reads from run.json.
 REQUEST_KEYS = {
@@ -47,48 +41,6 @@ REQUEST_KEYS = {
     "validation_fraction",
     "test_fraction",
 }
-RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
-
-
-def default_root() -> Path:
-    """``$VAUTOML_REGISTRY`` if set, else ``./registry``."""
-    return Path(os.environ.get("VAUTOML_REGISTRY") or "registry")
-
-
-def new_run_id() -> str:
-    """Unique and sortable by creation time: ``20261123-142501-3f9a1c``."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
-
-
-def check_writable(root: Path) -> None:
-    """Fail before any work if runs could not be written under ``root``."""
-    existing = next(p for p in (root, *root.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(
-            f"cannot create a run folder in the registry '{root}' ('{existing}' is not a writable folder)",
-            "pass a writable folder with --registry",
-        )
-
-
-def check_run_id(run_id: str, flag: str = "--run-name") -> str:
-    """A run id or name must be one plain folder name: no slashes, no ``..``, nothing absolute."""
-    if not RUN_NAME.fullmatch(run_id) or ".." in run_id:
-        raise UsageError(
-            f"{flag} '{run_id}' is not a valid run name",
-            "use up to 80 letters, digits, '.', '_' or '-', starting with a letter or digit (no slashes or '..')",
-        )
-    return run_id
-
-
-def run_folder(root: Path, run_id: str) -> Path:
-    return root / RUNS / run_id
-
-
-def published_run(root: Path, run_id: str) -> Path | None:
-    """The finished run ``run_id`` in any vertical's folder, if there is one."""
-    if not root.is_dir():
-        return None
-    return next((p for p in root.glob(f"*/{run_id}") if p.parent.name != RUNS and p.is_dir()), None)
 
 
 def saved_request(root: Path, run_id: str) -> dict[str, Any] | None:
@@ -103,7 +55,10 @@ def saved_request(root: Path, run_id: str) -> dict[str, Any] | None:
 
 
 def read_run_file(path: Path) -> dict[str, Any] | None:
-    """A JSON object the run folder keeps (the request, the trials' bookkeeping), ``None`` if absent; damaged ones refused."""
+    """A JSON object the run folder keeps (the request, the trials' bookkeeping), ``None`` if absent.
+
+    A damaged one is refused as :class:`DamagedRunFolder`.
+    """
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -131,15 +86,8 @@ def check_runs_folder(root: Path, run_id: str) -> None:
     """Name the file that stands where ``.runs`` or the run's folder should be, rather than a path below it."""
     for folder in (root / RUNS, run_folder(root, run_id)):
         if folder.exists() and not folder.is_dir():
-            raise UsageError(
-                f"'{folder}' is a file, where vautoml keeps {'its run folders' if folder.name == RUNS else 'the folder of run ' + repr(run_id)}",
-                f"move or remove the file '{folder}'",
-            )
-
-
-def interrupted_runs(root: Path) -> list[str]:
-    folder = root / RUNS
-    return sorted(p.name for p in folder.iterdir() if (p / REQUEST_FILE).exists()) if folder.is_dir() else []
+            kept = "its run folders" if folder.name == RUNS else "the folder of run " + repr(run_id)
+            raise UsageError(f"'{folder}' is a file, where vautoml keeps {kept}", f"move or remove the file '{folder}'")
 
 
 @contextmanager
@@ -190,69 +138,15 @@ def open_run(root: Path, run_id: str, request: dict[str, Any]) -> Iterator[Path]
 
 
 def _has_completed_trials(work: Path) -> bool:
-    """Whether the run's bookkeeping lists a completed trial (unreadable bookkeeping counts as yes: keep rather than lose)."""
+    """Whether the run's bookkeeping lists a completed trial.
+
+    Unreadable bookkeeping counts as yes: better to keep a run folder than to lose finished trials.
+    """
     try:
         state = read_run_file(work / STATE_FILE) or {}
     except DamagedRunFolder:
         return True
     return bool(state.get("completed", state.get("trials")))
-
-
-def disk_full(error: BaseException) -> bool:
-    """Whether ``error``, or an error it was raised from, says the disk is full.
-
-    h5py and KerasTuner re-raise the operating system's error in their own
-    types, sometimes with the errno only in the text, so the chain is walked
-    and the text read too.
-    """
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        if any(text in str(seen) for text in ("No space left on device", "Disk quota exceeded", "errno = 28")):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def check_space(folder: Path, needed: int, what: str) -> None:
-    """Raise the operating system's "disk full" error before writing ``needed`` bytes that would not fit.
-
-    A write that fails part-way is worse than one never started: h5py cannot
-    recover from it (it printed a traceback per open object, then crashed the
-    process), and a half-written file can look like a complete one.
-    """
-    free = shutil.disk_usage(folder).free
-    if free < needed:
-        raise OSError(
-            errno.ENOSPC,
-            f"No space left on device: {free / 2**20:.1f} MiB free, {needed / 2**20:.1f} MiB needed {what}",
-            str(folder),
-        )
-
-
-def room_to_save(model: Any) -> int:
-    """Free bytes to insist on before saving a Keras ``model``: twice its weights (HDF5 overhead, a second copy) and 1 MiB."""
-    import numpy as np
-
-    return 2 * sum(math.prod(v.shape) * np.dtype(str(v.dtype)).itemsize for v in model.weights) + 2**20
-
-
-def disk(path: Path) -> str:
-    """A disk as a user can find it: the path, its mount point and its free space."""
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    mount = existing.resolve()
-    while not os.path.ismount(mount):
-        mount = mount.parent
-    return f"'{path}' (mounted at {mount}, {shutil.disk_usage(existing).free / 2**20:.1f} MiB free)"
-
-
-def disk_full_error(root: Path, run_id: str) -> StorageError:
-    """The one line a full disk gets in a search: which disk, that the run is kept and how to continue."""
-    return StorageError(
-        f"the disk holding the registry {disk(root)} is full; run '{run_id}' is kept in {run_folder(root, run_id)} with its finished trials",
-        f"free space on that disk, then continue with 'vautoml search --resume {run_id}'",
-    )
 
 
 def keep_failed_trials(root: Path, run_id: str, trials: list[dict[str, Any]], logs: Path) -> Path | None:
@@ -269,10 +163,10 @@ def keep_failed_trials(root: Path, run_id: str, trials: list[dict[str, Any]], lo
         if logs.is_dir():
             shutil.copytree(logs, record / "logs", dirs_exist_ok=True)
         record.mkdir(parents=True, exist_ok=True)
-        (record / "trials.json").write_text(json.dumps(trials, indent=2) + "\n", encoding="utf-8")
+        (record / TRIALS_FILE).write_text(json.dumps(trials, indent=2) + "\n", encoding="utf-8")
     except OSError:
         return None
-    return record / "trials.json"
+    return record / TRIALS_FILE
 
 
 def _remove(work: Path, created: list[Path]) -> None:
