@@ -8,6 +8,7 @@ HTML is parsed for tags, attributes and ``javascript:`` targets.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import only_run, run_vautoml
+from helpers import only_run, plugins_with, run_vautoml
 from markdown_it import MarkdownIt
 
 from vertical_automl import PluginError, ReportSection, search
@@ -189,12 +190,13 @@ def hostile_table(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def medical_run(hostile_table, tmp_path_factory) -> Path:
-    registry = tmp_path_factory.mktemp("medical registry")
+def table_run(hostile_table, tmp_path_factory) -> Path:
+    """A CLI run of the test table vertical: a section titled with the positive class, and one of column names."""
+    registry = tmp_path_factory.mktemp("table registry")
     done = run_vautoml(
         "search",
         "--plugin",
-        "medical",
+        "tiny-table",
         "--data",
         str(hostile_table),
         "--registry",
@@ -209,10 +211,38 @@ def medical_run(hostile_table, tmp_path_factory) -> Path:
     return only_run(registry)
 
 
+def scoring_section(evaluation) -> list[ReportSection]:
+    """A credit-scoring-like section: the class names in a paragraph and in a confusion matrix's header and cells."""
+    from vertical_automl.evaluate import binary_metrics
+
+    scores = binary_metrics(evaluation.y_true, evaluation.positive_probability, evaluation.threshold)
+    negative, positive = evaluation.class_names
+    matrix = [
+        [negative, str(scores["true_negatives"]), str(scores["false_positives"])],
+        [positive, str(scores["false_negatives"]), str(scores["true_positives"])],
+    ]
+    content = [
+        Paragraph(f"Scores rank class '{positive}' (the positive class) above '{negative}'."),
+        Table(
+            ["true class", f"predicted {negative}", f"predicted {positive}"],
+            matrix,
+            caption=f"Confusion matrix at threshold {scores['threshold']:.4f}",
+            numeric=frozenset({1, 2}),
+        ),
+    ]
+    return [
+        ReportSection("credit_scoring", "Credit scoring metrics (test split)", {"positive_class": positive}, content)
+    ]
+
+
 @pytest.fixture(scope="module")
-def finance_run(hostile_table, tmp_path_factory) -> Path:
-    registry = tmp_path_factory.mktemp("finance registry")
-    return search("finance", hostile_table, max_trials=1, epochs=1, registry=registry).path
+def scored_run(hostile_table, tmp_path_factory) -> Path:
+    """An in-process run of the test table vertical with :func:`scoring_section` as its only section."""
+    from throwaway_verticals.table import TINY_TABLE
+
+    plugins = plugins_with(dataclasses.replace(TINY_TABLE, name="tiny-scored", report_sections=scoring_section))
+    registry = tmp_path_factory.mktemp("scored registry")
+    return search("tiny-scored", hostile_table, plugins=plugins, max_trials=1, epochs=1, registry=registry).path
 
 
 def check_bundle(run: Path, titles: list[str]) -> None:
@@ -231,14 +261,14 @@ def check_bundle(run: Path, titles: list[str]) -> None:
         assert user_string in shown, user_string
 
 
-def test_medical_bundle_shows_hostile_names_as_text(medical_run):
-    positive = json.loads((medical_run / "report.json").read_text())["dataset"]["classes"][1]
-    check_bundle(medical_run, [f"Clinical performance (positive class '{positive}', test split)"])
-    cells = inline_texts((medical_run / "model_card.md").read_text())
+def test_table_bundle_shows_hostile_names_as_text(table_run):
+    positive = json.loads((table_run / "report.json").read_text())["dataset"]["classes"][1]
+    check_bundle(table_run, [f"Clinical performance (positive class '{positive}', test split)"])
+    cells = inline_texts((table_run / "model_card.md").read_text())
     assert COLUMN in cells  # its own cell of the permutation importance table: the | did not split it
 
 
-def test_finance_bundle_shows_hostile_names_as_text(finance_run):
-    check_bundle(finance_run, ["Credit scoring metrics (test split)"])
-    cells = inline_texts((finance_run / "report.md").read_text())
-    assert f"predicted {CLASSES[0]}" in cells and f"predicted {CLASSES[1]}" in cells  # the credit section's matrix
+def test_scored_bundle_shows_hostile_names_as_text(scored_run):
+    check_bundle(scored_run, ["Credit scoring metrics (test split)"])
+    cells = inline_texts((scored_run / "report.md").read_text())
+    assert f"predicted {CLASSES[0]}" in cells and f"predicted {CLASSES[1]}" in cells  # the scoring section's matrix
