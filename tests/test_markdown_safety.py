@@ -8,7 +8,6 @@ HTML is parsed for tags, attributes and ``javascript:`` targets.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from html.parser import HTMLParser
 from pathlib import Path
@@ -211,36 +210,12 @@ def table_run(hostile_table, tmp_path_factory) -> Path:
     return only_run(registry)
 
 
-def scoring_section(evaluation) -> list[ReportSection]:
-    """A credit-scoring-like section: the class names in a paragraph and in a confusion matrix's header and cells."""
-    from vertical_automl.evaluate import binary_metrics
-
-    scores = binary_metrics(evaluation.y_true, evaluation.positive_probability, evaluation.threshold)
-    negative, positive = evaluation.class_names
-    matrix = [
-        [negative, str(scores["true_negatives"]), str(scores["false_positives"])],
-        [positive, str(scores["false_negatives"]), str(scores["true_positives"])],
-    ]
-    content = [
-        Paragraph(f"Scores rank class '{positive}' (the positive class) above '{negative}'."),
-        Table(
-            ["true class", f"predicted {negative}", f"predicted {positive}"],
-            matrix,
-            caption=f"Confusion matrix at threshold {scores['threshold']:.4f}",
-            numeric=frozenset({1, 2}),
-        ),
-    ]
-    return [
-        ReportSection("credit_scoring", "Credit scoring metrics (test split)", {"positive_class": positive}, content)
-    ]
-
-
 @pytest.fixture(scope="module")
 def scored_run(hostile_table, tmp_path_factory) -> Path:
-    """An in-process run of the test table vertical with :func:`scoring_section` as its only section."""
-    from throwaway_verticals.table import TINY_TABLE
+    """An in-process run of the test table vertical whose only section is a scoring one (a confusion matrix)."""
+    from throwaway_verticals.table import TINY_SCORED
 
-    plugins = plugins_with(dataclasses.replace(TINY_TABLE, name="tiny-scored", report_sections=scoring_section))
+    plugins = plugins_with(TINY_SCORED)
     registry = tmp_path_factory.mktemp("scored registry")
     return search("tiny-scored", hostile_table, plugins=plugins, max_trials=1, epochs=1, registry=registry).path
 

@@ -6,12 +6,17 @@ tests see real ensembles.  Without ``--data`` it trains on scikit-learn's
 bundled breast cancer table (target ``diagnosis``, classes ``benign`` and
 ``malignant``).  For binary tasks it adds three report sections under the
 names and titles the core's tests check (``clinical``, whose title holds the
-positive class; ``calibration``; ``permutation_importance``, a table whose
-cells are the user's column names): what the core must carry into
-``report.json`` and escape in the model card and reports.
+positive class; ``calibration``, whose reliability table the core plots;
+``permutation_importance``, a table whose cells are the user's column names):
+what the core must carry into ``report.json`` and escape in the model card and
+reports.  :data:`TINY_SCORED` is the same vertical with one scoring section
+and no plot of its own; it has no entry point, and tests register it in
+process (``helpers.plugins_with``).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -100,6 +105,39 @@ TINY_TABLE = Vertical(
     recipes=blocks.TABULAR_RECIPES,
     ensemble_size=2,
     usage_code=table_usage_code,
+)
+
+
+def scoring_sections(evaluation: Evaluation) -> list[ReportSection]:
+    """A credit-scoring-like section: the class names in a paragraph and in a confusion matrix's header and cells."""
+    if evaluation.task != "binary":
+        return []
+    from vertical_automl.evaluate import binary_metrics
+
+    scores = binary_metrics(evaluation.y_true, evaluation.positive_probability, evaluation.threshold)
+    negative, positive = evaluation.class_names
+    matrix = [
+        [negative, str(scores["true_negatives"]), str(scores["false_positives"])],
+        [positive, str(scores["false_negatives"]), str(scores["true_positives"])],
+    ]
+    content = [
+        Paragraph(f"Scores rank class '{positive}' (the positive class) above '{negative}'."),
+        Table(
+            ["true class", f"predicted {negative}", f"predicted {positive}"],
+            matrix,
+            caption=f"Confusion matrix at threshold {scores['threshold']:.4f}",
+            numeric=frozenset({1, 2}),
+        ),
+    ]
+    data = {"positive_class": positive, "roc_auc": scores["roc_auc"]}
+    return [ReportSection("credit_scoring", "Credit scoring metrics (test split)", data, content)]
+
+
+TINY_SCORED = dataclasses.replace(
+    TINY_TABLE,
+    name="tiny-scored",
+    description="Test-only tabular prediction with one scoring section (no plot of its own).",
+    report_sections=scoring_sections,
 )
 
 
