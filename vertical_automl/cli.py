@@ -54,7 +54,8 @@ class VautomlGroup(click.Group):
             ctx.exit(error.exit_code)
         except RunInterrupted as interrupt:
             click.echo(
-                f"Interrupted; run {interrupt.run_id} was not exported. Continue it with: vautoml search --resume {interrupt.run_id}",
+                f"Interrupted; run {interrupt.run_id} was not exported. "
+                f"Continue it with: vautoml search --resume {interrupt.run_id}",
                 err=True,
             )
             ctx.exit(130)
@@ -69,12 +70,14 @@ class VautomlGroup(click.Group):
             if disk_full(error):  # e.g. predict --output on a full disk: not a bug, and nothing to report
                 where = getattr(error, "filename", None)
                 click.echo(
-                    f"Error: the disk is full{f' (writing {where})' if where else ''}: {error}. Fix: free space on that disk and run the command again",
+                    f"Error: the disk is full{f' (writing {where})' if where else ''}: {error}. "
+                    "Fix: free space on that disk and run the command again",
                     err=True,
                 )
                 ctx.exit(StorageError.exit_code)
             click.echo(
-                f"Error: unexpected {type(error).__name__}: {error}. Fix: re-run with --debug for the traceback and report it{_notes(error) or '.'}",
+                f"Error: unexpected {type(error).__name__}: {error}. "
+                f"Fix: re-run with --debug for the traceback and report it{_notes(error) or '.'}",
                 err=True,
             )
             ctx.exit(1)
@@ -135,7 +138,10 @@ def plugins_list(as_json: bool) -> None:
         )
     Console(width=max(120, Console().width)).print(table)
     if not listing:
-        click.echo("No plugins installed. Install one, e.g. pip install -e plugins/vision", err=True)
+        click.echo(
+            "No plugins installed. Install a vertical plugin: a package with an entry point in the 'vautoml' group",
+            err=True,
+        )
 
 
 def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -185,12 +191,18 @@ def _summary(report: dict[str, Any]) -> str:
         return f"test MAE {metrics['mae']:.4g}, RMSE {metrics['rmse']:.4g}, R2 {metrics['r2']:.4f}"
     if report["task"] == "binary":
         binary = metrics["binary"]
-        return f"test ROC-AUC {binary['roc_auc']:.4f}, accuracy {metrics['accuracy']:.4f} at threshold {binary['threshold']:.3f}, macro F1 {metrics['macro_f1']:.4f}"
+        return (
+            f"test ROC-AUC {binary['roc_auc']:.4f}, accuracy {metrics['accuracy']:.4f} "
+            f"at threshold {binary['threshold']:.3f}, macro F1 {metrics['macro_f1']:.4f}"
+        )
     return f"test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
 
 
 def _process_started() -> float:
-    """This process's start as a ``time.monotonic()`` value, so a time budget also covers interpreter start-up (Linux; else now)."""
+    """This process's start as a ``time.monotonic()`` value, so a time budget also covers interpreter start-up.
+
+    Read from /proc on Linux; elsewhere it is now.
+    """
     try:
         fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
         age = time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) / os.sysconf("SC_CLK_TCK")
@@ -234,13 +246,12 @@ _REQUEST_FLAGS = (
 
 
 @main.command()
-@click.option(
-    "--plugin", "plugin", help="Vertical to search, e.g. vision, text, finance, medical (see 'vautoml plugins list')."
-)
+@click.option("--plugin", "plugin", help="Vertical to search: one of the installed ones (see 'vautoml plugins list').")
 @click.option(
     "--data",
     type=click.Path(path_type=Path),
-    help="Training data: an image folder, .npz/.h5, a CSV/TSV/Parquet table or a folder of .txt files per class. Default: the vertical's built-in dataset.",
+    help="Training data: an image folder, .npz/.h5, a CSV/TSV/Parquet table or a folder of .txt files per class. "
+    "Default: the vertical's built-in dataset.",
 )
 @click.option(
     "--test-data",
@@ -250,7 +261,8 @@ _REQUEST_FLAGS = (
 @click.option(
     "--target-column",
     metavar="NAME|POS",
-    help="Tables: the column to predict, by name or 1-based position (-1 = last). Default: a column named target/label/class/y/outcome, else the last.",
+    help="Tables: the column to predict, by name or 1-based position (-1 = last). "
+    "Default: a column named target/label/class/y/outcome, else the last.",
 )
 @click.option(
     "--text-column",
@@ -277,28 +289,33 @@ _REQUEST_FLAGS = (
 @click.option(
     "--config",
     type=click.Path(path_type=Path),
-    help="A search.toml: [search] settings and the [space] to search (depth, width, initializers, optimizers, learning rates, schedules, dropout, L1/L2, batch norm, batch size). Flags win over it.",
+    help="A search.toml: [search] settings and the [space] to search (depth, width, initializers, optimizers, "
+    "learning rates, schedules, dropout, L1/L2, batch norm, batch size). Flags win over it.",
 )
 @click.option("--tuner", type=click.Choice(TUNERS), show_default=DEFAULTS.tuner)
 @click.option(
     "--max-trials",
     type=click.IntRange(1),
-    help=f"Most hyperparameter sets to try. Default: no cap with --time-budget (the budget ends the search), else {DEFAULT_MAX_TRIALS}.",
+    help="Most hyperparameter sets to try. "
+    f"Default: no cap with --time-budget (the budget ends the search), else {DEFAULT_MAX_TRIALS}.",
 )
 @click.option(
     "--epochs",
     type=click.IntRange(1),
-    help=f"Most epochs per trial (early stopping may end sooner). Default: about {TARGET_STEPS} optimizer steps, {MIN_EPOCHS} to {MAX_EPOCHS} epochs.",
+    help="Most epochs per trial (early stopping may end sooner). "
+    f"Default: about {TARGET_STEPS} optimizer steps, {MIN_EPOCHS} to {MAX_EPOCHS} epochs.",
 )
 @click.option(
     "--batch-size",
     type=click.IntRange(1),
-    help=f"Default: from the training rows, one in {ROWS_PER_BATCH_UNIT}, a power of two from {MIN_BATCH} to {MAX_BATCH}.",
+    help=f"Default: from the training rows, one in {ROWS_PER_BATCH_UNIT}, "
+    f"a power of two from {MIN_BATCH} to {MAX_BATCH}.",
 )
 @click.option(
     "--time-budget",
     metavar="DURATION",
-    help="Wall-clock budget for the whole run up to the export, e.g. 90s, 10m, 1h: time is kept back for the refit, no trial starts once it is needed, a running one stops at its next epoch end.",
+    help="Wall-clock budget for the whole run up to the export, e.g. 90s, 10m, 1h: time is kept back for the refit, "
+    "no trial starts once it is needed, a running one stops at its next epoch end.",
 )
 @click.option(
     "--max-failed-trials",
@@ -315,7 +332,8 @@ _REQUEST_FLAGS = (
 @click.option(
     "--cost-fp",
     type=float,
-    help="Binary tasks: cost of a false positive; with --cost-fn the threshold minimises validation cost (default: Youden's J).",
+    help="Binary tasks: cost of a false positive; with --cost-fn the threshold minimises validation cost "
+    "(default: Youden's J).",
 )
 @click.option("--cost-fn", type=float, help="Binary tasks: cost of a false negative.")
 @click.option(
@@ -401,7 +419,8 @@ def search(
         if plugin is None:
             raise UsageError(
                 "missing option --plugin",
-                "name a vertical, e.g. --plugin vision (see 'vautoml plugins list'), or continue an interrupted run with --resume RUN_ID",
+                "name a vertical with --plugin NAME (see 'vautoml plugins list'), "
+                "or continue an interrupted run with --resume RUN_ID",
             )
         result = run_search(
             plugin,
@@ -429,7 +448,8 @@ def search(
     trials = info["trials"]
     budget = f" of a {info['time_budget_seconds']:g}s budget" if info["time_budget_seconds"] else ""
     click.echo(
-        f"run {result.run_id}: {trials.get('COMPLETED', 0)}/{trials['total']} trials completed, {info['time_used_seconds']:.0f}s used{budget} "
+        f"run {result.run_id}: {trials.get('COMPLETED', 0)}/{trials['total']} trials completed, "
+        f"{info['time_used_seconds']:.0f}s used{budget} "
         f"(+{result.export_seconds:.1f}s export); {_summary(result.report)}"
     )
     click.echo(f"search stopped: {info['stop_reason']}")
@@ -486,7 +506,8 @@ def registry_list(vertical: str | None, as_json: bool, root: Path | None) -> Non
         return
     if not rows:
         click.echo(
-            f"No finished runs in {_root(root)}{' for ' + vertical if vertical else ''}. Start one with: vautoml search --plugin vision",
+            f"No finished runs in {_root(root)}{' for ' + vertical if vertical else ''}. "
+            "Start one with: vautoml search --plugin NAME (see 'vautoml plugins list')",
             err=True,
         )
         return
@@ -552,7 +573,8 @@ def registry_show(run: str, as_json: bool, root: Path | None) -> None:
         ("test data", manifest["data"].get("test_source")),
         (
             "search",
-            f"{search.get('tuner')}, objective {search.get('objective')} ({search.get('direction')}), best {_number(search.get('best_score'))} in trial {search.get('best_trial')}",
+            f"{search.get('tuner')}, objective {search.get('objective')} ({search.get('direction')}), "
+            f"best {_number(search.get('best_score'))} in trial {search.get('best_trial')}",
         ),
         (
             "trials",
@@ -587,7 +609,8 @@ def registry_show(run: str, as_json: bool, root: Path | None) -> None:
         (
             "files",
             ", ".join(f for f in manifest.get("files", []) if not f.startswith(("logs/", "plots/")))
-            + f", {sum(f.startswith('plots/') for f in manifest.get('files', []))} plots and {sum(f.startswith('logs/') for f in manifest.get('files', []))} trial logs",
+            + f", {sum(f.startswith('plots/') for f in manifest.get('files', []))} plots"
+            f" and {sum(f.startswith('logs/') for f in manifest.get('files', []))} trial logs",
         ),
     ]
     for field, text in rows:
@@ -657,7 +680,8 @@ _MODEL_OPTION = click.option(
     "--data",
     type=click.Path(path_type=Path),
     required=True,
-    help="Raw inputs: a table file (CSV/TSV/Parquet), a .txt file (one text per line) or folder of .txt files, an image or a folder of images.",
+    help="Raw inputs: a table file (CSV/TSV/Parquet), a .txt file (one text per line) or folder of .txt files, "
+    "an image or a folder of images.",
 )
 @click.option(
     "--output",
@@ -729,12 +753,14 @@ def evaluate(model: str, data: Path, output: Path | None, root: Path | None) -> 
     "fmt",
     required=True,
     metavar="onnx|weights",
-    help="onnx: model.onnx for onnxruntime (needs pip install 'vertical-automl[onnx]'); weights: model.weights.h5 for Keras's load_weights.",
+    help="onnx: model.onnx for onnxruntime (needs pip install 'vertical-automl[onnx]'); "
+    "weights: model.weights.h5 for Keras's load_weights.",
 )
 @click.option(
     "--output",
     type=click.Path(path_type=Path),
-    help="Write here instead of into the run folder (a weights file must end in .weights.h5); the run's manifest is then left as it is.",
+    help="Write here instead of into the run folder (a weights file must end in .weights.h5); "
+    "the run's manifest is then left as it is.",
 )
 @_REGISTRY_OPTION
 def export_command(run: str, fmt: str, output: Path | None, root: Path | None) -> None:

@@ -56,7 +56,7 @@ class Vertical:
     for binary, ``val_accuracy`` for multiclass, ``val_mae`` for regression).
     ``data_example`` is the command shown when there is no built-in dataset.
     ``report_sections(evaluation)`` adds the vertical's own report sections
-    (e.g. KS and Gini for credit) computed on the test split.
+    (e.g. the metrics its field reads) computed on the test split.
     ``ensemble_size`` > 1 lets the export average up to that many trials
     (one model file), chosen and weighted by greedy ensemble selection on
     their validation predictions (:mod:`vertical_automl.ensemble`): on small,
@@ -105,7 +105,8 @@ class Vertical:
                 isinstance(objective, tuple) and len(objective) == 2 and objective[1] in ("max", "min")
             ):
                 found.append(
-                    f"vertical {self.name!r} has objective {objective!r} for task {task!r}; expected a task from {', '.join(TASKS)} and (metric, 'max' or 'min')"
+                    f"vertical {self.name!r} has objective {objective!r} for task {task!r}; "
+                    f"expected a task from {', '.join(TASKS)} and (metric, 'max' or 'min')"
                 )
         if not isinstance(self.ensemble_size, int) or not 1 <= self.ensemble_size <= 20:
             found.append(
@@ -113,7 +114,8 @@ class Vertical:
             )
         if not isinstance(self.recipes, tuple) or not all(isinstance(r, dict) for r in self.recipes):
             found.append(
-                f"vertical {self.name!r} has recipes {self.recipes!r}; expected a tuple of dicts of hyperparameter values"
+                f"vertical {self.name!r} has recipes {self.recipes!r}; "
+                "expected a tuple of dicts of hyperparameter values"
             )
         if self.report_sections is not None and not callable(self.report_sections):
             found.append(f"vertical {self.name!r} has report_sections that is not callable")

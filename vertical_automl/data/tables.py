@@ -60,7 +60,8 @@ def decode_bytes(raw: bytes, encoding: str, source: str) -> str:
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise DataError(
-            f"{source} line {line} is not valid {encoding} (byte {raw[error.start : error.start + 1]!r} at offset {error.start})",
+            f"{source} line {line} is not valid {encoding} "
+            f"(byte {raw[error.start : error.start + 1]!r} at offset {error.start})",
             "re-save the file as UTF-8, or pass -O encoding=latin-1 (or the file's real encoding)",
         ) from error
 
@@ -208,8 +209,10 @@ def pick_column(frame: Any, choice: str | None, flag: str, default: str | None =
         if -len(columns) <= position <= -1:
             return columns[position]
     raise DataError(
-        f"column '{choice}' ({flag}) is not in the table; its columns are {', '.join(columns[:20])}{' ...' if len(columns) > 20 else ''}",
-        f"pass {flag} with one of those names or a position such as 1 or -1 (files without a header use column_1, column_2, ...)",
+        f"column '{choice}' ({flag}) is not in the table; "
+        f"its columns are {', '.join(columns[:20])}{' ...' if len(columns) > 20 else ''}",
+        f"pass {flag} with one of those names or a position such as 1 or -1 "
+        "(files without a header use column_1, column_2, ...)",
     )
 
 
@@ -291,7 +294,8 @@ def read_targets(
     if task == "regression" and not allow_regression:
         raise DataError(
             "this vertical does not do regression",
-            "use a classification target, or the finance vertical for a numeric target",
+            "use a classification target, or a vertical that handles regression (see 'vautoml plugins list') "
+            "for a numeric target",
         )
     if task == "regression" and not numeric:
         bad = np.isnan(numbers)
@@ -304,8 +308,10 @@ def read_targets(
     )
     if task == "auto" and continuous and not allow_regression:
         raise DataError(
-            f"the target column '{column}' of {source} holds {len(np.unique(numbers))} distinct numbers, a continuous target, but this vertical only classifies",
-            "choose a class column with --target-column, pass -O task=classification if the numbers are class codes, or use the finance vertical for regression",
+            f"the target column '{column}' of {source} holds {len(np.unique(numbers))} distinct numbers, "
+            "a continuous target, but this vertical only classifies",
+            "choose a class column with --target-column, pass -O task=classification if the numbers are class codes, "
+            "or use a vertical that handles regression (see 'vautoml plugins list')",
         )
     if task == "regression" or (task == "auto" and continuous):
         infinite = ~np.isfinite(numbers)
