@@ -1,8 +1,8 @@
 """``tiny-table``: binary, multiclass and regression tables with the core's table loader and tabular model.
 
 The model is the core's ``blocks.tabular_model`` (TabM or MLP, with its
-recipes first) at small widths, and exports average up to two trials, so the
-tests see real ensembles.  Without ``--data`` it trains on scikit-learn's
+recipes first) at small widths, and its exports may average up to two trials
+(``ensemble_size`` 2), so the tests go through ensemble selection.  Without ``--data`` it trains on scikit-learn's
 bundled breast cancer table (target ``diagnosis``, classes ``benign`` and
 ``malignant``).  For binary tasks it adds three report sections under the
 names and titles the core's tests check (``clinical``, whose title holds the
