@@ -14,6 +14,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("VAUTOML_SHARED_DATA", REPO.parent / "shared" / "data"))
+# The core's tests use these verticals, not the built-in ones: a folder holding the package and its dist-info,
+# so on sys.path or PYTHONPATH (tests/conftest.py puts it on both) they are installed plugins like any other.
+VERTICALS = REPO / "tests" / "verticals"
+THROWAWAY = "throwaway-verticals"  # their distribution: VAUTOML_LOAD_PLUGINS=throwaway-verticals loads only them
 
 # Imported into a subprocess to prove a bundle stands alone: any import of
 # vautoml code fails there, as it would in an app that never installed it.
@@ -41,8 +45,14 @@ def shared_dataset(name: str) -> Path:
 def run_vautoml(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 600
 ) -> subprocess.CompletedProcess:
-    """Run the real console entry point in a fresh process."""
+    """Run the real console entry point in a fresh process.
+
+    A ``PYTHONPATH`` in ``env`` goes before the inherited one rather than
+    replacing it, so the process still finds the test verticals.
+    """
     full_env = {**os.environ, **(env or {})}
+    if env and "PYTHONPATH" in env:
+        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [env["PYTHONPATH"], os.environ.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", "vertical_automl.cli", *args],
         capture_output=True,
@@ -136,24 +146,36 @@ def split_file(
     return [lines[i] for i in train], [lines[i] for i in test]
 
 
+def throwaway_plugins() -> Any:
+    """The registry of a process with only the test verticals selected: an exact set, whatever else is installed."""
+    from vertical_automl.plugins import InstalledPlugins
+
+    return InstalledPlugins({"VAUTOML_LOAD_PLUGINS": THROWAWAY})
+
+
+def plugins_with(vertical: Any) -> Any:
+    """A plugin registry holding only ``vertical``, registered by an in-process plugin of the same name."""
+    from vertical_automl import hookimpl
+    from vertical_automl.plugins import InstalledPlugins
+
+    class OnePlugin:
+        @hookimpl
+        def register_verticals(self, register: Any) -> None:
+            register(vertical)
+
+    return InstalledPlugins({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[(vertical.name, OnePlugin())])
+
+
 def digits_plugins(name: str, build_model: Any) -> Any:
     """The plugins of a process that has only a throwaway multiclass vertical ``name``, on the bundled digits.
 
     Tests of the search engine write just the ``build_model(hp, info)`` that
     provokes what they test (a NaN loss, a build error, a fast trial).
     """
-    from vautoml_vision import load_digits
+    from throwaway_verticals.image import load_digits
 
-    from vertical_automl import Vertical, hookimpl
-    from vertical_automl.plugins import InstalledPlugins
+    from vertical_automl import Vertical
 
-    class DigitsPlugin:
-        @hookimpl
-        def register_verticals(self, register: Any) -> None:
-            register(
-                Vertical(
-                    name=name, description="", tasks=("multiclass",), build_model=build_model, default_data=load_digits
-                )
-            )
-
-    return InstalledPlugins({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[(name, DigitsPlugin())])
+    return plugins_with(
+        Vertical(name=name, description="", tasks=("multiclass",), build_model=build_model, default_data=load_digits)
+    )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import run_vautoml
+from helpers import run_vautoml, throwaway_plugins
 from PIL import Image
 
+import vertical_automl.cli as cli
+import vertical_automl.pipeline as pipeline
 from vertical_automl.cli import main
 
 
@@ -46,41 +48,54 @@ def make_case(root, case):
 
 
 CASES = [
-    ("missing", ["--plugin", "vision", "--data", "{root}/nowhere"], "--data path '{root}/nowhere' does not exist", 2),
-    ("empty", ["--plugin", "vision", "--data", "{data}"], "has no class sub-folders", 2),
-    ("one_class", ["--plugin", "vision", "--data", "{data}"], "has only one class ('cat')", 2),
-    ("corrupt", ["--plugin", "vision", "--data", "{data}"], "cannot read image '{data}/dog/5.png'", 2),
-    ("nan", ["--plugin", "vision", "--data", "{data}"], "contain NaN or infinite values", 2),
-    ("unreadable_format", ["--plugin", "vision", "--data", "{data}"], "the vision vertical cannot read", 2),
+    (
+        "missing",
+        ["--plugin", "tiny-image", "--data", "{root}/nowhere"],
+        "--data path '{root}/nowhere' does not exist",
+        2,
+    ),
+    ("empty", ["--plugin", "tiny-image", "--data", "{data}"], "has no class sub-folders", 2),
+    ("one_class", ["--plugin", "tiny-image", "--data", "{data}"], "has only one class ('cat')", 2),
+    ("corrupt", ["--plugin", "tiny-image", "--data", "{data}"], "cannot read image '{data}/dog/5.png'", 2),
+    ("nan", ["--plugin", "tiny-image", "--data", "{data}"], "contain NaN or infinite values", 2),
+    ("unreadable_format", ["--plugin", "tiny-image", "--data", "{data}"], "the tiny-image vertical cannot read", 2),
     (
         "unknown_plugin",
-        ["--plugin", "visoin"],
-        "unknown plugin or vertical 'visoin' (available: finance, medical, text, vision)",
+        ["--plugin", "tiny-imgae"],
+        "unknown plugin or vertical 'tiny-imgae' (available: tiny-image, tiny-table, tiny-text)",
         3,
     ),
     (
         "missing_test",
-        ["--plugin", "vision", "--test-data", "{root}/none.npz"],
+        ["--plugin", "tiny-image", "--test-data", "{root}/none.npz"],
         "--test-data path '{root}/none.npz' does not exist",
         2,
     ),
     (
         "unknown_option",
-        ["--plugin", "vision", "--data", "{data}", "-O", "imagesize=32"],
+        ["--plugin", "tiny-image", "--data", "{data}", "-O", "imagesize=32"],
         "unknown data option(s) imagesize",
         2,
     ),
     (
         "registry_in_a_file",
-        ["--plugin", "vision", "--registry", "{root}/file.txt/registry"],
+        ["--plugin", "tiny-image", "--registry", "{root}/file.txt/registry"],
         "cannot create a run folder in the registry",
         2,
     ),
 ]
 
 
+@pytest.fixture
+def only_test_verticals(monkeypatch):
+    """The in-process CLI sees only the test verticals, so the list of available ones is known."""
+    plugins = throwaway_plugins()
+    monkeypatch.setattr(cli, "get_plugins", lambda: plugins)
+    monkeypatch.setattr(pipeline, "get_plugins", lambda: plugins)
+
+
 @pytest.mark.parametrize("case, args, message, code", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_one_clear_line_and_leaves_no_run(tmp_path, case, args, message, code):
+def test_bad_input_is_one_clear_line_and_leaves_no_run(tmp_path, case, args, message, code, only_test_verticals):
     data = make_case(tmp_path, case)
     registry = tmp_path / "registry"
     fill = {"root": tmp_path, "data": data}
@@ -98,11 +113,11 @@ def test_bad_input_is_one_clear_line_and_leaves_no_run(tmp_path, case, args, mes
 
 def test_existing_registry_is_left_exactly_as_it_was(tmp_path):
     registry = tmp_path / "registry"
-    (registry / "vision" / "older-run").mkdir(parents=True)
+    (registry / "tiny-image" / "older-run").mkdir(parents=True)
     before = sorted(p.relative_to(registry) for p in registry.rglob("*"))
     make_case(tmp_path, "one_class")
     result = CliRunner().invoke(
-        main, ["search", "--plugin", "vision", "--data", str(tmp_path / "data"), "--registry", str(registry)]
+        main, ["search", "--plugin", "tiny-image", "--data", str(tmp_path / "data"), "--registry", str(registry)]
     )
     assert result.exit_code == 2
     assert sorted(p.relative_to(registry) for p in registry.rglob("*")) == before
@@ -113,7 +128,7 @@ def test_debug_shows_the_traceback(tmp_path):
         "--debug",
         "search",
         "--plugin",
-        "vision",
+        "tiny-image",
         "--data",
         str(tmp_path / "nowhere"),
         "--registry",
@@ -125,11 +140,11 @@ def test_debug_shows_the_traceback(tmp_path):
 
 def test_bad_data_option_and_seed_are_usage_errors(tmp_path):
     result = CliRunner().invoke(
-        main, ["search", "--plugin", "vision", "-O", "image_size", "--registry", str(tmp_path / "r")]
+        main, ["search", "--plugin", "tiny-image", "-O", "image_size", "--registry", str(tmp_path / "r")]
     )
     assert result.exit_code == 2 and "is not KEY=VALUE" in result.output
     result = CliRunner().invoke(
-        main, ["search", "--plugin", "vision", "--seed", "-1", "--registry", str(tmp_path / "r")]
+        main, ["search", "--plugin", "tiny-image", "--seed", "-1", "--registry", str(tmp_path / "r")]
     )
     assert result.exit_code == 2 and "--seed" in result.output
     assert not (tmp_path / "r").exists()
@@ -146,7 +161,7 @@ def test_empty_registry_variable_means_the_default_folder(monkeypatch):
     "args, message",
     [
         (
-            ["search", "--plugin", "vision", "--time-budget", "0s"],
+            ["search", "--plugin", "tiny-image", "--time-budget", "0s"],
             "Invalid value for --time-budget: '0s' is not a duration",
         ),
         (["predict", "--data", "x.csv"], "Missing option '--model'"),

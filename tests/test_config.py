@@ -120,7 +120,7 @@ batch_size = [32, 128]
     done = run_vautoml(
         "search",
         "--plugin",
-        "vision",
+        "tiny-image",
         "--config",
         str(config),
         "--max-trials",
@@ -157,7 +157,7 @@ batch_size = [32, 128]
 def test_an_objective_the_task_does_not_report_is_refused_with_the_choices(tmp_path):
     config = write(tmp_path, "[search]\nobjective = 'val_auc'\n")
     done = run_vautoml(
-        "search", "--plugin", "vision", "--config", str(config), "--registry", str(tmp_path / "registry")
+        "search", "--plugin", "tiny-image", "--config", str(config), "--registry", str(tmp_path / "registry")
     )
     assert done.returncode == 2
     assert (
@@ -171,12 +171,12 @@ def test_l1_l2_regularised_models_load_in_safe_mode(tmp_path):
     import keras
     import keras_tuner as kt
     import numpy as np
-    from vautoml_vision import load_digits
+    from throwaway_verticals.image import load_digits
 
     from vertical_automl.data.split import split_dataset
     from vertical_automl.plugins import get_plugins
 
-    vertical, _ = get_plugins().get_vertical("vision")
+    vertical, _ = get_plugins().get_vertical("tiny-image")
     dataset = split_dataset(load_digits(), "multiclass", None, 0.2, 0.2, 0)
     hp = kt.HyperParameters()
     hp.Fixed("l1", 1e-5)

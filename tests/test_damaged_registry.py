@@ -1,6 +1,6 @@
 """Damaged runs: one bad file never hides the rest of the registry, and is refused in one line wherever a run is used.
 
-Every test starts from a copy of one real tiny vision bundle: a registry with
+Every test starts from a copy of one real tiny image bundle: a registry with
 a healthy run beside a damaged copy (a cut-short or overwritten manifest or
 report, a truncated, garbage, missing or unsafe ``model.keras``), or an
 export killed half-way.  Each checks the exit code, the single ``Error: ...
@@ -32,7 +32,7 @@ from vertical_automl.registry.runs import find_run, list_runs, remove_run
 def bundle(tmp_path_factory) -> Path:
     registry = tmp_path_factory.mktemp("damaged") / "registry"
     done = run_vautoml(
-        "search", "--plugin", "vision", "--max-trials", "1", "--epochs", "1", "--quiet", "--registry", str(registry)
+        "search", "--plugin", "tiny-image", "--max-trials", "1", "--epochs", "1", "--quiet", "--registry", str(registry)
     )
     assert done.returncode == 0, done.stderr
     return only_run(registry)
@@ -42,13 +42,13 @@ def bundle(tmp_path_factory) -> Path:
 def registry(tmp_path, bundle) -> Path:
     """A registry holding a copy of the healthy bundle under its own id."""
     root = tmp_path / "registry"
-    shutil.copytree(bundle, root / "vision" / bundle.name)
+    shutil.copytree(bundle, root / "tiny-image" / bundle.name)
     return root
 
 
 def add_copy(registry: Path, bundle: Path, run_id: str) -> Path:
     """Another copy of the bundle in ``registry``, its manifest renamed to ``run_id``."""
-    run = registry / "vision" / run_id
+    run = registry / "tiny-image" / run_id
     shutil.copytree(bundle, run)
     manifest = json.loads((run / "manifest.json").read_text())
     (run / "manifest.json").write_text(json.dumps({**manifest, "run_id": run_id}, indent=2))
@@ -77,7 +77,7 @@ def assert_healthy(registry: Path, bundle: Path, *others: str) -> None:
     rows = {row["run_id"]: row for row in json.loads(done.stdout)}
     assert set(rows) == {bundle.name, *others}
     assert rows[bundle.name]["damaged"] is None and rows[bundle.name]["value"] is not None
-    assert contents(registry / "vision" / bundle.name) == contents(bundle)
+    assert contents(registry / "tiny-image" / bundle.name) == contents(bundle)
     assert not (registry / ".runs").exists()
 
 
@@ -110,7 +110,7 @@ def test_a_damaged_run_is_listed_as_damaged_refused_by_show_and_removed_by_rm(re
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     assert [row["run_id"] for row in rows] == [bundle.name, run_id]  # damaged runs last
-    assert rows[1]["damaged"].startswith(reason) and rows[1]["vertical"] == "vision" and rows[1]["path"] == str(run)
+    assert rows[1]["damaged"].startswith(reason) and rows[1]["vertical"] == "tiny-image" and rows[1]["path"] == str(run)
     assert rows[1]["value"] is None and rows[0]["damaged"] is None
 
     table = run_vautoml("registry", "list", "--registry", str(registry))
@@ -235,7 +235,7 @@ def kill_export_mid_write(registry: Path, bundle: Path) -> list[Path]:
     the ONNX check (a fraction of a second), so on a busy machine the kill can
     land after it: that attempt is undone (the run restored) and tried again.
     """
-    run = registry / "vision" / bundle.name
+    run = registry / "tiny-image" / bundle.name
     command = [
         sys.executable,
         "-m",
@@ -271,7 +271,7 @@ def kill_export_mid_write(registry: Path, bundle: Path) -> list[Path]:
 
 def test_an_export_killed_half_way_leaves_the_run_as_it_was_and_the_next_export_cleans_up(registry, bundle):
     pytest.importorskip("onnxruntime")
-    run = registry / "vision" / bundle.name
+    run = registry / "tiny-image" / bundle.name
     temporaries = kill_export_mid_write(registry, bundle)
     assert contents(run) == contents(bundle)  # nothing inside the run: no temporary, no half-written manifest
     assert all(path.parent == run.parent for path in temporaries)

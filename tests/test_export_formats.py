@@ -1,8 +1,9 @@
 """vautoml export --format onnx|weights: files that reproduce the Keras model, for a single model and an ensemble.
 
-The bundles come from real tiny searches: vision with one trial (a single
-CNN on images) and medical with two (an ensemble of two tabular models, the
-shape that the TorchScript exporter could not handle).  Every comparison is
+The bundles come from real tiny searches of the test verticals: tiny-image
+with one trial (a single network on images) and tiny-table with two (an
+ensemble of two tabular models, the shape that the TorchScript exporter could
+not handle).  Every comparison is
 made here, on real inputs, independently of the checks the export does itself.
 """
 
@@ -23,16 +24,16 @@ from vertical_automl.errors import SearchError
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     registry = tmp_path_factory.mktemp("exports") / "registry"
-    single = vertical_automl.search("vision", max_trials=1, epochs=1, registry=registry)
-    ensemble = vertical_automl.search("medical", max_trials=2, epochs=1, registry=registry)
+    single = vertical_automl.search("tiny-image", max_trials=1, epochs=1, registry=registry)
+    ensemble = vertical_automl.search("tiny-table", max_trials=2, epochs=1, registry=registry)
     return {"registry": registry, "single": single.path, "ensemble": ensemble.path}
 
 
 def real_inputs(bundle: Path) -> np.ndarray:
-    """Encoded real examples: digits for the vision run; for medical, breast-cancer rows through its preprocessing."""
+    """Encoded real examples: digits for the image run, breast-cancer rows through the table run's preprocessing."""
     from sklearn.datasets import load_breast_cancer, load_digits
 
-    if bundle.parent.name == "vision":
+    if bundle.parent.name == "tiny-image":
         return load_digits().images[:40, :, :, None].astype(np.float32)
     rows = load_breast_cancer(as_frame=True).frame.drop(columns="target").iloc[::15]
     return vertical_automl.load(bundle).encode(rows).x

@@ -35,7 +35,7 @@ def search(data, registry, *options: str):
     return run_vautoml(
         "search",
         "--plugin",
-        "finance",
+        "tiny-table",
         "--data",
         str(data),
         *options,
@@ -73,10 +73,10 @@ def card_agrees_with_predict(run, new_rows, workdir) -> np.ndarray:
     return probabilities
 
 
-# (4) -O positive_class on every built-in vertical.
+# (4) -O positive_class on every kind of data: images, texts and tables.
 
 
-def _vision_data(tmp_path):
+def _image_data(tmp_path):
     rng = np.random.default_rng(0)
     y = np.array(["cat", "dog"] * 20)
     x = (rng.integers(0, 100, (40, 8, 8)) + (y == "dog")[:, None, None] * 120).astype(np.uint8)
@@ -93,22 +93,27 @@ def _text_data(tmp_path):
     return tmp_path / "messages.tsv", "ham"
 
 
-def _finance_data(tmp_path):
+def _loans_data(tmp_path):
     write(tmp_path / "loans.csv", table_lines())
     return tmp_path / "loans.csv", "no"
 
 
-def _medical_data(tmp_path):
+def _patients_data(tmp_path):
     lines = [line.replace(",yes", ",malignant").replace(",no", ",benign") for line in table_lines()]
     write(tmp_path / "patients.csv", lines)
     return tmp_path / "patients.csv", "benign"
 
 
-VERTICAL_DATA = [("vision", _vision_data), ("text", _text_data), ("finance", _finance_data), ("medical", _medical_data)]
+VERTICAL_DATA = [
+    ("tiny-image", _image_data),
+    ("tiny-text", _text_data),
+    ("tiny-table", _loans_data),
+    ("tiny-table", _patients_data),
+]
 
 
-@pytest.mark.parametrize("plugin, make_data", VERTICAL_DATA)
-def test_positive_class_works_on_every_built_in_vertical(tmp_path, plugin, make_data):
+@pytest.mark.parametrize("plugin, make_data", VERTICAL_DATA, ids=[make.__name__[1:] for _, make in VERTICAL_DATA])
+def test_positive_class_works_on_every_kind_of_data(tmp_path, plugin, make_data):
     data, positive = make_data(tmp_path)  # the class that sorts first, so the classes really are re-ordered
     registry = tmp_path / "registry"
     option = f"positive_class={positive}"
@@ -134,7 +139,7 @@ def test_positive_class_works_on_every_built_in_vertical(tmp_path, plugin, make_
 
 @pytest.fixture(scope="module")
 def bom_run(tmp_path_factory):
-    """One tiny finance run trained on a UTF-8 file with a byte-order mark and spaces after the header's commas."""
+    """One tiny table run trained on a UTF-8 file with a byte-order mark and spaces after the header's commas."""
     work = tmp_path_factory.mktemp("bom")
     lines = table_lines()
     lines[0] = "age, ratio, region, outcome"

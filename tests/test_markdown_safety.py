@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import only_run, run_vautoml
+from helpers import only_run, plugins_with, run_vautoml
 from markdown_it import MarkdownIt
 
 from vertical_automl import PluginError, ReportSection, search
@@ -189,12 +189,13 @@ def hostile_table(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def medical_run(hostile_table, tmp_path_factory) -> Path:
-    registry = tmp_path_factory.mktemp("medical registry")
+def table_run(hostile_table, tmp_path_factory) -> Path:
+    """A CLI run of the test table vertical: a section titled with the positive class, and one of column names."""
+    registry = tmp_path_factory.mktemp("table registry")
     done = run_vautoml(
         "search",
         "--plugin",
-        "medical",
+        "tiny-table",
         "--data",
         str(hostile_table),
         "--registry",
@@ -210,9 +211,13 @@ def medical_run(hostile_table, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def finance_run(hostile_table, tmp_path_factory) -> Path:
-    registry = tmp_path_factory.mktemp("finance registry")
-    return search("finance", hostile_table, max_trials=1, epochs=1, registry=registry).path
+def scored_run(hostile_table, tmp_path_factory) -> Path:
+    """An in-process run of the test table vertical whose only section is a scoring one (a confusion matrix)."""
+    from throwaway_verticals.table import TINY_SCORED
+
+    plugins = plugins_with(TINY_SCORED)
+    registry = tmp_path_factory.mktemp("scored registry")
+    return search("tiny-scored", hostile_table, plugins=plugins, max_trials=1, epochs=1, registry=registry).path
 
 
 def check_bundle(run: Path, titles: list[str]) -> None:
@@ -231,14 +236,14 @@ def check_bundle(run: Path, titles: list[str]) -> None:
         assert user_string in shown, user_string
 
 
-def test_medical_bundle_shows_hostile_names_as_text(medical_run):
-    positive = json.loads((medical_run / "report.json").read_text())["dataset"]["classes"][1]
-    check_bundle(medical_run, [f"Clinical performance (positive class '{positive}', test split)"])
-    cells = inline_texts((medical_run / "model_card.md").read_text())
+def test_table_bundle_shows_hostile_names_as_text(table_run):
+    positive = json.loads((table_run / "report.json").read_text())["dataset"]["classes"][1]
+    check_bundle(table_run, [f"Clinical performance (positive class '{positive}', test split)"])
+    cells = inline_texts((table_run / "model_card.md").read_text())
     assert COLUMN in cells  # its own cell of the permutation importance table: the | did not split it
 
 
-def test_finance_bundle_shows_hostile_names_as_text(finance_run):
-    check_bundle(finance_run, ["Credit scoring metrics (test split)"])
-    cells = inline_texts((finance_run / "report.md").read_text())
-    assert f"predicted {CLASSES[0]}" in cells and f"predicted {CLASSES[1]}" in cells  # the credit section's matrix
+def test_scored_bundle_shows_hostile_names_as_text(scored_run):
+    check_bundle(scored_run, ["Credit scoring metrics (test split)"])
+    cells = inline_texts((scored_run / "report.md").read_text())
+    assert f"predicted {CLASSES[0]}" in cells and f"predicted {CLASSES[1]}" in cells  # the scoring section's matrix

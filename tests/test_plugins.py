@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import textwrap
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from helpers import run_vautoml
+from helpers import THROWAWAY, run_vautoml
 
 from vertical_automl import DataLoader, PluginError, Vertical, hookimpl, hookspecs
 from vertical_automl.plugins import InstalledPlugins
@@ -25,12 +26,12 @@ PLUGIN_SOURCES = {
         def register_verticals(register):
             register(Vertical(name="acme", description="Acme widgets.", tasks=("binary",), build_model=build_model))
 
+        def load(path, options, like=None):
+            return None
+
         @hookimpl
         def register_data_loaders(register):
-            register(
-                DataLoader("acme-csv", "an .acme file", lambda p: p.suffix == ".acme", lambda p, o, like=None: None),
-                vertical="acme",
-            )
+            register(DataLoader("acme-csv", "an .acme file", lambda p: p.suffix == ".acme", load), vertical="acme")
     """,
     "broken_plugin": """
         raise RuntimeError("boom: missing licence key")
@@ -161,7 +162,7 @@ def test_load_and_disable_variables_select_plugins(site):
     assert InstalledPlugins({"VAUTOML_LOAD_PLUGINS": ""}).records == {}
     assert set(InstalledPlugins({"VAUTOML_LOAD_PLUGINS": "acme-vautoml"}).records) == {"acme"}
     everything = set(InstalledPlugins({}).records)
-    assert {"acme", "broken", "typo", "copycat", "vision"} <= everything
+    assert {"acme", "broken", "typo", "copycat", "tiny-image"} <= everything
     assert "broken" not in InstalledPlugins({"VAUTOML_DISABLE_PLUGINS": "broken"}).records
 
 
@@ -174,22 +175,25 @@ def test_unknown_vertical_lists_what_is_available(site):
 
 
 def test_selection_names_that_match_no_installed_plugin_are_reported(site):
-    plugins = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": "visoin,acme", "VAUTOML_DISABLE_PLUGINS": "acme-vautom"})
+    plugins = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": "tiny-imgae,acme", "VAUTOML_DISABLE_PLUGINS": "acme-vautom"})
     rows = {row["name"]: row for row in plugins.listing()}
-    assert set(rows) == {"acme", "visoin", "acme-vautom"} and rows["acme"]["errors"] == []
-    assert rows["visoin"]["distribution"] == "not installed" and rows["visoin"]["verticals"] == []
-    assert rows["visoin"]["errors"] == [
-        "VAUTOML_LOAD_PLUGINS names 'visoin', which is not installed "
-        "(did you mean 'vision'? installed: acme, broken, copycat, finance, medical, text, typo, vision)"
+    assert set(rows) == {"acme", "tiny-imgae", "acme-vautom"} and rows["acme"]["errors"] == []
+    assert rows["tiny-imgae"]["distribution"] == "not installed" and rows["tiny-imgae"]["verticals"] == []
+    # Every installed entry point, the fake ones and the test verticals among them (and any other plugin installed).
+    installed = ", ".join(sorted(point.name for point in importlib.metadata.entry_points(group="vautoml")))
+    assert {"acme", "broken", "copycat", "typo", "tiny-image"} <= set(installed.split(", "))
+    assert rows["tiny-imgae"]["errors"] == [
+        "VAUTOML_LOAD_PLUGINS names 'tiny-imgae', which is not installed "
+        f"(did you mean 'tiny-image'? installed: {installed})"
     ]
     assert rows["acme-vautom"]["errors"][0].startswith(
         "VAUTOML_DISABLE_PLUGINS names 'acme-vautom', which is not installed (did you mean 'acme-vautoml'?"
     )
     with pytest.raises(PluginError) as raised:
-        plugins.get_vertical("vision")
+        plugins.get_vertical("tiny-image")
     message = str(raised.value)
-    unknown = rows["visoin"]["errors"][0]
-    assert message.startswith(f"unknown plugin or vertical 'vision' (available: acme); {unknown}. Fix: ")
+    unknown = rows["tiny-imgae"]["errors"][0]
+    assert message.startswith(f"unknown plugin or vertical 'tiny-image' (available: acme); {unknown}. Fix: ")
     assert "Fix: set VAUTOML_LOAD_PLUGINS to installed entry-point or distribution names" in message
 
 
@@ -202,13 +206,13 @@ def test_a_selected_in_process_plugin_is_not_reported_as_missing():
 
 
 def test_a_misspelt_load_variable_is_named_by_search_from_the_cli(tmp_path):
-    env = {"VAUTOML_LOAD_PLUGINS": "visoin"}
-    done = run_vautoml("search", "--plugin", "vision", "--registry", str(tmp_path / "r"), env=env)
+    env = {"VAUTOML_LOAD_PLUGINS": "tiny-imgae"}
+    done = run_vautoml("search", "--plugin", "tiny-image", "--registry", str(tmp_path / "r"), env=env)
     assert done.returncode == 3
-    assert "Warning: plugin visoin (not installed): VAUTOML_LOAD_PLUGINS names 'visoin'" in done.stderr
+    assert "Warning: plugin tiny-imgae (not installed): VAUTOML_LOAD_PLUGINS names 'tiny-imgae'" in done.stderr
     assert (
-        "Error: unknown plugin or vertical 'vision' (available: none loaded); VAUTOML_LOAD_PLUGINS names 'visoin'"
-        in done.stderr
+        "Error: unknown plugin or vertical 'tiny-image' (available: none loaded); "
+        "VAUTOML_LOAD_PLUGINS names 'tiny-imgae'" in done.stderr
     )
 
 
@@ -233,23 +237,24 @@ def test_extra_data_loader_for_a_vertical():
         def register_data_loaders(self, register):
             register(
                 DataLoader("tiff", "a .tiff stack", lambda p: p.suffix == ".tiff", lambda p, o, like=None: None),
-                vertical="vision",
+                vertical="tiny-image",
             )
 
-    plugins = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": "vision"}, plugins=[("more", MoreLoaders())])
-    assert [loader.name for loader in plugins.loaders_for("vision")] == ["image-folder", "npz", "hdf5", "tiff"]
+    plugins = InstalledPlugins({"VAUTOML_LOAD_PLUGINS": "tiny-image"}, plugins=[("more", MoreLoaders())])
+    assert [loader.name for loader in plugins.loaders_for("tiny-image")] == ["image-folder", "npz", "hdf5", "tiff"]
 
 
 def test_plugins_list_json_and_table_from_the_cli(site):
-    env = {"VAUTOML_LOAD_PLUGINS": "vision,acme,broken", "PYTHONPATH": str(site)}
+    env = {"VAUTOML_LOAD_PLUGINS": "tiny-image,acme,broken", "PYTHONPATH": str(site)}
     listed = run_vautoml("plugins", "list", "--json", env=env)
     assert listed.returncode == 0, listed.stderr
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
-    assert rows["vision"] == {
-        "name": "vision",
-        "distribution": "vautoml-vision",
+    assert set(rows) == {"tiny-image", "acme", "broken"}
+    assert rows["tiny-image"] == {
+        "name": "tiny-image",
+        "distribution": THROWAWAY,
         "version": "0.1.0",
-        "verticals": ["vision"],
+        "verticals": ["tiny-image"],
         "hooks": ["register_verticals"],
         "errors": [],
     }
@@ -257,13 +262,20 @@ def test_plugins_list_json_and_table_from_the_cli(site):
     assert rows["broken"]["verticals"] == [] and "boom" in rows["broken"]["errors"][0]
     table = run_vautoml("plugins", "list", env=env)
     assert table.returncode == 0
-    assert "vautoml-vision" in table.stdout and "acme-vautoml" in table.stdout and "boom" in table.stdout
+    assert THROWAWAY in table.stdout and "acme-vautoml" in table.stdout and "boom" in table.stdout
 
 
 def test_search_warns_about_broken_plugins_but_still_runs_the_others(site, tmp_path):
-    env = {"VAUTOML_LOAD_PLUGINS": "vision,broken", "PYTHONPATH": str(site)}
+    env = {"VAUTOML_LOAD_PLUGINS": "tiny-image,broken", "PYTHONPATH": str(site)}
     done = run_vautoml(
-        "search", "--plugin", "vision", "--data", str(tmp_path / "missing"), "--registry", str(tmp_path / "r"), env=env
+        "search",
+        "--plugin",
+        "tiny-image",
+        "--data",
+        str(tmp_path / "missing"),
+        "--registry",
+        str(tmp_path / "r"),
+        env=env,
     )
     assert "Warning: plugin broken (broken-vautoml 0.0.1): failed to import broken_plugin" in done.stderr
     assert "Error: --data path" in done.stderr and done.returncode == 2

@@ -20,7 +20,7 @@ def breast_cancer_rows():
 
 def test_load_predicts_raw_rows_the_same_way_as_the_cli_and_refuses_bad_input(tmp_path):
     registry = tmp_path / "registry"
-    result = vertical_automl.search("medical", max_trials=1, epochs=3, registry=registry)
+    result = vertical_automl.search("tiny-table", max_trials=1, epochs=3, registry=registry)
     predictor = vertical_automl.load(result.run_id, registry=registry)
     assert predictor.task == "binary" and predictor.class_names == ["benign", "malignant"]
     frame = breast_cancer_rows()
@@ -55,7 +55,7 @@ def test_evaluate_scores_a_labelled_file_with_the_searchs_metrics_and_sections(t
     from sklearn.metrics import roc_auc_score
 
     registry = tmp_path / "registry"
-    result = vertical_automl.search("medical", max_trials=1, epochs=3, registry=registry)
+    result = vertical_automl.search("tiny-table", max_trials=1, epochs=3, registry=registry)
     bunch = load_breast_cancer(as_frame=True)
     frame = bunch.frame.drop(columns="target").assign(diagnosis=[bunch.target_names[t] for t in bunch.target])
     frame.iloc[::3].to_csv(tmp_path / "labelled.csv", index=False)

@@ -38,18 +38,18 @@ def test_live_panel_shows_trial_count_epoch_best_score_time_left_and_finished_tr
 def test_log_progress_prints_one_line_per_trial():
     stream = io.StringIO()
     progress = LogProgress(stream)
-    progress.message("vision (multiclass): 10 train")
+    progress.message("tiny-image (multiclass): 10 train")
     progress.search_started(2, "val_loss", "min", None, [])
     progress.epoch_ended("0", 1, 3, {})
     progress.trial_ended(record("0", score=0.25))
     assert stream.getvalue().splitlines() == [
-        "vision (multiclass): 10 train",
+        "tiny-image (multiclass): 10 train",
         "trial 0 (1/2)  COMPLETED val_loss=0.2500  epochs=4  1.5s",
     ]
 
 
 def test_keras_epoch_bars_only_with_verbose(tmp_path):
-    args = ("search", "--plugin", "medical", "--max-trials", "1", "--epochs", "2")
+    args = ("search", "--plugin", "tiny-table", "--max-trials", "1", "--epochs", "2")
     verbose = run_vautoml(*args, "--verbose", "--registry", str(tmp_path / "a"))
     quiet = run_vautoml(*args, "--quiet", "--registry", str(tmp_path / "b"))
     assert verbose.returncode == 0 and quiet.returncode == 0, verbose.stderr + quiet.stderr

@@ -9,7 +9,7 @@ import sys
 
 from helpers import run_vautoml
 
-SEARCH = ["search", "--plugin", "medical", "--max-trials", "2", "--epochs", "2", "--quiet"]
+SEARCH = ["search", "--plugin", "tiny-table", "--max-trials", "2", "--epochs", "2", "--quiet"]
 
 
 def test_two_concurrent_searches_both_land_and_the_registry_commands_browse_them(tmp_path):
@@ -28,20 +28,20 @@ def test_two_concurrent_searches_both_land_and_the_registry_commands_browse_them
     for process in processes:
         _, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, stderr
-    (registry / "medical" / "stray-folder").mkdir()  # not a run: no manifest
+    (registry / "tiny-table" / "stray-folder").mkdir()  # not a run: no manifest
     (registry / ".runs" / "in-progress" / "bundle").mkdir(parents=True)
     (registry / ".runs" / "in-progress" / "bundle" / "manifest.json").write_text("{}")
 
     listed = json.loads(run_vautoml("registry", "list", "--json", "--registry", str(registry)).stdout)
     assert len(listed) == 2 and len({row["run_id"] for row in listed}) == 2
     for row in listed:
-        manifest = json.loads((registry / "medical" / row["run_id"] / "manifest.json").read_text())
-        assert all((registry / "medical" / row["run_id"] / name).is_file() for name in manifest["files"])
+        manifest = json.loads((registry / "tiny-table" / row["run_id"] / "manifest.json").read_text())
+        assert all((registry / "tiny-table" / row["run_id"] / name).is_file() for name in manifest["files"])
         assert row["metric"] == "ROC-AUC" and 0.5 < row["value"] <= 1 and row["trials"] == "2/2"
     first, second = (row["run_id"] for row in listed)
     assert listed[0]["created"] <= listed[1]["created"]
 
-    table = run_vautoml("registry", "list", "--vertical", "medical", "--registry", str(registry))
+    table = run_vautoml("registry", "list", "--vertical", "tiny-table", "--registry", str(registry))
     assert (
         first in table.stdout
         and second in table.stdout
@@ -58,14 +58,14 @@ def test_two_concurrent_searches_both_land_and_the_registry_commands_browse_them
     for args, message in (
         (["show", "stray-folder"], "no finished run 'stray-folder'"),
         (["show", "in-progress"], "continue it with 'vautoml search --resume in-progress'"),
-        (["rm", "../medical", "--yes"], "is not a valid run name"),
+        (["rm", "../tiny-table", "--yes"], "is not a valid run name"),
         (["compare", first], "compare needs at least two runs"),
     ):
         done = run_vautoml("registry", *args, "--registry", str(registry))
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
 
     removed = run_vautoml("registry", "rm", first, "--yes", "--registry", str(registry))
-    assert removed.returncode == 0 and not (registry / "medical" / first).exists()
+    assert removed.returncode == 0 and not (registry / "tiny-table" / first).exists()
     assert [
         row["run_id"]
         for row in json.loads(run_vautoml("registry", "list", "--json", "--registry", str(registry)).stdout)
@@ -73,12 +73,12 @@ def test_two_concurrent_searches_both_land_and_the_registry_commands_browse_them
 
 
 def test_a_bundle_from_a_newer_format_is_refused_and_an_older_one_is_read(tmp_path):
-    run = tmp_path / "registry" / "vision" / "r"
+    run = tmp_path / "registry" / "tiny-image" / "r"
     run.mkdir(parents=True)
     (run / "report.json").write_text(json.dumps({"task": "multiclass", "test_metrics": {"accuracy": 0.9}}))
     for version, ok in ((0, True), (1, True), (99, False)):
         (run / "manifest.json").write_text(
-            json.dumps({"format_version": version, "run_id": "r", "vertical": "vision", "data": {"source": "x"}})
+            json.dumps({"format_version": version, "run_id": "r", "vertical": "tiny-image", "data": {"source": "x"}})
         )
         done = run_vautoml("registry", "show", "r", "--registry", str(tmp_path / "registry"))
         if ok:

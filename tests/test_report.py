@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import plugins_with
 
 from vertical_automl import search
 from vertical_automl.report import markdown
@@ -21,7 +22,12 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory):
-    """A real finance search on a table whose column and class names are HTML, Markdown and mathtext."""
+    """A real search on a table whose column and class names are HTML, Markdown and mathtext.
+
+    The test table vertical's scoring section puts the class names in a table of its own too.
+    """
+    from throwaway_verticals.table import TINY_SCORED
+
     folder = tmp_path_factory.mktemp("hostile")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(240, 3))
@@ -29,7 +35,13 @@ def hostile_run(tmp_path_factory):
     table = pd.DataFrame({HOSTILE_COLUMN: x[:, 0], "a|b": x[:, 1], "$x$ & _y_": x[:, 2], "outcome": y})
     table.to_csv(folder / "odd names.csv", index=False)
     return search(
-        "finance", folder / "odd names.csv", max_trials=2, epochs=3, registry=folder / "registry", run_name="odd"
+        "tiny-scored",
+        folder / "odd names.csv",
+        plugins=plugins_with(TINY_SCORED),
+        max_trials=2,
+        epochs=3,
+        registry=folder / "registry",
+        run_name="odd",
     )
 
 
@@ -81,7 +93,7 @@ def test_report_renders_in_headless_chromium(hostile_run):
     assert seen["images_in_html"] == len(seen["images"]) == 4
     assert seen["scripts"] == 0 and seen["broken_links"] == []
     assert HOSTILE_CLASS in seen["text"] and HOSTILE_COLUMN in seen["text"]  # shown as text, not run as markup
-    assert seen["title"] == "vautoml report: finance run odd"
+    assert seen["title"] == "vautoml report: tiny-scored run odd"
 
 
 def render(path) -> dict:
@@ -126,7 +138,9 @@ def render(path) -> dict:
                 images: Array.from(document.images).filter(i => i.complete).map(i => [i.naturalWidth, i.naturalHeight]),
                 images_in_html: document.images.length,
                 scripts: document.scripts.length,
-                broken_links: Array.from(document.querySelectorAll('a[href^="#"]')).map(a => a.getAttribute('href')).filter(h => !document.getElementById(h.slice(1))),
+                broken_links: Array.from(document.querySelectorAll('a[href^="#"]'))
+                    .map(a => a.getAttribute('href'))
+                    .filter(h => !document.getElementById(h.slice(1))),
                 text: document.body.innerText,
                 title: document.title,
             })""")

@@ -15,7 +15,7 @@ from helpers import only_run, run_vautoml
 
 from vertical_automl import interrupts
 
-SEARCH = ["search", "--plugin", "medical", "--max-trials", "6", "--epochs", "15", "--quiet"]
+SEARCH = ["search", "--plugin", "tiny-table", "--max-trials", "6", "--epochs", "15", "--quiet"]
 
 
 def start_search(registry: Path, *extra: str) -> subprocess.Popen:
@@ -61,7 +61,7 @@ def test_sigkill_mid_trial_then_resume_runs_no_finished_trial_twice(tmp_path):
     before = finished_trials(run)
     logs_before = {name: (run / "logs" / f"trial_{name}.csv").read_text() for name in before}
     assert sorted(before) == ["0", "1"]
-    assert not list(registry.glob("medical/*"))  # nothing published by the killed process
+    assert not list(registry.glob("tiny-table/*"))  # nothing published by the killed process
 
     resumed = run_vautoml("search", "--resume", "night-run", "--registry", str(registry))
     assert resumed.returncode == 0, resumed.stderr
@@ -70,7 +70,7 @@ def test_sigkill_mid_trial_then_resume_runs_no_finished_trial_twice(tmp_path):
     assert ran_again == ["2", "3", "4", "5"]  # the killed trial 2 restarts; 0 and 1 do not run again
 
     bundle = only_run(registry)  # one complete run, and no run folder left behind
-    assert bundle == registry / "medical" / "night-run"
+    assert bundle == registry / "tiny-table" / "night-run"
     trials = json.loads((bundle / "trials.json").read_text())
     assert [t["trial_id"] for t in trials] == ["0", "1", "2", "3", "4", "5"]
     for trial in trials[:2]:  # the finished trials are kept as they were
@@ -117,9 +117,9 @@ def test_resume_errors_name_the_problem_and_create_nothing(tmp_path):
     for args, message in (
         (["--resume", "nope"], "no interrupted run 'nope'"),
         (["--resume", "../escape"], "is not a valid run name"),
-        (["--plugin", "medical", "--run-name", "a/b"], "is not a valid run name"),
-        (["--plugin", "medical", "--run-name", ".."], "is not a valid run name"),
-        (["--resume", "x", "--plugin", "medical"], "leave out --plugin"),
+        (["--plugin", "tiny-table", "--run-name", "a/b"], "is not a valid run name"),
+        (["--plugin", "tiny-table", "--run-name", ".."], "is not a valid run name"),
+        (["--resume", "x", "--plugin", "tiny-table"], "leave out --plugin"),
     ):
         done = run_vautoml("search", *args, "--registry", str(registry))
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)

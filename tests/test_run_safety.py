@@ -22,7 +22,7 @@ from helpers import digits_plugins, only_run, run_vautoml
 import vertical_automl.cli as cli
 import vertical_automl.pipeline as pipeline
 
-SEARCH = ["search", "--plugin", "vision", "--max-trials", "3", "--epochs", "3", "--quiet"]
+SEARCH = ["search", "--plugin", "tiny-image", "--max-trials", "3", "--epochs", "3", "--quiet"]
 
 
 def start(registry: Path, *extra: str) -> subprocess.Popen:
@@ -85,14 +85,15 @@ def test_two_searches_started_together_with_one_run_name_publish_once(tmp_path):
 def test_a_file_where_the_vertical_folder_belongs_fails_before_training(tmp_path):
     registry = tmp_path / "registry"
     registry.mkdir()
-    (registry / "vision").write_text("not a folder")
+    (registry / "tiny-image").write_text("not a folder")
     done = run_vautoml(*SEARCH, "--registry", str(registry))
     assert done.returncode == 2
     line = one_error_line(done.stderr)
-    assert f"'{registry / 'vision'}' is not a writable folder" in line
+    assert f"'{registry / 'tiny-image'}' is not a writable folder" in line
     assert "trial" not in done.stderr  # refused before the search started
     assert (
-        sorted(p.name for p in registry.iterdir()) == ["vision"] and (registry / "vision").read_text() == "not a folder"
+        sorted(p.name for p in registry.iterdir()) == ["tiny-image"]
+        and (registry / "tiny-image").read_text() == "not a folder"
     )
 
 
@@ -151,7 +152,7 @@ def test_a_full_disk_keeps_the_run_and_resume_finishes_it(small_disk, when):
     assert "run 'tight' is kept" in line and "vautoml search --resume tight" in line
     run = registry / ".runs" / "tight"
     assert (run / "run.json").exists() and not (run / "bundle").exists()
-    assert not [p for p in registry.glob("vision/*")]  # nothing half-published
+    assert not [p for p in registry.glob("tiny-image/*")]  # nothing half-published
     filler.unlink()
     resumed = run_vautoml("search", "--resume", "tight", "--registry", str(registry))
     assert resumed.returncode == 0, resumed.stderr
@@ -253,7 +254,7 @@ def test_values_float32_cannot_carry_are_refused_before_training(tmp_path):
     np.savez(tmp_path / "huge.npz", x=x, y=np.arange(60) % 2)
     rows = ["a,b,target", *(f"{i % 7},{i % 5},{i % 2}" for i in range(60)), "1e39,2,1"]
     (tmp_path / "huge.csv").write_text("\n".join(rows) + "\n")
-    for plugin, data in (("vision", "huge.npz"), ("medical", "huge.csv")):
+    for plugin, data in (("tiny-image", "huge.npz"), ("tiny-table", "huge.csv")):
         done = run_vautoml(
             "search", "--plugin", plugin, "--data", str(tmp_path / data), "--registry", str(tmp_path / "registry")
         )
@@ -263,7 +264,13 @@ def test_values_float32_cannot_carry_are_refused_before_training(tmp_path):
     # A regression target of 1e30 fits float32, but its squared errors do not: every trial would diverge.
     (tmp_path / "price.csv").write_text("a,target\n" + "".join(f"{i % 7},{(i + 1) * 1e28}\n" for i in range(60)))
     done = run_vautoml(
-        "search", "--plugin", "finance", "--data", str(tmp_path / "price.csv"), "--registry", str(tmp_path / "registry")
+        "search",
+        "--plugin",
+        "tiny-table",
+        "--data",
+        str(tmp_path / "price.csv"),
+        "--registry",
+        str(tmp_path / "registry"),
     )
     assert done.returncode == 2 and "the target of the training data" in one_error_line(done.stderr)
     assert "reaches 6e+29, more than float32 training handles" in done.stderr
@@ -283,7 +290,7 @@ def killed_run(tmp_path_factory):
 
 DAMAGE = [
     ("run.json", "[1, 2]", "run.json holds a JSON list, not an object"),
-    ("run.json", '{"plugin": "vision"}', "run.json lacks cost_fn, cost_fp, data"),
+    ("run.json", '{"plugin": "tiny-image"}', "run.json lacks cost_fn, cost_fp, data"),
     ("trials_state.json", "{bad", "trials_state.json is not valid JSON"),
     ("tuner/search/oracle.json", "{bad", "tuner/search/oracle.json is not valid JSON"),
     ("tuner/search/trial_0/trial.json", "", "tuner/search/trial_0/trial.json is not valid JSON"),
@@ -321,7 +328,7 @@ def small_model(hp, info):
 
 def sections_plugins(report_sections):
     """A throwaway digits vertical whose report sections are ``report_sections``."""
-    from vautoml_vision import load_digits
+    from throwaway_verticals.image import load_digits
 
     from vertical_automl import Vertical, hookimpl
     from vertical_automl.plugins import InstalledPlugins

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 
 import h5py
 import numpy as np
 import pytest
-from helpers import digits_plugins, only_run, run_standalone, run_vautoml, shared_dataset, vautoml_predictions
-from PIL import Image
+from helpers import THROWAWAY, digits_plugins, only_run, run_standalone, run_vautoml, vautoml_predictions
 from sklearn.datasets import load_digits
-from vautoml_vision import load_digits as vision_digits
+from throwaway_verticals.image import load_digits as image_digits
 
 from vertical_automl import SearchError, VautomlError
 from vertical_automl.data.split import split_dataset
@@ -27,8 +25,8 @@ PREDICT_NPZ = """
     probabilities = model.predict(data["x"].astype("float32"), verbose=0)
     labels = [prep["class_names"][i] for i in probabilities.argmax(axis=1)]
     truth = [str(v) for v in data["y"]]
-    print(json.dumps({{"accuracy": float(np.mean([a == b for a, b in zip(labels, truth)])), "n": len(truth), "backend": keras.config.backend(),
-                      "labels": labels, "p": probabilities.tolist()}}))
+    print(json.dumps({{"accuracy": float(np.mean([a == b for a, b in zip(labels, truth)])), "n": len(truth),
+                      "backend": keras.config.backend(), "labels": labels, "p": probabilities.tolist()}}))
 """
 
 
@@ -38,11 +36,11 @@ def read_json(path):
 
 def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
     registry = tmp_path / "registry"
-    done = run_vautoml("search", "--plugin", "vision", *TINY, "--registry", str(registry))
+    done = run_vautoml("search", "--plugin", "tiny-image", *TINY, "--registry", str(registry))
     assert done.returncode == 0, done.stderr
     run = only_run(registry)
     assert (
-        run.parent.name == "vision"
+        run.parent.name == "tiny-image"
         and f"exported to {run}" in done.stdout
         and f"report: {run / 'report.html'}" in done.stdout
     )
@@ -89,9 +87,9 @@ def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
         and report["best_hyperparameters"]
         == next(t for t in trials if t["trial_id"] == report["search"]["best_trial"])["hyperparameters"]
     )
-    assert manifest["vertical"] == "vision" and manifest["plugin"] == {
-        "name": "vision",
-        "distribution": "vautoml-vision",
+    assert manifest["vertical"] == "tiny-image" and manifest["plugin"] == {
+        "name": "tiny-image",
+        "distribution": THROWAWAY,
         "version": "0.1.0",
     }
     assert manifest["libraries"]["torch"].startswith("2.") and manifest["libraries"]["keras"].startswith("3.")
@@ -100,7 +98,7 @@ def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
     assert np.array(metrics["confusion_matrix"]["matrix"]).sum() == metrics["examples"] == 360
 
     # Recreate the held-out split (same seed) and score the bundle where vautoml cannot be imported.
-    test = split_dataset(vision_digits(), "multiclass", seed=1).test
+    test = split_dataset(image_digits(), "multiclass", seed=1).test
     assert report["dataset"]["splits"]["test"]["class_counts"] == test.class_counts()
     np.savez(tmp_path / "test.npz", x=test.x, y=np.array(test.class_names)[test.y])
     standalone = run_standalone(
@@ -137,7 +135,7 @@ def test_npz_with_separate_test_data_and_bayesian_tuner(tmp_path):
     done = run_vautoml(
         "search",
         "--plugin",
-        "vision",
+        "tiny-image",
         "--data",
         str(tmp_path / "train.npz"),
         "--test-data",
@@ -171,7 +169,7 @@ def test_hdf5_with_hyperband_respects_max_trials(tmp_path):
     done = run_vautoml(
         "search",
         "--plugin",
-        "vision",
+        "tiny-image",
         "--data",
         str(tmp_path / "digits.h5"),
         "--tuner",
@@ -187,40 +185,6 @@ def test_hdf5_with_hyperband_respects_max_trials(tmp_path):
     run = only_run(registry)
     assert len(read_json(run / "trials.json")) == 3
     assert read_json(run / "report.json")["search"]["tuner"] == "hyperband"
-
-
-def test_real_mnist_png_folder_learns_well_above_chance(tmp_path):
-    source = shared_dataset("mnist-test")
-    with gzip.open(source / "t10k-images-idx3-ubyte.gz") as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
-    with gzip.open(source / "t10k-labels-idx1-ubyte.gz") as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8)
-    folder = tmp_path / "mnist"
-    for i in range(1200):
-        target = folder / f"digit_{labels[i]}" / f"{i:05d}.png"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(images[i]).save(target)
-    registry = tmp_path / "registry"
-    done = run_vautoml(
-        "search",
-        "--plugin",
-        "vision",
-        "--data",
-        str(folder),
-        "--max-trials",
-        "2",
-        "--epochs",
-        "4",
-        "--registry",
-        str(registry),
-    )
-    assert done.returncode == 0, done.stderr
-    run = only_run(registry)
-    report = read_json(run / "report.json")
-    spec = read_json(run / "preprocessing.json")["input"]
-    assert spec["shape"] == [28, 28, 1] and spec["value_range"] == [0.0, 255.0] and spec["resize"]["height"] == 28
-    assert report["test_metrics"]["examples"] == 240
-    assert report["test_metrics"]["accuracy"] > 0.6, report["test_metrics"]  # chance is 0.1
 
 
 def doomed_model(hp, info):
@@ -244,8 +208,8 @@ def tree(root):
 def test_search_where_every_trial_fails_raises_and_leaves_no_run_only_the_trials_errors(tmp_path):
     plugins = digits_plugins("doomed", doomed_model)
     registry = tmp_path / "registry"
-    (registry / "vision" / "20260101-000000-abcdef").mkdir(parents=True)
-    (registry / "vision" / "20260101-000000-abcdef" / "report.json").write_text("{}")
+    (registry / "tiny-image" / "20260101-000000-abcdef").mkdir(parents=True)
+    (registry / "tiny-image" / "20260101-000000-abcdef" / "report.json").write_text("{}")
     before = tree(registry)
     with pytest.raises(
         SearchError, match=r"all 3 trial\(s\) failed; first error: FailedTrialError: non-finite loss \(nan\)"
@@ -280,7 +244,7 @@ def test_model_builder_that_raises_is_a_clear_search_error(tmp_path):
 
 
 def test_time_budget_stops_starting_trials(tmp_path):
-    result = search("vision", max_trials=5, epochs=2, time_budget=0.01, registry=tmp_path / "registry")
+    result = search("tiny-image", max_trials=5, epochs=2, time_budget=0.01, registry=tmp_path / "registry")
     info = result.report["search"]
     assert info["trials"]["total"] == 1 and info["stopped_early"].startswith("time budget of 0.01s: no time left")
     assert info["settings"]["time_budget"] == info["time_budget_seconds"] == 0.01

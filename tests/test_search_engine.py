@@ -46,16 +46,16 @@ def test_failed_trial_limit_ends_the_search_and_still_exports_the_best_completed
 
 
 def test_the_same_seed_proposes_the_same_trials(tmp_path):
-    runs = [search("vision", max_trials=3, epochs=1, seed=7, registry=tmp_path / f"r{i}").path for i in range(2)]
+    runs = [search("tiny-image", max_trials=3, epochs=1, seed=7, registry=tmp_path / f"r{i}").path for i in range(2)]
     proposals = [[t["hyperparameters"] for t in json.loads((run / "trials.json").read_text())] for run in runs]
     assert proposals[0] == proposals[1] and len(proposals[0]) == 3
     assert proposals[0][0] != proposals[0][1]  # and they are not all the same point
-    other = search("vision", max_trials=3, epochs=1, seed=8, registry=tmp_path / "r3").path
+    other = search("tiny-image", max_trials=3, epochs=1, seed=8, registry=tmp_path / "r3").path
     assert [t["hyperparameters"] for t in json.loads((other / "trials.json").read_text())] != proposals[0]
 
 
 def test_no_refit_exports_the_best_trials_own_weights(tmp_path):
-    result = search("vision", max_trials=2, epochs=2, refit=False, registry=tmp_path / "registry")
+    result = search("tiny-image", max_trials=2, epochs=2, refit=False, registry=tmp_path / "registry")
     model = result.report["model"]
     assert model["refit"] is False and "own weights" in model["training"] and "no refit" in model["training"]
     assert (result.path / "model.keras").exists() and result.report["test_metrics"]["accuracy"] > 0.3

@@ -94,7 +94,7 @@ def test_idf_and_ngram_columns_match_scikit_learns_tfidf():
     assert statistics["vocabulary_size"] == encoder.token_count + 2
 
     rows = encoder.transform(texts)[:, encoder.sequence_length :]
-    for text, row, present in zip(texts, rows, counts):
+    for _text, row, present in zip(texts, rows, counts):
         ours = {encoder.vocabulary[i - 2] for i in row if i}
         if len(ours) < encoder.ngram_length:  # not cut: the bag holds every known n-gram of the text
             assert ours - extra == {names[j] for j in present.indices}

@@ -2,10 +2,10 @@
 
 ``dense_stack`` is the searched stack of dense layers any vertical can end
 with; ``tabular_model`` is the whole model for encoded tables, which the
-finance and medical verticals (and any tabular third-party vertical) build
-on: robust scaling, piecewise-linear numeric embeddings and a TabM ensemble
-or an MLP, with :data:`TABULAR_RECIPES` as the first trials.  Every layer is
-a stock Keras layer, so exported models load in safe mode.
+tabular verticals (built-in or third-party) build on: robust scaling,
+piecewise-linear numeric embeddings and a TabM ensemble or an MLP, with
+:data:`TABULAR_RECIPES` as the first trials.  Every layer is a stock Keras
+layer, so exported models load in safe mode.
 """
 
 from __future__ import annotations

@@ -138,7 +138,10 @@ def plugins_list(as_json: bool) -> None:
         )
     Console(width=max(120, Console().width)).print(table)
     if not listing:
-        click.echo("No plugins installed. Install one, e.g. pip install -e plugins/vision", err=True)
+        click.echo(
+            "No plugins installed. Install a vertical plugin: a package with an entry point in the 'vautoml' group",
+            err=True,
+        )
 
 
 def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -198,7 +201,7 @@ def _summary(report: dict[str, Any]) -> str:
 def _process_started() -> float:
     """This process's start as a ``time.monotonic()`` value, so a time budget also covers interpreter start-up.
 
-    Read from Linux's /proc; elsewhere, now.
+    Read from /proc on Linux; elsewhere it is now.
     """
     try:
         fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
@@ -243,9 +246,7 @@ _REQUEST_FLAGS = (
 
 
 @main.command()
-@click.option(
-    "--plugin", "plugin", help="Vertical to search, e.g. vision, text, finance, medical (see 'vautoml plugins list')."
-)
+@click.option("--plugin", "plugin", help="Vertical to search: one of the installed ones (see 'vautoml plugins list').")
 @click.option(
     "--data",
     type=click.Path(path_type=Path),
@@ -331,8 +332,8 @@ _REQUEST_FLAGS = (
 @click.option(
     "--cost-fp",
     type=float,
-    help="Binary tasks: cost of a false positive; "
-    "with --cost-fn the threshold minimises validation cost (default: Youden's J).",
+    help="Binary tasks: cost of a false positive; with --cost-fn the threshold minimises validation cost "
+    "(default: Youden's J).",
 )
 @click.option("--cost-fn", type=float, help="Binary tasks: cost of a false negative.")
 @click.option(
@@ -418,7 +419,7 @@ def search(
         if plugin is None:
             raise UsageError(
                 "missing option --plugin",
-                "name a vertical, e.g. --plugin vision (see 'vautoml plugins list'), "
+                "name a vertical with --plugin NAME (see 'vautoml plugins list'), "
                 "or continue an interrupted run with --resume RUN_ID",
             )
         result = run_search(
@@ -506,7 +507,7 @@ def registry_list(vertical: str | None, as_json: bool, root: Path | None) -> Non
     if not rows:
         click.echo(
             f"No finished runs in {_root(root)}{' for ' + vertical if vertical else ''}. "
-            "Start one with: vautoml search --plugin vision",
+            "Start one with: vautoml search --plugin NAME (see 'vautoml plugins list')",
             err=True,
         )
         return
@@ -608,8 +609,8 @@ def registry_show(run: str, as_json: bool, root: Path | None) -> None:
         (
             "files",
             ", ".join(f for f in manifest.get("files", []) if not f.startswith(("logs/", "plots/")))
-            + f", {sum(f.startswith('plots/') for f in manifest.get('files', []))} plots "
-            f"and {sum(f.startswith('logs/') for f in manifest.get('files', []))} trial logs",
+            + f", {sum(f.startswith('plots/') for f in manifest.get('files', []))} plots"
+            f" and {sum(f.startswith('logs/') for f in manifest.get('files', []))} trial logs",
         ),
     ]
     for field, text in rows:

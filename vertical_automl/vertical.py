@@ -40,7 +40,7 @@ class Vertical:
     for binary, ``val_accuracy`` for multiclass, ``val_mae`` for regression).
     ``data_example`` is the command shown when there is no built-in dataset.
     ``report_sections(evaluation)`` adds the vertical's own report sections
-    (e.g. KS and Gini for credit) computed on the test split.
+    (e.g. the metrics its field reads) computed on the test split.
     ``ensemble_size`` > 1 lets the export average up to that many trials
     (one model file), chosen and weighted by greedy ensemble selection on
     their validation predictions (:mod:`vertical_automl.ensemble`): on small,

@@ -294,7 +294,8 @@ def read_targets(
     if task == "regression" and not allow_regression:
         raise DataError(
             "this vertical does not do regression",
-            "use a classification target, or the finance vertical for a numeric target",
+            "use a classification target, or a vertical that handles regression (see 'vautoml plugins list') "
+            "for a numeric target",
         )
     if task == "regression" and not numeric:
         bad = np.isnan(numbers)
@@ -310,7 +311,7 @@ def read_targets(
             f"the target column '{column}' of {source} holds {len(np.unique(numbers))} distinct numbers, "
             "a continuous target, but this vertical only classifies",
             "choose a class column with --target-column, pass -O task=classification if the numbers are class codes, "
-            "or use the finance vertical for regression",
+            "or use a vertical that handles regression (see 'vautoml plugins list')",
         )
     if task == "regression" or (task == "auto" and continuous):
         infinite = ~np.isfinite(numbers)

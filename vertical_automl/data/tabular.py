@@ -1,4 +1,4 @@
-"""The table loader finance, medical and any tabular vertical share.
+"""The table loader every tabular vertical shares.
 
 ``load_table`` reads a CSV/TSV/Parquet file, picks the target column, types
 the feature columns and returns raw string cells plus an unfitted
@@ -115,7 +115,7 @@ def labeled_table(
 
 
 def table_loader(allow_regression: bool) -> DataLoader:
-    """The CSV/TSV/Parquet loader for a tabular vertical (finance and medical use it as it is)."""
+    """The CSV/TSV/Parquet loader for a tabular vertical, ready to go into its ``loaders`` as it is."""
 
     def load(path: Path, options: Mapping[str, str], like: LabeledData | None = None) -> LabeledData:
         return load_table(path, options, like, allow_regression)

@@ -4,8 +4,8 @@ The core scores the exported model on the held-out test split and hands an
 :class:`Evaluation` to the vertical, which returns :class:`ReportSection`
 objects: their ``data`` goes into ``report.json`` under ``sections`` and their
 ``blocks`` into the model card and the report, so a vertical adds what its
-industry reads (KS and Gini for credit; sensitivity, confidence intervals and
-calibration for medicine) without touching the core.
+field reads (its own metrics, confidence intervals, calibration tables)
+without touching the core.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Finance end to end on the German credit data: search, credit report, and the bundle used from raw CSV rows without vautoml."""
+"""Finance end to end on the German credit data.
+
+Search, credit report, and the bundle used from raw CSV rows without vautoml.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +49,8 @@ def test_german_credit_binary_with_costs_exports_a_bundle_that_scores_raw_rows(t
     report = json.loads((run / "report.json").read_text())
     prep = json.loads((run / "preprocessing.json").read_text())
     assert report["task"] == "binary" and report["search"]["objective"] == "val_auc"
-    # The tabular recipes run first; the export is chosen among the trials by ensemble selection, never below the best trial.
+    # The tabular recipes run first; the export is chosen among the trials by ensemble selection,
+    # never below the best trial.
     trials = json.loads((run / "trials.json").read_text())
     assert [(t["hyperparameters"]["architecture"], t["hyperparameters"]["numeric_embedding"]) for t in trials] == [
         ("tabm", "piecewise_linear"),
@@ -118,7 +122,7 @@ def test_without_data_the_error_shows_an_example_command(tmp_path):
     done = run_vautoml("search", "--plugin", "finance", "--registry", str(tmp_path / "registry"))
     assert done.returncode == 2
     assert (
-        "has no built-in dataset. Fix: pass your data with --data, e.g. vautoml search --plugin finance --data german.csv"
-        in done.stderr
+        "has no built-in dataset. Fix: pass your data with --data, "
+        "e.g. vautoml search --plugin finance --data german.csv" in done.stderr
     )
     assert not (tmp_path / "registry" / "finance").exists()

@@ -1,4 +1,7 @@
-"""Medical end to end: Pima diabetes with zero-as-missing, clinical report sections, and the offline breast-cancer default."""
+"""Medical end to end.
+
+Pima diabetes with zero-as-missing, clinical report sections, and the offline breast-cancer default.
+"""
 
 from __future__ import annotations
 
