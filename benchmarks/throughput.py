@@ -14,7 +14,8 @@ encoded data, at the same batch size, two ways in this one process:
   shuffled batches of pre-made tensors.
 
 It prints samples per second for both and their ratio (aim: >= 0.9).
-Nothing is asserted.  Run:  python benchmarks/throughput.py [--steps 300] [--batch-size 64] [--threads N] [--only MNIST ...]
+Nothing is asserted.  Run:
+    python benchmarks/throughput.py [--steps 300] [--batch-size 64] [--threads N] [--only MNIST ...]
 """
 
 from __future__ import annotations
@@ -211,7 +212,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.steps} steps x {args.epochs} epochs at batch {args.batch_size}"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"{args.steps} steps x {args.epochs} epochs at batch {args.batch_size}"
     )
     print(f"{'workload':<34} {'vautoml samples/s':>18} {'plain torch samples/s':>22} {'ratio':>6}")
     for plugin, data, options, label in WORKLOADS:

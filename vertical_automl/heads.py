@@ -82,7 +82,7 @@ def member_output(x: keras.KerasTensor, info: DatasetInfo, name: str = "output")
 
 
 def has_members(model: keras.Model) -> bool:
-    """Whether ``model`` outputs one column per ensemble member (:func:`member_output`), told by its last layer's name."""
+    """Whether ``model`` outputs one column per ensemble member (:func:`member_output`), by its last layer's name."""
     return bool(model.layers) and model.layers[-1].name.endswith(MEMBERS_SUFFIX)
 
 

@@ -24,7 +24,10 @@ _requested = threading.Event()
 
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
-    """Defer Ctrl-C to the next :func:`check` inside this block (main thread only; elsewhere there is no SIGINT to handle)."""
+    """Defer Ctrl-C to the next :func:`check` inside this block.
+
+    Main thread only: elsewhere there is no SIGINT to handle.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -222,7 +222,10 @@ def resume(
     verbose: bool = False,
     started: float | None = None,
 ) -> SearchResult:
-    """Continue the interrupted run ``run_id`` with the request it was started with; finished trials are not run again."""
+    """Continue the interrupted run ``run_id`` with the request it was started with.
+
+    Finished trials are not run again.
+    """
     started = time.monotonic() if started is None else started
     root = Path(registry) if registry is not None else default_root()
     check_run_id(run_id, "--resume")
@@ -296,7 +299,8 @@ def _run(
     settings = settings.for_rows(len(dataset.train))
     classes = f"{dataset.info.num_classes} classes" if task != "regression" else f"regression on '{training.target}'"
     progress.message(
-        f"{vertical.name} ({task}): {len(dataset.train)} train / {len(dataset.validation)} validation / {len(dataset.test)} test examples, "
+        f"{vertical.name} ({task}): {len(dataset.train)} train / {len(dataset.validation)} validation / "
+        f"{len(dataset.test)} test examples, "
         f"{classes}, input {dataset.info.input_shape} from {training.source}"
     )
 
@@ -324,16 +328,19 @@ def _run(
             refitting = (
                 "refitting on train+validation"
                 if len(outcome.members) == 1
-                else f"refitting {len(outcome.members)} trials chosen by ensemble selection on train+validation and averaging them"
+                else f"refitting {len(outcome.members)} trials chosen by ensemble selection on train+validation "
+                "and averaging them"
             )
         else:
             refitting = (
                 "exporting its own weights (--no-refit)"
                 if len(outcome.members) == 1
-                else f"averaging {len(outcome.members)} trials chosen by ensemble selection, with their own weights (--no-refit)"
+                else f"averaging {len(outcome.members)} trials chosen by ensemble selection, "
+                "with their own weights (--no-refit)"
             )
         progress.message(
-            f"best: trial {outcome.best.trial_id}, {objective}={outcome.best.score:.4f} at epoch {outcome.best.best_epoch}; {refitting}"
+            f"best: trial {outcome.best.trial_id}, {objective}={outcome.best.score:.4f} "
+            f"at epoch {outcome.best.best_epoch}; {refitting}"
         )
         if settings.refit:
             model, refit_histories = refit_members(vertical, dataset, outcome, settings, deadline=clock.end())
@@ -341,13 +348,15 @@ def _run(
             model, refit_histories = combine(outcome.trial_models, outcome, vertical, task), []
         phases["refit"] = clock.used() - sum(phases.values())
         interrupts.check()
-        # The budget covers everything up to here; scoring the test split, the report sections and writing the bundle are the export.
+        # The budget covers everything up to here; scoring the test split, the report sections and writing the
+        # bundle are the export.
         seconds_used, exporting = clock.used(), time.monotonic()
         decision = None
         if task == "binary":
             decision = choose_threshold(dataset.validation.y, outcome.validation_scores[:, 1], cost_fp, cost_fn)
             if settings.refit and _refit_epochs(refit_histories) != outcome.planned_epochs:
-                # A refit cut short by the budget is calibrated unlike the trials: keep the share called positive instead.
+                # A refit cut short by the budget is calibrated unlike the trials: keep the share called positive
+                # instead.
                 decision = transfer_threshold(
                     decision, outcome.validation_scores[:, 1], predict_scores(model, dataset.validation.x, task)[:, 1]
                 )
@@ -418,7 +427,8 @@ def _with_positive_class(
     """Re-order two classes so ``positive`` is index 1, the class a binary model scores."""
     if training.is_regression or len(training.class_names) != 2:
         raise UsageError(
-            f"positive_class is for two-class data, but {training.source} has {len(training.class_names) or 'no'} classes",
+            f"positive_class is for two-class data, but {training.source} has "
+            f"{len(training.class_names) or 'no'} classes",
             "leave out -O positive_class",
         )
     if positive not in training.class_names:
@@ -549,12 +559,16 @@ def _training_text(outcome: SearchOutcome, fitted: int, refit: bool, refit_epoch
             f"trial {trials}'s own {what} (trained on the train split, best epoch kept by validation score; no refit)"
         )
     if len(outcome.members) == 1:
-        return f"refit from scratch on train+validation ({fitted} examples) for {outcome.best.best_epoch} epoch(s), the best trial's best epoch"
+        return (
+            f"refit from scratch on train+validation ({fitted} examples) for {outcome.best.best_epoch} epoch(s), "
+            "the best trial's best epoch"
+        )
     trials = ", ".join(
         f"{record.trial_id} ({weight:.0%})" for (record, _), weight in zip(outcome.members, outcome.weights)
     )
     return (
-        f"the weighted average of {len(outcome.members)} trials ({trials}), chosen by greedy ensemble selection on validation predictions, "
+        f"the weighted average of {len(outcome.members)} trials ({trials}), "
+        "chosen by greedy ensemble selection on validation predictions, "
         f"each refit from scratch on train+validation ({fitted} examples) for its own best epoch count"
     )
 
@@ -660,7 +674,8 @@ def _documents(
                 "search_seconds": round(outcome.seconds, 2),
                 "time_budget_seconds": settings.time_budget,
                 "time_used_seconds": round(timing["seconds_used"], 2),
-                "time_used_covers": "start-up, loading, search and refit, across every session of the run; the export (test scoring, report sections, writing the bundle) comes after",
+                "time_used_covers": "start-up, loading, search and refit, across every session of the run; "
+                "the export (test scoring, report sections, writing the bundle) comes after",
                 "phase_seconds": timing["phases"],
                 "resumed": timing["resumed"],
             },

@@ -306,7 +306,7 @@ def _encode_text(raw: Any, spec: dict[str, Any]) -> Inputs:
             lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
             names, texts = (
                 zip(*[(f"line {i}", line) for i, line in enumerate(lines, 1) if line.strip()])
-                if any(l.strip() for l in lines)
+                if any(line.strip() for line in lines)
                 else ((), ())
             )
         else:

@@ -103,7 +103,10 @@ def saved_request(root: Path, run_id: str) -> dict[str, Any] | None:
 
 
 def read_run_file(path: Path) -> dict[str, Any] | None:
-    """A JSON object the run folder keeps (the request, the trials' bookkeeping), ``None`` if absent; damaged ones refused."""
+    """A JSON object the run folder keeps (the request, the trials' bookkeeping), ``None`` if absent.
+
+    A damaged one is refused as a :class:`DamagedRunFolder`.
+    """
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -132,7 +135,8 @@ def check_runs_folder(root: Path, run_id: str) -> None:
     for folder in (root / RUNS, run_folder(root, run_id)):
         if folder.exists() and not folder.is_dir():
             raise UsageError(
-                f"'{folder}' is a file, where vautoml keeps {'its run folders' if folder.name == RUNS else 'the folder of run ' + repr(run_id)}",
+                f"'{folder}' is a file, where vautoml keeps "
+                f"{'its run folders' if folder.name == RUNS else 'the folder of run ' + repr(run_id)}",
                 f"move or remove the file '{folder}'",
             )
 
@@ -190,7 +194,7 @@ def open_run(root: Path, run_id: str, request: dict[str, Any]) -> Iterator[Path]
 
 
 def _has_completed_trials(work: Path) -> bool:
-    """Whether the run's bookkeeping lists a completed trial (unreadable bookkeeping counts as yes: keep rather than lose)."""
+    """Whether the run's bookkeeping lists a completed trial; unreadable bookkeeping counts as yes (keep, not lose)."""
     try:
         state = read_run_file(work / STATE_FILE) or {}
     except DamagedRunFolder:
@@ -232,7 +236,10 @@ def check_space(folder: Path, needed: int, what: str) -> None:
 
 
 def room_to_save(model: Any) -> int:
-    """Free bytes to insist on before saving a Keras ``model``: twice its weights (HDF5 overhead, a second copy) and 1 MiB."""
+    """Free bytes to insist on before saving a Keras ``model``.
+
+    Twice its weights (HDF5 overhead, a second copy) and 1 MiB.
+    """
     import numpy as np
 
     return 2 * sum(math.prod(v.shape) * np.dtype(str(v.dtype)).itemsize for v in model.weights) + 2**20
@@ -250,7 +257,8 @@ def disk(path: Path) -> str:
 def disk_full_error(root: Path, run_id: str) -> StorageError:
     """The one line a full disk gets in a search: which disk, that the run is kept and how to continue."""
     return StorageError(
-        f"the disk holding the registry {disk(root)} is full; run '{run_id}' is kept in {run_folder(root, run_id)} with its finished trials",
+        f"the disk holding the registry {disk(root)} is full; "
+        f"run '{run_id}' is kept in {run_folder(root, run_id)} with its finished trials",
         f"free space on that disk, then continue with 'vautoml search --resume {run_id}'",
     )
 

@@ -77,7 +77,7 @@ class SpaceConfig:
         return cls(**{key: tuple(value) for key, value in values.items()})
 
 
-_ACTIVE: ContextVar[SpaceConfig] = ContextVar("vautoml_space", default=SpaceConfig())
+_ACTIVE: ContextVar[SpaceConfig] = ContextVar("vautoml_space", default=SpaceConfig())  # noqa: B039  (frozen: a shared default is safe)
 
 
 @contextmanager

@@ -105,7 +105,8 @@ class Vertical:
                 isinstance(objective, tuple) and len(objective) == 2 and objective[1] in ("max", "min")
             ):
                 found.append(
-                    f"vertical {self.name!r} has objective {objective!r} for task {task!r}; expected a task from {', '.join(TASKS)} and (metric, 'max' or 'min')"
+                    f"vertical {self.name!r} has objective {objective!r} for task {task!r}; "
+                    f"expected a task from {', '.join(TASKS)} and (metric, 'max' or 'min')"
                 )
         if not isinstance(self.ensemble_size, int) or not 1 <= self.ensemble_size <= 20:
             found.append(
@@ -113,7 +114,8 @@ class Vertical:
             )
         if not isinstance(self.recipes, tuple) or not all(isinstance(r, dict) for r in self.recipes):
             found.append(
-                f"vertical {self.name!r} has recipes {self.recipes!r}; expected a tuple of dicts of hyperparameter values"
+                f"vertical {self.name!r} has recipes {self.recipes!r}; "
+                "expected a tuple of dicts of hyperparameter values"
             )
         if self.report_sections is not None and not callable(self.report_sections):
             found.append(f"vertical {self.name!r} has report_sections that is not callable")
