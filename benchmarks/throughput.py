@@ -61,7 +61,8 @@ def dataset_for(plugin: str, data: Path | None, options: dict[str, str]):
         with tempfile.TemporaryDirectory() as work:
             return dataset_for(plugin, mnist_npz(data, Path(work)), options)
     from vertical_automl.data.split import split_dataset
-    from vertical_automl.pipeline import _task_for, load_training_data
+    from vertical_automl.loading import load_training_data
+    from vertical_automl.pipeline import _task_for
     from vertical_automl.plugins import get_plugins
 
     plugins = get_plugins()

@@ -16,16 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from . import interrupts
 from .config import SearchConfig, load_config
 from .data.arrays import align_to_classes
 from .data.dataset import Dataset, LabeledData
 from .data.split import split_dataset, task_of
 from .errors import DataError, SearchError, UsageError
-from .evaluate import binary_metrics, choose_threshold, classification_metrics, regression_metrics, transfer_threshold
+from .evaluate import choose_threshold, transfer_threshold
 from .heads import OBJECTIVES
+from .loading import load_source, load_training_data
 from .plugins import PluginRecord, PluginRegistry, get_plugins
 from .progress import SearchProgress
 from .registry import (
@@ -47,6 +46,7 @@ from .registry import (
 )
 from .report.sections import Evaluation, ReportSection
 from .run_lock import locked_run
+from .scoring import predict_scores, score_test_split
 from .settings import TUNERS, SearchSettings
 from .vertical import Vertical
 
@@ -62,48 +62,6 @@ class SearchResult:
     path: Path
     report: dict[str, Any]
     export_seconds: float = 0.0
-
-
-def load_source(
-    plugins: PluginRegistry,
-    vertical: Vertical,
-    source: Path,
-    options: Mapping[str, str],
-    like: LabeledData | None = None,
-) -> LabeledData:
-    """Read ``source`` with the first of the vertical's loaders that accepts it."""
-    flag = "--test-data" if like is not None else "--data"
-    if not source.exists():
-        default = (
-            f", or leave out {flag} to use the built-in {vertical.default_data_description or 'dataset'}"
-            if like is None and vertical.default_data
-            else ""
-        )
-        raise DataError(f"{flag} path '{source}' does not exist", f"check the path{default}")
-    loaders = plugins.loaders_for(vertical.name)
-    for loader in loaders:
-        if loader.can_load(source):
-            return loader.load(source, options, like)
-    accepted = "; ".join(loader.description for loader in loaders) or "none"
-    raise DataError(f"the {vertical.name} vertical cannot read '{source}'", f"give one of: {accepted}")
-
-
-def load_training_data(
-    plugins: PluginRegistry, vertical: Vertical, data: Path | None, options: Mapping[str, str]
-) -> LabeledData:
-    if data is not None:
-        return load_source(plugins, vertical, data, options)
-    if vertical.default_data is None:
-        example = vertical.data_example or f"vautoml search --plugin {vertical.name} --data ./my_data"
-        raise DataError(
-            f"the {vertical.name} vertical has no built-in dataset", f"pass your data with --data, e.g. {example}"
-        )
-    if options:
-        raise DataError(
-            f"data option(s) {', '.join(sorted(options))} need --data",
-            "leave them out for the built-in dataset, or pass --data",
-        )
-    return vertical.default_data()
 
 
 def search(
@@ -305,7 +263,7 @@ def _run(
     )
 
     from . import export
-    from .tuning import AllTrialsFailed, RunClock, combine, predict_scores, run_search
+    from .tuning import AllTrialsFailed, RunClock, combine, run_search
     from .tuning import refit as refit_members
 
     objective = settings.objective_for(vertical, task)[0]
@@ -404,21 +362,6 @@ def _run(
         export.write_bundle(bundle, model, documents, vertical, evaluation, sections, dataset.test.x[:32], logs)
         path = publish(bundle, root, vertical.name, run_id)
     return SearchResult(run_id, path, documents["report.json"], time.monotonic() - exporting)
-
-
-def score_test_split(
-    task: str, y_true: np.ndarray, scores: np.ndarray, class_names: tuple[str, ...], threshold: float | None
-) -> dict[str, Any]:
-    """The core's test-split metrics for ``task``; binary labels are decided at ``threshold``."""
-    if task == "regression":
-        return regression_metrics(y_true, scores)
-    if task == "binary":
-        predicted = (scores[:, 1] >= threshold).astype(np.int64)
-        return {
-            **classification_metrics(y_true, predicted, scores, class_names),
-            "binary": binary_metrics(y_true, scores[:, 1], threshold),
-        }
-    return classification_metrics(y_true, scores.argmax(axis=1), scores, class_names)
 
 
 def _with_positive_class(

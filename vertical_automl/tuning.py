@@ -34,6 +34,7 @@ from .data.dataset import Dataset, LabeledData
 from .errors import SearchError
 from .progress import SearchProgress
 from .registry import STATE_FILE, check_space, damaged_run_folder, disk_full, read_run_file, room_to_save
+from .scoring import predict_scores, scores_from_output
 from .settings import SearchSettings
 from .vertical import Vertical
 
@@ -921,25 +922,3 @@ def combine(models: list[keras.Model], outcome: SearchOutcome, vertical: Vertica
         ]
         outputs = keras.layers.Add(name="ensemble_weighted_average")(scaled)
     return keras.Model(inputs, outputs, name=f"vautoml_{vertical.name}_ensemble")
-
-
-def scores_from_output(out: np.ndarray, task: str, members: bool = False) -> np.ndarray:
-    """A model's raw output as class probabilities (N, classes), or predictions (N,) for regression.
-
-    With ``members`` the columns of a binary or regression output are
-    ensemble members' predictions (:func:`heads.member_output`) and their
-    mean is the prediction.  A binary probability p becomes the two columns
-    (1 - p, p); a binary model with two softmax columns keeps them.
-    """
-    out = np.asarray(out, dtype=np.float64)
-    if task == "regression":
-        return out.reshape(len(out), -1).mean(axis=1)
-    if task == "binary" and (members or out.shape[1] == 1):
-        positive = out.mean(axis=1)
-        return np.column_stack([1.0 - positive, positive])
-    return out
-
-
-def predict_scores(model: keras.Model, x: np.ndarray, task: str, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities shaped (N, classes), or predictions shaped (N,) for regression."""
-    return scores_from_output(model.predict(x, batch_size=batch_size, verbose=0), task, heads.has_members(model))
