@@ -95,8 +95,9 @@ def keras_samples_per_second(hp, model, vertical, dataset, x, y, batch_size: int
     import keras
 
     from vertical_automl.progress import SearchProgress
+    from vertical_automl.search_engine.callbacks import EpochReport, NonFiniteLoss
+    from vertical_automl.search_engine.hypermodel import VerticalHyperModel
     from vertical_automl.settings import SearchSettings
-    from vertical_automl.tuning import EpochReport, NonFiniteLoss, VerticalHyperModel
 
     hypermodel = VerticalHyperModel(vertical, dataset, SearchSettings(batch_size=batch_size))
     objective = "loss"

@@ -63,7 +63,7 @@ def member_output(x: keras.KerasTensor, info: DatasetInfo, name: str = "output")
     Binary and regression models output one column per member, shape
     (batch, members): the search trains each column on its own loss against
     the target (see :func:`targets`), which keeps the members diverse, and
-    scores and exports their mean (:func:`vertical_automl.tuning.single_output`).
+    scores and exports their mean (:func:`vertical_automl.search_engine.ensembling.single_output`).
     Multiclass members' probabilities are averaged inside the model.
     """
     import keras

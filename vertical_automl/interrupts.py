@@ -6,7 +6,7 @@ Inside a finalizer or a garbage-collection callback it is printed as
 nothing had been pressed.  So, while a run works in its run folder, the first
 Ctrl-C only records the request: the search raises ``KeyboardInterrupt``
 itself at the next training or validation batch end (``StopOnInterrupt`` in
-:mod:`.tuning`) or between steps (:func:`check`), which also keeps the
+:mod:`.search_engine.callbacks`) or between steps (:func:`check`), which also keeps the
 tuner's state files from being cut mid-write.  A second Ctrl-C interrupts at
 once, as Python normally does.
 """

@@ -29,7 +29,6 @@ from .plugins import PluginRecord, PluginRegistry, get_plugins
 from .progress import SearchProgress
 from .registry import (
     FORMAT_VERSION,
-    STATE_FILE,
     check_run_id,
     check_space,
     check_writable,
@@ -40,18 +39,18 @@ from .registry import (
     open_run,
     publish,
     published_run,
-    read_run_file,
     room_to_save,
     saved_request,
 )
 from .report.sections import Evaluation, ReportSection
 from .run_lock import locked_run
 from .scoring import predict_scores, score_test_split
+from .search_engine import budget
 from .settings import TUNERS, SearchSettings
 from .vertical import Vertical
 
-if TYPE_CHECKING:  # pragma: no cover - tuning.py imports Keras
-    from .tuning import SearchOutcome
+if TYPE_CHECKING:  # pragma: no cover - the search engine's outcome, a type name only here
+    from .search_engine.records import SearchOutcome
 
 
 @dataclass(frozen=True)
@@ -263,16 +262,21 @@ def _run(
     )
 
     from . import export
-    from .tuning import AllTrialsFailed, RunClock, combine, run_search
-    from .tuning import refit as refit_members
+    from .search_engine.ensembling import combine
+    from .search_engine.loop import AllTrialsFailed, run_search
+    from .search_engine.refit import refit as refit_members
 
     objective = settings.objective_for(vertical, task)[0]
-    with interrupts.deferred(), open_run(root, run_id, {**request, "fingerprint": fingerprint}) as work:
-        state = read_run_file(work / STATE_FILE) or {}
-        spent_before = float(state.get("seconds_used", 0.0))
+    with (
+        interrupts.deferred(),
+        open_run(
+            root, run_id, {**request, "fingerprint": fingerprint}, has_finished_work=budget.has_finished_work
+        ) as work,
+    ):
+        spent_before = budget.seconds_used(work)
         if saved is not None:
             progress.message(f"resuming run {run_id} ({spent_before:.0f}s used before); finished trials are kept")
-        clock = RunClock(started, spent_before, settings.time_budget)
+        clock = budget.RunClock(started, spent_before, settings.time_budget)
         phases = {"start_and_data": clock.used()}
         try:
             outcome = run_search(vertical, dataset, settings, work, clock, progress, verbose)

@@ -13,10 +13,10 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
-if TYPE_CHECKING:  # pragma: no cover - tuning imports Keras
-    from rich.console import Console
+from .search_engine.records import TrialRecord
 
-    from .tuning import TrialRecord
+if TYPE_CHECKING:  # pragma: no cover - rich loads only when a live display starts
+    from rich.console import Console
 
 FINISHED_ROWS = 12  # the live table shows the most recent finished trials
 

@@ -23,7 +23,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,6 @@ FORMAT_VERSION = 1  # of the export bundle; readers refuse newer ones and read o
 RUNS = ".runs"
 FAILED = ".failed"
 REQUEST_FILE = "run.json"
-STATE_FILE = "trials_state.json"  # the trials' bookkeeping, written by the tuner after every trial
 # What a resume reads from run.json.
 REQUEST_KEYS = {
     "plugin",
@@ -147,15 +146,20 @@ def interrupted_runs(root: Path) -> list[str]:
 
 
 @contextmanager
-def open_run(root: Path, run_id: str, request: dict[str, Any]) -> Iterator[Path]:
+def open_run(
+    root: Path, run_id: str, request: dict[str, Any], *, has_finished_work: Callable[[Path], bool]
+) -> Iterator[Path]:
     """Yield the run's folder, creating it with ``run.json`` unless it is being resumed.
 
     Afterwards the folder is removed (the bundle has been published, or the
     search failed before any trial completed), except after an interruption,
     which keeps it for ``--resume`` and is re-raised as :class:`RunInterrupted`,
-    and a failure of a run with finished work in it: a resumed run, or one with
-    a completed trial (a plugin's report section failing after a long search
-    must not throw the search away). That error gets a note on how to continue.
+    and a failure of a run with finished work in it: a resumed run, or one for
+    which ``has_finished_work(folder)`` says yes (a plugin's report section
+    failing after a long search must not throw the search away). That error
+    gets a note on how to continue.  The search's own bookkeeping answers
+    ``has_finished_work`` (:func:`vertical_automl.search_engine.budget.has_finished_work`);
+    the registry only keeps or removes folders, and imports no search code.
     """
     work = run_folder(root, run_id)
     resumed = work.exists()
@@ -182,7 +186,7 @@ def open_run(root: Path, run_id: str, request: dict[str, Any]) -> Iterator[Path]
             raise disk_full_error(root, run_id) from error
         if isinstance(error, DamagedRunFolder):
             raise
-        if resumed or _has_completed_trials(work):
+        if resumed or has_finished_work(work):
             shutil.rmtree(work / "bundle", ignore_errors=True)
             error.add_note(
                 f"Run '{run_id}' is kept with its finished trials: continue it with 'vautoml search --resume {run_id}'"
@@ -191,15 +195,6 @@ def open_run(root: Path, run_id: str, request: dict[str, Any]) -> Iterator[Path]
         _remove(work, created)
         raise
     _remove(work, created)
-
-
-def _has_completed_trials(work: Path) -> bool:
-    """Whether the run's bookkeeping lists a completed trial; unreadable bookkeeping counts as yes (keep, not lose)."""
-    try:
-        state = read_run_file(work / STATE_FILE) or {}
-    except DamagedRunFolder:
-        return True
-    return bool(state.get("completed", state.get("trials")))
 
 
 def disk_full(error: BaseException) -> bool:
