@@ -77,7 +77,8 @@ class SpaceConfig:
         return cls(**{key: tuple(value) for key, value in values.items()})
 
 
-_ACTIVE: ContextVar[SpaceConfig] = ContextVar("vautoml_space", default=SpaceConfig())  # noqa: B039  (frozen: a shared default is safe)
+# SpaceConfig is frozen, so one default instance shared by every context is safe.
+_ACTIVE: ContextVar[SpaceConfig] = ContextVar("vautoml_space", default=SpaceConfig())  # noqa: B039
 
 
 @contextmanager
