@@ -62,7 +62,8 @@ def dataset_for(plugin: str, data: Path | None, options: dict[str, str]):
         with tempfile.TemporaryDirectory() as work:
             return dataset_for(plugin, mnist_npz(data, Path(work)), options)
     from vertical_automl.data.split import split_dataset
-    from vertical_automl.pipeline import _task_for, load_training_data
+    from vertical_automl.loading import load_training_data
+    from vertical_automl.pipeline import _task_for
     from vertical_automl.plugins import get_plugins
 
     plugins = get_plugins()
@@ -95,8 +96,9 @@ def keras_samples_per_second(hp, model, vertical, dataset, x, y, batch_size: int
     import keras
 
     from vertical_automl.progress import SearchProgress
+    from vertical_automl.search_engine.callbacks import EpochReport, NonFiniteLoss
+    from vertical_automl.search_engine.hypermodel import VerticalHyperModel
     from vertical_automl.settings import SearchSettings
-    from vertical_automl.tuning import EpochReport, NonFiniteLoss, VerticalHyperModel
 
     hypermodel = VerticalHyperModel(vertical, dataset, SearchSettings(batch_size=batch_size))
     objective = "loss"

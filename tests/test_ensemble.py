@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from vertical_automl import ensemble
 from vertical_automl.evaluate import choose_threshold, transfer_threshold
+from vertical_automl.search_engine import ensemble_selection as ensemble
 
 
 def binary(p: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from helpers import run_vautoml
 from rich.console import Console
 
 from vertical_automl.progress import LiveProgress, LogProgress
-from vertical_automl.tuning import TrialRecord
+from vertical_automl.search_engine.records import TrialRecord
 
 
 def record(trial_id, status="COMPLETED", score=None, error=None):

@@ -59,6 +59,7 @@ def test_keras_already_running_another_backend_is_a_clear_error(monkeypatch):
 def test_the_search_function_survives_a_search(tmp_path):
     """Importing the KerasTuner glue must not replace ``vertical_automl.search`` (a module named search once did)."""
     import vertical_automl
-    from vertical_automl import pipeline, tuning  # noqa: F401  (what a search imports)
+    from vertical_automl import pipeline  # noqa: F401  (what a search imports)
+    from vertical_automl.search_engine import loop, refit  # noqa: F401
 
     assert callable(vertical_automl.search) and vertical_automl.search.__module__ == "vertical_automl"

@@ -11,7 +11,8 @@ from helpers import run_standalone
 from vertical_automl import blocks, heads
 from vertical_automl.data.dataset import DatasetInfo
 from vertical_automl.data.table_encoder import QUANTILE_LEVELS, table_statistics
-from vertical_automl.tuning import predict_scores, single_output
+from vertical_automl.scoring import predict_scores
+from vertical_automl.search_engine.ensembling import single_output
 
 
 def skewed_table(rows: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray, DatasetInfo]:

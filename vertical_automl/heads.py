@@ -63,7 +63,7 @@ def member_output(x: keras.KerasTensor, info: DatasetInfo, name: str = "output")
     Binary and regression models output one column per member, shape
     (batch, members): the search trains each column on its own loss against
     the target (see :func:`targets`), which keeps the members diverse, and
-    scores and exports their mean (:func:`vertical_automl.tuning.single_output`).
+    scores and exports their mean (:func:`vertical_automl.search_engine.ensembling.single_output`).
     Multiclass members' probabilities are averaged inside the model.
     """
     import keras
@@ -82,9 +82,7 @@ def member_output(x: keras.KerasTensor, info: DatasetInfo, name: str = "output")
 
 
 def has_members(model: keras.Model) -> bool:
-    """Whether ``model`` outputs one column per ensemble member (:func:`member_output`), told by its last layer's
-    name.
-    """
+    """Whether ``model`` outputs one column per ensemble member (:func:`member_output`), by its last layer's name."""
     return bool(model.layers) and model.layers[-1].name.endswith(MEMBERS_SUFFIX)
 
 

@@ -6,7 +6,7 @@ Inside a finalizer or a garbage-collection callback it is printed as
 nothing had been pressed.  So, while a run works in its run folder, the first
 Ctrl-C only records the request: the search raises ``KeyboardInterrupt``
 itself at the next training or validation batch end (``StopOnInterrupt`` in
-:mod:`.tuning`) or between steps (:func:`check`), which also keeps the
+:mod:`.search_engine.callbacks`) or between steps (:func:`check`), which also keeps the
 tuner's state files from being cut mid-write.  A second Ctrl-C interrupts at
 once, as Python normally does.
 """
@@ -24,8 +24,9 @@ _requested = threading.Event()
 
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
-    """Defer Ctrl-C to the next :func:`check` inside this block (main thread only; elsewhere there is no SIGINT to
-    handle).
+    """Defer Ctrl-C to the next :func:`check` inside this block.
+
+    Main thread only: elsewhere there is no SIGINT to handle.
     """
     if threading.current_thread() is not threading.main_thread():
         yield

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from . import interrupts
 from .bundle.files import MANIFEST_FILE, MODEL_CARD_FILE, MODEL_FILE, PREPROCESSING_FILE, REPORT_FILE, TRIALS_FILE
 from .config import SearchConfig, load_config
@@ -25,8 +23,9 @@ from .data.arrays import align_to_classes
 from .data.dataset import Dataset, LabeledData
 from .data.split import split_dataset, task_of
 from .errors import DataError, SearchError, UsageError
-from .evaluate import binary_metrics, choose_threshold, classification_metrics, regression_metrics, transfer_threshold
+from .evaluate import choose_threshold, transfer_threshold
 from .heads import OBJECTIVES
+from .loading import load_source, load_training_data
 from .plugins import InstalledPlugins, PluginRecord, get_plugins
 from .progress import SearchProgress
 from .registry.disk import check_space, room_to_save
@@ -40,13 +39,15 @@ from .registry.layout import (
     published_run,
 )
 from .registry.lock import locked_run
-from .registry.run_folder import STATE_FILE, keep_failed_trials, open_run, publish, read_run_file, saved_request
+from .registry.run_folder import keep_failed_trials, open_run, publish, saved_request
 from .report.sections import Evaluation, ReportSection
+from .scoring import predict_scores, score_test_split
+from .search_engine import budget
 from .settings import TUNERS, SearchSettings
 from .vertical import Vertical
 
-if TYPE_CHECKING:  # pragma: no cover - tuning.py imports Keras
-    from .tuning import SearchOutcome
+if TYPE_CHECKING:  # pragma: no cover - the search engine's outcome, a type name only here
+    from .search_engine.records import SearchOutcome
 
 
 @dataclass(frozen=True)
@@ -57,48 +58,6 @@ class SearchResult:
     path: Path
     report: dict[str, Any]
     export_seconds: float = 0.0
-
-
-def load_source(
-    plugins: InstalledPlugins,
-    vertical: Vertical,
-    source: Path,
-    options: Mapping[str, str],
-    like: LabeledData | None = None,
-) -> LabeledData:
-    """Read ``source`` with the first of the vertical's loaders that accepts it."""
-    flag = "--test-data" if like is not None else "--data"
-    if not source.exists():
-        default = (
-            f", or leave out {flag} to use the built-in {vertical.default_data_description or 'dataset'}"
-            if like is None and vertical.default_data
-            else ""
-        )
-        raise DataError(f"{flag} path '{source}' does not exist", f"check the path{default}")
-    loaders = plugins.loaders_for(vertical.name)
-    for loader in loaders:
-        if loader.can_load(source):
-            return loader.load(source, options, like)
-    accepted = "; ".join(loader.description for loader in loaders) or "none"
-    raise DataError(f"the {vertical.name} vertical cannot read '{source}'", f"give one of: {accepted}")
-
-
-def load_training_data(
-    plugins: InstalledPlugins, vertical: Vertical, data: Path | None, options: Mapping[str, str]
-) -> LabeledData:
-    if data is not None:
-        return load_source(plugins, vertical, data, options)
-    if vertical.default_data is None:
-        example = vertical.data_example or f"vautoml search --plugin {vertical.name} --data ./my_data"
-        raise DataError(
-            f"the {vertical.name} vertical has no built-in dataset", f"pass your data with --data, e.g. {example}"
-        )
-    if options:
-        raise DataError(
-            f"data option(s) {', '.join(sorted(options))} need --data",
-            "leave them out for the built-in dataset, or pass --data",
-        )
-    return vertical.default_data()
 
 
 def search(
@@ -217,7 +176,10 @@ def resume(
     verbose: bool = False,
     started: float | None = None,
 ) -> SearchResult:
-    """Continue the interrupted run ``run_id`` with the request it was started with; finished trials are not run again."""
+    """Continue the interrupted run ``run_id`` with the request it was started with.
+
+    Finished trials are not run again.
+    """
     started = time.monotonic() if started is None else started
     root = Path(registry) if registry is not None else default_root()
     check_run_id(run_id, "--resume")
@@ -291,21 +253,27 @@ def _run(
     settings = settings.for_rows(len(dataset.train))
     classes = f"{dataset.info.num_classes} classes" if task != "regression" else f"regression on '{training.target}'"
     progress.message(
-        f"{vertical.name} ({task}): {len(dataset.train)} train / {len(dataset.validation)} validation / {len(dataset.test)} test examples, "
+        f"{vertical.name} ({task}): {len(dataset.train)} train / {len(dataset.validation)} validation / "
+        f"{len(dataset.test)} test examples, "
         f"{classes}, input {dataset.info.input_shape} from {training.source}"
     )
 
     from .bundle.writer import write_bundle
-    from .tuning import AllTrialsFailed, RunClock, combine, predict_scores, run_search
-    from .tuning import refit as refit_members
+    from .search_engine.ensembling import combine
+    from .search_engine.loop import AllTrialsFailed, run_search
+    from .search_engine.refit import refit as refit_members
 
     objective = settings.objective_for(vertical, task)[0]
-    with interrupts.deferred(), open_run(root, run_id, {**request, "fingerprint": fingerprint}) as work:
-        state = read_run_file(work / STATE_FILE) or {}
-        spent_before = float(state.get("seconds_used", 0.0))
+    with (
+        interrupts.deferred(),
+        open_run(
+            root, run_id, {**request, "fingerprint": fingerprint}, has_finished_work=budget.has_finished_work
+        ) as work,
+    ):
+        spent_before = budget.seconds_used(work)
         if saved is not None:
             progress.message(f"resuming run {run_id} ({spent_before:.0f}s used before); finished trials are kept")
-        clock = RunClock(started, spent_before, settings.time_budget)
+        clock = budget.RunClock(started, spent_before, settings.time_budget)
         phases = {"start_and_data": clock.used()}
         try:
             outcome = run_search(vertical, dataset, settings, work, clock, progress, verbose)
@@ -319,16 +287,19 @@ def _run(
             refitting = (
                 "refitting on train+validation"
                 if len(outcome.members) == 1
-                else f"refitting {len(outcome.members)} trials chosen by ensemble selection on train+validation and averaging them"
+                else f"refitting {len(outcome.members)} trials chosen by ensemble selection on train+validation "
+                "and averaging them"
             )
         else:
             refitting = (
                 "exporting its own weights (--no-refit)"
                 if len(outcome.members) == 1
-                else f"averaging {len(outcome.members)} trials chosen by ensemble selection, with their own weights (--no-refit)"
+                else f"averaging {len(outcome.members)} trials chosen by ensemble selection, "
+                "with their own weights (--no-refit)"
             )
         progress.message(
-            f"best: trial {outcome.best.trial_id}, {objective}={outcome.best.score:.4f} at epoch {outcome.best.best_epoch}; {refitting}"
+            f"best: trial {outcome.best.trial_id}, {objective}={outcome.best.score:.4f} "
+            f"at epoch {outcome.best.best_epoch}; {refitting}"
         )
         if settings.refit:
             model, refit_histories = refit_members(vertical, dataset, outcome, settings, deadline=clock.end())
@@ -336,13 +307,15 @@ def _run(
             model, refit_histories = combine(outcome.trial_models, outcome, vertical, task), []
         phases["refit"] = clock.used() - sum(phases.values())
         interrupts.check()
-        # The budget covers everything up to here; scoring the test split, the report sections and writing the bundle are the export.
+        # The budget covers everything up to here; scoring the test split, the report sections and writing the
+        # bundle are the export.
         seconds_used, exporting = clock.used(), time.monotonic()
         decision = None
         if task == "binary":
             decision = choose_threshold(dataset.validation.y, outcome.validation_scores[:, 1], cost_fp, cost_fn)
             if settings.refit and _refit_epochs(refit_histories) != outcome.planned_epochs:
-                # A refit cut short by the budget is calibrated unlike the trials: keep the share called positive instead.
+                # A refit cut short by the budget is calibrated unlike the trials: keep the share called positive
+                # instead.
                 decision = transfer_threshold(
                     decision, outcome.validation_scores[:, 1], predict_scores(model, dataset.validation.x, task)[:, 1]
                 )
@@ -392,28 +365,14 @@ def _run(
     return SearchResult(run_id, path, documents[REPORT_FILE], time.monotonic() - exporting)
 
 
-def score_test_split(
-    task: str, y_true: np.ndarray, scores: np.ndarray, class_names: tuple[str, ...], threshold: float | None
-) -> dict[str, Any]:
-    """The core's test-split metrics for ``task``; binary labels are decided at ``threshold``."""
-    if task == "regression":
-        return regression_metrics(y_true, scores)
-    if task == "binary":
-        predicted = (scores[:, 1] >= threshold).astype(np.int64)
-        return {
-            **classification_metrics(y_true, predicted, scores, class_names),
-            "binary": binary_metrics(y_true, scores[:, 1], threshold),
-        }
-    return classification_metrics(y_true, scores.argmax(axis=1), scores, class_names)
-
-
 def _with_positive_class(
     training: LabeledData, held_out: LabeledData | None, positive: str
 ) -> tuple[LabeledData, LabeledData | None]:
     """Re-order two classes so ``positive`` is index 1, the class a binary model scores."""
     if training.is_regression or len(training.class_names) != 2:
         raise UsageError(
-            f"positive_class is for two-class data, but {training.source} has {len(training.class_names) or 'no'} classes",
+            f"positive_class is for two-class data, but {training.source} has "
+            f"{len(training.class_names) or 'no'} classes",
             "leave out -O positive_class",
         )
     if positive not in training.class_names:
@@ -544,12 +503,16 @@ def _training_text(outcome: SearchOutcome, fitted: int, refit: bool, refit_epoch
             f"trial {trials}'s own {what} (trained on the train split, best epoch kept by validation score; no refit)"
         )
     if len(outcome.members) == 1:
-        return f"refit from scratch on train+validation ({fitted} examples) for {outcome.best.best_epoch} epoch(s), the best trial's best epoch"
+        return (
+            f"refit from scratch on train+validation ({fitted} examples) for {outcome.best.best_epoch} epoch(s), "
+            "the best trial's best epoch"
+        )
     trials = ", ".join(
         f"{record.trial_id} ({weight:.0%})" for (record, _), weight in zip(outcome.members, outcome.weights)
     )
     return (
-        f"the weighted average of {len(outcome.members)} trials ({trials}), chosen by greedy ensemble selection on validation predictions, "
+        f"the weighted average of {len(outcome.members)} trials ({trials}), "
+        "chosen by greedy ensemble selection on validation predictions, "
         f"each refit from scratch on train+validation ({fitted} examples) for its own best epoch count"
     )
 
@@ -653,7 +616,8 @@ def _documents(
                 "search_seconds": round(outcome.seconds, 2),
                 "time_budget_seconds": settings.time_budget,
                 "time_used_seconds": round(timing["seconds_used"], 2),
-                "time_used_covers": "start-up, loading, search and refit, across every session of the run; the export (test scoring, report sections, writing the bundle) comes after",
+                "time_used_covers": "start-up, loading, search and refit, across every session of the run; "
+                "the export (test scoring, report sections, writing the bundle) comes after",
                 "phase_seconds": timing["phases"],
                 "resumed": timing["resumed"],
             },

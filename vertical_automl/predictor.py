@@ -75,7 +75,7 @@ class Predictor:
 
     def scores(self, inputs: Inputs) -> np.ndarray:
         """Class probabilities (N, classes), or predicted values (N,) for regression."""
-        from .tuning import predict_scores
+        from .scoring import predict_scores
 
         return predict_scores(self.model, inputs.x, self.task)
 
@@ -135,10 +135,10 @@ def evaluate(
     ``--test-data`` would be, so it needs the same format and columns.
     """
     from .data.arrays import align_to_classes
-    from .pipeline import load_source, score_test_split
+    from .loading import load_source
     from .plugins import get_plugins
     from .report.sections import Evaluation
-    from .tuning import predict_scores
+    from .scoring import predict_scores, score_test_split
 
     predictor = load(run, registry)
     plugins = plugins or get_plugins()

@@ -13,10 +13,10 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
-if TYPE_CHECKING:  # pragma: no cover - tuning imports Keras
-    from rich.console import Console
+from .search_engine.records import TrialRecord
 
-    from .tuning import TrialRecord
+if TYPE_CHECKING:  # pragma: no cover - rich loads only when a live display starts
+    from rich.console import Console
 
 FINISHED_ROWS = 12  # the live table shows the most recent finished trials
 
@@ -54,7 +54,10 @@ def trial_line(record: TrialRecord, objective: str, total: int | None) -> str:
     score = f"{objective}={record.score:.4f}" if record.score is not None else f"{objective}=-"
     suffix = f"  {record.error}" if record.error else ""
     count = f"{int(record.trial_id) + 1}/{total}" if total else f"{int(record.trial_id) + 1}"
-    return f"trial {record.trial_id} ({count})  {record.status:<9} {score}  epochs={record.epochs_run}  {record.seconds:.1f}s{suffix}"
+    return (
+        f"trial {record.trial_id} ({count})  {record.status:<9} {score}  "
+        f"epochs={record.epochs_run}  {record.seconds:.1f}s{suffix}"
+    )
 
 
 class LogProgress(SearchProgress):

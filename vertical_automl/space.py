@@ -217,7 +217,7 @@ def schedule(hp: keras_tuner.HyperParameters) -> str:
     """How the learning rate moves over the trial: ``constant``, ``step`` or ``cosine``.
 
     Declared with the optimizer; applied at every optimizer step at fit time
-    (``vertical_automl.tuning.ScheduledRate``), so trials and the refit follow the same curve.
+    (``vertical_automl.search_engine.callbacks.ScheduledRate``), so trials and the refit follow the same curve.
     """
     return str(_choice(hp, "lr_schedule", active().schedules or SCHEDULES))
 

@@ -43,7 +43,7 @@ class Vertical:
     (e.g. the metrics its field reads) computed on the test split.
     ``ensemble_size`` > 1 lets the export average up to that many trials
     (one model file), chosen and weighted by greedy ensemble selection on
-    their validation predictions (:mod:`vertical_automl.ensemble`): on small,
+    their validation predictions (:mod:`vertical_automl.search_engine.ensemble_selection`): on small,
     noisy tables it steadies a choice made on a small validation split.
     ``recipes`` are hyperparameter values (partial dicts) the random and
     Bayesian tuners try first, in order, before sampling: a vertical's known

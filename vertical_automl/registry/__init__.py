@@ -37,7 +37,6 @@ from .layout import (
 from .lock import RunBusy, lock_path, locked_run
 from .run_folder import (
     REQUEST_KEYS,
-    STATE_FILE,
     DamagedRunFolder,
     check_runs_folder,
     damaged_run_folder,
@@ -56,7 +55,6 @@ __all__ = [
     "REQUEST_KEYS",
     "RUNS",
     "RUN_NAME",
-    "STATE_FILE",
     "DamagedRunFolder",
     "Run",
     "RunBusy",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,6 @@ from ..errors import RunInterrupted, UsageError
 from .disk import disk_full, disk_full_error
 from .layout import FAILED, REQUEST_FILE, RUNS, run_folder
 
-STATE_FILE = "trials_state.json"  # the trials' bookkeeping, written by the tuner after every trial
 # What a resume reads from run.json.
 REQUEST_KEYS = {
     "plugin",
@@ -91,15 +90,20 @@ def check_runs_folder(root: Path, run_id: str) -> None:
 
 
 @contextmanager
-def open_run(root: Path, run_id: str, request: dict[str, Any]) -> Iterator[Path]:
+def open_run(
+    root: Path, run_id: str, request: dict[str, Any], *, has_finished_work: Callable[[Path], bool]
+) -> Iterator[Path]:
     """Yield the run's folder, creating it with ``run.json`` unless it is being resumed.
 
     Afterwards the folder is removed (the bundle has been published, or the
     search failed before any trial completed), except after an interruption,
     which keeps it for ``--resume`` and is re-raised as :class:`RunInterrupted`,
-    and a failure of a run with finished work in it: a resumed run, or one with
-    a completed trial (a plugin's report section failing after a long search
-    must not throw the search away). That error gets a note on how to continue.
+    and a failure of a run with finished work in it: a resumed run, or one for
+    which ``has_finished_work(folder)`` says yes (a plugin's report section
+    failing after a long search must not throw the search away). That error
+    gets a note on how to continue.  The search's own bookkeeping answers
+    ``has_finished_work`` (:func:`vertical_automl.search_engine.budget.has_finished_work`);
+    the registry only keeps or removes folders, and imports no search code.
     """
     work = run_folder(root, run_id)
     resumed = work.exists()
@@ -126,7 +130,7 @@ def open_run(root: Path, run_id: str, request: dict[str, Any]) -> Iterator[Path]
             raise disk_full_error(root, run_id) from error
         if isinstance(error, DamagedRunFolder):
             raise
-        if resumed or _has_completed_trials(work):
+        if resumed or has_finished_work(work):
             shutil.rmtree(work / "bundle", ignore_errors=True)
             error.add_note(
                 f"Run '{run_id}' is kept with its finished trials: continue it with 'vautoml search --resume {run_id}'"
@@ -137,16 +141,6 @@ def open_run(root: Path, run_id: str, request: dict[str, Any]) -> Iterator[Path]
     _remove(work, created)
 
 
-def _has_completed_trials(work: Path) -> bool:
-    """Whether the run's bookkeeping lists a completed trial.
-
-    Unreadable bookkeeping counts as yes: better to keep a run folder than to lose finished trials.
-    """
-    try:
-        state = read_run_file(work / STATE_FILE) or {}
-    except DamagedRunFolder:
-        return True
-    return bool(state.get("completed", state.get("trials")))
 
 
 def keep_failed_trials(root: Path, run_id: str, trials: list[dict[str, Any]], logs: Path) -> Path | None:

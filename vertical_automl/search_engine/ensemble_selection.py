@@ -34,7 +34,7 @@ ROUNDS = 25
 class Candidate:
     """A completed trial and its best epoch's predictions on the validation split.
 
-    ``scores`` are shaped as :func:`vertical_automl.tuning.predict_scores`
+    ``scores`` are shaped as :func:`vertical_automl.scoring.predict_scores`
     returns them: (N, classes) probabilities, or (N,) regression predictions.
     """
 

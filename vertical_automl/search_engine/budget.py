@@ -1,0 +1,155 @@
+"""The run's clock and each trial's time: when the search must stop, and the state file that outlives a session.
+
+With a time budget the search keeps back what the rest of the run will
+need: no trial starts, and a running one stops at an epoch end, once the time
+left is less than the estimated finish.  The finish is, for each current best
+trial that the export will refit, two model builds (reloading its checkpoint,
+then the refit) and its seconds per epoch times its best epoch count, scaled
+from the train split to train+validation; plus 3 % of the budget as slack
+(tuner bookkeeping between trials, reloading the best).
+
+This module alone reads and writes ``trials_state.json``: the trials'
+seconds, epochs and build times, the completed trials and the seconds the run
+has used, written after every trial so a resumed run keeps its clock and its
+estimates.  Plain Python, no Keras or KerasTuner: the tuner hands it plain
+data (trial ids and epoch counts), so the arithmetic is testable without one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..registry import DamagedRunFolder, read_run_file
+
+STATE_FILE = "trials_state.json"  # the trials' bookkeeping, written after every trial
+SLACK = 0.03  # of the budget, kept back for the tuner's own work between trials and reloading the best
+
+
+@dataclass
+class RunClock:
+    """Wall-clock accounting of one run, across the sessions of a resumed run.
+
+    ``started`` is this session's ``time.monotonic()`` at its start;
+    ``spent_before`` the seconds earlier sessions of the run used.
+    """
+
+    started: float
+    spent_before: float = 0.0
+    budget: float | None = None
+
+    def used(self) -> float:
+        return self.spent_before + time.monotonic() - self.started
+
+    def end(self) -> float | None:
+        """The monotonic time at which the budget runs out, or ``None``."""
+        return self.started + self.budget - self.spent_before if self.budget is not None else None
+
+
+def read_state(work: Path) -> dict[str, Any]:
+    """The run folder's bookkeeping (empty before the first trial ends); a damaged file is refused."""
+    return read_run_file(work / STATE_FILE) or {}
+
+
+def seconds_used(work: Path) -> float:
+    """The seconds earlier sessions of the run used, so a resumed run's budget counts them."""
+    return float(read_state(work).get("seconds_used", 0.0))
+
+
+def has_finished_work(work: Path) -> bool:
+    """Whether the run's bookkeeping lists a completed trial; unreadable bookkeeping counts as yes (keep, not lose).
+
+    :func:`vertical_automl.registry.open_run` asks it whether a failed run's folder is worth keeping.
+    """
+    try:
+        state = read_state(work)
+    except DamagedRunFolder:
+        return True
+    return bool(state.get("completed", state.get("trials")))
+
+
+class TrialBudget:
+    """Each trial's seconds, epochs trained and model-build seconds, and the deadlines the budget sets from them.
+
+    Read from the run folder ``work`` when a session starts and saved there
+    by :meth:`save` after every trial.  ``refit_members`` is how many of the
+    best trials the export will refit (0 without a refit), ``refit_scale``
+    the rows of train+validation over the train split's.
+    """
+
+    def __init__(self, clock: RunClock, work: Path, refit_members: int, refit_scale: float) -> None:
+        self.clock, self.state_file = clock, work / STATE_FILE
+        self.refit_members, self.refit_scale = refit_members, refit_scale
+        saved = read_state(work).get("trials", {})
+        self.seconds: dict[str, float] = {k: v["seconds"] for k, v in saved.items()}
+        self.epochs_run: dict[str, int | None] = {k: v["epochs_run"] for k, v in saved.items()}
+        self.build_seconds: dict[str, float] = {k: v.get("build_seconds", 0.0) for k, v in saved.items()}
+
+    @property
+    def refits_to_reserve(self) -> int:
+        """How many best trials :meth:`search_deadline` needs: none without a budget or without a refit."""
+        return self.refit_members if self.clock.end() is not None else 0
+
+    def search_deadline(self, best: Sequence[tuple[str, int | None]]) -> float | None:
+        """When the search must stop to leave room for the refit, or ``None`` without a budget.
+
+        ``best`` are the current best trials (at most :attr:`refits_to_reserve`),
+        each as its id and its best epoch count (``None`` when it has none yet).
+        """
+        end = self.clock.end()
+        if end is None:
+            return None
+        reserve = SLACK * (self.clock.budget or 0.0)
+        if self.refit_members:
+            for trial_id, best_epochs in best:
+                epochs, build = self.epochs_run.get(trial_id), self.build_seconds.get(trial_id, 0.0)
+                if epochs and best_epochs is not None:
+                    per_epoch = max(0.0, self.seconds.get(trial_id, 0.0) - build) / epochs
+                    reserve += 2 * build + per_epoch * best_epochs * self.refit_scale
+        return end - reserve
+
+    def shortest_trial_start(self) -> float:
+        """The least time a new trial needs for its build and first epoch, from the trials so far."""
+        starts = [
+            self.build_seconds.get(k, 0.0) + (self.seconds[k] - self.build_seconds.get(k, 0.0)) / self.epochs_run[k]
+            for k in self.seconds
+            if self.epochs_run.get(k)
+        ]
+        return min(starts, default=0.0)
+
+    def too_late_for_a_trial(self, deadline: float | None, now: float) -> bool:
+        """Whether a trial started at ``now`` could not even build and train one epoch before ``deadline``."""
+        return deadline is not None and now + self.shortest_trial_start() >= deadline
+
+    def trial_trained(self, trial_id: str, epochs: int) -> None:
+        """A trial finished training after ``epochs`` epochs (fewer than asked when it stopped early)."""
+        self.epochs_run[trial_id] = epochs
+
+    def trial_ran(self, trial_id: str, seconds: float, build_seconds: float) -> None:
+        """A trial ended, completed or not, after ``seconds`` of which ``build_seconds`` built its model."""
+        self.seconds[trial_id] = seconds
+        self.build_seconds[trial_id] = build_seconds
+
+    def save(self, completed: Iterable[str]) -> None:
+        """Write the trials' times, the ``completed`` trial ids and the time used so far, atomically.
+
+        ``completed`` also tells a failing run whether it holds work worth keeping (:func:`has_finished_work`).
+        """
+        trials = {
+            k: {
+                "seconds": self.seconds[k],
+                "epochs_run": self.epochs_run.get(k),
+                "build_seconds": self.build_seconds.get(k, 0.0),
+            }
+            for k in self.seconds
+        }
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(
+            json.dumps({"trials": trials, "completed": sorted(completed), "seconds_used": self.clock.used()})
+        )
+        os.replace(temporary, self.state_file)

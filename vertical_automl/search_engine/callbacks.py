@@ -1,0 +1,193 @@
+"""The Keras callbacks a trial or a refit trains with: what KerasTuner's own loop lacks.
+
+Each does one thing at a batch or epoch end: fail a diverging trial
+(:class:`NonFiniteLoss`), take a pressed Ctrl-C (:class:`StopOnInterrupt`),
+keep the time budget (:class:`Deadline`) and the disk (:class:`DiskSpaceGuard`),
+score the validation split exactly and keep the best epoch's predictions
+(:class:`ValidationPredictions`), follow the trial's learning-rate schedule
+(:class:`ScheduledRate`) and tell the progress display (:class:`EpochReport`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import numpy as np
+
+from .. import heads, interrupts, space
+from ..progress import SearchProgress
+from ..registry import check_space, room_to_save
+from ..scoring import scores_from_output
+
+
+class NonFiniteLoss(keras.callbacks.Callback):
+    """Fail the trial on a NaN or infinite loss.
+
+    Keras's TerminateOnNaN only stops training, and with an accuracy
+    objective KerasTuner then records the trial as COMPLETED with a junk
+    score; raising KerasTuner's FailedTrialError marks it FAILED instead.
+    """
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise kt.errors.FailedTrialError(f"non-finite loss ({float(loss)}) at batch {batch}; training diverged")
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Raise a pressed Ctrl-C at the next batch end, a safe point (see :mod:`vertical_automl.interrupts`)."""
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        interrupts.check()
+
+    def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        interrupts.check()
+
+
+class Deadline(keras.callbacks.Callback):
+    """Stop training at an epoch end once the next epoch would not finish before the deadline.
+
+    ``deadline`` returns a ``time.monotonic()`` value (or ``None``: no limit);
+    it is asked at every epoch end, because the search's deadline moves as
+    the best trials, whose refit it reserves time for, change.  The last
+    epoch's duration predicts the next one's.
+    """
+
+    def __init__(self, deadline: Callable[[], float | None]) -> None:
+        super().__init__()
+        self.deadline = deadline
+        self.epoch_started = time.monotonic()
+
+    def __deepcopy__(self, memo: dict) -> Deadline:  # KerasTuner copies callbacks per trial; the clock is shared
+        return Deadline(self.deadline)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch_started = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        deadline = self.deadline()
+        now = time.monotonic()
+        if deadline is not None and now + (now - self.epoch_started) >= deadline:
+            self.model.stop_training = True
+
+
+class DiskSpaceGuard(keras.callbacks.Callback):
+    """Stop a trial at an epoch end, before KerasTuner writes its checkpoint, when the disk could not hold it.
+
+    Runs before KerasTuner's own checkpoint callback, which comes last in a
+    trial's list; the error it raises ends the search with the run kept.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        check_space(self.folder, room_to_save(self.model), "to checkpoint the trial")
+
+
+class ValidationPredictions(keras.callbacks.Callback):
+    """Predicts the validation split at each epoch end: exact metrics, and the best epoch's predictions.
+
+    * Binary models compile without Keras's AUC metric, which approximates
+      with 200 thresholds and measured a fifth of every training step; one
+      prediction pass per epoch is far cheaper, and gives the exact ROC AUC
+      (scikit-learn) as ``val_auc``.  A model that compiled its own AUC keeps it.
+    * A model with one output column per ensemble member (TabM) is scored on
+      the members' mean: ``val_accuracy`` (binary), ``val_mae`` and
+      ``val_rmse`` (regression) are replaced by the ensemble's own.
+    * The predictions of the epoch with the best ``objective`` are kept in
+      ``sink.best`` (the checkpoint KerasTuner keeps is that epoch's), for
+      ensemble selection and the decision threshold.
+    """
+
+    def __init__(
+        self, x: Any, y: np.ndarray, task: str, objective: str, direction: str, sink: PredictionSink, batch_size: int
+    ) -> None:
+        super().__init__()
+        self.x, self.y, self.task, self.objective, self.direction, self.sink = x, y, task, objective, direction, sink
+        self.batch_size = max(256, batch_size)
+        self.best: float | None = None
+
+    def __deepcopy__(
+        self, memo: dict
+    ) -> ValidationPredictions:  # KerasTuner copies callbacks per trial; the data is shared
+        return ValidationPredictions(
+            self.x, self.y, self.task, self.objective, self.direction, self.sink, self.batch_size
+        )
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.best, self.sink.best = None, None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        from sklearn.metrics import roc_auc_score
+
+        if logs is None:
+            return
+        members = heads.has_members(self.model)
+        scores = scores_from_output(
+            self.model.predict(self.x, batch_size=self.batch_size, verbose=0), self.task, members
+        )
+        finite = bool(np.isfinite(scores).all())
+        if self.task == "binary":
+            if "val_auc" not in logs:
+                logs["val_auc"] = float(roc_auc_score(self.y, scores[:, 1])) if finite else float("nan")
+            if members:
+                logs["val_accuracy"] = float(np.mean((scores[:, 1] >= 0.5) == (self.y == 1)))
+        elif self.task == "regression" and members and finite:
+            logs["val_mae"] = float(np.mean(np.abs(scores - self.y)))
+            logs["val_rmse"] = float(np.sqrt(np.mean((scores - self.y) ** 2)))
+        value = logs.get(self.objective)
+        if value is None or not finite or not math.isfinite(float(value)):
+            return
+        if self.best is None or (float(value) > self.best if self.direction == "max" else float(value) < self.best):
+            self.best, self.sink.best = float(value), scores
+
+
+@dataclass
+class PredictionSink:
+    """Where the running trial's best validation predictions land (one trial runs at a time)."""
+
+    best: np.ndarray | None = None
+
+
+class ScheduledRate(keras.callbacks.Callback):
+    """Sets the learning rate before every batch from the trial's schedule over ``total_steps`` optimizer steps.
+
+    Per step, not per epoch (Keras's ``LearningRateScheduler``), so the curve
+    is the same whatever the epoch count: with 5 epochs a per-epoch ``step``
+    schedule halved the rate every epoch.
+    """
+
+    def __init__(self, kind: str, base: float, total_steps: int) -> None:
+        super().__init__()
+        self.kind, self.base, self.total_steps, self.step = kind, base, total_steps, 0
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self.model.optimizer.learning_rate = space.scheduled_rate(self.kind, self.base, self.step, self.total_steps)
+        self.step += 1
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:  # the trial's CSV log shows the rate each epoch ended with
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+class EpochReport(keras.callbacks.Callback):
+    """Tells the progress display when an epoch of the running trial ends."""
+
+    def __init__(self, progress: SearchProgress, trial_id: str, epochs: int) -> None:
+        super().__init__()
+        self.progress, self.trial_id, self.epochs = progress, trial_id, epochs
+
+    def __deepcopy__(self, memo: dict) -> EpochReport:  # KerasTuner copies callbacks per trial; the display is shared
+        return EpochReport(self.progress, self.trial_id, self.epochs)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.progress.epoch_ended(self.trial_id, epoch + 1, self.epochs, dict(logs or {}))

@@ -1,0 +1,121 @@
+"""A vertical's model builder as a KerasTuner hypermodel, and what a trial's hyperparameters decide about ``fit``.
+
+KerasTuner calls :meth:`VerticalHyperModel.build` and :meth:`VerticalHyperModel.fit`
+for every trial; the refit (:mod:`.refit`) builds with the vertical directly
+but trains with the same :func:`fit_options`, so it trains the way the trial did.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import numpy as np
+
+from .. import heads, space
+from ..data.dataset import Dataset
+from ..settings import SearchSettings
+from ..vertical import Vertical
+from .callbacks import PredictionSink, ScheduledRate, ValidationPredictions
+
+
+def sample_weight_for(hp: kt.HyperParameters, dataset: Dataset, y: np.ndarray) -> np.ndarray | None:
+    """Balanced per-example weights when the trial's ``class_weight`` hyperparameter says so.
+
+    Passed as ``sample_weight`` rather than Keras's ``class_weight``, which
+    reads the class from the target's last axis and so mistakes a target
+    repeated per ensemble member (:func:`heads.targets`) for one-hot labels.
+    """
+    if hp.values.get("class_weight") != "balanced" or not dataset.info.class_weights:
+        return None
+    weights = dataset.info.class_weights
+    return np.array([weights.get(int(label), 1.0) for label in y], dtype=np.float32)
+
+
+def fit_options(hp: kt.HyperParameters, dataset: Dataset, settings: SearchSettings, y: np.ndarray) -> dict[str, Any]:
+    """What the trial's hyperparameters decide about ``fit`` on targets ``y``.
+
+    That is the batch size, the example weights and the rate schedule.
+
+    Trials and the refit both use it, so the refit trains the way the trial
+    did; the schedule spans ``settings.epochs`` epochs of ``y``'s rows, so a
+    refit on more rows follows the same curve per epoch.
+    """
+    with space.using(settings.space):
+        batch_size = space.batch_size(hp, settings.batch_size)
+    kind, base = hp.values.get("lr_schedule", "constant"), space.base_learning_rate(hp)
+    scheduled = kind != "constant" and base is not None
+    callbacks = (
+        [ScheduledRate(kind, float(base), settings.epochs * math.ceil(len(y) / batch_size))] if scheduled else []
+    )
+    options: dict[str, Any] = {"batch_size": batch_size, "callbacks": callbacks}
+    weights = sample_weight_for(hp, dataset, y)
+    if weights is not None:
+        options["sample_weight"] = weights
+    return options
+
+
+class VerticalHyperModel(kt.HyperModel):
+    """Adapts a vertical's ``build_model(hp, info)`` to KerasTuner, inside the configured search space."""
+
+    def __init__(self, vertical: Vertical, dataset: Dataset, settings: SearchSettings) -> None:
+        super().__init__(name=vertical.name)
+        self.vertical = vertical
+        self.dataset = dataset
+        self.settings = settings
+        self.predictions = PredictionSink()
+        task = dataset.info.task
+        # Binary tasks need the predictions for val_auc; ensembling verticals choose members on them.
+        self.collects_predictions = task == "binary" or vertical.ensemble_size > 1
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        started = time.perf_counter()
+        with space.using(self.settings.space):
+            model = self.vertical.build_model(hp, self.dataset.info)
+            space.batch_size(hp, self.settings.batch_size)  # declared here so every trial records it
+        check_built(model)
+        self.last_build_seconds = time.perf_counter() - started  # the time budget reserves it for each refit member
+        return model
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: np.ndarray, **kwargs: Any) -> Any:
+        task = self.dataset.info.task
+        options = fit_options(hp, self.dataset, self.settings, y)
+        first = options.pop(
+            "callbacks"
+        )  # before the logging, early-stopping and tuner callbacks, which read what these add
+        validation = kwargs.get("validation_data")
+        if validation is not None and (self.collects_predictions or heads.has_members(model)):
+            objective, direction = self.settings.objective_for(self.vertical, task)
+            first.append(
+                ValidationPredictions(
+                    validation[0],
+                    np.asarray(validation[1]),
+                    task,
+                    objective,
+                    direction,
+                    self.predictions,
+                    options["batch_size"],
+                )
+            )
+        if validation is not None:
+            kwargs["validation_data"] = (validation[0], heads.targets(np.asarray(validation[1]), task, model))
+        kwargs["callbacks"] = [*first, *kwargs.get("callbacks", [])]
+        return model.fit(x, heads.targets(np.asarray(y), task, model), **{**options, **kwargs})
+
+
+def check_built(model: Any) -> None:
+    """A builder must return a compiled ``keras.Model``; say so in the plugin's terms, not Keras's or KerasTuner's.
+
+    KerasTuner builds once before any trial, so a wrong return value fails
+    the search at once (one line, exit 4) instead of in every trial.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"build_model returned {type(model).__name__}, not a keras.Model")
+    if not model.compiled:
+        raise TypeError(
+            "build_model returned a model that is not compiled "
+            "(call model.compile(optimizer, loss, metrics) before returning it)"
+        )

@@ -1,0 +1,248 @@
+"""The KerasTuner tuner vautoml runs, and where each trial starts: :meth:`_TrialBookkeeping.run_trial`.
+
+KerasTuner does the searching (``BaseTuner.search`` loops ``pre_create_trial``,
+``on_trial_begin``, ``run_trial``, ``on_trial_end``); the mixin here adds,
+through those same hooks, what the run needs around each trial: its
+callbacks, its time and epochs (kept by :class:`.budget.TrialBudget`), its
+best validation predictions on disk, a progress report, and an end to the
+search once the budget has no room for another trial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import numpy as np
+
+from ..progress import SearchProgress
+from ..registry import damaged_run_folder, disk_full
+from ..settings import SearchSettings
+from ..vertical import Vertical
+from .budget import TrialBudget
+from .callbacks import Deadline, DiskSpaceGuard, EpochReport
+from .hypermodel import VerticalHyperModel
+from .oracles import BayesianWithRecipes, RandomWithRecipes
+from .records import TrialRecord, TrialStatus
+
+# KerasTuner's oracles need a number; a budgeted search without --max-trials is ended by the budget long before this.
+UNCAPPED_TRIALS = 10_000
+
+
+class DiskFullInTrial(kt.errors.FatalError):
+    """A trial could not write its checkpoint or logs because the disk is full.
+
+    Fatal to KerasTuner, which would otherwise record one failed trial after
+    another (h5py has crashed the process after a few of those); the run
+    folder is kept for a resume (:func:`vertical_automl.registry.open_run`).
+    """
+
+
+class _TrialBookkeeping:
+    """Tuner mixin: time each trial, count its epochs, report it, keep the budget, and save that for a resume.
+
+    The arithmetic and the state file are :class:`.budget.TrialBudget`'s;
+    this only feeds it from KerasTuner's hooks and its oracle.
+    """
+
+    def __init__(self, *args: Any, progress: SearchProgress, budget: TrialBudget, run_dir: Path, **kwargs: Any) -> None:
+        self.progress, self.budget, self.run_dir = progress, budget, run_dir
+        self.log_dir, self.predictions_dir = run_dir / "logs", run_dir / "predictions"
+        self.out_of_time = False
+        super().__init__(*args, **kwargs)
+
+    def search_deadline(self) -> float | None:
+        """When the search must stop to leave room for the refit of the current best trials, or ``None``."""
+        wanted = self.budget.refits_to_reserve
+        best = self.oracle.get_best_trials(wanted) if wanted else []
+        return self.budget.search_deadline(
+            [(trial.trial_id, None if trial.best_step is None else int(trial.best_step) + 1) for trial in best]
+        )
+
+    def pre_create_trial(self) -> None:
+        super().pre_create_trial()
+        if self.budget.too_late_for_a_trial(self.search_deadline(), time.monotonic()):
+            self.out_of_time = True
+            self.oracle.max_trials = len(self.oracle.trials)
+
+    def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
+        super().on_trial_begin(trial)
+        self.progress.trial_started(trial.trial_id, dict(trial.hyperparameters.values))
+
+    def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
+        """Train one trial (KerasTuner builds and fits it) with the run's callbacks, timing it for the budget."""
+        started = time.perf_counter()
+        kwargs["callbacks"] = [
+            *kwargs.get("callbacks", []),
+            keras.callbacks.CSVLogger(str(self.log_dir / f"trial_{trial.trial_id}.csv")),  # per-epoch metrics
+            EpochReport(self.progress, trial.trial_id, kwargs.get("epochs", 0)),
+            DiskSpaceGuard(self.run_dir),
+        ]
+        if self.budget.clock.budget is not None:
+            kwargs["callbacks"].append(Deadline(self.search_deadline))
+        try:
+            histories = super().run_trial(trial, *args, **kwargs)
+            self.budget.trial_trained(trial.trial_id, max(len(h.epoch) for h in histories))
+            self._save_predictions(trial.trial_id)
+            return histories
+        except Exception as error:
+            if disk_full(error):
+                raise DiskFullInTrial(f"trial {trial.trial_id} could not write to disk: {error}") from error
+            raise
+        finally:
+            self.budget.trial_ran(
+                trial.trial_id, time.perf_counter() - started, getattr(self.hypermodel, "last_build_seconds", 0.0)
+            )
+
+    def _save_predictions(self, trial_id: str) -> None:
+        """Keep the trial's best-epoch validation predictions on disk, so a resumed run can still ensemble it."""
+        best = self.hypermodel.predictions.best
+        if best is None:
+            return
+        self.predictions_dir.mkdir(exist_ok=True)
+        temporary = self.predictions_dir / f"trial_{trial_id}.tmp.npy"
+        np.save(temporary, best)
+        os.replace(temporary, self.predictions_dir / f"trial_{trial_id}.npy")
+
+    def validation_predictions(self, trial_id: str) -> np.ndarray | None:
+        path = self.predictions_dir / f"trial_{trial_id}.npy"
+        return np.load(path) if path.exists() else None
+
+    def record(self, trial_id: str) -> TrialRecord:
+        return trial_record(
+            self.oracle.trials[trial_id], self.budget.seconds.get(trial_id, 0.0), self.budget.epochs_run.get(trial_id)
+        )
+
+    def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
+        super().on_trial_end(trial)
+        release_memory()
+        self.budget.save(k for k, t in self.oracle.trials.items() if t.status == TrialStatus.COMPLETED)
+        self.progress.trial_ended(self.record(trial.trial_id))
+
+
+def release_memory() -> None:
+    """Free what the last model held, so memory stays flat across trials.
+
+    KerasTuner clears the Keras session before each build; this collects what is left and empties torch's GPU cache.
+    """
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+class BookkeptTuner(_TrialBookkeeping, kt.Tuner):
+    """A KerasTuner tuner around any oracle, with the run's bookkeeping."""
+
+
+class BookkeptHyperband(_TrialBookkeeping, kt.Hyperband):
+    """KerasTuner's Hyperband (which brings its own oracle), with the run's bookkeeping."""
+
+
+def make_tuner(
+    hypermodel: VerticalHyperModel, vertical: Vertical, settings: SearchSettings, directory: Path, **bookkeeping: Any
+) -> kt.Tuner:
+    """Build the chosen KerasTuner tuner, with the trial cap (:meth:`SearchSettings.trial_cap`) honoured by all.
+
+    Random and Bayesian searches start with the vertical's recipes.  A
+    ``directory`` holding an earlier session's state is reloaded: finished
+    trials are kept and an interrupted one runs again (KerasTuner's own resume).
+    """
+    name, direction = settings.objective_for(vertical, hypermodel.dataset.info.task)
+    objective = kt.Objective(name, direction=direction)
+    common = dict(
+        hypermodel=hypermodel, directory=str(directory), project_name="search", overwrite=False, **bookkeeping
+    )
+    cap = settings.trial_cap() or UNCAPPED_TRIALS
+    oracle_options = dict(
+        objective=objective,
+        max_trials=cap,
+        seed=settings.seed,
+        max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
+    )
+    with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner prints "Reloading Tuner from ..." to stdout
+        if settings.tuner == "hyperband":
+            tuner = BookkeptHyperband(
+                max_epochs=max(2, settings.epochs),
+                factor=3,
+                hyperband_iterations=1,
+                objective=objective,
+                seed=settings.seed,
+                max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
+                **common,
+            )
+            tuner.oracle.max_trials = cap  # Hyperband has no cap of its own
+        elif settings.tuner == "grid":
+            tuner = BookkeptTuner(oracle=kt.oracles.GridSearchOracle(**oracle_options), **common)
+        else:
+            kind = RandomWithRecipes if settings.tuner == "random" else BayesianWithRecipes
+            tuner = BookkeptTuner(oracle=kind(**oracle_options, recipes=tuple(vertical.recipes)), **common)
+    return tuner
+
+
+def trial_record(trial: kt.engine.trial.Trial, seconds: float, epochs_run: int | None) -> TrialRecord:
+    """A KerasTuner trial as the user reads it: its error's last line without module paths, no non-finite score."""
+    status = TrialStatus(str(trial.status))
+    error = None
+    if trial.message:
+        lines = [line for line in str(trial.message).strip().splitlines() if line.strip()]
+        error = re.sub(r"^(?:\w+\.)+(\w+:)", r"\1", lines[-1]) if lines else None
+    score = float(trial.score) if trial.score is not None and math.isfinite(float(trial.score)) else None
+    return TrialRecord(
+        trial_id=trial.trial_id,
+        status=status,
+        score=score,
+        best_epoch=int(trial.best_step) + 1 if status is TrialStatus.COMPLETED else None,
+        epochs_run=epochs_run,
+        seconds=round(seconds, 3),
+        hyperparameters=dict(trial.hyperparameters.values),
+        error=error,
+    )
+
+
+@contextlib.contextmanager
+def tracebacks_only_with_debug() -> Iterator[None]:
+    """KerasTuner prints every failed trial's traceback unless its DEBUG flag is off; vautoml shows them with --debug.
+
+    Each trial's error is still recorded (``trials.json``, the progress line).
+    """
+    config = kt.src.config
+    before, config.DEBUG = config.DEBUG, os.environ.get("VAUTOML_DEBUG", "") not in ("", "0")
+    try:
+        yield
+    finally:
+        config.DEBUG = before
+
+
+def check_saved_state(directory: Path) -> None:
+    """Refuse a run folder whose KerasTuner state files are damaged.
+
+    KerasTuner reads them without checks while it is being constructed, where
+    any error looks like the plugin's builder failing.
+    """
+    for path in sorted((directory / "tuner").rglob("*.json")):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise damaged_run_folder(directory, f"{path.relative_to(directory)} is not valid JSON") from error
+
+
+def load_trial_model(tuner: kt.Tuner, trial_id: str, directory: Path) -> keras.Model:
+    """A trial's model from its checkpoint; one that cannot be read makes the run folder damaged, not vautoml."""
+    try:
+        return tuner.load_model(tuner.oracle.get_trial(trial_id))
+    except Exception as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise damaged_run_folder(directory, f"the checkpoint of trial {trial_id} cannot be read: {first}") from error
