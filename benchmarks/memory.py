@@ -26,7 +26,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from vertical_automl import search
-    from vertical_automl.progress import SearchProgress
+    from vertical_automl.search_engine.progress import SearchProgress
 
     peaks: dict[int, float] = {}
 

@@ -62,7 +62,7 @@ def write_split(
 
 def vautoml_run(plugin: str, train: Path, test: Path, budget: float, options: dict[str, str]) -> tuple[dict, float]:
     from vertical_automl import search
-    from vertical_automl.progress import LogProgress
+    from vertical_automl.search_engine.progress import LogProgress
 
     class Prefixed:
         def write(self, text: str) -> None:

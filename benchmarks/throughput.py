@@ -95,9 +95,9 @@ def batches(x, y, steps: int, batch_size: int, seed: int = 0):
 def keras_samples_per_second(hp, model, vertical, dataset, x, y, batch_size: int, epochs: int) -> float:
     import keras
 
-    from vertical_automl.progress import SearchProgress
     from vertical_automl.search_engine.callbacks import EpochReport, NonFiniteLoss
     from vertical_automl.search_engine.hypermodel import VerticalHyperModel
+    from vertical_automl.search_engine.progress import SearchProgress
     from vertical_automl.settings import SearchSettings
 
     hypermodel = VerticalHyperModel(vertical, dataset, SearchSettings(batch_size=batch_size))

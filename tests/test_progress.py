@@ -8,7 +8,7 @@ import time
 from helpers import run_vautoml
 from rich.console import Console
 
-from vertical_automl.progress import LiveProgress, LogProgress
+from vertical_automl.search_engine.progress import LiveProgress, LogProgress
 from vertical_automl.search_engine.records import TrialRecord
 
 

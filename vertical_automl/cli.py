@@ -213,7 +213,7 @@ def _process_started() -> float:
 
 def _progress(quiet: bool, verbose: bool) -> Any:
     """Live display on a terminal; plain log lines with --quiet, --verbose (Keras prints its own bars) or a pipe."""
-    from .progress import LiveProgress, LogProgress
+    from .search_engine.progress import LiveProgress, LogProgress
 
     if quiet or verbose or not sys.stderr.isatty():
         return LogProgress()

@@ -27,7 +27,6 @@ from .evaluate import choose_threshold, transfer_threshold
 from .heads import OBJECTIVES
 from .loading import load_source, load_training_data
 from .plugins import InstalledPlugins, PluginRecord, get_plugins
-from .progress import SearchProgress
 from .registry.disk import check_space, room_to_save
 from .registry.layout import (
     FORMAT_VERSION,
@@ -43,6 +42,7 @@ from .registry.run_folder import keep_failed_trials, open_run, publish, saved_re
 from .report.sections import Evaluation, ReportSection
 from .scoring import predict_scores, score_test_split
 from .search_engine import budget
+from .search_engine.progress import SearchProgress
 from .settings import TUNERS, SearchSettings
 from .vertical import Vertical
 

@@ -4,7 +4,8 @@
   writer and reader uses (it imports nothing, so reading a run stays light);
 * :mod:`.writer`: writes a bundle at the end of a search (``model.keras``,
   verified, the JSON sidecars, the model card, the reports, the trial logs);
-* :mod:`.model_card`: the model card, ``model_card.md``.
+* :mod:`.model_card`: the model card, ``model_card.md``;
+* :mod:`.report`: ``report.html`` and ``report.md``, assembled from the bundle's own documents.
 
 Moving a finished bundle into the registry is :func:`vertical_automl.registry.run_folder.publish`;
 reading one back is :mod:`vertical_automl.registry.runs`; ``vautoml export``, which adds ONNX or

@@ -20,11 +20,11 @@ import keras
 import numpy as np
 
 from ..errors import SearchError
-from ..report.build import write_report
 from ..report.sections import Evaluation, ReportSection
 from ..vertical import Vertical
 from .files import MANIFEST_FILE, MODEL_CARD_FILE, MODEL_FILE, PREPROCESSING_FILE, REPORT_FILE
 from .model_card import model_card
+from .report import write_report
 
 BUNDLE_LIBRARIES = (
     "vertical-automl",

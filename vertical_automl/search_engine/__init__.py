@@ -17,7 +17,8 @@ Where each idea lives (read in this order to follow one search):
 * ``ensemble_selection.py``: which trials the export averages, with what
   weights (NumPy and scikit-learn only);
 * ``refit.py``: the members trained again on train+validation;
-* ``ensembling.py``: the members wrapped into the one exported Keras model.
+* ``ensembling.py``: the members wrapped into the one exported Keras model;
+* ``progress.py``: what a search shows its user while it runs (live panel, log lines, or nothing).
 
 This file imports nothing, so importing a plain module (``records``,
 ``budget``) loads no Keras.

@@ -22,9 +22,9 @@ import keras_tuner as kt
 import numpy as np
 
 from .. import heads, interrupts, space
-from ..progress import SearchProgress
 from ..registry import check_space, room_to_save
 from ..scoring import scores_from_output
+from .progress import SearchProgress
 
 
 class NonFiniteLoss(keras.callbacks.Callback):

@@ -18,7 +18,6 @@ import keras_tuner as kt
 from .. import space
 from ..data.dataset import Dataset
 from ..errors import SearchError
-from ..progress import SearchProgress
 from ..registry import disk_full
 from ..scoring import predict_scores
 from ..settings import SearchSettings
@@ -27,6 +26,7 @@ from . import ensemble_selection
 from .budget import RunClock, TrialBudget
 from .callbacks import NonFiniteLoss, StopOnInterrupt
 from .hypermodel import VerticalHyperModel
+from .progress import SearchProgress
 from .records import SearchOutcome, TrialRecord, TrialStatus
 from .tuner import check_saved_state, load_trial_model, make_tuner, tracebacks_only_with_debug
 

@@ -26,7 +26,6 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from ..progress import SearchProgress
 from ..registry import damaged_run_folder, disk_full
 from ..settings import SearchSettings
 from ..vertical import Vertical
@@ -34,6 +33,7 @@ from .budget import TrialBudget
 from .callbacks import Deadline, DiskSpaceGuard, EpochReport
 from .hypermodel import VerticalHyperModel
 from .oracles import BayesianWithRecipes, RandomWithRecipes
+from .progress import SearchProgress
 from .records import TrialRecord, TrialStatus
 
 # KerasTuner's oracles need a number; a budgeted search without --max-trials is ended by the budget long before this.

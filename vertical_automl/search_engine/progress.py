@@ -13,7 +13,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .search_engine.records import TrialRecord
+from .records import TrialRecord
 
 if TYPE_CHECKING:  # pragma: no cover - rich loads only when a live display starts
     from rich.console import Console

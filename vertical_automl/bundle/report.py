@@ -3,7 +3,7 @@
 Everything comes from what the bundle itself records (``report.json``,
 ``trials.json``, ``manifest.json``, the model card, the trial logs) plus
 the test split's labels and scores, which draw the curves; the two files
-are rendered from the same blocks (:mod:`.document`), so they say the same.
+are rendered from the same blocks (:mod:`vertical_automl.report.document`), so they say the same.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..bundle.files import MANIFEST_FILE, MODEL_CARD_FILE, MODEL_FILE, PREPROCESSING_FILE, REPORT_FILE, TRIALS_FILE
-from . import html, markdown, plots
-from .document import Block, Facts, Figure, Heading, MarkdownText, Paragraph, Table
-from .sections import Evaluation, ReportSection
+from ..report import html, markdown, plots
+from ..report.document import Block, Facts, Figure, Heading, MarkdownText, Paragraph, Table
+from ..report.sections import Evaluation, ReportSection
+from .files import MANIFEST_FILE, MODEL_CARD_FILE, MODEL_FILE, PREPROCESSING_FILE, REPORT_FILE, TRIALS_FILE
 
 HTML_FILE = "report.html"
 MARKDOWN_FILE = "report.md"
