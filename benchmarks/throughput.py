@@ -63,13 +63,13 @@ def dataset_for(plugin: str, data: Path | None, options: dict[str, str]):
             return dataset_for(plugin, mnist_npz(data, Path(work)), options)
     from vertical_automl.data.split import split_dataset
     from vertical_automl.loading import load_training_data
-    from vertical_automl.pipeline import _task_for
+    from vertical_automl.pipeline.inputs import task_for
     from vertical_automl.plugins import get_plugins
 
     plugins = get_plugins()
     vertical, _ = plugins.get_vertical(plugin)
     training = load_training_data(plugins, vertical, data, options)
-    return vertical, split_dataset(training, _task_for(vertical, training), None, 0.2, 0.2, 0)
+    return vertical, split_dataset(training, task_for(vertical, training), None, 0.2, 0.2, 0)
 
 
 def default_model(vertical, dataset):

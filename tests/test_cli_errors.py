@@ -9,7 +9,7 @@ from helpers import run_vautoml, throwaway_plugins
 from PIL import Image
 
 import vertical_automl.cli as cli
-import vertical_automl.pipeline as pipeline
+import vertical_automl.pipeline.run as pipeline
 from vertical_automl.cli import main
 
 

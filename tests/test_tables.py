@@ -164,7 +164,7 @@ def test_german_credit_reads_without_header(tmp_path):
 
 def test_positive_class_option_reorders_two_classes(tmp_path):
     from vertical_automl import UsageError
-    from vertical_automl.pipeline import _with_positive_class
+    from vertical_automl.pipeline.inputs import with_positive_class as _with_positive_class
 
     data = load(write(tmp_path, GOOD))
     reordered, _ = _with_positive_class(data, None, "no")

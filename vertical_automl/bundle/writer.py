@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import SearchError
 from ..report.sections import Evaluation, ReportSection
 from ..vertical import Vertical
+from .documents import BundleDocuments
 from .files import MANIFEST_FILE, MODEL_CARD_FILE, MODEL_FILE, PREPROCESSING_FILE, REPORT_FILE
 from .model_card import model_card
 from .report import write_report
@@ -89,25 +90,25 @@ def save_model(model: keras.Model, bundle: Path, sample: np.ndarray) -> None:
 def write_bundle(
     bundle: Path,
     model: keras.Model,
-    documents: dict[str, Any],
+    documents: BundleDocuments,
     vertical: Vertical,
     evaluation: Evaluation,
     sections: list[ReportSection],
     sample: np.ndarray,
     logs: Path,
 ) -> None:
-    """Write ``model.keras`` (verified), every JSON sidecar in ``documents``, the model card, the reports and the logs.
+    """Write ``model.keras`` (verified), the JSON sidecars, the model card, the reports and the trial logs.
 
     The manifest is written last, listing the report's files too.
     """
     bundle.mkdir()
     shutil.copytree(logs, bundle / "logs")
     save_model(model, bundle, sample)
-    manifest = documents[MANIFEST_FILE]
-    for name, payload in documents.items():
-        if name != MANIFEST_FILE:
-            write_json(bundle / name, payload)
-    card = model_card(vertical, documents[PREPROCESSING_FILE], documents[REPORT_FILE], manifest, sections)
+    for name, payload in documents.sidecars.items():
+        write_json(bundle / name, payload)
+    manifest = documents.manifest.to_json()
+    sidecars = documents.sidecars
+    card = model_card(vertical, sidecars[PREPROCESSING_FILE], sidecars[REPORT_FILE], manifest, sections)
     (bundle / MODEL_CARD_FILE).write_text(card, encoding="utf-8")
-    manifest["files"] += write_report(bundle, documents, card, evaluation, sections)
-    write_json(bundle / MANIFEST_FILE, manifest)
+    reports = write_report(bundle, {**sidecars, MANIFEST_FILE: manifest}, card, evaluation, sections)
+    write_json(bundle / MANIFEST_FILE, documents.manifest.with_files(*reports).to_json())

@@ -36,7 +36,6 @@ from .layout import (
 )
 from .lock import RunBusy, lock_path, locked_run
 from .run_folder import (
-    REQUEST_KEYS,
     DamagedRunFolder,
     check_runs_folder,
     damaged_run_folder,
@@ -52,7 +51,6 @@ __all__ = [
     "FAILED",
     "FORMAT_VERSION",
     "REQUEST_FILE",
-    "REQUEST_KEYS",
     "RUNS",
     "RUN_NAME",
     "DamagedRunFolder",

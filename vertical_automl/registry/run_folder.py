@@ -25,32 +25,27 @@ from typing import Any
 
 from ..bundle.files import TRIALS_FILE
 from ..errors import RunInterrupted, UsageError
+from ..records import RunRequest
 from .disk import disk_full, disk_full_error
 from .layout import FAILED, REQUEST_FILE, RUNS, run_folder
 
 # What a resume reads from run.json.
-REQUEST_KEYS = {
-    "plugin",
-    "data",
-    "test_data",
-    "data_options",
-    "settings",
-    "cost_fp",
-    "cost_fn",
-    "validation_fraction",
-    "test_fraction",
-}
 
 
-def saved_request(root: Path, run_id: str) -> dict[str, Any] | None:
+def saved_request(root: Path, run_id: str) -> RunRequest | None:
     """What an interrupted run was started with, or ``None`` if there is no such run folder."""
     check_runs_folder(root, run_id)
-    request = read_run_file(run_folder(root, run_id) / REQUEST_FILE)
-    if request is not None and not REQUEST_KEYS <= request.keys():
-        raise damaged_run_folder(
-            run_folder(root, run_id), f"{REQUEST_FILE} lacks {', '.join(sorted(REQUEST_KEYS - request.keys()))}"
-        )
-    return request
+    folder = run_folder(root, run_id)
+    request = read_run_file(folder / REQUEST_FILE)
+    if request is None:
+        return None
+    missing = set(RunRequest.KEYS) - request.keys()
+    if missing:
+        raise damaged_run_folder(folder, f"{REQUEST_FILE} lacks {', '.join(sorted(missing))}")
+    try:
+        return RunRequest.from_json(request)
+    except (KeyError, TypeError, ValueError) as error:
+        raise damaged_run_folder(folder, f"{REQUEST_FILE} is not a run request ({error})") from error
 
 
 def read_run_file(path: Path) -> dict[str, Any] | None:
@@ -91,7 +86,7 @@ def check_runs_folder(root: Path, run_id: str) -> None:
 
 @contextmanager
 def open_run(
-    root: Path, run_id: str, request: dict[str, Any], *, has_finished_work: Callable[[Path], bool]
+    root: Path, run_id: str, request: RunRequest, *, has_finished_work: Callable[[Path], bool]
 ) -> Iterator[Path]:
     """Yield the run's folder, creating it with ``run.json`` unless it is being resumed.
 
@@ -112,7 +107,7 @@ def open_run(
         work.mkdir(parents=True, exist_ok=True)
         if not (work / REQUEST_FILE).exists():
             temporary = work / (REQUEST_FILE + ".tmp")
-            temporary.write_text(json.dumps(request, indent=2))
+            temporary.write_text(json.dumps(request.to_json(), indent=2))
             os.replace(temporary, work / REQUEST_FILE)
     except OSError as error:
         raise UsageError(

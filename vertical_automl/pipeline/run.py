@@ -1,0 +1,193 @@
+"""One search, end to end: :func:`search` and :func:`resume` check the request, :func:`run` runs the phases.
+
+This is what ``vautoml search`` and :func:`vertical_automl.search` call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import interrupts
+from ..bundle.files import REPORT_FILE
+from ..plugins import InstalledPlugins, get_plugins
+from ..records import RunRequest
+from ..registry.layout import check_run_id, check_writable, default_root, new_run_id
+from ..registry.lock import locked_run
+from ..registry.run_folder import open_run, saved_request
+from ..search_engine import budget
+from ..search_engine.progress import SearchProgress
+from . import phases
+from .documents import Timing, bundle_documents
+from .inputs import check_unchanged, read_inputs
+from .request import build_request, check_arguments, check_same_request, no_run_to_resume, settings_from
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Where the exported run went and what its ``report.json`` says (as JSON, the file's own keys)."""
+
+    run_id: str
+    path: Path
+    report: dict[str, Any]
+    export_seconds: float = 0.0
+
+
+def search(
+    plugin: str,
+    data: str | Path | None = None,
+    *,
+    test_data: str | Path | None = None,
+    data_options: Mapping[str, str] | None = None,
+    config: str | Path | None = None,
+    tuner: str | None = None,
+    max_trials: int | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    patience: int | None = None,
+    seed: int | None = None,
+    time_budget: float | None = None,
+    max_failed_trials: int | None = None,
+    objective: str | None = None,
+    direction: str | None = None,
+    refit: bool = True,
+    cost_fp: float | None = None,
+    cost_fn: float | None = None,
+    validation_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    run_name: str | None = None,
+    registry: str | Path | None = None,
+    plugins: InstalledPlugins | None = None,
+    progress: SearchProgress | None = None,
+    verbose: bool = False,
+    started: float | None = None,
+) -> SearchResult:
+    """Run a search for vertical ``plugin`` and export the best model into the registry.
+
+    ``data_options`` are the loader's ``-O KEY=VALUE`` options plus
+    ``positive_class`` (binary tasks: the class whose probability the model
+    outputs).  ``config`` is a ``search.toml`` (:mod:`vertical_automl.config`):
+    its ``[space]`` narrows or widens the shared search space, and its
+    ``[search]`` sets any of the search arguments left as ``None`` here
+    (``None`` elsewhere means the default in :class:`SearchSettings`).
+    ``cost_fp``/``cost_fn`` choose a binary decision threshold by least
+    validation cost instead of Youden's J.  ``time_budget`` (seconds) bounds
+    the whole run up to the export (``started``, a ``time.monotonic()``
+    value, is when the run began; default: now); ``max_failed_trials``
+    consecutive failures end the search (the best completed trial is still
+    exported).  ``refit=False`` exports the best trial's own weights instead
+    of a refit on train+validation.  ``run_name`` names the run (its id); a
+    run of that name that was interrupted continues, if the request is the same.
+    """
+    started = time.monotonic() if started is None else started
+    plugins = plugins or get_plugins()
+    root = Path(registry) if registry is not None else default_root()
+    settings = settings_from(
+        config,
+        refit,
+        tuner=tuner,
+        max_trials=max_trials,
+        epochs=epochs,
+        batch_size=batch_size,
+        patience=patience,
+        seed=seed,
+        time_budget=time_budget,
+        max_failed_trials=max_failed_trials,
+        objective=objective,
+        direction=direction,
+    )
+    request = build_request(
+        plugin, data, test_data, data_options, settings, cost_fp, cost_fn, validation_fraction, test_fraction
+    )
+    check_arguments(root, request)
+    vertical, _ = plugins.get_vertical(plugin)  # an unknown plugin fails before any data is read
+    check_writable(root / vertical.name)  # where the bundle will be published: checked now, not after the search
+    run_id = check_run_id(run_name) if run_name is not None else new_run_id()
+    with locked_run(root, run_id):  # a second process on the same run stops here, having touched nothing
+        if run_name is not None:
+            check_same_request(root, run_id, request)
+        return run(request, run_id, root, plugins, progress or SearchProgress(), verbose, started)
+
+
+def resume(
+    run_id: str,
+    *,
+    registry: str | Path | None = None,
+    plugins: InstalledPlugins | None = None,
+    progress: SearchProgress | None = None,
+    verbose: bool = False,
+    started: float | None = None,
+) -> SearchResult:
+    """Continue the interrupted run ``run_id`` with the request it was started with.
+
+    Finished trials are not run again.
+    """
+    started = time.monotonic() if started is None else started
+    root = Path(registry) if registry is not None else default_root()
+    check_run_id(run_id, "--resume")
+    if saved_request(root, run_id) is None:  # checked before locking, so a mistyped id creates nothing
+        raise no_run_to_resume(root, run_id)
+    with locked_run(root, run_id):
+        request = saved_request(root, run_id)  # again: a process that held the lock may have finished the run
+        if request is None:
+            raise no_run_to_resume(root, run_id)
+        plugins = plugins or get_plugins()
+        vertical, _ = plugins.get_vertical(request.plugin)
+        check_writable(root / vertical.name)
+        return run(request, run_id, root, plugins, progress or SearchProgress(), verbose, started)
+
+
+def run(
+    request: RunRequest,
+    run_id: str,
+    root: Path,
+    plugins: InstalledPlugins,
+    progress: SearchProgress,
+    verbose: bool,
+    started: float,
+) -> SearchResult:
+    """Read the data, split it, search (or continue a search), train the export, score it and publish it."""
+    vertical, plugin = plugins.get_vertical(request.plugin)
+    inputs = read_inputs(plugins, vertical, request)
+    saved = saved_request(root, run_id)
+    check_unchanged(saved, inputs, run_id, request)
+    dataset, settings = phases.split(vertical, inputs, request, progress)
+    work_request = request.with_fingerprint(inputs.fingerprint)
+    with (
+        interrupts.deferred(),
+        open_run(root, run_id, work_request, has_finished_work=budget.has_finished_work) as work,
+    ):
+        spent_before = budget.seconds_used(work)
+        if saved is not None:
+            progress.message(f"resuming run {run_id} ({spent_before:.0f}s used before); finished trials are kept")
+        clock = budget.RunClock(started, spent_before, settings.time_budget)
+        seconds = {"start_and_data": clock.used()}
+        outcome = phases.search_trials(vertical, dataset, settings, work, clock, progress, verbose, (root, run_id))
+        seconds["search"] = clock.used() - sum(seconds.values())
+        exported = phases.train_exported_model(vertical, dataset, outcome, settings, clock, progress)
+        seconds["refit"] = clock.used() - sum(seconds.values())
+        # The budget covers everything up to here; the test scores, the report sections and the bundle are the export.
+        timing, exporting = Timing(clock.used(), seconds, saved is not None), time.monotonic()
+        decision = phases.decide_threshold(dataset, outcome, exported, request, settings)
+        tested = phases.score_test(vertical, dataset, exported, decision, settings.seed)
+        documents = bundle_documents(
+            run_id,
+            vertical,
+            plugin,
+            inputs.training,
+            dataset,
+            outcome,
+            settings,
+            tested.metrics,
+            decision,
+            tested.sections,
+            exported.refit_histories,
+            int(exported.model.count_params()),
+            timing,
+            phases.trial_logs(work),
+        )
+        path = phases.write_and_publish(work, root, run_id, vertical, dataset, exported, documents, tested)
+    return SearchResult(run_id, path, documents.sidecars[REPORT_FILE], time.monotonic() - exporting)
