@@ -13,6 +13,7 @@ import click
 from ..errors import UsageError
 from .options import REGISTRY_OPTION, registry_root
 from .output import console, number
+from .run_details import show_rows
 
 
 @click.group("registry")
@@ -86,65 +87,13 @@ def registry_show(run: str, as_json: bool, root: Path | None) -> None:
 
     found = find_run(registry_root(root), run)
     if as_json:
-        click.echo(json.dumps({"path": str(found.path), "manifest": found.manifest, "report": found.report}, indent=2))
+        shown = {"path": str(found.path), "manifest": found.manifest.to_json(), "report": found.report.to_json()}
+        click.echo(json.dumps(shown, indent=2))
         return
-    report, manifest = found.report, found.manifest
-    search = report.get("search", {})
     table = Table(title=f"run {escape(found.run_id)}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
-    name, value = found.headline()
-    budget = f" of a {search['time_budget_seconds']:g}s budget" if search.get("time_budget_seconds") else ""
-    rows = [
-        ("folder", str(found.path)),
-        *((("report", str(found.path / "report.html")),) if (found.path / "report.html").exists() else ()),
-        ("vertical / task", f"{manifest.get('vertical')} / {report.get('task')}"),
-        ("created", manifest.get("created")),
-        ("data", f"{manifest['data'].get('source')} (sha256 {manifest['data'].get('fingerprint', '')[:12]})"),
-        ("test data", manifest["data"].get("test_source")),
-        (
-            "search",
-            f"{search.get('tuner')}, objective {search.get('objective')} ({search.get('direction')}), "
-            f"best {number(search.get('best_score'))} in trial {search.get('best_trial')}",
-        ),
-        (
-            "trials",
-            ", ".join(f"{k} {v}" for k, v in search.get("trials", {}).items())
-            + (f"; stopped early: {search['stopped_early']}" if search.get("stopped_early") else ""),
-        ),
-        ("time", f"{search.get('time_used_seconds') or 0:.1f}s used{budget}"),
-        ("model", report.get("model", {}).get("training")),
-        ("test " + name, number(value)),
-        *(
-            (f"test {key}", number(metric))
-            for key, metric in {
-                **report.get("test_metrics", {}),
-                **report.get("test_metrics", {}).get("binary", {}),
-            }.items()
-            if isinstance(metric, (int, float)) and key != "examples"
-        ),
-        (
-            "best hyperparameters",
-            ", ".join(f"{k}={number(v)}" for k, v in report.get("best_hyperparameters", {}).items()),
-        ),
-        ("report sections", ", ".join(report.get("sections", {})) or "-"),
-        ("versions", ", ".join(f"{k} {v}" for k, v in manifest.get("libraries", {}).items())),
-        (
-            "exports",
-            ", ".join(
-                f"{fmt}: {e['file']} (max difference {e['max_abs_difference']:.2g})"
-                for fmt, e in manifest.get("exports", {}).items()
-            )
-            or "-",
-        ),
-        (
-            "files",
-            ", ".join(f for f in manifest.get("files", []) if not f.startswith(("logs/", "plots/")))
-            + f", {sum(f.startswith('plots/') for f in manifest.get('files', []))} plots "
-            f"and {sum(f.startswith('logs/') for f in manifest.get('files', []))} trial logs",
-        ),
-    ]
-    for field, text in rows:
+    for field, text in show_rows(found):
         table.add_row(escape(field), escape(str(text)))
     console().print(table)
 
