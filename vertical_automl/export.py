@@ -44,6 +44,7 @@ import numpy as np
 
 from .bundle.files import MANIFEST_FILE, PREPROCESSING_FILE
 from .errors import SearchError, StorageError, UsageError
+from .records import ExportRecord, Manifest
 from .registry.disk import check_space, disk, disk_full, room_to_save
 from .registry.runs import read_bundle_json, read_run
 
@@ -316,20 +317,17 @@ def _update_manifest(
     bundle: Path, fmt: str, target: Path, difference: float, rows: int, libraries: dict[str, str]
 ) -> None:
     path = bundle / MANIFEST_FILE
-    manifest = read_bundle_json(bundle, MANIFEST_FILE)
-    manifest.setdefault("exports", {})[fmt] = {
-        "file": target.name,
-        "max_abs_difference": difference,
-        "inputs_checked": rows,
-        "libraries": libraries,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    files = manifest.setdefault("files", [])
-    if target.name not in files:
-        files.append(target.name)
+    export = ExportRecord(
+        file=target.name,
+        max_abs_difference=difference,
+        inputs_checked=rows,
+        libraries=libraries,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    manifest = Manifest.from_json(read_bundle_json(bundle, MANIFEST_FILE)).with_export(fmt, export)
     temporary = _temporary(_scratch(bundle), MANIFEST_FILE)
     try:
-        temporary.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        temporary.write_text(json.dumps(manifest.to_json(), indent=2) + "\n", encoding="utf-8")
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -111,7 +111,7 @@ class Predictor:
         encoder = (
             table_encoder(spec) if spec["kind"] == "table" else text_encoder(spec) if spec["kind"] == "text" else None
         )
-        target = self.run.report.get("dataset", {}).get("target")
+        target = self.run.report.dataset.get("target")
         empty = (
             np.empty((0, *spec["shape"]), dtype=np.float32) if spec["kind"] == "image" else np.empty((0,))
         )  # image loaders check the shape
@@ -142,7 +142,7 @@ def evaluate(
 
     predictor = load(run, registry)
     plugins = plugins or get_plugins()
-    vertical, _ = plugins.get_vertical(predictor.run.manifest["vertical"])
+    vertical, _ = plugins.get_vertical(predictor.run.manifest.vertical)
     like = predictor.reference()
     options = (
         {"header": "false"} if like.input_spec.get("kind") == "table" and like.input_spec.get("header") is False else {}

@@ -53,10 +53,15 @@ class DataSources:
 
 @dataclass(frozen=True)
 class ExportRecord:
-    """One ``vautoml export`` of the run: the file, how closely it reproduced Keras, and with what libraries."""
+    """One ``vautoml export`` of the run: the file, how closely it reproduced Keras, and with what libraries.
+
+    Only ``file`` is required: an entry some other writer left without the
+    check's result (``max_abs_difference`` then ``None``) must not stop the
+    next ``vautoml export`` from adding its own beside it.
+    """
 
     file: str
-    max_abs_difference: float
+    max_abs_difference: float | None
     inputs_checked: int
     libraries: dict[str, str]
     created: str
@@ -72,9 +77,10 @@ class ExportRecord:
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> ExportRecord:
+        difference = value.get("max_abs_difference")
         return cls(
             file=value["file"],
-            max_abs_difference=float(value["max_abs_difference"]),
+            max_abs_difference=None if difference is None else float(difference),
             inputs_checked=int(value.get("inputs_checked", 0)),
             libraries=dict(value.get("libraries", {})),
             created=value.get("created", ""),

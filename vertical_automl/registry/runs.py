@@ -20,6 +20,7 @@ from typing import Any
 
 from ..bundle.files import MANIFEST_FILE, REPORT_FILE
 from ..errors import UsageError
+from ..records import Manifest, Report
 from .layout import FORMAT_VERSION, RUNS, check_run_id
 
 
@@ -27,37 +28,34 @@ from .layout import FORMAT_VERSION, RUNS, check_run_id
 class Run:
     """A finished run: where it is, its manifest and report, and what is wrong with them if it is damaged.
 
-    A damaged run keeps whichever of the two files could be read (``{}`` for
-    the other), so the listing can still show its vertical and creation time.
+    A damaged run keeps whichever of the two files could be read (the other
+    is read from ``{}``, every field at its default), so the listing can still
+    show its vertical and creation time.
     """
 
     path: Path
-    manifest: dict[str, Any]
-    report: dict[str, Any]
+    manifest: Manifest
+    report: Report
     damage: str | None = None
 
     @property
     def run_id(self) -> str:
         """The manifest's id; the folder's name when a damaged manifest has none."""
-        return self.manifest.get("run_id", self.path.name)
+        return self.manifest.run_id or self.path.name
 
-    def headline(self) -> tuple[str, float | None]:
-        """The test metric a reader looks at first: ROC-AUC (binary), accuracy (multiclass), MAE (regression)."""
-        metrics, task = self.report.get("test_metrics", {}), self.report.get("task")
-        if task == "binary":
-            return "ROC-AUC", metrics.get("binary", {}).get("roc_auc")
-        if task == "regression":
-            return "MAE", metrics.get("mae")
-        return "accuracy", metrics.get("accuracy")
+    @property
+    def trials(self) -> str:
+        """Completed of all trials, e.g. ``3/4``: how ``registry list`` and ``compare`` count them."""
+        return f"{self.report.search.completed_trials}/{self.report.search.total_trials}"
 
     def summary(self) -> dict[str, Any]:
         """One row of ``vautoml registry list``; ``damaged`` says what is wrong (``None`` for a healthy run)."""
         if self.damage is not None:
             return {
                 "run_id": self.run_id,
-                "vertical": self.manifest.get("vertical", self.path.parent.name),
+                "vertical": self.manifest.vertical or self.path.parent.name,
                 "task": None,
-                "created": self.manifest.get("created"),
+                "created": self.manifest.created,
                 "data": None,
                 "metric": None,
                 "value": None,
@@ -66,19 +64,17 @@ class Run:
                 "path": str(self.path),
                 "damaged": self.damage,
             }
-        name, value = self.headline()
-        search = self.report.get("search", {})
-        trials = search.get("trials", {})
+        name, value = self.report.headline()
         return {
             "run_id": self.run_id,
-            "vertical": self.manifest.get("vertical"),
-            "task": self.report.get("task"),
-            "created": self.manifest.get("created"),
-            "data": self.manifest.get("data", {}).get("source"),
+            "vertical": self.manifest.vertical,
+            "task": self.report.task,
+            "created": self.manifest.created,
+            "data": self.manifest.data.source,
             "metric": name,
             "value": value,
-            "trials": f"{trials.get('COMPLETED', 0)}/{trials.get('total', 0)}",
-            "seconds": search.get("time_used_seconds", self.report.get("seconds")),
+            "trials": self.trials,
+            "seconds": self.report.time_used_seconds,
             "path": str(self.path),
             "damaged": None,
         }
@@ -89,6 +85,8 @@ def read_run(path: Path, damaged: bool = False) -> Run:
 
     A damaged manifest or report is refused too, unless ``damaged``: then the
     run comes back with :attr:`Run.damage` set, for listing and removing it.
+    The format version is checked on the raw JSON, before the records read
+    it, so a newer bundle is refused for what it is and not misread.
     """
     manifest, manifest_damage = _json_object(path / MANIFEST_FILE)
     report, report_damage = _json_object(path / REPORT_FILE)
@@ -96,7 +94,7 @@ def read_run(path: Path, damaged: bool = False) -> Run:
     if damage is not None:
         if not damaged:
             raise damaged_run(path, damage)
-        return Run(path, manifest, report, damage)
+        return Run(path, Manifest.from_json(manifest), Report.from_json(report), damage)
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise UsageError(
@@ -104,7 +102,7 @@ def read_run(path: Path, damaged: bool = False) -> Run:
             f"newer than this vautoml reads (format {FORMAT_VERSION})",
             "upgrade vertical-automl (pip install -U vertical-automl) to read it",
         )
-    return Run(path, manifest, report)
+    return Run(path, Manifest.from_json(manifest), Report.from_json(report))
 
 
 def read_bundle_json(run: Path, name: str) -> dict[str, Any]:
@@ -146,7 +144,7 @@ def list_runs(root: Path, vertical: str | None = None) -> list[Run]:
             continue
         for run in sorted(p for p in folder.iterdir() if (p / MANIFEST_FILE).is_file()):
             found.append(read_run(run, damaged=True))
-    return sorted(found, key=lambda run: (run.damage is not None, str(run.manifest.get("created", "")), run.run_id))
+    return sorted(found, key=lambda run: (run.damage is not None, run.manifest.created or "", run.run_id))
 
 
 def find_run(root: Path, run: str, damaged: bool = False) -> Run:
@@ -204,24 +202,23 @@ def comparison(runs: list[Run]) -> dict[str, dict[str, Any]]:
     """Rows (metric or hyperparameter) x columns (run ids): test metrics, search summary and best hyperparameters."""
     columns = {}
     for run in runs:
-        report = run.report
-        search = report.get("search", {})
+        report, search = run.report, run.report.search
         values = {
-            "vertical": run.manifest.get("vertical"),
-            "task": report.get("task"),
-            "data": run.manifest.get("data", {}).get("source"),
+            "vertical": run.manifest.vertical,
+            "task": report.task,
+            "data": run.manifest.data.source,
             **_scalars(
                 "test.",
-                {k: v for k, v in report.get("test_metrics", {}).items() if k not in ("per_class", "confusion_matrix")},
+                {k: v for k, v in report.test_metrics.items() if k not in ("per_class", "confusion_matrix")},
             ),
-            "search.tuner": search.get("tuner"),
-            "search.objective": search.get("objective"),
-            "search.best_score": search.get("best_score"),
-            "search.trials": run.summary()["trials"],
-            "search.time_used_seconds": search.get("time_used_seconds"),
-            "model.parameters": report.get("model", {}).get("parameters"),
-            "model.refit": report.get("model", {}).get("refit"),
-            **_scalars("hp.", report.get("best_hyperparameters", {})),
+            "search.tuner": search.tuner,
+            "search.objective": search.objective,
+            "search.best_score": search.best_score,
+            "search.trials": run.trials,
+            "search.time_used_seconds": search.time_used_seconds,
+            "model.parameters": report.model.parameters,
+            "model.refit": report.model.refit,
+            **_scalars("hp.", report.best_hyperparameters),
         }
         columns[run.run_id] = values
     rows: dict[str, dict[str, Any]] = {}

@@ -1,0 +1,124 @@
+"""``vautoml predict``, ``evaluate`` and ``export``: using a finished run's model.
+
+Each loads Keras only once it runs, through :mod:`vertical_automl.predictor`
+or :mod:`vertical_automl.export`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import UsageError
+from .options import REGISTRY_OPTION, registry_root
+from .output import metrics_summary
+
+_MODEL_OPTION = click.option(
+    "--model",
+    "model",
+    required=True,
+    metavar="RUN|PATH",
+    help="A run id from 'vautoml registry list', or a run folder.",
+)
+
+
+@click.command()
+@_MODEL_OPTION
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Raw inputs: a table file (CSV/TSV/Parquet), a .txt file (one text per line) or folder of .txt files, "
+    "an image or a folder of images.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write the predictions to this CSV file instead of standard output.",
+)
+@REGISTRY_OPTION
+def predict(model: str, data: Path, output: Path | None, root: Path | None) -> None:
+    """Predict labels and class probabilities for raw inputs with a finished run's model."""
+    import csv
+    import io
+
+    from ..predictor import load
+
+    predictor = load(model, registry_root(root))
+    if not data.exists():
+        raise UsageError(f"--data path '{data}' does not exist", "check the path")
+    inputs = predictor.encode(data)
+    scores = predictor.scores(inputs)
+    labels = predictor.labels(scores)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if predictor.task == "regression":
+        writer.writerow(["input", "prediction"])
+        writer.writerows([name, f"{value:.6g}"] for name, value in zip(inputs.names, labels))
+    else:
+        writer.writerow(["input", "label", *(f"probability_{name}" for name in predictor.class_names)])
+        writer.writerows(
+            [name, label, *(f"{p:.6f}" for p in row)] for name, label, row in zip(inputs.names, labels, scores)
+        )
+    if output is None:
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    output.write_text(buffer.getvalue(), encoding="utf-8")
+    click.echo(f"wrote {len(labels)} predictions to {output}", err=True)
+
+
+@click.command()
+@_MODEL_OPTION
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Labelled data in the training data's format and columns.",
+)
+@click.option(
+    "--output", type=click.Path(path_type=Path), help="Also write the metrics and report sections to this JSON file."
+)
+@REGISTRY_OPTION
+def evaluate(model: str, data: Path, output: Path | None, root: Path | None) -> None:
+    """Score a finished run on labelled data: the search's test metrics and the vertical's report sections."""
+    from ..bundle.writer import write_json
+    from ..predictor import evaluate as evaluate_run
+
+    if not data.exists():
+        raise UsageError(f"--data path '{data}' does not exist", "check the path")
+    result = evaluate_run(model, data, registry_root(root))
+    if output is not None:
+        write_json(output, result)
+    click.echo(f"run {result['run_id']} on {result['data']} ({result['examples']} examples): {metrics_summary(result)}")
+    for name, section in result["sections"].items():
+        click.echo(f"  section {name}: {section['title']}")
+
+
+@click.command("export")
+@click.argument("run", metavar="RUN|PATH")
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    metavar="onnx|weights",
+    help="onnx: model.onnx for onnxruntime (needs pip install 'vertical-automl[onnx]'); "
+    "weights: model.weights.h5 for Keras's load_weights.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write here instead of into the run folder (a weights file must end in .weights.h5); "
+    "the run's manifest is then left as it is.",
+)
+@REGISTRY_OPTION
+def export_command(run: str, fmt: str, output: Path | None, root: Path | None) -> None:
+    """Export a finished run's model as ONNX or Keras weights, checked against the Keras model's predictions."""
+    from ..export import export_model
+    from ..registry.runs import find_run
+
+    # Checked by export_model, not click.Choice, so a bad format is one line like every other vautoml error.
+    result = export_model(find_run(registry_root(root), run).path, fmt, output)
+    click.echo(
+        f"wrote {result.path} (max difference from Keras {result.max_difference:.2g} on {result.inputs_checked} inputs)"
+    )
