@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from vertical_automl.records import RunRequest
 from vertical_automl.registry import DamagedRunFolder, open_run
 from vertical_automl.search_engine.budget import (
     STATE_FILE,
@@ -22,6 +23,9 @@ from vertical_automl.search_engine.budget import (
     has_finished_work,
     seconds_used,
 )
+from vertical_automl.settings import SearchSettings
+
+REQUEST = RunRequest("x", None, None, SearchSettings())
 
 # Two finished trials and one that failed before its first epoch ended.
 TRIALS = {
@@ -156,7 +160,7 @@ def test_unreadable_bookkeeping_counts_as_finished_work(tmp_path):
 def test_open_run_keeps_a_failed_run_only_when_the_bookkeeping_says_it_has_finished_work(tmp_path, completed, kept):
     root = tmp_path / "registry"
     with pytest.raises(RuntimeError) as raised:
-        with open_run(root, "r1", {"plugin": "x"}, has_finished_work=has_finished_work) as work:
+        with open_run(root, "r1", REQUEST, has_finished_work=has_finished_work) as work:
             write_state(work, {"trials": TRIALS, "completed": completed})
             raise RuntimeError("a report section failed")
     assert (root / ".runs" / "r1").is_dir() is kept

@@ -89,3 +89,22 @@ def test_manifest_files_grow_in_one_place():
     assert exported.files[-1] == "model.onnx" and exported.files.count("model.onnx") == 1
     assert Manifest.from_json(exported.to_json()) == exported
     assert "exports" not in manifest.to_json()
+
+
+def test_a_manifest_with_values_of_the_wrong_type_marks_the_run_damaged(tmp_path):
+    """Listed (and removable) as damaged, never a crash: one bad file must not hide the healthy runs."""
+    import shutil
+
+    from vertical_automl.errors import UsageError
+    from vertical_automl.registry.runs import find_run, list_runs
+
+    shutil.copytree(GOLDEN, tmp_path / "registry")
+    bundle = tmp_path / "registry" / "text" / "golden-text"
+    manifest = read(bundle / "manifest.json")
+    manifest["data"] = None
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    runs = {run.run_id: run.damage for run in list_runs(tmp_path / "registry")}
+    assert runs["golden-text"].startswith("manifest.json holds unexpected values")
+    assert [damage for run_id, damage in runs.items() if run_id != "golden-text"] == [None, None, None]
+    with pytest.raises(UsageError, match="is damaged: manifest.json holds unexpected values"):
+        find_run(tmp_path / "registry", "golden-text")

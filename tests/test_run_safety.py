@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from helpers import digits_plugins, only_run, run_vautoml
 
 import vertical_automl.cli as cli
-import vertical_automl.pipeline as pipeline
+import vertical_automl.pipeline.run as pipeline
 
 SEARCH = ["search", "--plugin", "tiny-image", "--max-trials", "3", "--epochs", "3", "--quiet"]
 

@@ -24,12 +24,11 @@ data says what the task is.
 from __future__ import annotations
 
 import math
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from . import space
 from .errors import UsageError

@@ -91,18 +91,28 @@ def read_run(path: Path, damaged: bool = False) -> Run:
     manifest, manifest_damage = _json_object(path / MANIFEST_FILE)
     report, report_damage = _json_object(path / REPORT_FILE)
     damage = "; ".join(problem for problem in (manifest_damage, report_damage) if problem) or None
-    if damage is not None:
-        if not damaged:
-            raise damaged_run(path, damage)
-        return Run(path, Manifest.from_json(manifest), Report.from_json(report), damage)
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise UsageError(
-            f"the run '{path}' was written in bundle format {version}, "
-            f"newer than this vautoml reads (format {FORMAT_VERSION})",
-            "upgrade vertical-automl (pip install -U vertical-automl) to read it",
-        )
-    return Run(path, Manifest.from_json(manifest), Report.from_json(report))
+    if damage is None:
+        version = manifest.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise UsageError(
+                f"the run '{path}' was written in bundle format {version}, "
+                f"newer than this vautoml reads (format {FORMAT_VERSION})",
+                "upgrade vertical-automl (pip install -U vertical-automl) to read it",
+            )
+    manifest_record, manifest_damage = _record(Manifest, manifest, MANIFEST_FILE)
+    report_record, report_damage = _record(Report, report, REPORT_FILE)
+    damage = "; ".join(problem for problem in (damage, manifest_damage, report_damage) if problem) or None
+    if damage is not None and not damaged:
+        raise damaged_run(path, damage)
+    return Run(path, manifest_record, report_record, damage)
+
+
+def _record(kind: type[Manifest] | type[Report], value: dict[str, Any], name: str) -> tuple[Any, str | None]:
+    """``value`` read as a record; a file whose values have the wrong types is damage, like one cut short."""
+    try:
+        return kind.from_json(value), None
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        return kind.from_json({}), f"{name} holds unexpected values ({type(error).__name__}: {error})"
 
 
 def read_bundle_json(run: Path, name: str) -> dict[str, Any]:
