@@ -13,7 +13,9 @@
 8. write the bundle in the run folder and publish it into the registry (:func:`.phases.write_and_publish`).
 
 Phases 1-2 import no Keras, so bad input fails fast; nothing reaches the
-registry until the bundle is complete.  The request is :mod:`.request`.
+registry until the bundle is complete.  The request is :mod:`.request`; what the
+phases hand each other (the run's context, the exported model, the test
+scores, the timing) is :mod:`.context`.
 """
 
 from .run import SearchResult, resume, search

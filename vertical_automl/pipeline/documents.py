@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..bundle.documents import BundleDocuments
 from ..bundle.files import MANIFEST_FILE, MODEL_CARD_FILE, MODEL_FILE, PREPROCESSING_FILE, REPORT_FILE, TRIALS_FILE
-from ..data.dataset import Dataset, LabeledData
-from ..plugins import PluginRecord
+from ..data.dataset import Dataset
 from ..records import (
     DataSources,
     Decision,
@@ -28,54 +26,37 @@ from ..records import (
     SearchSummary,
 )
 from ..registry.layout import FORMAT_VERSION
-from ..report.sections import ReportSection
 from ..settings import SearchSettings
-from ..vertical import Vertical
+from .context import ExportedModel, RunContext, TestScores, Timing
 
 if TYPE_CHECKING:  # pragma: no cover - the search engine's outcome, a type name only here
     from ..search_engine.records import SearchOutcome
 
 
-@dataclass(frozen=True)
-class Timing:
-    """Where the run's budgeted time went: in all, per phase, and whether earlier sessions count."""
-
-    seconds_used: float
-    phases: dict[str, float]
-    resumed: bool
-
-
 def bundle_documents(
-    run_id: str,
-    vertical: Vertical,
-    plugin: PluginRecord,
-    training: LabeledData,
-    dataset: Dataset,
+    run: RunContext,
     outcome: SearchOutcome,
-    settings: SearchSettings,
-    test_metrics: dict[str, Any],
+    exported: ExportedModel,
+    tested: TestScores,
     decision: Decision | None,
-    sections: list[ReportSection],
-    refit_histories: list[dict[str, list[float]]],
-    parameters: int,
     timing: Timing,
-    log_files: list[str],
 ) -> BundleDocuments:
     """The documents of one run; the manifest lists every file written so far, trial logs included.
 
-    ``training`` is the data as loaded, before the split: the manifest names it and its fingerprint.
+    The manifest names the data as loaded, before the split, with its fingerprint.
     """
+    dataset, settings = run.dataset, run.settings
     report = Report(
-        run_id=run_id,
-        vertical=vertical.name,
-        task=dataset.info.task,
-        test_metrics=test_metrics,
+        run_id=run.run_id,
+        vertical=run.vertical.name,
+        task=run.task,
+        test_metrics=tested.metrics,
         decision_threshold=decision,
-        sections={section.name: {"title": section.title, **section.data} for section in sections},
+        sections={section.name: {"title": section.title, **section.data} for section in tested.sections},
         dataset=dataset.summary(),
         best_hyperparameters=dict(outcome.best_hyperparameters.values),
-        model=model_summary(dataset, outcome, settings, refit_histories, parameters),
-        search=search_summary(vertical, dataset, outcome, settings, timing),
+        model=model_summary(dataset, outcome, settings, exported),
+        search=search_summary(run, outcome, timing),
         seconds=round(timing.seconds_used, 2),
         format_version=FORMAT_VERSION,
     )
@@ -84,17 +65,15 @@ def bundle_documents(
         REPORT_FILE: report.to_json(),
         TRIALS_FILE: [t.as_dict() for t in outcome.trials],
     }
-    files = (MODEL_FILE, *sidecars, MANIFEST_FILE, MODEL_CARD_FILE, *log_files)
-    return BundleDocuments(sidecars, report, manifest(run_id, vertical, plugin, training, dataset.test, files))
+    logs = [f"logs/{p.name}" for p in sorted((run.work / "logs").glob("*.csv"))]
+    files = (MODEL_FILE, *sidecars, MANIFEST_FILE, MODEL_CARD_FILE, *logs)
+    return BundleDocuments(sidecars, report, manifest(run, files))
 
 
 def model_summary(
-    dataset: Dataset,
-    outcome: SearchOutcome,
-    settings: SearchSettings,
-    refit_histories: list[dict[str, list[float]]],
-    parameters: int,
+    dataset: Dataset, outcome: SearchOutcome, settings: SearchSettings, exported: ExportedModel
 ) -> ModelSummary:
+    refit_histories = exported.refit_histories
     fitted = len(dataset.train) + len(dataset.validation)
     trained = refit_epochs(refit_histories) if settings.refit else None
     return ModelSummary(
@@ -106,7 +85,7 @@ def model_summary(
             for (record, _), weight in zip(outcome.members, outcome.weights)
         ),
         ensemble_validation_score=outcome.ensemble_score,
-        parameters=parameters,
+        parameters=int(exported.model.count_params()),
         refit_history=tuple(
             {"trial": record.trial_id, "history": history}
             for (record, _), history in zip(outcome.members, refit_histories)
@@ -114,10 +93,9 @@ def model_summary(
     )
 
 
-def search_summary(
-    vertical: Vertical, dataset: Dataset, outcome: SearchOutcome, settings: SearchSettings, timing: Timing
-) -> SearchSummary:
-    objective, direction = settings.objective_for(vertical, dataset.info.task)
+def search_summary(run: RunContext, outcome: SearchOutcome, timing: Timing) -> SearchSummary:
+    settings = run.settings
+    objective, direction = settings.objective_for(run.vertical, run.task)
     counts = Counter(str(t.status) for t in outcome.trials)
     return SearchSummary(
         tuner=settings.tuner,
@@ -221,19 +199,13 @@ def output_spec(task: str, dataset: Dataset, decision: Decision | None) -> dict[
     }
 
 
-def manifest(
-    run_id: str,
-    vertical: Vertical,
-    plugin: PluginRecord,
-    training: LabeledData,
-    test: LabeledData,
-    files: tuple[str, ...],
-) -> Manifest:
+def manifest(run: RunContext, files: tuple[str, ...]) -> Manifest:
     from ..bundle.writer import library_versions
 
+    training, test, plugin = run.inputs.training, run.dataset.test, run.plugin
     return Manifest(
-        run_id=run_id,
-        vertical=vertical.name,
+        run_id=run.run_id,
+        vertical=run.vertical.name,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         plugin=PluginInfo(plugin.name, plugin.distribution, plugin.version),
         data=DataSources(training.source, training.fingerprint(), test.source, test.fingerprint()),

@@ -21,7 +21,8 @@ from ..registry.run_folder import open_run, saved_request
 from ..search_engine import budget
 from ..search_engine.progress import SearchProgress
 from . import phases
-from .documents import Timing, bundle_documents
+from .context import RunContext, Timing
+from .documents import bundle_documents
 from .inputs import check_unchanged, read_inputs
 from .request import build_request, check_arguments, check_same_request, no_run_to_resume, settings_from
 
@@ -155,39 +156,25 @@ def run(
     saved = saved_request(root, run_id)
     check_unchanged(saved, inputs, run_id, request)
     dataset, settings = phases.split(vertical, inputs, request, progress)
-    work_request = request.with_fingerprint(inputs.fingerprint)
+    started_with = request.with_fingerprint(inputs.fingerprint)
     with (
         interrupts.deferred(),
-        open_run(root, run_id, work_request, has_finished_work=budget.has_finished_work) as work,
+        open_run(root, run_id, started_with, has_finished_work=budget.has_finished_work) as work,
     ):
+        context = RunContext(run_id, root, work, vertical, plugin, request, inputs, dataset, settings, progress)
         spent_before = budget.seconds_used(work)
         if saved is not None:
             progress.message(f"resuming run {run_id} ({spent_before:.0f}s used before); finished trials are kept")
         clock = budget.RunClock(started, spent_before, settings.time_budget)
         seconds = {"start_and_data": clock.used()}
-        outcome = phases.search_trials(vertical, dataset, settings, work, clock, progress, verbose, (root, run_id))
+        outcome = phases.search_trials(context, clock, verbose)
         seconds["search"] = clock.used() - sum(seconds.values())
-        exported = phases.train_exported_model(vertical, dataset, outcome, settings, clock, progress)
+        exported = phases.train_exported_model(context, outcome, clock)
         seconds["refit"] = clock.used() - sum(seconds.values())
         # The budget covers everything up to here; the test scores, the report sections and the bundle are the export.
         timing, exporting = Timing(clock.used(), seconds, saved is not None), time.monotonic()
-        decision = phases.decide_threshold(dataset, outcome, exported, request, settings)
-        tested = phases.score_test(vertical, dataset, exported, decision, settings.seed)
-        documents = bundle_documents(
-            run_id,
-            vertical,
-            plugin,
-            inputs.training,
-            dataset,
-            outcome,
-            settings,
-            tested.metrics,
-            decision,
-            tested.sections,
-            exported.refit_histories,
-            int(exported.model.count_params()),
-            timing,
-            phases.trial_logs(work),
-        )
-        path = phases.write_and_publish(work, root, run_id, vertical, dataset, exported, documents, tested)
+        decision = phases.decide_threshold(context, outcome, exported)
+        tested = phases.score_test(context, exported, decision)
+        documents = bundle_documents(context, outcome, exported, tested, decision, timing)
+        path = phases.write_and_publish(context, exported, documents, tested)
     return SearchResult(run_id, path, documents.sidecars[REPORT_FILE], time.monotonic() - exporting)
