@@ -63,7 +63,7 @@ def bundle_documents(
     sidecars = {
         PREPROCESSING_FILE: preprocessing(dataset, decision),
         REPORT_FILE: report.to_json(),
-        TRIALS_FILE: [t.as_dict() for t in outcome.trials],
+        TRIALS_FILE: [t.to_json() for t in outcome.trials],
     }
     logs = [f"logs/{p.name}" for p in sorted((run.work / "logs").glob("*.csv"))]
     files = (MODEL_FILE, *sidecars, MANIFEST_FILE, MODEL_CARD_FILE, *logs)

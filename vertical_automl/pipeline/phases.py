@@ -60,7 +60,7 @@ def search_trials(run: RunContext, clock: RunClock, verbose: bool) -> SearchOutc
     try:
         outcome = run_search(run.vertical, run.dataset, run.settings, run.work, clock, run.progress, verbose)
     except AllTrialsFailed as failed:
-        trials = [t.as_dict() for t in failed.trials]
+        trials = [t.to_json() for t in failed.trials]
         where = keep_failed_trials(run.root, run.run_id, trials, run.work / "logs")
         kept = f"; every trial's error is in {where}" if where is not None else ""
         raise SearchError(failed.problem + kept, failed.fix) from None

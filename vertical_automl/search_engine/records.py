@@ -7,7 +7,6 @@ training stack.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -46,18 +45,13 @@ class TrialRecord:
     hyperparameters: dict[str, Any]
     error: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """The ``trials.json`` row, with the status as a plain string."""
         return {**asdict(self), "status": str(self.status)}
 
-    def to_json(self) -> str:
-        """The row as JSON text, as :meth:`from_json` reads it back."""
-        return json.dumps(self.as_dict())
-
     @classmethod
-    def from_json(cls, text: str) -> TrialRecord:
-        """A record from :meth:`to_json`'s text (one ``trials.json`` row); the status becomes a :class:`TrialStatus`."""
-        row = json.loads(text)
+    def from_json(cls, row: dict[str, Any]) -> TrialRecord:
+        """A record from its ``trials.json`` row; the status becomes a :class:`TrialStatus`."""
         return cls(**{**row, "status": TrialStatus(row["status"])})
 
 
