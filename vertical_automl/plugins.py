@@ -29,6 +29,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .data.input_kind import InputKind
 from .data.loader import DataLoader
 from .errors import PluginError
 from .vertical import Vertical
@@ -88,6 +89,7 @@ class InstalledPlugins:
         self.verticals: dict[str, tuple[Vertical, PluginRecord]] = {}
         self.conflicts: dict[str, list[PluginRecord]] = {}
         self.extra_loaders: dict[str, list[DataLoader]] = {}
+        self.input_kinds: dict[str, tuple[InputKind, PluginRecord]] = {}  # kinds plugins' loaders declare, by name
         self.unknown_names: dict[str, list[str]] = {}  # selection variable -> errors about names nothing installed has
         only = _names(environ.get("VAUTOML_LOAD_PLUGINS"))
         disabled = _names(environ.get("VAUTOML_DISABLE_PLUGINS")) or set()
@@ -98,6 +100,7 @@ class InstalledPlugins:
         self._record_unknown_names(installed, selections)
         self._collect_verticals()
         self._collect_loaders()
+        self._collect_input_kinds()
 
     # -- discovery ---------------------------------------------------------
 
@@ -213,12 +216,37 @@ class InstalledPlugins:
                 record.errors.append(f"vertical '{name}' is registered by two plugins: {both}")
 
     def _collect_loaders(self) -> None:
-        def register(loader: DataLoader, vertical: str) -> None:
-            if not isinstance(loader, DataLoader):
-                raise TypeError(f"register() expects a DataLoader, got {loader!r}")
-            self.extra_loaders.setdefault(vertical, []).append(loader)
+        self.extra_loader_owners: list[tuple[DataLoader, PluginRecord]] = []
 
-        self.call_each("register_data_loaders", lambda record: {"register": register})
+        def registrar(record: PluginRecord) -> Callable[..., None]:
+            def register(loader: DataLoader, vertical: str) -> None:
+                if not isinstance(loader, DataLoader):
+                    raise TypeError(f"register() expects a DataLoader, got {loader!r}")
+                self.extra_loaders.setdefault(vertical, []).append(loader)
+                self.extra_loader_owners.append((loader, record))
+
+            return register
+
+        self.call_each("register_data_loaders", lambda record: {"register": registrar(record)})
+
+    def _collect_input_kinds(self) -> None:
+        """Index the input kinds the loaders declare; one name must mean one kind, across all plugins."""
+        offered: list[tuple[DataLoader, PluginRecord]] = [
+            (loader, record) for vertical, record in self.verticals.values() for loader in vertical.loaders
+        ]
+        offered += [(loader, record) for loader, record in self.extra_loader_owners]
+        for loader, record in offered:
+            kind = loader.kind
+            if kind is None:
+                continue
+            known = self.input_kinds.get(kind.name)
+            if known is None:
+                self.input_kinds[kind.name] = (kind, record)
+            elif known[0] != kind:
+                record.errors.append(
+                    f"loader '{loader.name}' declares input kind '{kind.name}', "
+                    f"which {known[1].label} already declares differently; give one of them another name"
+                )
 
     def get_vertical(self, name: str) -> tuple[Vertical, PluginRecord]:
         """The vertical called ``name`` and the plugin that registered it."""

@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,14 +67,24 @@ class SpaceConfig:
     l2: tuple[float, ...] | None = None
     batch_norm: tuple[bool, ...] | None = None
     batch_size: tuple[int, ...] | None = None
+    vertical: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # a vertical's own dimensions, by name
 
     def overrides(self) -> dict[str, Any]:
-        """The dimensions this config sets, as plain JSON (for run state and reports)."""
-        return {f.name: list(getattr(self, f.name)) for f in fields(self) if getattr(self, f.name) is not None}
+        """The dimensions this config sets, as plain JSON (for run state and reports); a vertical's own among them."""
+        shared = {
+            f.name: list(getattr(self, f.name))
+            for f in fields(self)
+            if f.name != "vertical" and getattr(self, f.name) is not None
+        }
+        return {**shared, **{name: list(value) for name, value in self.vertical.items()}}
 
     @classmethod
     def from_overrides(cls, values: dict[str, Any]) -> SpaceConfig:
-        return cls(**{key: tuple(value) for key, value in values.items()})
+        shared = {f.name for f in fields(cls)} - {"vertical"}
+        return cls(
+            **{key: tuple(value) for key, value in values.items() if key in shared},
+            vertical={key: tuple(value) for key, value in values.items() if key not in shared},
+        )
 
 
 # The default is one shared, frozen (immutable) SpaceConfig: a context that never called using() reads this object.
@@ -94,6 +104,60 @@ def using(config: SpaceConfig) -> Iterator[None]:
 
 def active() -> SpaceConfig:
     return _ACTIVE.get()
+
+
+DIMENSION_KINDS = ("int", "float", "choice", "bool")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A search dimension of a vertical's own (a kernel size, a GRU's units), which ``[space]`` can set.
+
+    A vertical lists its dimensions in ``Vertical.dimensions`` and its builder
+    asks for the trial's value with ``dimension.value(hp)`` instead of calling
+    ``hp.Int``/``hp.Choice`` itself; that is what lets ``search.toml`` narrow
+    it (``[space] kernel_size = [3, 5]``) and lets the config check refuse a
+    value outside what the vertical allows.  ``kind`` is ``int`` or ``float``
+    (``low``..``high``, ``log`` sampling for a float), ``choice``
+    (``choices``) or ``bool``; in ``[space]`` a range is ``[low, high]`` within
+    the declared one, a choice or bool a non-empty list of declared values.
+    """
+
+    name: str
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[Any, ...] = ()
+    log: bool = False
+    help: str = ""
+
+    def value(self, hp: keras_tuner.HyperParameters) -> Any:
+        """The trial's value: declared under ``name``, over the configured range or choices if ``[space]`` sets them."""
+        configured = active().vertical.get(self.name)
+        if self.kind in ("choice", "bool"):
+            choices = configured or (self.choices if self.kind == "choice" else (False, True))
+            return _choice(hp, self.name, choices)
+        low, high = configured or (self.low, self.high)
+        if high <= low:
+            return hp.Fixed(self.name, int(low) if self.kind == "int" else float(low))
+        if self.kind == "int":
+            return int(hp.Int(self.name, int(low), int(high)))
+        return float(hp.Float(self.name, float(low), float(high), sampling="log" if self.log else "linear"))
+
+    def problems(self) -> list[str]:
+        """What is wrong with this declaration (empty when valid)."""
+        where = f"dimension {self.name!r}"
+        if self.kind not in DIMENSION_KINDS:
+            return [f"{where} has kind {self.kind!r}; expected one of {', '.join(DIMENSION_KINDS)}"]
+        if self.kind == "choice" and not (isinstance(self.choices, tuple) and self.choices):
+            return [f"{where} is a choice with no choices; give choices=(...)"]
+        if self.kind in ("int", "float"):
+            numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (self.low, self.high))
+            if not numbers or self.low > self.high or (self.kind == "int" and not float(self.low).is_integer()):
+                return [f"{where} needs numbers low <= high (whole numbers for an int)"]
+            if self.log and self.low <= 0:
+                return [f"{where} samples on a log scale, so low must be above 0"]
+        return []
 
 
 def _choice(hp: keras_tuner.HyperParameters, name: str, choices: Sequence[Any]) -> Any:

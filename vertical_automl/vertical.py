@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .data.dataset import TASKS, DatasetInfo, LabeledData
 from .data.loader import DataLoader
 from .heads import DEFAULT_OBJECTIVES
+from .space import Dimension
 
 if TYPE_CHECKING:  # pragma: no cover - typing only, keeps imports light
     import keras
@@ -50,7 +51,11 @@ class Vertical:
     strong configurations, so even a short budget runs them.
     ``usage_code(input_spec)`` returns the Python lines that turn a raw input
     (an image file, a CSV row, a string) into the array ``x`` the model
-    takes; the model card shows them to downstream developers.
+    takes; the model card shows them to downstream developers (default: the
+    input kind's ``usage_code``; see :class:`~vertical_automl.data.input_kind.InputKind`).
+    ``dimensions`` are the vertical's own search dimensions
+    (:class:`~vertical_automl.space.Dimension`), which ``[space]`` in
+    ``search.toml`` can set like the shared ones.
     """
 
     name: str
@@ -67,6 +72,7 @@ class Vertical:
     model_card_notes: tuple[str, ...] = ()
     usage_code: Callable[[dict[str, Any]], list[str]] | None = None
     recipes: tuple[dict[str, Any], ...] = ()
+    dimensions: tuple[Dimension, ...] = ()
 
     def objective(self, task: str) -> tuple[str, str]:
         """The validation metric the search optimises for ``task``, and its direction."""
@@ -106,4 +112,10 @@ class Vertical:
         for loader in self.loaders:
             if not isinstance(loader, DataLoader):
                 found.append(f"vertical {self.name!r} lists a loader that is not a DataLoader: {loader!r}")
+            else:
+                found += [f"vertical {self.name!r}: {problem}" for problem in loader.problems()]
+        if not isinstance(self.dimensions, tuple) or not all(isinstance(d, Dimension) for d in self.dimensions):
+            found.append(f"vertical {self.name!r} has dimensions {self.dimensions!r}; expected a tuple of Dimension")
+        else:
+            found += [f"vertical {self.name!r}: {problem}" for d in self.dimensions for problem in d.problems()]
         return found

@@ -37,6 +37,14 @@ class LabeledData:
     an array of strings (text).  ``y`` holds class indices into
     ``class_names``, or float targets when ``class_names`` is empty
     (regression).  ``target`` names what ``y`` is, for reports.
+
+    ``groups`` (one id per record) keeps records that belong together (the
+    windows of one machine run, the visits of one patient, the loans of one
+    customer) in one split, so no score is earned by recognising a group seen
+    in training.  ``order`` (one sortable value per record: a time, a
+    sequence number) makes the split follow time: the latest records are the
+    test split, the ones before them validation.  ``split_by`` names the
+    columns they came from, for reports.
     """
 
     x: Any
@@ -46,6 +54,9 @@ class LabeledData:
     source: str
     encoder: Encoder | None = None
     target: str = "label"
+    groups: np.ndarray | None = None
+    order: np.ndarray | None = None
+    split_by: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -72,7 +83,9 @@ class LabeledData:
 
     def subset(self, index: np.ndarray) -> LabeledData:
         x = self.x.iloc[index].reset_index(drop=True) if hasattr(self.x, "iloc") else self.x[index]
-        return replace(self, x=x, y=self.y[index])
+        groups = self.groups[index] if self.groups is not None else None
+        order = self.order[index] if self.order is not None else None
+        return replace(self, x=x, y=self.y[index], groups=groups, order=order)
 
 
 def _fingerprint_array(x: Any) -> np.ndarray:

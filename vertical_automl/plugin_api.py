@@ -1,0 +1,130 @@
+"""Everything a vertical plugin may use, in one place: ``from vertical_automl.plugin_api import ...``.
+
+This module is the plugin contract.  A name here keeps its meaning across
+vautoml's minor versions; anything imported from elsewhere in
+``vertical_automl`` is private and may move without notice (the built-in
+plugins in ``plugins/`` import from here only, and a test holds them to it).
+The plugin author's guide is ``docs/plugin-guide.md``; the hooks a plugin
+implements are documented in :mod:`vertical_automl.hookspecs`.
+
+What is here, by the job it does:
+
+* declaring: :class:`Vertical`, :class:`DataLoader`, :class:`LoaderOption`,
+  :class:`InputKind`, :class:`Dimension`, :data:`hookimpl`;
+* data: :class:`LabeledData`, :class:`DatasetInfo`, :class:`Encoder`,
+  :class:`RawInputs`, label helpers (``encode_labels``, ``align_to_classes``),
+  option helpers (``check_options``, ``parse_bool``);
+* the core's loaders and input kinds, ready to list in ``Vertical.loaders``;
+* models: the modules :mod:`space`, :mod:`blocks` and :mod:`heads`;
+* reports: :class:`Evaluation`, :class:`ReportSection`, the report blocks
+  (``Heading``, ``Paragraph``, ``Bullets``, ``Facts``, ``Table``, ``Code``;
+  the core escapes their text for each format) and the metric helpers;
+* errors: :class:`DataError` (bad input: message and fix), :class:`PluginError`,
+  :class:`UsageError`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import blocks, heads, space
+from .data.arrays import align_to_classes, encode_labels, image_arrays
+from .data.dataset import DatasetInfo, LabeledData
+from .data.encoding import Encoder
+from .data.input_kind import InputKind, RawInputs
+from .data.loader import DataLoader, LoaderOption
+from .data.options import check_options, parse_bool
+from .data.tables import frame_of_text, read_table
+from .data.tabular import TABLE_MODEL_NOTE, labeled_table, table_loader, table_usage_code
+from .errors import DataError, PluginError, UsageError
+from .hookspecs import hookimpl
+from .report.document import Bullets, Code, Facts, Heading, Paragraph, Table
+from .report.sections import Evaluation, ReportSection
+from .space import Dimension
+from .vertical import Vertical
+
+if TYPE_CHECKING:  # pragma: no cover - loaded lazily below, named here for type checkers and linters
+    from .evaluate import (
+        binary_metrics,
+        bootstrap_intervals,
+        classification_metrics,
+        ks_statistic,
+        permutation_importance,
+        regression_metrics,
+        reliability_table,
+        roc_auc,
+    )
+
+# Metric helpers need scikit-learn, which takes most of a second to import: they load on first use, so that a
+# plugin importing this module keeps ``vautoml --help`` and ``vautoml plugins list`` fast.
+_METRICS = (
+    "binary_metrics",
+    "bootstrap_intervals",
+    "classification_metrics",
+    "ks_statistic",
+    "permutation_importance",
+    "regression_metrics",
+    "reliability_table",
+    "roc_auc",
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in _METRICS:
+        from . import evaluate
+
+        return getattr(evaluate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    # declaring a vertical
+    "DataLoader",
+    "Dimension",
+    "InputKind",
+    "LoaderOption",
+    "Vertical",
+    "hookimpl",
+    # data
+    "DatasetInfo",
+    "Encoder",
+    "LabeledData",
+    "RawInputs",
+    "align_to_classes",
+    "check_options",
+    "encode_labels",
+    "frame_of_text",
+    "image_arrays",
+    "parse_bool",
+    "read_table",
+    # the core's loaders, kinds and usage code
+    "TABLE_MODEL_NOTE",
+    "labeled_table",
+    "table_loader",
+    "table_usage_code",
+    # models
+    "blocks",
+    "heads",
+    "space",
+    # reports and metrics
+    "Bullets",
+    "Code",
+    "Evaluation",
+    "Facts",
+    "Heading",
+    "Paragraph",
+    "ReportSection",
+    "Table",
+    "binary_metrics",
+    "bootstrap_intervals",
+    "classification_metrics",
+    "ks_statistic",
+    "permutation_importance",
+    "regression_metrics",
+    "reliability_table",
+    "roc_auc",
+    # errors
+    "DataError",
+    "PluginError",
+    "UsageError",
+]
