@@ -11,11 +11,11 @@ only, so listing plugins stays fast.
 
 from __future__ import annotations
 
-from vertical_automl.plugin_api import LabeledData, Vertical, encode_labels, hookimpl
+from vertical_automl.plugin_api import LabeledData, Vertical, hookimpl
 
 from .encoder import SeriesEncoder
 from .kind import SENSOR_SERIES, usage_code
-from .loaders import LONG_CSV, NPZ
+from .loaders import LONG_CSV, NPZ, labeled_windows
 from .model import DIMENSIONS, RECIPES, build_model
 from .report import sensor_sections
 from .synthetic import CHANNELS, sample_windows
@@ -26,16 +26,13 @@ __all__ = ["SENSORS", "SENSOR_SERIES", "SeriesEncoder", "register_verticals"]
 def load_demo() -> LabeledData:
     """Synthetic machine runs (the same generator as sample_data/), so the vertical searches offline."""
     sample = sample_windows(runs_per_condition=5, seed=7)
-    labels, class_names = encode_labels(sample.labels, "synthetic machine runs")
-    return LabeledData(
+    return labeled_windows(
         sample.x,
-        labels,
-        class_names,
-        {"kind": SENSOR_SERIES.name, "format": "npz", "channels": list(CHANNELS)},
+        sample.labels,
+        CHANNELS,
         "synthetic machine runs (vautoml_sensors.synthetic, seed 7)",
-        SeriesEncoder(CHANNELS),
-        groups=sample.runs,
-        split_by={"groups": "run"},
+        sample.runs,
+        group_column="run",
     )
 
 

@@ -85,19 +85,33 @@ def load_npz(path: Path, options: Mapping[str, str], like: LabeledData | None) -
         if names is not None
         else tuple(f"channel_{i}" for i in range(x.shape[2]))
     )
-    windows = as_windows(x, len(channels), f"'{path}'")
-    y = npz_array(path, "y")
-    groups = npz_array(path, "groups", required=False)
+    return labeled_windows(
+        x, npz_array(path, "y"), channels, f"'{path}'", npz_array(path, "groups", required=False), options, like
+    )
+
+
+def labeled_windows(
+    x: np.ndarray,
+    y: np.ndarray,
+    channels: tuple[str, ...],
+    source: str,
+    groups: np.ndarray | None = None,
+    options: Mapping[str, str] | None = None,
+    like: LabeledData | None = None,
+    group_column: str = "groups",
+) -> LabeledData:
+    """Windows given as arrays (an ``.npz``, the built-in demo runs) as labelled data grouped by machine run."""
+    windows = as_windows(x, len(channels), source)
     for name, values in (("y", y), ("groups", groups)):
         if values is not None and len(values) != len(windows):
             raise DataError(
-                f"'{path}' has {len(windows)} windows but {len(values)} entries in {name}",
+                f"{source} has {len(windows)} windows but {len(values)} entries in {name}",
                 f"store one {name} value per window",
             )
-    labels, class_names = encode_labels(y, f"'{path}'")
+    labels, class_names = encode_labels(y, source)
     spec = {"kind": SENSOR_SERIES.name, "format": "npz", "channels": list(channels)}
-    data = _labeled(pack(windows), labels, class_names, spec, f"'{path}'", "label", options, like)
-    return _grouped(data, groups, "groups")
+    data = _labeled(pack(windows), labels, class_names, spec, source, "label", options or {}, like)
+    return _grouped(data, groups, group_column)
 
 
 def _labeled(
