@@ -215,3 +215,20 @@ def test_search_from_the_cli_with_group_and_order(tmp_path):
     assert "Split: by time: the latest records by" in (run / "model_card.md").read_text()
     assert "whole groups by" in (run / "report.md").read_text()
     assert "customer" not in json.loads((run / "preprocessing.json").read_text())["input"]["features"]
+
+
+def test_text_tables_take_group_and_order_too(tmp_path):
+    from vertical_automl.data.text import load_text_table
+
+    words = ["refund please", "love it", "broken again", "works great", "never arrived", "five stars"]
+    lines = ["sender,sent,message,label"] + [
+        f"user{i % 12},{1000 + i},{words[i % 6]} {i},{'bad' if i % 2 == 0 else 'good'}" for i in range(96)
+    ]
+    path = tmp_path / "messages.csv"
+    path.write_text("\n".join(lines) + "\n")
+    data = load_text_table(path, {"text_column": "message", "group": "sender", "order": "sent"})
+    assert data.split_by == {"group": "sender", "order": "sent"} and data.order[0] == 1000.0
+    dataset = split_dataset(data, "binary", seed=0)
+    assert not groups_of(dataset, "train") & groups_of(dataset, "test")
+    with pytest.raises(DataError, match="column 'message' is both the text and -O group"):
+        load_text_table(path, {"text_column": "message", "group": "message"})

@@ -33,22 +33,24 @@ class SplitColumns:
     split_by: dict[str, str] = field(default_factory=dict)
 
 
-def pick_split_columns(frame: Any, options: Mapping[str, str], target: str, ignored: set[str]) -> dict[str, str]:
-    """``{"group": column, "order": column}`` for the options given; refuse the target and ignored columns."""
+def pick_split_columns(frame: Any, options: Mapping[str, str], roles: Mapping[str, str]) -> dict[str, str]:
+    """``{"group": column, "order": column}`` for the options given.
+
+    ``roles`` names the columns already spoken for and what they are
+    (``"the target"``, ``"the text"``, ``"ignored"``): a column that steers the
+    split cannot be one of them.
+    """
     chosen = {}
     for option in SPLIT_OPTIONS:
         if not (options.get(option) or "").strip():
             continue
         column = pick_column(frame, options[option].strip(), f"-O {option}")
-        if column == target:
+        if column in roles:
             raise DataError(
-                f"column '{column}' is both the target and -O {option}",
-                f"choose another column for -O {option} or another --target-column",
-            )
-        if column in ignored:
-            raise DataError(
-                f"column '{column}' is both ignored and -O {option}",
-                f"drop it from -O ignore: as -O {option} it already stays out of the features",
+                f"column '{column}' is both {roles[column]} and -O {option}",
+                f"drop it from -O ignore: as -O {option} it already stays out of the features"
+                if roles[column] == "ignored"
+                else f"choose another column for -O {option}",
             )
         chosen[option] = column
     return chosen

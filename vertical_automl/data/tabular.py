@@ -92,7 +92,7 @@ def labeled_table(
             f"column '{target}' is both the target and ignored",
             "drop it from -O ignore or choose another --target-column",
         )
-    split_by = pick_split_columns(frame, options, target, ignored)
+    split_by = pick_split_columns(frame, options, {target: "the target", **dict.fromkeys(ignored, "ignored")})
     features = frame[[c for c in frame.columns if c != target and c not in ignored and c not in split_by.values()]]
     if features.shape[1] == 0:
         raise DataError(
