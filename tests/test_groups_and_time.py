@@ -206,6 +206,7 @@ def test_search_from_the_cli_with_group_and_order(tmp_path):
         "--max-trials", "1", "--epochs", "2", "--seed", "0", "--registry", str(registry),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    assert "split by time: the latest records by 'date' held out, in whole groups by 'customer'" in done.stderr
     run = only_run(registry)
     report = json.loads((run / "report.json").read_text())
     split = report["dataset"]["split"]
@@ -215,6 +216,14 @@ def test_search_from_the_cli_with_group_and_order(tmp_path):
     assert "Split: by time: the latest records by" in (run / "model_card.md").read_text()
     assert "whole groups by" in (run / "report.md").read_text()
     assert "customer" not in json.loads((run / "preprocessing.json").read_text())["input"]["features"]
+    new_rows = tmp_path / "new.csv"  # the split's columns are not inputs: predicting needs neither
+    pd.read_csv(path).drop(columns=["customer", "date", "label"]).head(5).to_csv(new_rows, index=False)
+    output = tmp_path / "predictions.csv"
+    done = run_vautoml(
+        "predict", "--model", run.name, "--data", str(new_rows), "--output", str(output), "--registry", str(registry)
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(pd.read_csv(output)) == 5
 
 
 def test_text_tables_take_group_and_order_too(tmp_path):
