@@ -161,13 +161,13 @@ def _too_few_groups(keys: SplitKeys, present: int, needed: int) -> DataError:
     )
 
 
-def check_classes(y: np.ndarray, index: np.ndarray, class_names: tuple[str, ...], split: str, how: str) -> None:
+def check_classes(y: np.ndarray, index: np.ndarray, class_names: tuple[str, ...], split: str, way: str) -> None:
     """A split without some class cannot train on it or score it: say which class and split, and what to do."""
     counts = np.bincount(y[index], minlength=len(class_names))
     missing = [name for name, count in zip(class_names, counts) if count == 0]
     if missing:
         raise DataError(
-            f"the {split} split holds no example of class '{missing[0]}' once {how}",
+            f"the {split} split holds no example of class '{missing[0]}' once split by {way}",
             f"add examples of class '{missing[0]}' in more groups or at more times, give --test-data, "
             "or leave out -O group / -O order",
         )

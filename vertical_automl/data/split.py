@@ -119,21 +119,20 @@ def _split_by_groups_or_time(
     keys = split_keys(data)
     stratify = not data.is_regression
     index = np.arange(len(data))
-    held_out: list[tuple[str, np.ndarray, str]] = []  # (split, positions, how it was held out)
+    held: dict[str, np.ndarray] = {}
     if test_data is None:
         _check_class_sizes(data, 3)
-        index, test_index = hold_out(keys, data.y, index, test_fraction, seed, stratify)
-        held_out.append(("test", test_index, describe(keys, test_fraction, stratify)))
+        index, held["test"] = hold_out(keys, data.y, index, test_fraction, seed, stratify)
     else:
         _check_test_data(data, test_data)
     train_index, validation_index = hold_out(keys, data.y, index, validation_fraction, seed, stratify)
-    held_out.append(("validation", validation_index, describe(keys, validation_fraction, stratify)))
     if stratify:
-        for split, positions, how in [*held_out, ("train", train_index, held_out[-1][2])]:
-            check_classes(data.y, positions, data.class_names, split, f"the {how} are held out")
-    test = test_data if test_data is not None else data.subset(held_out[0][1])
-    if test_data is None:
-        test = replace(test, source=f"{held_out[0][2]} held out of {data.source}")
+        for split, positions in {**held, "train": train_index, "validation": validation_index}.items():
+            check_classes(data.y, positions, data.class_names, split, strategy(keys, stratify))
+    test = test_data
+    if test is None:
+        how = describe(keys, test_fraction, stratify)
+        test = replace(data.subset(held["test"]), source=f"{how} held out of {data.source}")
     dataset = encode_splits(data.subset(train_index), data.subset(validation_index), test, task)
     method = SplitMethod(
         strategy(keys, stratify),
@@ -156,7 +155,8 @@ def encode_splits(train: LabeledData, validation: LabeledData, test: LabeledData
         return replace(split, x=x, encoder=None, input_spec={**split.input_spec, **encoder.spec()})
 
     train_ready, validation_ready, test_ready = encoded(train), encoded(validation), encoded(test)
-    statistics = {**input_statistics(train_ready.x), **(encoder.statistics(train_ready.x) if encoder else {})}
+    own = encoder.statistics(train_ready.x) if encoder is not None else {}
+    statistics = {**input_statistics(train_ready.x), **own}  # the encoder's values win
     class_weights = None
     if task == "regression":
         statistics = {**statistics, "target_mean": float(np.mean(train.y)), "target_std": float(np.std(train.y) or 1.0)}
