@@ -113,15 +113,15 @@ def _latest(keys: SplitKeys, index: np.ndarray, fraction: float) -> tuple[np.nda
     if keys.codes is None:
         ranked = index[np.argsort(times, kind="stable")]
         return np.sort(ranked[:-wanted]), np.sort(ranked[-wanted:])
-    codes = keys.codes[index]
-    present = np.unique(codes)
+    present, inverse = np.unique(keys.codes[index], return_inverse=True)
     if len(present) < 2:
         raise _too_few_groups(keys, len(present), 2)
-    starts = np.array([times[codes == code].min() for code in present])
-    sizes = np.array([(codes == code).sum() for code in present])
+    starts = np.full(len(present), times.max(), dtype=times.dtype)
+    np.minimum.at(starts, inverse, times)  # each group's first record
+    sizes = np.bincount(inverse)
     latest_first = np.lexsort((-present, -starts))  # latest start first; ties: the group seen last first
     taken = np.searchsorted(np.cumsum(sizes[latest_first]), wanted) + 1
-    held = np.isin(codes, present[latest_first[: min(taken, len(present) - 1)]])
+    held = np.isin(inverse, latest_first[: min(taken, len(present) - 1)])
     return index[~held], index[held]
 
 
