@@ -35,13 +35,13 @@ def test_sensors_example_searches_keeps_runs_whole_and_predicts(sensors, tmp_pat
     trials = json.loads((result.path / "trials.json").read_text())
     assert {"kernel_size", "gru_units"} <= set(trials[0]["hyperparameters"])
     runs = result.report["sections"]["machine_runs"]["runs"]
-    assert runs and all(run["windows"] == 9 for run in runs)  # every test run whole: none shared with training
+    assert runs and all(run["windows"] == 7 for run in runs)  # every test run whole: none shared with training
     from vertical_automl import load
 
     predictor = load(result.path)
     new = EXAMPLE / "sample_data" / "new.csv"
     inputs = predictor.encode(new)
-    assert inputs.names[0] == "R101-W00" and inputs.x.shape == (54, 24, 3)
+    assert inputs.names[0] == "R101-W00" and inputs.x.shape == (42, 24, 3)
     assert set(predictor.predict(new)) <= {"bearing_wear", "imbalance", "normal"}
     assert np.allclose(predictor.predict_proba(new).sum(axis=1), 1.0, atol=1e-5)
 

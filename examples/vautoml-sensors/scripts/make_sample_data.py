@@ -2,7 +2,7 @@
 
     python scripts/make_sample_data.py        # from examples/vautoml-sensors
 
-sample_data/train.csv   15 runs (5 per condition), long format, labelled
+sample_data/train.csv   24 runs (8 per condition), long format, labelled
 sample_data/test.csv    6 other runs, long format, labelled (vautoml evaluate, --test-data)
 sample_data/new.csv     the test runs without labels (vautoml predict)
 sample_data/train.npz   the training windows as arrays x, y, groups, channels
@@ -19,7 +19,15 @@ import numpy as np
 HERE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(HERE))
 
-from vautoml_sensors.synthetic import CHANNELS, long_rows, sample_windows  # noqa: E402
+from vautoml_sensors.synthetic import (  # noqa: E402
+    CHANNELS,
+    TEST_RUNS,
+    TEST_SEED,
+    TRAIN_RUNS,
+    TRAIN_SEED,
+    long_rows,
+    sample_windows,
+)
 
 
 def write_csv(path: Path, rows: list[list[str]]) -> None:
@@ -30,8 +38,8 @@ def write_csv(path: Path, rows: list[list[str]]) -> None:
 def main() -> None:
     out = HERE / "sample_data"
     out.mkdir(exist_ok=True)
-    train = sample_windows(runs_per_condition=5, seed=7)
-    test = sample_windows(runs_per_condition=2, seed=8, first_run=101)
+    train = sample_windows(TRAIN_RUNS, TRAIN_SEED)
+    test = sample_windows(TEST_RUNS, TEST_SEED, first_run=101)
     write_csv(out / "train.csv", long_rows(train))
     write_csv(out / "test.csv", long_rows(test))
     write_csv(out / "new.csv", long_rows(test, with_labels=False))

@@ -36,9 +36,9 @@ def test_declarations_are_valid():
 
 def test_long_csv_groups_windows_by_run_whatever_the_row_order(tmp_path):
     data = LONG_CSV.load(SAMPLE / "train.csv", {}, None)
-    assert data.x.shape == (135, 24, 3) and data.x.dtype == np.float32
+    assert data.x.shape == (168, 24, 3) and data.x.dtype == np.float32
     assert data.class_names == ("bearing_wear", "imbalance", "normal")
-    assert len(np.unique(data.groups)) == 15 and data.split_by == {"groups": "run"}
+    assert len(np.unique(data.groups)) == 24 and data.split_by == {"group": "run"}
     assert data.input_spec["channels"] == ["vibration_mm_s", "temperature_c", "current_a"]
     lines = (SAMPLE / "train.csv").read_text().splitlines()
     body = lines[1:]
@@ -88,7 +88,7 @@ def test_encoder_learns_on_training_windows_and_its_spec_rebuilds_it_exactly():
     readings = data.x[:60].reshape(-1, 3).astype(np.float64)
     assert np.allclose(fitted.center, np.median(readings, axis=0))
     encoded = fitted.transform(data.x)
-    assert encoded.shape == (135, 16, 3) and encoded.dtype == np.float32
+    assert encoded.shape == (168, 16, 3) and encoded.dtype == np.float32
     rebuilt = SeriesEncoder.from_spec({**data.input_spec, **fitted.spec()})
     assert np.array_equal(rebuilt.transform(data.x), encoded)
 
@@ -114,7 +114,7 @@ def test_the_kind_reads_csv_npz_and_arrays_alike():
     spec, _ = fitted_spec()
     encoder = SeriesEncoder.from_spec(spec)
     from_csv = SENSOR_SERIES.read(SAMPLE / "new.csv", spec)
-    assert from_csv.names[:2] == ["R101-W00", "R101-W01"] and from_csv.x.shape == (54, 24, 3)
+    assert from_csv.names[:2] == ["R101-W00", "R101-W01"] and from_csv.x.shape == (42, 24, 3)
     labelled = LONG_CSV.load(SAMPLE / "test.csv", {}, None)
     assert np.array_equal(encoder.transform(from_csv.x), encoder.transform(labelled.x))  # the label column is ignored
     from_npz = SENSOR_SERIES.read(SAMPLE / "train.npz", spec)
@@ -185,4 +185,4 @@ def test_report_names_the_worst_run_and_the_channel_the_model_uses():
 def test_csv_written_by_the_generator_is_long_format():
     rows = list(csv.reader(io.StringIO((SAMPLE / "test.csv").read_text())))
     assert rows[0] == ["run", "window", "step", "vibration_mm_s", "temperature_c", "current_a", "label"]
-    assert len(rows) == 1 + 54 * 24
+    assert len(rows) == 1 + 42 * 24

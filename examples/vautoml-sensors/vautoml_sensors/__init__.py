@@ -18,19 +18,19 @@ from .kind import SENSOR_SERIES, usage_code
 from .loaders import LONG_CSV, NPZ, labeled_windows
 from .model import DIMENSIONS, RECIPES, build_model
 from .report import sensor_sections
-from .synthetic import CHANNELS, sample_windows
+from .synthetic import CHANNELS, TRAIN_RUNS, TRAIN_SEED, sample_windows
 
 __all__ = ["SENSORS", "SENSOR_SERIES", "SeriesEncoder", "register_verticals"]
 
 
 def load_demo() -> LabeledData:
     """Synthetic machine runs (the same generator as sample_data/), so the vertical searches offline."""
-    sample = sample_windows(runs_per_condition=5, seed=7)
+    sample = sample_windows(TRAIN_RUNS, TRAIN_SEED)
     return labeled_windows(
         sample.x,
         sample.labels,
         CHANNELS,
-        "synthetic machine runs (vautoml_sensors.synthetic, seed 7)",
+        f"synthetic machine runs (vautoml_sensors.synthetic, seed {TRAIN_SEED})",
         sample.runs,
         group_column="run",
     )

@@ -133,7 +133,7 @@ def _grouped(data: LabeledData, groups: np.ndarray | None, column: str | None) -
     """``data`` with each window's machine run as its group, so the split keeps a run's windows together."""
     if groups is None:
         return data
-    return replace(data, groups=np.asarray(groups, dtype=str), split_by={"groups": str(column)})
+    return replace(data, groups=np.asarray(groups, dtype=str), split_by={"group": str(column)})
 
 
 def _length(options: Mapping[str, str]) -> int | None:

@@ -53,7 +53,7 @@ def run_errors(evaluation: Evaluation) -> ReportSection:
         )
     rows.sort(key=lambda row: (-row["error_rate"], row["run"]))
     flawless = sum(row["errors"] == 0 for row in rows)
-    column = evaluation.raw_test.split_by.get("groups", "run")
+    column = evaluation.raw_test.split_by.get("group", "run")
     return ReportSection(
         "machine_runs",
         "Errors per machine run",
