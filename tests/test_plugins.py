@@ -517,3 +517,35 @@ def test_a_crash_is_one_line_from_the_cli_and_a_chained_traceback_with_debug(sit
     assert debug.returncode != 0
     assert "KeyError: 'licence'" in debug.stderr and "direct cause of the following exception" in debug.stderr
     assert 'crashy_plugin.py", line' in debug.stderr
+
+
+def test_a_crash_in_a_plugins_encoder_names_its_class_and_method(tmp_path):
+    import numpy as np
+    from helpers import plugins_with
+
+    from vertical_automl.pipeline import search
+    from vertical_automl.plugin_api import Encoder, LabeledData
+    from vertical_automl.plugin_calls import PluginCrash
+
+    class Scaler(Encoder):
+        def fit(self, x):
+            return self
+
+        def transform(self, x):
+            return np.asarray(x, "float32") / x.attrs["scale"]  # an ndarray has no attrs: the bug
+
+        def spec(self):
+            return {}
+
+    def rows():
+        x = np.arange(80, dtype="float32").reshape(40, 2)
+        return LabeledData(x, np.arange(40) % 2, ("a", "b"), {"kind": "arrays"}, "rows", encoder=Scaler())
+
+    vertical = Vertical(name="scaled", description="", build_model=lambda hp, info: None, default_data=rows)
+    with pytest.raises(PluginCrash) as raised:
+        search("scaled", plugins=plugins_with(vertical), registry=tmp_path / "r")
+    assert str(raised.value).startswith(
+        f"the encoder {Scaler.__module__}.{Scaler.__qualname__}: transform failed: "
+        "AttributeError: 'numpy.ndarray' object has no attribute 'attrs'. Fix: this is a bug"
+    )
+    assert isinstance(raised.value.__cause__, AttributeError)

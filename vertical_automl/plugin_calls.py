@@ -13,11 +13,14 @@ input) passes through unchanged, and so do ``KeyboardInterrupt`` and
 ``SystemExit``, which are not ``Exception``\\ s.
 
 The core's own loaders and kinds that a plugin lists (``table_loader()``...)
-are not wrapped: a crash in them is vautoml's bug, not the plugin's.
+are not wrapped: a crash in them is vautoml's bug, not the plugin's.  A
+loader's encoder is an object made at load time, so it is named where it is
+used instead (:func:`encoder_crash`).
 """
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -105,3 +108,26 @@ def guard_vertical(vertical: Vertical, plugin: str) -> Vertical:
         usage_code=guard(vertical.usage_code, plugin, f"usage_code {where}"),
         loaders=tuple(guard_loader(loader, plugin) for loader in vertical.loaders),
     )
+
+
+def encoder_crash(error: Exception, encoder: object | None) -> PluginCrash | None:
+    """``error`` as a crash of a plugin's ``encoder`` (named by its class and method), or ``None`` if not its own.
+
+    Encoders are objects a loader creates, so they cannot be wrapped when
+    plugins are collected; the core calls this where it fits and applies one.
+    The method is the innermost frame of the traceback whose ``self`` is an
+    instance of the encoder's class (``fit``, ``transform``, ``spec``...).
+    """
+    if encoder is None or isinstance(error, VautomlError):
+        return None
+    cls = type(encoder)
+    if cls.__module__.startswith(CORE_PACKAGE):
+        return None
+    methods = [
+        frame.f_code.co_name
+        for frame, _ in traceback.walk_tb(error.__traceback__)
+        if isinstance(frame.f_locals.get("self"), cls)
+    ]
+    if not methods:
+        return None
+    return PluginCrash(f"the encoder {cls.__module__}.{cls.__qualname__}", methods[-1], error)
