@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import pickle
 import textwrap
 from pathlib import Path
 
@@ -492,6 +493,7 @@ def test_a_crash_in_plugin_code_names_the_plugin_and_the_function(tmp_path):
         f"dats (unpackaged 0): load of the 'dat' loader failed: ValueError: unsupported dialect. Fix: {CRASH_FIX}"
     )
     assert isinstance(raised.value, PluginError) and isinstance(raised.value.__cause__, ValueError)
+    assert str(pickle.loads(pickle.dumps(raised.value))) == str(raised.value)
     with pytest.raises(DataError, match="bad.dat is empty"):  # a deliberate error passes through as it is
         guarded.loaders[0].load(tmp_path / "bad.dat", {}, None)
     with pytest.raises(KeyboardInterrupt):

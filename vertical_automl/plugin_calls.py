@@ -41,6 +41,9 @@ class PluginCrash(PluginError):
         self.plugin, self.what, self.error = plugin, what, error
         super().__init__(f"{plugin}: {what} failed: {type(error).__name__}: {error}", CRASH_FIX)
 
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle rebuild it from its parts, not from its message
+        return (type(self), (self.plugin, self.what, self.error))
+
 
 @dataclass(frozen=True)
 class Guarded:
