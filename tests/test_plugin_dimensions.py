@@ -164,3 +164,40 @@ def test_dimension_mistakes_are_one_line_from_the_cli(tmp_path, toml, expected):
     assert len(lines) == 1 and lines[0].startswith(f"Error: {config}: ") and expected in lines[0]
     if "unknown key" in expected:
         assert lines[0].endswith("or the vertical's own: units")
+
+
+def test_a_resumed_run_keeps_the_verticals_own_dimensions(tmp_path):
+    from helpers import plugins_with
+    from throwaway_verticals.image import load_digits
+
+    from vertical_automl.errors import RunInterrupted
+    from vertical_automl.pipeline import resume, search
+
+    builds = {"count": 0, "interrupt_at": 3}  # the tuner's own first build, trial 0, then trial 1 is interrupted
+
+    def interrupted_model(hp, info):
+        builds["count"] += 1
+        if builds["count"] == builds["interrupt_at"]:
+            raise KeyboardInterrupt
+        return narrow_model(hp, info)
+
+    vertical = Vertical(
+        name="narrow",
+        description="",
+        tasks=("multiclass",),
+        build_model=interrupted_model,
+        default_data=load_digits,
+        dimensions=(UNITS, ACTIVATION),
+    )
+    plugins, registry = plugins_with(vertical), tmp_path / "r"
+    config = write(tmp_path, "[space]\nunits = [8, 12]\nactivation = ['tanh']\n")
+    with pytest.raises(RunInterrupted):
+        search("narrow", plugins=plugins, config=config, max_trials=3, epochs=1, run_name="cut", registry=registry)
+    saved = json.loads((registry / ".runs" / "cut" / "run.json").read_text())
+    assert saved["settings"]["space"] == {"units": [8, 12], "activation": ["tanh"]}
+    result = resume("cut", plugins=plugins, registry=registry)
+    trials = json.loads((result.path / "trials.json").read_text())
+    assert len(trials) == 3 and all(t["status"] == "COMPLETED" for t in trials)
+    assert all(
+        8 <= t["hyperparameters"]["units"] <= 12 and t["hyperparameters"]["activation"] == "tanh" for t in trials
+    )
