@@ -234,8 +234,12 @@ def unbuildable_model(hp, info):
 
 def test_model_builder_that_raises_is_a_clear_search_error(tmp_path):
     plugins = digits_plugins("unbuildable", unbuildable_model)
-    with pytest.raises(SearchError, match="the unbuildable model could not be built: KeyError: 'missing layer config'"):
+    with pytest.raises(SearchError) as raised:
         search("unbuildable", plugins=plugins, registry=tmp_path / "registry")
+    assert str(raised.value).startswith(
+        "the unbuildable model could not be built: KeyError: 'missing layer config' "
+        "(in build_model of the 'unbuildable' vertical of plugin unbuildable (unpackaged 0))"
+    )
     with pytest.raises(
         VautomlError, match="unknown tuner 'genetic'. Fix: use one of random, bayesian, hyperband, grid"
     ):

@@ -14,6 +14,7 @@ Two tables, both optional::
     optimizers = ["adam", "adamw"]
     learning_rate = [3e-4, 3e-3]  # [low, high] for Adam, AdamW, RMSprop
     schedules = ["constant", "cosine"]
+    kernel_size = [3, 5]          # a vertical's own dimension (Vertical.dimensions), within its declared range
 
 Every key is checked here, before any data is read, and a mistake is one
 line naming the key and what it accepts.  Flags given on the command line
@@ -179,13 +180,36 @@ SPACE_KEYS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _checked(path: Path, table: str, values: Any, keys: dict[str, Callable[[Any], Any]]) -> dict[str, Any]:
+def _declared(value: Any, choices: tuple[Any, ...]) -> bool:
+    """Whether ``value`` is one of ``choices``, a bool matching only a bool (``True == 1`` in Python)."""
+    return any(value == choice and isinstance(value, bool) == isinstance(choice, bool) for choice in choices)
+
+
+def dimension_check(dimension: space.Dimension) -> Callable[[Any], tuple[Any, ...]]:
+    """The ``[space]`` check of one of a vertical's own dimensions: within what the vertical declares."""
+    if dimension.kind == "bool":
+        return _choices("true/false", lambda v: isinstance(v, bool))
+    if dimension.kind == "choice":
+        listed = ", ".join(repr(c) for c in dimension.choices)
+        return _choices(f"values from {listed}", lambda v: _declared(v, dimension.choices))
+    low, high = dimension.low, dimension.high
+    if dimension.kind == "int":
+        return _int_range(int(low), int(high))  # type: ignore[arg-type]
+    return _float_range(float(low), float(high), "numbers")  # type: ignore[arg-type]
+
+
+def _checked(
+    path: Path, table: str, values: Any, keys: dict[str, Callable[[Any], Any]], own: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """``values`` checked key by key; ``own`` are the vertical's own keys among ``keys``, which an error names apart."""
     if not isinstance(values, dict):
         raise UsageError(f"{path}: [{table}] must be a table", f"write it as a [{table}] section")
     checked = {}
     for key, value in values.items():
         if key not in keys:
-            raise UsageError(f"{path}: unknown key '{key}' in [{table}]", f"use one of: {', '.join(keys)}")
+            shared = ", ".join(k for k in keys if k not in own)
+            fix = f"use one of: {shared}, or the vertical's own: {', '.join(own)}" if own else f"use one of: {shared}"
+            raise UsageError(f"{path}: unknown key '{key}' in [{table}]", fix)
         try:
             checked[key] = keys[key](value)
         except _Invalid as allowed:
@@ -193,8 +217,13 @@ def _checked(path: Path, table: str, values: Any, keys: dict[str, Callable[[Any]
     return checked
 
 
-def load_config(path: str | Path) -> SearchConfig:
-    """Read and validate a search config file."""
+def load_config(path: str | Path, dimensions: tuple[space.Dimension, ...] = ()) -> SearchConfig:
+    """Read and validate a search config file; ``dimensions`` are the vertical's own, which ``[space]`` may set too.
+
+    They land in ``SpaceConfig.vertical``, where ``Dimension.value(hp)`` reads
+    them.  Their names cannot clash with the shared keys (``Dimension.problems``
+    refuses that when the plugin registers the vertical).
+    """
     path = Path(path)
     try:
         with path.open("rb") as handle:
@@ -213,5 +242,8 @@ def load_config(path: str | Path) -> SearchConfig:
     if unknown:
         raise UsageError(f"{path}: unknown table or key '{sorted(unknown)[0]}'", "use the tables [search] and [space]")
     search = _checked(path, "search", document.get("search", {}), SEARCH_KEYS)
-    dimensions = _checked(path, "space", document.get("space", {}), SPACE_KEYS)
-    return SearchConfig(search=search, space=SpaceConfig(**dimensions))
+    own = {dimension.name: dimension_check(dimension) for dimension in dimensions}
+    values = _checked(path, "space", document.get("space", {}), {**SPACE_KEYS, **own}, tuple(own))
+    shared = {key: value for key, value in values.items() if key in SPACE_KEYS}
+    vertical = {key: value for key, value in values.items() if key in own}
+    return SearchConfig(search=search, space=SpaceConfig(**shared, vertical=vertical))

@@ -47,7 +47,10 @@ def register_data_loaders(register):
     Call ``register(loader, vertical="name")`` with a
     :class:`vertical_automl.DataLoader`.  Loaders registered here are tried
     after the vertical's own loaders, in registration order; the first whose
-    ``can_load(path)`` is true reads the data.
+    ``can_load(path)`` is true reads the data.  A loader for a vertical no
+    installed plugin provides, or whose declaration has problems
+    (``DataLoader.problems()``), is refused: ``vautoml plugins list`` shows
+    why, against your plugin.
 
     ``load`` returns :class:`vertical_automl.LabeledData`.  Arrays the model
     can take as they are go in ``x``; inputs that need statistics learned

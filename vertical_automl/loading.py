@@ -10,9 +10,34 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .data.dataset import LabeledData
+from .data.loader import DataLoader
 from .errors import DataError
 from .plugins import InstalledPlugins
 from .vertical import Vertical
+
+# The search flags that are shorthands for loader options (cli/search_command.py), so an error names what was typed.
+OPTION_FLAGS = {
+    "target_column": "--target-column",
+    "text_column": "--text-column",
+    "header": "--no-header",
+    "missing_values": "--missing-values",
+}
+
+
+def check_declared_options(loader: DataLoader, vertical: Vertical, source: Path, options: Mapping[str, str]) -> None:
+    """Refuse option keys ``loader`` does not declare, before it runs: a misspelt key would otherwise do nothing."""
+    unknown = [key for key in options if key not in loader.option_names]
+    if not unknown:
+        return
+    named = ", ".join(f"{key} ({OPTION_FLAGS[key]})" if key in OPTION_FLAGS else key for key in unknown)
+    fix = (
+        f"use only: {', '.join(loader.option_names)} (see vautoml plugins list)"
+        if loader.options
+        else "this loader takes no data options"
+    )
+    raise DataError(
+        f"unknown data option(s) {named} for the '{loader.name}' loader of the {vertical.name} vertical ({source})", fix
+    )
 
 
 def load_source(
@@ -34,6 +59,7 @@ def load_source(
     loaders = plugins.loaders_for(vertical.name)
     for loader in loaders:
         if loader.can_load(source):
+            check_declared_options(loader, vertical, source, options)
             return loader.load(source, options, like)
     accepted = "; ".join(loader.description for loader in loaders) or "none"
     raise DataError(f"the {vertical.name} vertical cannot read '{source}'", f"give one of: {accepted}")

@@ -14,6 +14,12 @@ A name in either that matches no installed entry point is recorded as a
 plugin of its own with an error (``vautoml plugins list`` shows it, ``search``
 warns), and the unknown-vertical error names it: a typo in the variable is
 otherwise invisible, and looks like a missing plugin.
+
+A data loader registered for a vertical no installed plugin provides, or one
+whose declaration is invalid, is refused with an error on the registering
+plugin's record.  What the plugins registered is handed out as guarded copies
+(:mod:`.plugin_calls`), so a crash in a plugin's code, wherever the core calls
+it, names the plugin and the function.
 """
 
 from __future__ import annotations
@@ -23,7 +29,6 @@ import functools
 import importlib.metadata
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
@@ -32,43 +37,11 @@ from . import hookspecs
 from .data.input_kind import InputKind
 from .data.loader import DataLoader
 from .errors import PluginError
+from .plugin_calls import guard_kind, guard_loader, guard_vertical
+from .plugin_records import NOT_INSTALLED, PluginRecord, ProvidedLoader
 from .vertical import Vertical
 
 ENTRY_POINT_GROUP = "vautoml"
-NOT_INSTALLED = "not installed"
-
-
-@dataclass
-class PluginRecord:
-    """What one entry point brought: its hooks, its verticals, and what went wrong."""
-
-    name: str
-    distribution: str
-    version: str
-    hooks: list[str] = field(default_factory=list)
-    verticals: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        if not self.installed:
-            return f"{self.name} ({NOT_INSTALLED})"
-        return f"{self.name} ({self.distribution} {self.version})"
-
-    @property
-    def installed(self) -> bool:
-        """False for a name in a selection variable that matches no installed plugin."""
-        return self.distribution != NOT_INSTALLED
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "distribution": self.distribution,
-            "version": self.version,
-            "verticals": self.verticals,
-            "hooks": self.hooks,
-            "errors": self.errors,
-        }
 
 
 def _names(value: str | None) -> set[str] | None:
@@ -88,7 +61,8 @@ class InstalledPlugins:
         self.records: dict[str, PluginRecord] = {}
         self.verticals: dict[str, tuple[Vertical, PluginRecord]] = {}
         self.conflicts: dict[str, list[PluginRecord]] = {}
-        self.extra_loaders: dict[str, list[DataLoader]] = {}
+        self.extra_loaders: dict[str, list[DataLoader]] = {}  # loaders register_data_loaders adds, by vertical
+        self.extra_loader_owners: list[tuple[DataLoader, PluginRecord]] = []  # the same, with who registered each
         self.input_kinds: dict[str, tuple[InputKind, PluginRecord]] = {}  # kinds plugins' loaders declare, by name
         self.unknown_names: dict[str, list[str]] = {}  # selection variable -> errors about names nothing installed has
         only = _names(environ.get("VAUTOML_LOAD_PLUGINS"))
@@ -101,6 +75,7 @@ class InstalledPlugins:
         self._collect_verticals()
         self._collect_loaders()
         self._collect_input_kinds()
+        self._guard_plugin_code()
 
     # -- discovery ---------------------------------------------------------
 
@@ -206,6 +181,7 @@ class InstalledPlugins:
                     continue
                 claims.setdefault(vertical.name, []).append((vertical, record))
                 record.verticals.append(vertical.name)
+                record.loaders += [ProvidedLoader(vertical.name, loader) for loader in vertical.loaders]
         for name, owners in claims.items():
             if len(owners) == 1:
                 self.verticals[name] = owners[0]
@@ -216,25 +192,51 @@ class InstalledPlugins:
                 record.errors.append(f"vertical '{name}' is registered by two plugins: {both}")
 
     def _collect_loaders(self) -> None:
-        self.extra_loader_owners: list[tuple[DataLoader, PluginRecord]] = []
+        """Take the extra loaders each plugin registers: valid ones, for a vertical an installed plugin provides.
+
+        A refused loader is an error on the registering plugin's record (shown
+        by ``vautoml plugins list``); one for an unknown vertical is also listed
+        there, flagged, since a misspelt vertical name is the usual cause.
+        """
+        self._extra: list[tuple[str, DataLoader, PluginRecord]] = []  # (vertical, loader, owner), as registered
+        offered: dict[str, list[tuple[Any, Any]]] = {}
 
         def registrar(record: PluginRecord) -> Callable[..., None]:
             def register(loader: DataLoader, vertical: str) -> None:
-                if not isinstance(loader, DataLoader):
-                    raise TypeError(f"register() expects a DataLoader, got {loader!r}")
-                self.extra_loaders.setdefault(vertical, []).append(loader)
-                self.extra_loader_owners.append((loader, record))
+                offered.setdefault(record.name, []).append((loader, vertical))
 
             return register
 
-        self.call_each("register_data_loaders", lambda record: {"register": registrar(record)})
+        failed = self.call_each("register_data_loaders", lambda record: {"register": registrar(record)})
+        available = ", ".join(sorted(self.verticals)) or "none"
+        for plugin_name, registered in offered.items():
+            record = self.records[plugin_name]
+            if plugin_name in failed:  # as with verticals: a hook that raised registers nothing
+                continue
+            for loader, vertical in registered:
+                if not isinstance(loader, DataLoader):
+                    record.errors.append(f"registered {loader!r} as a data loader, which is not a DataLoader")
+                    continue
+                problems = loader.problems()
+                if problems:
+                    record.errors.extend(problems)
+                    continue
+                if vertical not in self.verticals and vertical not in self.conflicts:
+                    record.errors.append(
+                        f"registers loader '{loader.name}' for vertical '{vertical}', "
+                        f"which no installed plugin provides (available: {available})"
+                    )
+                    record.loaders.append(ProvidedLoader(str(vertical), loader, vertical_installed=False))
+                    continue
+                self._extra.append((vertical, loader, record))
+                record.loaders.append(ProvidedLoader(vertical, loader))
 
     def _collect_input_kinds(self) -> None:
         """Index the input kinds the loaders declare; one name must mean one kind, across all plugins."""
         offered: list[tuple[DataLoader, PluginRecord]] = [
             (loader, record) for vertical, record in self.verticals.values() for loader in vertical.loaders
         ]
-        offered += [(loader, record) for loader, record in self.extra_loader_owners]
+        offered += [(loader, record) for _, loader, record in self._extra]
         for loader, record in offered:
             kind = loader.kind
             if kind is None:
@@ -247,6 +249,26 @@ class InstalledPlugins:
                     f"loader '{loader.name}' declares input kind '{kind.name}', "
                     f"which {known[1].label} already declares differently; give one of them another name"
                 )
+
+    def _guard_plugin_code(self) -> None:
+        """Hand out copies of what plugins registered whose crashes name the plugin (:mod:`.plugin_calls`).
+
+        Done once, here, so every caller (search, predict, evaluate, export)
+        gets the guarded copies; the checks above ran on the originals.
+        """
+        self.verticals = {
+            name: (guard_vertical(vertical, record.label), record)
+            for name, (vertical, record) in self.verticals.items()
+        }
+        self.extra_loaders, self.extra_loader_owners = {}, []
+        for vertical, loader, record in self._extra:
+            guarded = guard_loader(loader, record.label)
+            self.extra_loaders.setdefault(vertical, []).append(guarded)
+            self.extra_loader_owners.append((guarded, record))
+        self.input_kinds = {
+            name: (guard_kind(kind, record.label), record)  # type: ignore[misc]
+            for name, (kind, record) in self.input_kinds.items()
+        }
 
     def get_vertical(self, name: str) -> tuple[Vertical, PluginRecord]:
         """The vertical called ``name`` and the plugin that registered it."""

@@ -107,6 +107,14 @@ def active() -> SpaceConfig:
 
 
 DIMENSION_KINDS = ("int", "float", "choice", "bool")
+# The shared dimensions' [space] keys and hyperparameter names: a vertical's own dimension named like one would
+# set, or be set by, a shared dimension, so its declaration is refused.
+SHARED_NAMES = frozenset({f.name for f in fields(SpaceConfig)} - {"vertical"}) | {
+    "initializer",
+    "optimizer",
+    "lr_schedule",
+    "class_weight",
+}
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,9 @@ class Dimension:
     def problems(self) -> list[str]:
         """What is wrong with this declaration (empty when valid)."""
         where = f"dimension {self.name!r}"
+        if self.name in SHARED_NAMES:
+            shared = ", ".join(sorted(SHARED_NAMES))
+            return [f"{where} has the name of a shared dimension; choose a name not among {shared}"]
         if self.kind not in DIMENSION_KINDS:
             return [f"{where} has kind {self.kind!r}; expected one of {', '.join(DIMENSION_KINDS)}"]
         if self.kind == "choice" and not (isinstance(self.choices, tuple) and self.choices):

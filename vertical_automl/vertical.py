@@ -118,4 +118,10 @@ class Vertical:
             found.append(f"vertical {self.name!r} has dimensions {self.dimensions!r}; expected a tuple of Dimension")
         else:
             found += [f"vertical {self.name!r}: {problem}" for d in self.dimensions for problem in d.problems()]
+            names = [d.name for d in self.dimensions]
+            found += [
+                f"vertical {self.name!r} declares dimension {n!r} twice"
+                for n in sorted(set(names))
+                if names.count(n) > 1
+            ]
         return found

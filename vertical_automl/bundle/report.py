@@ -17,6 +17,7 @@ from ..records.report import SplitSummary
 from ..report import html, markdown, plots
 from ..report.document import Block, Facts, Figure, Heading, MarkdownText, Paragraph, Table
 from ..report.sections import Evaluation, ReportSection
+from ..space import SHARED_NAMES
 from .files import MANIFEST_FILE, MODEL_CARD_FILE, MODEL_FILE, PREPROCESSING_FILE, REPORT_FILE, TRIALS_FILE
 
 HTML_FILE = "report.html"
@@ -121,11 +122,22 @@ def _summary(report: dict[str, Any], manifest: dict[str, Any]) -> list[Block]:
         ),
         ("Exported model", f"{model['training']}; {model['parameters']:,} parameters"),
     ]
+    configured = search.get("settings", {}).get("space") or {}
+    if configured:
+        facts.append(("Search space", _space_text(configured)))
     if search.get("stop_reason"):
         facts.append(("Search stopped", search["stop_reason"]))
     elif search["stopped_early"]:  # bundles written before stop_reason existed
         facts.append(("Search stopped", search["stopped_early"]))
     return [Heading("Summary", anchor="summary"), Facts(facts)]
+
+
+def _space_text(configured: dict[str, Any]) -> str:
+    """The dimensions ``[space]`` set, the vertical's own ones marked, since only its plugin documents them."""
+    return "; ".join(
+        f"{name} {values}" + ("" if name in SHARED_NAMES else " (the vertical's own)")
+        for name, values in configured.items()
+    )
 
 
 def _metrics(report: dict[str, Any], evaluation: Evaluation) -> list[Block]:

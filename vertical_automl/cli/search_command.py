@@ -63,7 +63,11 @@ def _loader_options(
     no_header: bool,
     missing_values: tuple[str, ...],
 ) -> dict[str, str]:
-    """-O pairs plus the table and text flags, which are shorthands for loader options."""
+    """-O pairs plus the table and text flags, which are shorthands for loader options.
+
+    ``loading.OPTION_FLAGS`` maps these keys back to their flags, so a loader
+    that does not take one is refused naming the flag the user typed.
+    """
     options = _parse_options(pairs)
     flags = {
         "target_column": target_column,

@@ -18,6 +18,7 @@ from ..data.dataset import Dataset
 from ..data.split import split_dataset
 from ..errors import SearchError
 from ..evaluate import choose_threshold, transfer_threshold
+from ..plugin_calls import encoder_crash
 from ..records import Decision, RunRequest, SplitSummary
 from ..registry.disk import check_space, room_to_save
 from ..registry.run_folder import keep_failed_trials, publish
@@ -40,9 +41,15 @@ def split(
 ) -> tuple[Dataset, SearchSettings]:
     """Train/validation/test splits, and the settings the training rows choose (batch size, epochs)."""
     training, task = inputs.training, inputs.task
-    dataset = split_dataset(
-        training, task, inputs.held_out, request.validation_fraction, request.test_fraction, request.settings.seed
-    )
+    try:
+        dataset = split_dataset(
+            training, task, inputs.held_out, request.validation_fraction, request.test_fraction, request.settings.seed
+        )
+    except Exception as error:  # the split fits and applies the loader's encoder, which may be a plugin's
+        crash = encoder_crash(error, training.encoder)
+        if crash is None:
+            raise
+        raise crash from error
     settings = request.settings.for_rows(len(dataset.train))
     classes = f"{dataset.info.num_classes} classes" if task != "regression" else f"regression on '{training.target}'"
     progress.message(

@@ -16,11 +16,18 @@ from ..records import RunRequest
 from ..registry.layout import check_writable, interrupted_runs, published_run
 from ..registry.run_folder import saved_request
 from ..settings import TUNERS, SearchSettings
+from ..space import Dimension
 
 
-def settings_from(config: str | Path | None, refit: bool, **given: object) -> SearchSettings:
-    """The search settings: ``search.toml``'s ``[search]`` first, then every argument that is not ``None``."""
-    loaded = load_config(config) if config is not None else SearchConfig()
+def settings_from(
+    config: str | Path | None, refit: bool, dimensions: tuple[Dimension, ...] = (), **given: object
+) -> SearchSettings:
+    """The search settings: ``search.toml``'s ``[search]`` first, then every argument that is not ``None``.
+
+    ``dimensions`` are the vertical's own (``Vertical.dimensions``): its
+    ``[space]`` keys are checked against them, so the vertical is found first.
+    """
+    loaded = load_config(config, dimensions) if config is not None else SearchConfig()
     chosen = {**loaded.search, **{key: value for key, value in given.items() if value is not None}}
     if "max_failed_trials" in chosen:
         chosen["max_consecutive_failed_trials"] = chosen.pop("max_failed_trials")

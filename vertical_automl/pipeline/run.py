@@ -86,9 +86,11 @@ def search(
     started = time.monotonic() if started is None else started
     plugins = plugins or get_plugins()
     root = Path(registry) if registry is not None else default_root()
+    vertical, _ = plugins.get_vertical(plugin)  # an unknown plugin fails before any data is read
     settings = settings_from(
         config,
         refit,
+        vertical.dimensions,  # [space] may set the vertical's own dimensions
         tuner=tuner,
         max_trials=max_trials,
         epochs=epochs,
@@ -104,7 +106,6 @@ def search(
         plugin, data, test_data, data_options, settings, cost_fp, cost_fn, validation_fraction, test_fraction
     )
     check_arguments(root, request)
-    vertical, _ = plugins.get_vertical(plugin)  # an unknown plugin fails before any data is read
     check_writable(root / vertical.name)  # where the bundle will be published: checked now, not after the search
     run_id = check_run_id(run_name) if run_name is not None else new_run_id()
     with locked_run(root, run_id):  # a second process on the same run stops here, having touched nothing

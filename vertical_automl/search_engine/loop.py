@@ -18,6 +18,7 @@ import keras_tuner as kt
 from .. import space
 from ..data.dataset import Dataset
 from ..errors import SearchError
+from ..plugin_calls import PluginCrash
 from ..registry import disk_full
 from ..scoring import predict_scores
 from ..settings import SearchSettings
@@ -122,8 +123,11 @@ def open_tuner(
     except Exception as error:  # KerasTuner builds one model up front; any failure there is the builder's
         if disk_full(error):
             raise
+        crash = error if isinstance(error, PluginCrash) else None
+        cause = crash.error if crash is not None else error
+        whose = f" (in {crash.what} of plugin {crash.plugin})" if crash is not None else ""
         raise SearchError(
-            f"the {vertical.name} model could not be built: {type(error).__name__}: {error}",
+            f"the {vertical.name} model could not be built: {type(cause).__name__}: {cause}{whose}",
             "this is a bug in the plugin; report it with the output of --debug",
         ) from error
 
