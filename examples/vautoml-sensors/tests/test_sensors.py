@@ -28,13 +28,16 @@ def install(site: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
-    """One short search on the sample CSVs (1 trial, 3 epochs), shared by the tests below."""
+    """One short search on the sample CSVs (1 trial, 3 epochs, [space] narrowing the plugin's own dimensions),
+    shared by the tests below."""
     tmp = tmp_path_factory.mktemp("sensors")
     env, registry = install(tmp / "site"), tmp / "registry"
+    (tmp / "search.toml").write_text("[space]\nkernel_size = [7]\ngru_units = [16, 32]\n")
     done = run_vautoml(
         "search",
         *("--plugin", "sensors", "--data", str(SAMPLE / "train.csv"), "--test-data", str(SAMPLE / "test.csv")),
         *("--max-trials", "1", "--epochs", "3", "--seed", "0", "--registry", str(registry)),
+        *("--config", str(tmp / "search.toml")),
         env=env,
     )
     assert done.returncode == 0, done.stderr
@@ -48,6 +51,8 @@ def test_search_writes_a_sensor_series_bundle_with_its_own_dimensions_and_sectio
     assert prep["input"]["channels"] == ["vibration_mm_s", "temperature_c", "current_a"]
     trials = json.loads((run / "trials.json").read_text())
     assert {"kernel_size", "gru_units", "depth", "width", "optimizer"} <= set(trials[0]["hyperparameters"])
+    assert trials[0]["hyperparameters"]["kernel_size"] == 7  # search.toml's [space] narrowed the vertical's own
+    assert trials[0]["hyperparameters"]["gru_units"] in (16, 32)
     report = json.loads((run / "report.json").read_text())
     assert report["test_metrics"]["examples"] == 42
     runs = report["sections"]["machine_runs"]["runs"]
