@@ -52,7 +52,8 @@ SENSORS = Vertical(
     model_card_notes=(
         "Each window is resampled to the training length and each channel scaled by its training median and "
         "interquartile range (preprocessing.json, input), outside the model.",
-        "Windows of one machine run are kept in one split (groups), so test scores are on runs the model never saw.",
+        "When the data names each window's machine run (a CSV run column, npz groups), the run's windows are kept "
+        "in one split, so test scores are on runs the model never saw.",
     ),
     usage_code=usage_code,
     recipes=RECIPES,
