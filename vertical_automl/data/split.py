@@ -16,6 +16,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from ..errors import DataError
 from .dataset import Dataset, DatasetInfo, LabeledData, check_model_values, validate_labeled
+from .encoding import check_rebuilds
 
 MIN_REGRESSION_EXAMPLES = 20
 
@@ -100,6 +101,7 @@ def split_dataset(
 def encode_splits(train: LabeledData, validation: LabeledData, test: LabeledData, task: str) -> Dataset:
     """Fit the loader's encoder on ``train`` and turn all three splits into model-ready arrays."""
     encoder = train.encoder.fit(train.x) if train.encoder is not None else None
+    check_rebuilds(encoder, train.input_spec, train.x)
 
     def encoded(split: LabeledData) -> LabeledData:
         if encoder is None:
