@@ -112,7 +112,9 @@ def test_n_gram_options_and_the_encoder_rebuilt_from_its_spec(tmp_path):
     assert np.array_equal(again.transform(texts), encoder.transform(texts))
     old = {key: value for key, value in encoder.spec().items() if key not in ("token_count", "ngram_length")}
     old["vocabulary"] = old["vocabulary"][: encoder.token_count]  # a bundle from before the n-gram bag
-    assert np.array_equal(TextEncoder.from_spec(old).transform(texts), encoder.transform(texts)[:, : encoder.sequence_length])
+    assert np.array_equal(
+        TextEncoder.from_spec(old).transform(texts), encoder.transform(texts)[:, : encoder.sequence_length]
+    )
 
 
 def test_text_folder_reads_classes_and_rejects_empty_or_undecodable_files(tmp_path):

@@ -188,8 +188,8 @@ def evaluate(
 
     plugins = plugins or get_plugins()
     predictor = load(run, registry, plugins)
+    like = predictor.reference()  # finds the kind and rebuilds the encoder first: refused here if either fails
     vertical, _ = plugins.get_vertical(predictor.run.manifest.vertical)
-    like = predictor.reference()  # resolves the kind and rebuilds the encoder: refused here if either fails
     options = (
         {"header": "false"} if like.input_spec.get("kind") == "table" and like.input_spec.get("header") is False else {}
     )

@@ -1,0 +1,221 @@
+"""A plugin's own input kind gets the whole life of a bundle: search, predict, evaluate, export, model card.
+
+The test plugin reads ``.npz`` files of sensor readings and declares a kind
+of its own, ``sensor``, whose encoder scales each reading by its training
+range.  The kind has no ``read``, so predict reads a path with the vertical's
+own loaders.  Refusals are checked too: a kind no plugin declares, an encoder
+``from_spec`` cannot rebuild, data of another kind than the run's.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from helpers import run_vautoml
+
+import vertical_automl
+from vertical_automl import predictor as predicting
+from vertical_automl.export import export_model
+from vertical_automl.kinds import input_kind
+from vertical_automl.plugin_api import (
+    ARRAYS,
+    TABLE,
+    DataError,
+    DataLoader,
+    Encoder,
+    InputKind,
+    LabeledData,
+    PluginError,
+    Vertical,
+    encode_labels,
+    heads,
+    hookimpl,
+)
+from vertical_automl.plugins import InstalledPlugins
+
+READINGS = 6
+
+
+class RangeEncoder(Encoder):
+    """Each reading scaled by its training minimum and maximum: needs the training split, so it must rebuild."""
+
+    def __init__(self, low: tuple[float, ...] = (), high: tuple[float, ...] = ()) -> None:
+        self.low, self.high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+
+    def fit(self, x: Any) -> RangeEncoder:
+        return type(self)(tuple(np.min(x, axis=0)), tuple(np.max(x, axis=0)))
+
+    def transform(self, x: Any) -> np.ndarray:
+        return ((np.asarray(x, dtype=np.float64) - self.low) / (self.high - self.low)).astype(np.float32)
+
+    def spec(self) -> dict[str, Any]:
+        return {"low": self.low.tolist(), "high": self.high.tolist(), "shape": [READINGS], "dtype": "float32"}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> RangeEncoder:
+        return cls(tuple(spec["low"]), tuple(spec["high"]))
+
+
+class NoFromSpec(RangeEncoder):
+    from_spec = Encoder.__dict__["from_spec"]  # the contract's default: not implemented
+
+
+class LosesTheRange(RangeEncoder):
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> LosesTheRange:
+        return cls((0.0,) * READINGS, (1.0,) * READINGS)  # rebuilds, but encodes differently
+
+
+def sensor_usage_code(spec: dict[str, Any]) -> list[str]:
+    return [
+        'low, high = np.array(prep["input"]["low"]), np.array(prep["input"]["high"])',
+        'x = ((np.load("readings.npz")["x"] - low) / (high - low)).astype("float32")',
+    ]
+
+
+SENSOR = InputKind("sensor", "rows of sensor readings", encoder=RangeEncoder, usage_code=sensor_usage_code)
+
+
+def sensor_loader(kind: InputKind | None, encoder: type[Encoder] | None, spec_kind: str = "sensor") -> DataLoader:
+    def load(path: Path, options: Any, like: LabeledData | None = None) -> LabeledData:
+        with np.load(path) as stored:
+            x, labels = stored["x"].astype(np.float64), stored["y"]
+        y, class_names = encode_labels(labels, f"sensor file {path}")
+        attached = (like.encoder if like is not None else encoder()) if encoder is not None else None
+        return LabeledData(x, y, class_names, {"kind": spec_kind}, f"sensor file {path}", attached, "state")
+
+    return DataLoader("sensor-npz", "an .npz of readings x and states y", lambda p: p.suffix == ".npz", load, kind=kind)
+
+
+def build_model(hp, info):
+    import keras
+
+    inputs = keras.Input(shape=info.input_shape, name="readings")
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    return heads.compile_model(keras.Model(inputs, heads.output(hidden, info)), hp, info)
+
+
+def plugins_with(loader: DataLoader) -> InstalledPlugins:
+    vertical = Vertical(
+        name="sensor", description="Machine states from sensor readings.", tasks=("binary",), loaders=(loader,),
+        build_model=build_model,
+    )  # fmt: skip
+
+    class SensorPlugin:
+        @hookimpl
+        def register_verticals(self, register):
+            register(vertical)
+
+    return InstalledPlugins({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("sensor", SensorPlugin())])
+
+
+def write_readings(path: Path, rows: int, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(100.0, 900.0, size=(rows, READINGS))
+    np.savez(path, x=x, y=np.where(x[:, 0] + x[:, 1] > 1000.0, "fault", "ok"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def sensor_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kinds")
+    train, test = write_readings(root / "train.npz", 120, 0), write_readings(root / "test.npz", 40, 1)
+    plugins = plugins_with(sensor_loader(SENSOR, RangeEncoder))
+    result = vertical_automl.search(
+        "sensor", train, test_data=test, max_trials=1, epochs=10, registry=root / "registry", plugins=plugins
+    )
+    return {"result": result, "plugins": plugins, "train": train, "test": test, "registry": root / "registry"}
+
+
+def test_predict_reads_a_plugins_kind_with_its_loaders_and_rebuilt_encoder(sensor_run):
+    run, plugins = sensor_run["result"].path, sensor_run["plugins"]
+    predictor = predicting.load(run, plugins=plugins)
+    assert predictor.kind is SENSOR and isinstance(predictor.encoder, RangeEncoder)
+    from_file = predictor.encode(sensor_run["test"])
+    with np.load(sensor_run["test"]) as stored:
+        raw = stored["x"]
+    assert np.array_equal(from_file.x, predictor.encode(raw).x)  # a path through the loader, an array as it is
+    assert len(from_file.names) == 40 and from_file.names[0].endswith("test.npz 0")
+    spec = predictor.preprocessing["input"]
+    low, high = np.array(spec["low"]), np.array(spec["high"])  # the training split's range, as JSON kept it
+    assert np.array_equal(from_file.x, ((raw - low) / (high - low)).astype(np.float32))
+    assert set(predictor.predict(raw)) <= {"fault", "ok"}
+
+
+def test_evaluate_repeats_the_searchs_test_metrics_exactly(sensor_run):
+    result = predicting.evaluate(sensor_run["result"].path, sensor_run["test"], plugins=sensor_run["plugins"])
+    assert result["examples"] == 40
+    expected = sensor_run["result"].report["test_metrics"]
+    assert json.dumps(result["test_metrics"], sort_keys=True) == json.dumps(expected, sort_keys=True)  # NaN too
+
+
+def test_the_model_card_shows_the_kinds_usage_code(sensor_run):
+    card = (sensor_run["result"].path / "model_card.md").read_text()
+    assert 'x = ((np.load("readings.npz")["x"] - low) / (high - low)).astype("float32")' in card
+    assert "numpy. Run from the bundle folder" in card  # the kind needs nothing else: no Pillow
+
+
+def test_a_kind_no_installed_plugin_declares_is_refused_by_predict_and_evaluate(sensor_run):
+    run, nothing = sensor_run["result"].path, InstalledPlugins({"VAUTOML_LOAD_PLUGINS": ""})
+    with pytest.raises(DataError, match="input kind 'sensor' is not declared by any installed plugin"):
+        predicting.load(run, plugins=nothing).encode(sensor_run["test"])
+    with pytest.raises(DataError, match="install the plugin named in the run's manifest.json"):
+        predicting.evaluate(run, sensor_run["test"], plugins=nothing)
+    done = run_vautoml("evaluate", "--model", str(run), "--data", str(sensor_run["test"]))  # not installed there
+    assert done.returncode != 0 and not done.stdout
+    assert "input kind 'sensor'" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_evaluate_refuses_data_of_another_kind(sensor_run):
+    other = plugins_with(sensor_loader(SENSOR, RangeEncoder, spec_kind="arrays"))
+    with pytest.raises(DataError, match="reads as input kind 'arrays'"):
+        predicting.evaluate(sensor_run["result"].path, sensor_run["test"], plugins=other)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnx extras not installed")
+def test_onnx_export_checks_a_plugins_kind(sensor_run, tmp_path):
+    exported = export_model(sensor_run["result"].path, "onnx", tmp_path / "sensor.onnx", sensor_run["plugins"])
+    assert exported.max_difference < 1e-4 and exported.inputs_checked == 16
+
+
+@pytest.mark.parametrize(
+    ("loader", "error"),
+    [
+        (sensor_loader(None, RangeEncoder), "input kind 'sensor', which no loader declares"),
+        (sensor_loader(SENSOR, None), "attaches encoder none, but input kind 'sensor' declares"),
+        (
+            sensor_loader(InputKind("sensor", "readings", encoder=NoFromSpec), NoFromSpec),
+            "NoFromSpec cannot be rebuilt",
+        ),
+        (sensor_loader(InputKind("sensor", "readings", encoder=LosesTheRange), LosesTheRange), "encodes the training"),
+    ],
+    ids=["undeclared kind", "encoder missing", "no from_spec", "from_spec differs"],
+)
+def test_search_refuses_what_predict_could_not_repeat(tmp_path, loader, error):
+    data = write_readings(tmp_path / "train.npz", 60, 0)
+    with pytest.raises(PluginError, match=error):
+        vertical_automl.search("sensor", data, max_trials=1, epochs=1, registry=tmp_path, plugins=plugins_with(loader))
+    assert not any(tmp_path.glob("sensor/*"))  # refused before any run was published
+
+
+def test_the_cores_kinds_need_no_plugin(monkeypatch):
+    def no_plugins():
+        raise AssertionError("the core's kinds must not load plugins")
+
+    monkeypatch.setattr("vertical_automl.plugins.get_plugins", no_plugins)
+    assert input_kind("table") is TABLE and input_kind("arrays") is ARRAYS
+
+
+def test_arrays_are_read_as_model_ready_rows_of_the_training_shape(tmp_path):
+    spec = {"kind": "arrays", "shape": [2, 3]}
+    np.save(tmp_path / "rows.npy", np.ones((4, 2, 3)))
+    np.savez(tmp_path / "rows.npz", x=np.zeros((5, 2, 3)))
+    assert ARRAYS.read(tmp_path / "rows.npy", spec).x.shape == (4, 2, 3)
+    assert ARRAYS.read(str(tmp_path / "rows.npz"), spec).x.dtype == np.float32
+    with pytest.raises(DataError, match=r"shape \(3, 2\)"):
+        ARRAYS.read(np.ones((4, 3, 2)), spec)
