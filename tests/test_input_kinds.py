@@ -1,124 +1,30 @@
 """A plugin's own input kind gets the whole life of a bundle: search, predict, evaluate, export, model card.
 
-The test plugin reads ``.npz`` files of sensor readings and declares a kind
-of its own, ``sensor``, whose encoder scales each reading by its training
-range.  The kind has no ``read``, so predict reads a path with the vertical's
-own loaders.  Refusals are checked too: a kind no plugin declares, an encoder
-``from_spec`` cannot rebuild, data of another kind than the run's.
+The plugin (``tests/sensor_plugin.py``) declares a kind of its own, ``sensor``,
+whose encoder scales each reading by its training range.  Refusals are checked
+too: a kind no plugin declares, an encoder ``from_spec`` cannot rebuild, data
+of another kind than the run's.
 """
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
+import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from helpers import run_vautoml
+from sensor_plugin import SENSOR, LosesTheRange, NoFromSpec, RangeEncoder, plugins_with, sensor_loader, write_readings
 
 import vertical_automl
 from vertical_automl import predictor as predicting
 from vertical_automl.export import export_model
 from vertical_automl.kinds import input_kind
-from vertical_automl.plugin_api import (
-    ARRAYS,
-    TABLE,
-    DataError,
-    DataLoader,
-    Encoder,
-    InputKind,
-    LabeledData,
-    PluginError,
-    Vertical,
-    encode_labels,
-    heads,
-    hookimpl,
-)
+from vertical_automl.plugin_api import ARRAYS, TABLE, DataError, InputKind, PluginError
 from vertical_automl.plugins import InstalledPlugins
-
-READINGS = 6
-
-
-class RangeEncoder(Encoder):
-    """Each reading scaled by its training minimum and maximum: needs the training split, so it must rebuild."""
-
-    def __init__(self, low: tuple[float, ...] = (), high: tuple[float, ...] = ()) -> None:
-        self.low, self.high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
-
-    def fit(self, x: Any) -> RangeEncoder:
-        return type(self)(tuple(np.min(x, axis=0)), tuple(np.max(x, axis=0)))
-
-    def transform(self, x: Any) -> np.ndarray:
-        return ((np.asarray(x, dtype=np.float64) - self.low) / (self.high - self.low)).astype(np.float32)
-
-    def spec(self) -> dict[str, Any]:
-        return {"low": self.low.tolist(), "high": self.high.tolist(), "shape": [READINGS], "dtype": "float32"}
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any]) -> RangeEncoder:
-        return cls(tuple(spec["low"]), tuple(spec["high"]))
-
-
-class NoFromSpec(RangeEncoder):
-    from_spec = Encoder.__dict__["from_spec"]  # the contract's default: not implemented
-
-
-class LosesTheRange(RangeEncoder):
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any]) -> LosesTheRange:
-        return cls((0.0,) * READINGS, (1.0,) * READINGS)  # rebuilds, but encodes differently
-
-
-def sensor_usage_code(spec: dict[str, Any]) -> list[str]:
-    return [
-        'low, high = np.array(prep["input"]["low"]), np.array(prep["input"]["high"])',
-        'x = ((np.load("readings.npz")["x"] - low) / (high - low)).astype("float32")',
-    ]
-
-
-SENSOR = InputKind("sensor", "rows of sensor readings", encoder=RangeEncoder, usage_code=sensor_usage_code)
-
-
-def sensor_loader(kind: InputKind | None, encoder: type[Encoder] | None, spec_kind: str = "sensor") -> DataLoader:
-    def load(path: Path, options: Any, like: LabeledData | None = None) -> LabeledData:
-        with np.load(path) as stored:
-            x, labels = stored["x"].astype(np.float64), stored["y"]
-        y, class_names = encode_labels(labels, f"sensor file {path}")
-        attached = (like.encoder if like is not None else encoder()) if encoder is not None else None
-        return LabeledData(x, y, class_names, {"kind": spec_kind}, f"sensor file {path}", attached, "state")
-
-    return DataLoader("sensor-npz", "an .npz of readings x and states y", lambda p: p.suffix == ".npz", load, kind=kind)
-
-
-def build_model(hp, info):
-    import keras
-
-    inputs = keras.Input(shape=info.input_shape, name="readings")
-    hidden = keras.layers.Dense(8, activation="relu")(inputs)
-    return heads.compile_model(keras.Model(inputs, heads.output(hidden, info)), hp, info)
-
-
-def plugins_with(loader: DataLoader) -> InstalledPlugins:
-    vertical = Vertical(
-        name="sensor", description="Machine states from sensor readings.", tasks=("binary",), loaders=(loader,),
-        build_model=build_model,
-    )  # fmt: skip
-
-    class SensorPlugin:
-        @hookimpl
-        def register_verticals(self, register):
-            register(vertical)
-
-    return InstalledPlugins({"VAUTOML_LOAD_PLUGINS": ""}, plugins=[("sensor", SensorPlugin())])
-
-
-def write_readings(path: Path, rows: int, seed: int) -> Path:
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(100.0, 900.0, size=(rows, READINGS))
-    np.savez(path, x=x, y=np.where(x[:, 0] > 500.0, "fault", "ok"))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +51,27 @@ def test_predict_reads_a_plugins_kind_with_its_loaders_and_rebuilt_encoder(senso
     low, high = np.array(spec["low"]), np.array(spec["high"])  # the training split's range, as JSON kept it
     assert np.array_equal(from_file.x, ((raw - low) / (high - low)).astype(np.float32))
     assert set(predictor.predict(raw)) <= {"fault", "ok"}
+
+
+def install_sensor_plugin(site: Path) -> dict[str, str]:
+    """``tests/sensor_plugin.py`` installed as a distribution (a real dist-info); returns the env a process needs."""
+    info = site / "vautoml_sensor-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: vautoml-sensor\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[vautoml]\nsensor = sensor_plugin\n")
+    return {"PYTHONPATH": os.pathsep.join([str(site), str(Path(__file__).parent)]), "VAUTOML_LOAD_PLUGINS": "sensor"}
+
+
+def test_vautoml_predict_on_a_plugins_kind(sensor_run, tmp_path):
+    output, env = tmp_path / "predictions.csv", install_sensor_plugin(tmp_path / "site")
+    run, test = sensor_run["result"].path, sensor_run["test"]
+    done = run_vautoml("predict", "--model", str(run), "--data", str(test), "--output", str(output), env=env)
+    assert done.returncode == 0, done.stderr
+    with open(output, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    expected = predicting.load(run, plugins=sensor_run["plugins"]).predict_proba(test)
+    assert [row["label"] for row in rows] == predicting.load(run, plugins=sensor_run["plugins"]).predict(test)
+    assert np.allclose([[float(row[f"probability_{c}"]) for c in ("fault", "ok")] for row in rows], expected, atol=1e-6)
 
 
 def test_evaluate_repeats_the_searchs_test_metrics_exactly(sensor_run):
