@@ -105,6 +105,14 @@ def test_evaluate_refuses_data_of_another_kind(sensor_run):
         predicting.evaluate(sensor_run["result"].path, sensor_run["test"], plugins=other)
 
 
+def test_evaluate_refuses_an_encoder_it_cannot_rebuild(sensor_run):
+    broken = InputKind("sensor", "readings", encoder=NoFromSpec)
+    with pytest.raises(PluginError, match="encoder sensor_plugin.NoFromSpec of input kind 'sensor' cannot be rebuilt"):
+        predicting.evaluate(
+            sensor_run["result"].path, sensor_run["test"], plugins=plugins_with(sensor_loader(broken, NoFromSpec))
+        )
+
+
 @pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnx extras not installed")
 def test_onnx_export_checks_a_plugins_kind(sensor_run, tmp_path):
     exported = export_model(sensor_run["result"].path, "onnx", tmp_path / "sensor.onnx", sensor_run["plugins"])
@@ -116,13 +124,14 @@ def test_onnx_export_checks_a_plugins_kind(sensor_run, tmp_path):
     [
         (sensor_loader(None, RangeEncoder), "input kind 'sensor', which no loader declares"),
         (sensor_loader(SENSOR, None), "attaches encoder none, but input kind 'sensor' declares"),
+        (sensor_loader(SENSOR, LosesTheRange), r"attaches encoder sensor_plugin.LosesTheRange, but .*RangeEncoder"),
         (
             sensor_loader(InputKind("sensor", "readings", encoder=NoFromSpec), NoFromSpec),
             "NoFromSpec cannot be rebuilt",
         ),
         (sensor_loader(InputKind("sensor", "readings", encoder=LosesTheRange), LosesTheRange), "encodes the training"),
     ],
-    ids=["undeclared kind", "encoder missing", "no from_spec", "from_spec differs"],
+    ids=["undeclared kind", "encoder missing", "a subclass encoder", "no from_spec", "from_spec differs"],
 )
 def test_search_refuses_what_predict_could_not_repeat(tmp_path, loader, error):
     data = write_readings(tmp_path / "train.npz", 60, 0)
@@ -176,3 +185,9 @@ def test_the_cores_loaders_declare_their_kind_and_every_option_they_accept():
         assert loader.kind is kind and not loader.problems()
         assert sorted(loader.option_names) == sorted(accepted), loader.name
         assert all(option.help for option in loader.options)
+
+
+def test_a_plugin_kind_may_not_take_a_core_kinds_name():
+    plugins = plugins_with(sensor_loader(InputKind("table", "my own tables", encoder=RangeEncoder), RangeEncoder))
+    assert any("the name of one of the core's kinds" in error for error in plugins.records["sensor"].errors)
+    assert input_kind("table", plugins) is TABLE  # a bundle of tables still reads as the core's

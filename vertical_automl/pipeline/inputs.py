@@ -65,8 +65,9 @@ def kind_of(
     """The training data's input kind, refused now if a bundle could not repeat its preprocessing after the search.
 
     The kind must be one predict can find (the core's, or declared by a
-    loader), and the encoder the loader attached must be the kind's, since
-    predict and evaluate rebuild ``kind.encoder`` and nothing else.
+    loader), and the encoder the loader attached must be of the kind's
+    encoder class exactly, since predict and evaluate rebuild
+    ``kind.encoder`` and nothing else.
     """
     name = training.input_spec.get("kind")
     try:
@@ -78,7 +79,7 @@ def kind_of(
             "declare it with DataLoader(kind=InputKind(...))",
         ) from None
     attached = type(training.encoder) if training.encoder is not None else None
-    if (kind.encoder is None) != (attached is None) or (attached and not issubclass(attached, kind.encoder)):
+    if attached is not kind.encoder:  # a subclass too: predict would rebuild it as kind.encoder, not as itself
         said = encoder_name(kind.encoder) if kind.encoder else "none"
         got = encoder_name(attached) if attached else "none"
         raise PluginError(
