@@ -8,7 +8,8 @@ from helpers import shared_dataset
 
 from vertical_automl import DataError
 from vertical_automl.data.split import split_dataset
-from vertical_automl.data.text import TextEncoder, load_text_folder, load_text_table, ngrams, tokenize
+from vertical_automl.data.text import load_text_folder, load_text_table
+from vertical_automl.data.text_encoder import TextEncoder, ngrams, tokenize
 
 ROWS = [("spam", "WIN a FREE prize now, call 0800!"), ("ham", "see you at lunch later today?")] * 15
 
@@ -101,19 +102,19 @@ def test_idf_and_ngram_columns_match_scikit_learns_tfidf():
 
 
 def test_n_gram_options_and_the_encoder_rebuilt_from_its_spec(tmp_path):
-    from vertical_automl.predictor import text_encoder
-
     texts = np.array([b for _, b in ROWS], dtype=object)
     encoder = load_text_table(write_tsv(tmp_path), {"max_bigrams": "0"}).encoder.fit(texts)
     assert encoder.vocabulary[encoder.token_count :] == ()
     with pytest.raises(DataError, match="max_bigrams at least 0"):
         load_text_table(write_tsv(tmp_path), {"max_bigrams": "-1"})
     encoder = TextEncoder().fit(texts)
-    again = text_encoder(encoder.spec())  # what vautoml predict does with preprocessing.json
+    again = TextEncoder.from_spec(encoder.spec())  # what vautoml predict does with preprocessing.json
     assert np.array_equal(again.transform(texts), encoder.transform(texts))
     old = {key: value for key, value in encoder.spec().items() if key not in ("token_count", "ngram_length")}
     old["vocabulary"] = old["vocabulary"][: encoder.token_count]  # a bundle from before the n-gram bag
-    assert np.array_equal(text_encoder(old).transform(texts), encoder.transform(texts)[:, : encoder.sequence_length])
+    assert np.array_equal(
+        TextEncoder.from_spec(old).transform(texts), encoder.transform(texts)[:, : encoder.sequence_length]
+    )
 
 
 def test_text_folder_reads_classes_and_rejects_empty_or_undecodable_files(tmp_path):

@@ -38,15 +38,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .bundle.files import MANIFEST_FILE, PREPROCESSING_FILE
 from .errors import SearchError, StorageError, UsageError
+from .kinds import input_kind
 from .records import ExportRecord, Manifest
 from .registry.disk import check_space, disk, disk_full, room_to_save
 from .registry.runs import read_bundle_json, read_run
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .plugins import InstalledPlugins
 
 FORMATS = {"onnx": "model.onnx", "weights": "model.weights.h5"}
 WEIGHTS_SUFFIX = ".weights.h5"  # save_weights refuses any other name
@@ -69,7 +73,9 @@ class ExportResult:
     inputs_checked: int
 
 
-def export_model(bundle: Path, fmt: str, output: Path | None = None) -> ExportResult:
+def export_model(
+    bundle: Path, fmt: str, output: Path | None = None, plugins: InstalledPlugins | None = None
+) -> ExportResult:
     """Write the bundle's model as ``fmt`` ("onnx" or "weights"), verified against Keras.
 
     Without ``output`` the file goes beside ``model.keras`` and the run's
@@ -77,6 +83,7 @@ def export_model(bundle: Path, fmt: str, output: Path | None = None) -> ExportRe
     the run is left untouched.  Files are written under a temporary name and
     renamed into place; a run's are written beside the run folder, not in it,
     so that an export killed half-way leaves the run exactly as it was.
+    ``plugins`` are where a plugin's input kind is found (default: this process's).
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format '{fmt}'", f"use one of: {', '.join(FORMATS)}")
@@ -94,7 +101,7 @@ def export_model(bundle: Path, fmt: str, output: Path | None = None) -> ExportRe
     )
     model = load_model(bundle)
     spec = read_bundle_json(bundle, PREPROCESSING_FILE)["input"]
-    x = check_inputs(model, spec)
+    x = check_inputs(model, spec, plugins=plugins)
     expected = np.asarray(model.predict(x, verbose=0))
     temporary = _temporary(scratch, target.name)
     try:
@@ -159,12 +166,16 @@ def _writer_alive(temporary: Path) -> bool:
     return True
 
 
-def check_inputs(model: Any, spec: dict[str, Any], rows: int = CHECK_ROWS, seed: int = 0) -> np.ndarray:
+def check_inputs(
+    model: Any, spec: dict[str, Any], rows: int = CHECK_ROWS, seed: int = 0, plugins: InstalledPlugins | None = None
+) -> np.ndarray:
     """Inputs like the run's real ones, from ``preprocessing.json``'s ``input`` section.
 
     Random values of the right shape are not enough: a text model's token ids
     must index its vocabulary, and table rows far from the training data
-    saturate the output so that a wrong model can still agree with Keras.
+    saturate the output so that a wrong model can still agree with Keras.  So
+    the run's input kind makes them (``InputKind.examples``); a kind without
+    ``examples`` gets values over its ``value_range`` (or 0 and 1 for integers).
     """
     if len(model.inputs) != 1:
         raise UsageError(
@@ -173,31 +184,13 @@ def check_inputs(model: Any, spec: dict[str, Any], rows: int = CHECK_ROWS, seed:
         )
     shape, dtype = (rows, *model.inputs[0].shape[1:]), np.dtype(model.inputs[0].dtype)
     rng = np.random.default_rng(seed)
-    kind = spec.get("kind")
-    if kind == "text":
-        return rng.integers(0, spec["first_vocabulary_index"] + len(spec["vocabulary"]), size=shape).astype(dtype)
-    if kind == "table":
-        return _table_rows(spec, rng, rows).astype(dtype)
+    kind = input_kind(spec.get("kind", ""), plugins)
+    if kind.examples is not None:
+        return np.asarray(kind.examples(spec, rows, rng)).astype(dtype)
     if np.issubdtype(dtype, np.integer):
         return rng.integers(0, 2, size=shape).astype(dtype)
     low, high = spec.get("value_range", (0.0, 1.0))
     return rng.uniform(low, high, size=shape).astype(dtype)
-
-
-def _table_rows(spec: dict[str, Any], rng: np.random.Generator, rows: int) -> np.ndarray:
-    """Raw rows around the training medians and over the known categories, through the run's own encoder."""
-    import pandas as pd
-
-    from .predictor import table_encoder
-
-    cells = {}
-    for column in spec["columns"]:
-        if column["type"] == "numeric":
-            fill = float(column.get("fill") or 0.0)
-            cells[column["name"]] = [str(v) for v in fill * rng.uniform(0.5, 1.5, rows) + rng.normal(0.0, 0.1, rows)]
-        else:
-            cells[column["name"]] = list(rng.choice([*column["categories"], "(unseen)"], rows))
-    return table_encoder(spec).transform(pd.DataFrame(cells))
 
 
 def _target(bundle: Path, fmt: str, output: Path | None) -> Path:

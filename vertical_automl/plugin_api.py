@@ -32,15 +32,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import blocks, heads, space
-from .data.arrays import align_to_classes, encode_labels, image_arrays
+from .data.arrays import ARRAYS, align_to_classes, encode_labels, image_arrays
 from .data.dataset import DatasetInfo, LabeledData
 from .data.encoding import Encoder
+from .data.images import IMAGE, hdf5_image_loader, image_folder_loader, npz_image_loader
 from .data.input_kind import InputKind, RawInputs
 from .data.loader import DataLoader, LoaderOption
 from .data.options import check_options, parse_bool
 from .data.split_columns import SPLIT_OPTIONS, SplitColumns, pick_split_columns, read_split_columns
 from .data.tables import frame_of_text, read_table
-from .data.tabular import TABLE_MODEL_NOTE, labeled_table, table_loader, table_usage_code
+from .data.tabular import TABLE, TABLE_MODEL_NOTE, labeled_table, table_loader, table_usage_code
+from .data.text import TEXT, text_folder_loader, text_table_loader
 from .errors import DataError, PluginError, UsageError
 from .hookspecs import hookimpl
 from .report.document import Bullets, Code, Facts, Heading, Paragraph, Table
@@ -107,10 +109,19 @@ __all__ = [
     "pick_split_columns",
     "read_split_columns",
     # the core's loaders, kinds and usage code
+    "ARRAYS",
+    "IMAGE",
+    "TABLE",
     "TABLE_MODEL_NOTE",
+    "TEXT",
+    "hdf5_image_loader",
+    "image_folder_loader",
     "labeled_table",
+    "npz_image_loader",
     "table_loader",
     "table_usage_code",
+    "text_folder_loader",
+    "text_table_loader",
     # models
     "blocks",
     "heads",

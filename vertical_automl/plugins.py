@@ -35,6 +35,7 @@ import pluggy
 
 from . import hookspecs
 from .data.input_kind import InputKind
+from .data.kinds import CORE_KINDS
 from .data.loader import DataLoader
 from .errors import PluginError
 from .plugin_calls import guard_kind, guard_loader, guard_vertical
@@ -242,7 +243,12 @@ class InstalledPlugins:
             if kind is None:
                 continue
             known = self.input_kinds.get(kind.name)
-            if known is None:
+            if kind.name in CORE_KINDS and kind != CORE_KINDS[kind.name]:  # a bundle finds the core's first
+                record.errors.append(
+                    f"loader '{loader.name}' declares input kind '{kind.name}', the name of one of the core's kinds; "
+                    "give it another name"
+                )
+            elif known is None:
                 self.input_kinds[kind.name] = (kind, record)
             elif known[0] != kind:
                 record.errors.append(

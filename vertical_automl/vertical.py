@@ -53,6 +53,8 @@ class Vertical:
     (an image file, a CSV row, a string) into the array ``x`` the model
     takes; the model card shows them to downstream developers (default: the
     input kind's ``usage_code``; see :class:`~vertical_automl.data.input_kind.InputKind`).
+    The lines must assign ``x``; ``prep`` (``preprocessing.json``, loaded),
+    ``np``, ``json``, ``os`` and ``keras`` are in scope before them.
     ``dimensions`` are the vertical's own search dimensions
     (:class:`~vertical_automl.space.Dimension`), which ``[space]`` in
     ``search.toml`` can set like the shared ones.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..data.input_kind import InputKind
 from ..records.report import SplitSummary
 from ..report import markdown
 from ..report.document import Block, Bullets, Code, Heading, Paragraph
@@ -63,12 +64,14 @@ def model_card(
     report: dict[str, Any],
     manifest: dict[str, Any],
     sections: list[ReportSection] = (),
+    kind: InputKind | None = None,
 ) -> str:
     """A Markdown model card: use, data, metrics, limitations, input spec, and how to load it.
 
     It is built from plain-text report blocks, the vertical's sections among them, and rendered by the report's
     Markdown renderer, which escapes every text: user strings (run id, target, class, column and file names)
-    cannot turn into links, HTML or formatting.
+    cannot turn into links, HTML or formatting.  The code that makes ``x`` is the vertical's ``usage_code``, else
+    the input ``kind``'s, else a generic line; the packages it needs besides Keras and NumPy are the kind's.
     """
     data, spec, task, search = report["dataset"], preprocessing["input"], report["task"], report["search"]
     splits = data["splits"]
@@ -87,9 +90,9 @@ def model_card(
     }
     spec_json = "{\n" + ",\n".join(f"  {json.dumps(key)}: {json.dumps(value)}" for key, value in shown_spec.items())
     spec_json += "\n}"
-    usage = (
-        vertical.usage_code(spec) if vertical.usage_code else ["x = ...  # arrays shaped as in the input specification"]
-    )
+    make_x = vertical.usage_code or (kind.usage_code if kind is not None else None)
+    usage = make_x(spec) if make_x else ["x = ...  # arrays shaped as in the input specification"]
+    extra = "".join(f" and {name}" for name in (kind.usage_requirements if kind is not None else ()))
     blocks: list[Block] = [
         Heading("Intended use"),
         Paragraph(
@@ -120,10 +123,7 @@ def model_card(
         Code(spec_json, "json"),
         *([Bullets(list(vertical.model_card_notes))] if vertical.model_card_notes else []),
         Heading("Use it without vertical-automl"),
-        Paragraph(
-            "Needs only keras (3.x) with the torch backend and numpy (and pillow for image files). "
-            "Run from the bundle folder:"
-        ),
+        Paragraph(f"Needs only keras (3.x) with the torch backend and numpy{extra}. Run from the bundle folder:"),
         Code(
             "\n".join(
                 [

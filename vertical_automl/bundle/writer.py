@@ -19,6 +19,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from ..data.input_kind import InputKind
 from ..errors import SearchError
 from ..report.sections import Evaluation, ReportSection
 from ..vertical import Vertical
@@ -96,9 +97,11 @@ def write_bundle(
     sections: list[ReportSection],
     sample: np.ndarray,
     logs: Path,
+    kind: InputKind,
 ) -> None:
     """Write ``model.keras`` (verified), the JSON sidecars, the model card, the reports and the trial logs.
 
+    ``kind`` is the run's input kind, whose usage code the model card shows when the vertical has none.
     The manifest is written last, listing the report's files too.
     """
     bundle.mkdir()
@@ -108,7 +111,7 @@ def write_bundle(
         write_json(bundle / name, payload)
     manifest = documents.manifest.to_json()
     sidecars = documents.sidecars
-    card = model_card(vertical, sidecars[PREPROCESSING_FILE], sidecars[REPORT_FILE], manifest, sections)
+    card = model_card(vertical, sidecars[PREPROCESSING_FILE], sidecars[REPORT_FILE], manifest, sections, kind)
     (bundle / MODEL_CARD_FILE).write_text(card, encoding="utf-8")
     reports = write_report(bundle, {**sidecars, MANIFEST_FILE: manifest}, card, evaluation, sections)
     write_json(bundle / MANIFEST_FILE, documents.manifest.with_files(*reports).to_json())

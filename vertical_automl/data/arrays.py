@@ -4,17 +4,23 @@ Labels may be integers or strings; class names are their sorted distinct
 values as text, and ``y`` becomes indices into that list.  Test data read
 separately is re-indexed against the training class names so index 3 means
 the same class in both.
+
+:data:`ARRAYS` is the input kind of data that is model-ready as it is (float
+arrays of the training ``shape``, no encoder): what a bundle predicts on is
+an array, a ``.npy`` file or an ``.npz`` file with ``x``.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import DataError
 from .dataset import LabeledData
+from .input_kind import InputKind, RawInputs
 
 
 def encode_labels(raw: np.ndarray, source: str) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -107,3 +113,46 @@ def _value_range(x: np.ndarray) -> tuple[float, float]:
     if high <= low:
         high = low + 1.0
     return low, high
+
+
+def read_arrays(raw: Any, spec: dict[str, Any]) -> RawInputs:
+    """Model-ready rows: an array, a ``.npy`` file, or an ``.npz`` file with ``x``, each row of the training shape."""
+    if isinstance(raw, (str, Path)):
+        raw = _stored_array(Path(raw))
+    x = np.asarray(raw)
+    shape = tuple(spec["shape"])
+    if x.shape[1:] != shape or x.dtype.kind not in "uif":
+        raise DataError(
+            f"inputs of shape {x.shape[1:]} and dtype {x.dtype} do not match the model's numbers of shape {shape}",
+            f"give an array of shape (N, {', '.join(map(str, shape))})",
+        )
+    return RawInputs(x.astype(np.float32), [str(i) for i in range(len(x))])
+
+
+def _stored_array(path: Path) -> np.ndarray:
+    """The array of a ``.npy`` file, or ``x`` of an ``.npz`` file."""
+    if path.suffix.lower() not in (".npy", ".npz"):
+        raise DataError(f"'{path}' is not a .npy or .npz file", "give an array, a .npy file or an .npz file with x")
+    try:
+        if path.suffix.lower() == ".npy":
+            return np.load(path, allow_pickle=False)
+        with np.load(path, allow_pickle=False) as stored:
+            return np.asarray(stored["x"])
+    except (OSError, KeyError, ValueError) as error:
+        raise DataError(
+            f"cannot read inputs from '{path}' ({error})", "give a .npy file, or an .npz file with an array named x"
+        ) from error
+
+
+def arrays_usage_code(spec: dict[str, Any]) -> list[str]:
+    """Lines that load model-ready rows into ``x``."""
+    shape = ", ".join(str(d) for d in spec["shape"])
+    return [f'x = np.load("inputs.npy").astype("float32")  # shape (N, {shape}), as in preprocessing.json']
+
+
+ARRAYS = InputKind(
+    "arrays",
+    "model-ready float arrays of the training shape",
+    read=read_arrays,
+    usage_code=arrays_usage_code,
+)

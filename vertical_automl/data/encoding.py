@@ -15,6 +15,7 @@ exactly as the fitted encoder does, or the search stops before it starts.  Numbe
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -50,3 +51,45 @@ class Encoder(ABC):
     def statistics(self, encoded_train: np.ndarray) -> dict[str, Any]:
         """Numbers for the model builder, computed on the encoded training split."""
         return {}
+
+
+CHECKED_ROWS = 64  # enough rows to meet most of an encoder's steps, few enough to cost nothing
+
+
+def check_rebuilds(encoder: Encoder | None, input_spec: dict[str, Any], train: Any) -> None:
+    """Refuse, before a search starts, a fitted encoder that ``from_spec`` cannot rebuild exactly.
+
+    The loader's ``input_spec`` merged with the encoder's ``spec()`` is what
+    ``preprocessing.json`` will hold; it goes through JSON as the bundle does.
+    The rebuilt encoder must encode the first training rows (``train``, the
+    training split's raw inputs) exactly as the fitted one: predict, evaluate
+    and export have nothing else.
+    """
+    from ..errors import PluginError
+
+    if encoder is None:
+        return
+    cls = type(encoder)
+    name = f"{cls.__module__}.{cls.__qualname__}"
+    fix = f"make {cls.__qualname__}.from_spec(spec) rebuild the fitted encoder from spec() alone"
+    rows = train.iloc[:CHECKED_ROWS] if hasattr(train, "iloc") else train[:CHECKED_ROWS]
+    try:
+        rebuilt = cls.from_spec(json.loads(json.dumps({**input_spec, **encoder.spec()}, default=_numpy_value)))
+        again, expected = np.asarray(rebuilt.transform(rows)), np.asarray(encoder.transform(rows))
+    except Exception as error:
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise PluginError(
+            f"the encoder {name} cannot be rebuilt from its spec ({type(error).__name__}: {first_line})", fix
+        ) from error
+    if again.shape != expected.shape or again.dtype != expected.dtype or not np.array_equal(again, expected):
+        raise PluginError(
+            f"the encoder {name}, rebuilt from its spec, encodes the training rows differently from the fitted one",
+            fix,
+        )
+
+
+def _numpy_value(value: Any) -> Any:
+    """NumPy scalars and arrays as the bundle writer stores them; anything else is not JSON."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON")

@@ -7,7 +7,8 @@
 Resizing happens here, outside the model, with Pillow's bilinear filter; the
 size and colour mode are recorded in the input spec so a downstream app does
 the same.  Pixel values stay raw (0-255 for files): rescaling is a layer
-inside the exported model.
+inside the exported model.  :data:`IMAGE` reads new images the same way for
+``predict`` and ``evaluate``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import numpy as np
 from ..errors import DataError
 from .arrays import image_arrays
 from .dataset import LabeledData
+from .input_kind import InputKind, RawInputs
+from .loader import DataLoader, LoaderOption
 from .options import check_options
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -248,3 +251,100 @@ def image_usage_code(spec: dict[str, Any]) -> list[str]:
         f'x = np.asarray(images, dtype="float32")  # shape (N, {", ".join(str(d) for d in spec["shape"])}), '
         f"raw values in {spec['value_range']}",
     ]
+
+
+def image_folder_loader() -> DataLoader:
+    """The loader of a folder with one sub-folder of PNG/JPEG/BMP images per class."""
+    return DataLoader(
+        "image-folder",
+        "a folder with one sub-folder of PNG/JPEG/BMP images per class",
+        is_image_folder,
+        load_image_folder,
+        options=(
+            LoaderOption("image_size", "N or HxW: the size images are resized to (default: the most common, <= 64)"),
+            LoaderOption("color_mode", "grayscale|rgb: the colour mode (default: rgb if any image has colour)"),
+        ),
+        kind=IMAGE,
+    )
+
+
+def npz_image_loader() -> DataLoader:
+    """The loader of an ``.npz`` archive with arrays ``x`` (images) and ``y`` (labels)."""
+    return DataLoader(
+        "npz", "an .npz file with arrays x (N, H, W[, C]) and y (labels)", is_npz, load_npz_images, kind=IMAGE
+    )
+
+
+def hdf5_image_loader() -> DataLoader:
+    """The loader of an HDF5 file with datasets ``x`` (images) and ``y`` (labels)."""
+    return DataLoader(
+        "hdf5",
+        "an .h5/.hdf5 file with datasets x (N, H, W[, C]) and y (labels)",
+        is_hdf5,
+        load_hdf5_images,
+        kind=IMAGE,
+    )
+
+
+def read_images(raw: Any, spec: dict[str, Any]) -> RawInputs:
+    """Images to predict on: an image file, a folder of images (searched recursively), an ``.npz``/HDF5 file with
+    ``x``, or an array shaped like the training images, in their value range.
+
+    Files are converted and resized as in training; for a model trained on
+    arrays, their 0-255 pixels are mapped onto the training value range.
+    """
+    height, width, channels = spec["shape"]
+    if isinstance(raw, (str, Path)) and Path(raw).suffix.lower() in (".npz", ".h5", ".hdf5"):
+        raw = _stored_images(Path(raw))
+    if isinstance(raw, np.ndarray):
+        x = raw[..., None] if raw.ndim == 3 and channels == 1 else raw
+        if x.ndim != 4 or tuple(x.shape[1:]) != (height, width, channels):
+            raise DataError(
+                f"images of shape {tuple(raw.shape[1:])} do not match the model's {height}x{width}x{channels}",
+                "resize them, or pass image files",
+            )
+        return RawInputs(x.astype(np.float32), [str(i) for i in range(len(x))])
+    path = Path(raw)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    elif path.is_file():
+        files = [path]
+    else:
+        raise DataError(f"'{path}' does not exist", "give an image file or a folder of images")
+    if not files:
+        raise DataError(f"'{path}' holds no PNG, JPEG or BMP images", "give a folder with image files")
+    color_mode = spec.get("color_mode") or ("grayscale" if channels == 1 else "rgb")
+    pixels = (
+        np.stack([read_resized(file, height, width, color_mode) for file in files])
+        .reshape(len(files), height, width, channels)
+        .astype(np.float32)
+    )
+    if "resize" not in spec:  # trained on arrays: map 0-255 onto their value range
+        low, high = spec["value_range"]
+        pixels = low + pixels / 255.0 * (high - low)
+    return RawInputs(pixels, [str(f) for f in files])
+
+
+def _stored_images(path: Path) -> np.ndarray:
+    """``x`` of an ``.npz`` or HDF5 file."""
+    try:
+        if path.suffix.lower() == ".npz":
+            with np.load(path, allow_pickle=False) as stored:
+                return np.asarray(stored["x"])
+        import h5py
+
+        with h5py.File(path, "r") as stored:
+            return np.asarray(stored["x"])
+    except (OSError, KeyError, ValueError) as error:
+        raise DataError(
+            f"cannot read images 'x' from '{path}' ({error})", "give an .npz or HDF5 file with an array named x"
+        ) from error
+
+
+IMAGE = InputKind(
+    "image",
+    "pictures as float32 pixels (height, width, channels), resized as in training",
+    read=read_images,
+    usage_code=image_usage_code,
+    usage_requirements=("pillow",),
+)

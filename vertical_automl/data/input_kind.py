@@ -11,9 +11,14 @@ what lets each of them repeat training's steps for one kind of input from
   are); the core rebuilds the fitted encoder with ``encoder.from_spec(spec)``;
 * ``read(raw, spec)`` turns what a user hands to ``predict`` (a path, an
   array, a list of records) into :class:`RawInputs`, which the rebuilt encoder
-  then encodes;
+  then encodes; a kind without ``read`` takes arrays as they are, and reads a
+  path with the run's vertical's loaders of the kind (``like`` the run);
 * ``usage_code(spec)`` is the Python a downstream app runs to do the same
-  without vautoml, needing only ``usage_requirements`` besides Keras and NumPy;
+  without vautoml, needing only ``usage_requirements`` (pip names) besides
+  Keras and NumPy; the model card shows it when the vertical has no
+  ``usage_code`` of its own.  Its lines must assign ``x``, the model's input;
+  in scope before them are ``prep`` (``preprocessing.json``, loaded), ``np``,
+  ``json``, ``os`` and ``keras`` (and ``model``), and nothing else;
 * ``examples(spec, rows, rng)`` gives model-ready inputs like real ones, for the
   checks ``vautoml export`` runs on every exported file.
 

@@ -17,6 +17,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from ..errors import DataError
 from .dataset import Dataset, DatasetInfo, LabeledData, SplitMethod, check_model_values, validate_labeled
+from .encoding import check_rebuilds
 from .grouped_split import check_classes, describe, hold_out, split_keys, strategy
 
 MIN_REGRESSION_EXAMPLES = 20
@@ -146,6 +147,7 @@ def _split_by_groups_or_time(
 def encode_splits(train: LabeledData, validation: LabeledData, test: LabeledData, task: str) -> Dataset:
     """Fit the loader's encoder on ``train`` and turn all three splits into model-ready arrays."""
     encoder = train.encoder.fit(train.x) if train.encoder is not None else None
+    check_rebuilds(encoder, train.input_spec, train.x)
 
     def encoded(split: LabeledData) -> LabeledData:
         if encoder is None:

@@ -174,6 +174,25 @@ class TableEncoder(Encoder):
         self.decimal = description.get("decimal") or "."  # bundles from before -O decimal have none
         self.fitted = fitted
 
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> TableEncoder:
+        """The fitted encoder ``spec`` (``preprocessing.json["input"]``) describes; older bundles lack some keys."""
+        columns = [
+            Column(
+                c["name"],
+                c["type"],
+                tuple(c["missing_values"]),
+                fill=c.get("fill"),
+                indicator=bool(c.get("indicator")),
+                categories=tuple(c.get("categories", ())),
+            )
+            for c in spec["columns"]
+        ]
+        read_as = ("format", "header", "delimiter", "encoding", "decimal", "target")
+        description = {key: spec.get(key) for key in read_as}
+        description.update({key: spec[key] for key in ("file_columns", "ignored") if key in spec})
+        return cls(columns, description, fitted=True)
+
     def fit(self, x: Any) -> TableEncoder:
         fitted = []
         for column in self.columns:

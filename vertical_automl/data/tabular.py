@@ -4,7 +4,8 @@
 the feature columns and returns raw string cells plus an unfitted
 :class:`~.table_encoder.TableEncoder`; the core fits the encoder on the
 training split only.  ``table_usage_code`` is the few lines a downstream app
-needs to do the same encoding from ``preprocessing.json``.
+needs to do the same encoding from ``preprocessing.json``, and :data:`TABLE`
+the input kind that repeats it for ``predict``, ``evaluate`` and ``export``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import DataError
 from .dataset import LabeledData
-from .loader import DataLoader
+from .input_kind import InputKind, RawInputs
+from .loader import DataLoader, LoaderOption
 from .options import check_options, parse_bool
 from .split_columns import SPLIT_OPTIONS, pick_split_columns, read_split_columns
 from .table_encoder import TableEncoder, infer_columns
@@ -25,6 +29,7 @@ from .tables import (
     MissingValues,
     decimal_mark,
     default_target,
+    frame_of_text,
     is_table_file,
     pick_column,
     read_table,
@@ -128,6 +133,21 @@ def labeled_table(
     )
 
 
+TABLE_OPTION_HELP = (
+    LoaderOption("target_column", "NAME: the column to predict (default: 'label', 'target', ... or the last one)"),
+    LoaderOption("header", "true|false: whether the first line names the columns (default true)"),
+    LoaderOption("delimiter", "CHAR: the field separator (default: sniffed)"),
+    LoaderOption("encoding", "NAME: the file's text encoding (default utf-8)"),
+    LoaderOption("decimal", "CHAR: the decimal mark of numbers, '.' or ',' (default '.')"),
+    LoaderOption("missing_values", "COLUMN=VALUE,...: more cells that mean missing, per column"),
+    LoaderOption("categorical", "COLUMN,...: number-coded columns to treat as categories"),
+    LoaderOption("ignore", "COLUMN,...: columns to leave out of the features"),
+    LoaderOption("task", "auto|classification|regression: what a numeric target means (default auto)"),
+    LoaderOption("group", "COLUMN: keep each value's records in one split"),
+    LoaderOption("order", "COLUMN: split by time, latest records as test"),
+)
+
+
 def table_loader(allow_regression: bool) -> DataLoader:
     """The CSV/TSV/Parquet loader for a tabular vertical, ready to go into its ``loaders`` as it is."""
 
@@ -135,8 +155,61 @@ def table_loader(allow_regression: bool) -> DataLoader:
         return load_table(path, options, like, allow_regression)
 
     return DataLoader(
-        "table", "a CSV, TSV or Parquet table (see --target-column, --no-header, --missing-values)", is_table_file, load
+        "table",
+        "a CSV, TSV or Parquet table (see --target-column, --no-header, --missing-values)",
+        is_table_file,
+        load,
+        options=TABLE_OPTION_HELP,
+        kind=TABLE,
     )
+
+
+def read_table_inputs(raw: Any, spec: dict[str, Any]) -> RawInputs:
+    """Rows to predict on: a CSV/TSV/Parquet path read as the training file was, a DataFrame, or a list of
+    ``{column: value}`` rows; cells stay text, for the table encoder.
+    """
+    import pandas as pd
+
+    if isinstance(raw, (str, Path)):
+        path = Path(raw)
+        if not path.is_file() or not is_table_file(path) and path.suffix:
+            raise DataError(
+                f"'{path}' is not a table file", "give a CSV, TSV or Parquet file with the training columns"
+            )
+        options = {"header": "true" if spec.get("header", True) else "false"}
+        for key in RECORDED_READ_OPTIONS:  # as the training file was read (bundles before encoding have none)
+            if spec.get(key):
+                options[key] = spec[key]
+        frame = read_table(path, options)
+        return RawInputs(frame, [f"{frame.index.name} {i}" for i in frame.index])  # errors say "line 4"
+    if isinstance(raw, pd.DataFrame):
+        frame = frame_of_text(raw)
+    elif isinstance(raw, list) and all(isinstance(row, dict) for row in raw):
+        frame = frame_of_text(pd.DataFrame(raw))
+    else:
+        raise DataError(
+            f"a table model cannot read {type(raw).__name__} input",
+            "give a CSV/TSV/Parquet path, a DataFrame or a list of {column: value} rows",
+        )
+    return RawInputs(frame, [str(i) for i in frame.index])
+
+
+def table_examples(spec: dict[str, Any], rows: int, rng: np.random.Generator) -> np.ndarray:
+    """Raw rows around the training medians and over the known categories, through the run's own encoder.
+
+    Random feature vectors are far from the training data and saturate the
+    output, so a wrong export could still agree with Keras on them.
+    """
+    import pandas as pd
+
+    cells = {}
+    for column in spec["columns"]:
+        if column["type"] == "numeric":
+            fill = float(column.get("fill") or 0.0)
+            cells[column["name"]] = [str(v) for v in fill * rng.uniform(0.5, 1.5, rows) + rng.normal(0.0, 0.1, rows)]
+        else:
+            cells[column["name"]] = list(rng.choice([*column["categories"], "(unseen)"], rows))
+    return TableEncoder.from_spec(spec).transform(pd.DataFrame(cells))
 
 
 # For the model card of any vertical built on blocks.tabular_model.
@@ -210,3 +283,13 @@ def table_usage_code(spec: dict[str, Any]) -> list[str]:
         *reader,
         'x = np.array([encode(row) for row in rows], dtype="float32")',
     ]
+
+
+TABLE = InputKind(
+    "table",
+    "rows of a CSV/TSV/Parquet table: typed, imputed and one-hot encoded as in training",
+    encoder=TableEncoder,
+    read=read_table_inputs,
+    usage_code=table_usage_code,
+    examples=table_examples,
+)

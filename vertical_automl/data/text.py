@@ -1,30 +1,16 @@
-"""Text loaders and the text encoder: tokens, bigrams and a vocabulary learned on the training split.
-
-Keras's TextVectorization needs TensorFlow, so tokenising happens outside
-the model with rules simple enough to repeat anywhere from
-``preprocessing.json``: lower-case, split into runs of word characters and
-single punctuation marks (``TOKEN_PATTERN``), map each token to its index in
-the vocabulary (1 for out-of-vocabulary), cut or pad with 0 to a fixed length.
-
-Sequence models alone trail TF-IDF with logistic regression on a few
-thousand texts, so each row also carries a bag of n-grams: after the token
-ids come the ids of the distinct vocabulary entries (tokens and bigrams, two
-tokens joined by one space) found in the text.  Bigrams seen in at least two
-training texts join the end of the one vocabulary, so a token has the same id
-in both parts; the smooth idf of every entry (as scikit-learn computes it)
-goes to the model builder, which weights the bag inside the model.
+"""Text loaders and the text input kind: a text column of a table, or a folder of ``.txt`` files per class.
 
 Sources: a CSV/TSV/Parquet table with a text and a target column, or a folder
 with one sub-folder of ``.txt`` files per class.  Bad bytes, empty texts and
-missing labels are reported with the line or file to fix.
+missing labels are reported with the line or file to fix.  The loaders attach
+an unfitted :class:`~.text_encoder.TextEncoder` (tokens, bigrams and their
+vocabulary, learned on the training split); :data:`TEXT` is how a bundle
+reads and encodes new texts again from ``preprocessing.json``.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,7 +20,8 @@ import numpy as np
 from ..errors import DataError
 from .arrays import encode_labels
 from .dataset import LabeledData
-from .encoding import Encoder
+from .input_kind import InputKind, RawInputs
+from .loader import DataLoader, LoaderOption
 from .options import check_options
 from .split_columns import SPLIT_OPTIONS, pick_split_columns, read_split_columns
 from .tables import (
@@ -47,148 +34,18 @@ from .tables import (
     read_table,
     stripped,
 )
+from .text_encoder import MAX_BIGRAMS, MAX_TOKENS, TextEncoder, tokenize
 
-TOKEN_PATTERN = r"\w+|[^\w\s]"
 SIZE_OPTIONS = ("max_tokens", "max_bigrams", "sequence_length")
 TEXT_TABLE_OPTIONS = (*READ_OPTIONS, "text_column", *SIZE_OPTIONS, *SPLIT_OPTIONS)
 TEXT_FOLDER_OPTIONS = ("encoding", *SIZE_OPTIONS)
 TEXT_SUFFIXES = (".txt",)
-MAX_TOKENS = 20_000
-MAX_BIGRAMS = 20_000
-NGRAM_LENGTH_RANGE = (8, 1024)  # the bag is an embedding lookup, so a long one is cheap
-PAD, OOV, FIRST_INDEX = 0, 1, 2
 SIZE_FIX = "pass e.g. -O max_tokens=20000 -O max_bigrams=20000 -O sequence_length=64"
-
-
-def tokenize(text: str) -> list[str]:
-    return re.findall(TOKEN_PATTERN, text.lower())
-
-
-def ngrams(tokens: list[str]) -> list[str]:
-    """Each token, then the bigram it starts with the next token (joined by one space), in text order."""
-    grams = []
-    for i, token in enumerate(tokens):
-        grams += [token, f"{token} {tokens[i + 1]}"] if i + 1 < len(tokens) else [token]
-    return grams
-
-
-def smooth_idf(documents: int, document_frequency: int) -> float:
-    """scikit-learn's ``smooth_idf``: ln((1 + n) / (1 + df)) + 1, as if one extra text held every entry."""
-    return math.log((1 + documents) / (1 + document_frequency)) + 1
-
-
-class TextEncoder(Encoder):
-    """Token ids of a fixed length, then the ids of the text's distinct known n-grams.
-
-    ``vocabulary`` holds ``token_count`` tokens (most frequent first), then
-    bigrams; entry i has id i + 2.  An encoder with ``ngram_length`` 0 writes
-    token ids only, the layout of bundles made before the n-gram bag.
-    """
-
-    def __init__(
-        self,
-        max_tokens: int = MAX_TOKENS,
-        sequence_length: int | None = None,
-        vocabulary: tuple[str, ...] = (),
-        max_bigrams: int = MAX_BIGRAMS,
-        token_count: int | None = None,
-        ngram_length: int = 0,
-        idf: tuple[float, ...] = (),
-    ) -> None:
-        self.max_tokens = max_tokens
-        self.max_bigrams = max_bigrams
-        self.sequence_length = sequence_length
-        self.vocabulary = vocabulary
-        self.token_count = len(vocabulary) if token_count is None else token_count
-        self.ngram_length = ngram_length
-        self.idf = idf
-
-    def fit(self, x: Any) -> TextEncoder:
-        """Tokens seen twice or more, then bigrams in two texts or more (most frequent first); lengths from percentiles.
-
-        Sequence length: the 95th percentile of token counts, 8 to 256.  N-gram
-        length: the 99th percentile of known n-grams per text, 8 to 1024 (a
-        longer bag costs little, and a cut one loses words).
-        """
-        tokenized = [tokenize(t) for t in x]
-        counts = Counter(token for tokens in tokenized for token in tokens)
-        tokens = _most_frequent(counts, counts, self.max_tokens - FIRST_INDEX)
-        frequency = Counter(gram for text in tokenized for gram in set(ngrams(text)))  # document frequency
-        bigrams = _most_frequent(frequency, [g for g in frequency if " " in g], self.max_bigrams)
-        vocabulary = (*tokens, *bigrams)
-        idf = tuple(smooth_idf(len(tokenized), frequency[entry]) for entry in vocabulary)
-        length = self.sequence_length or int(
-            min(256, max(8, math.ceil(np.percentile([len(t) for t in tokenized], 95))))
-        )
-        index = _index(vocabulary)
-        known = [len(_ngram_ids(text, index)) for text in tokenized]
-        low, high = NGRAM_LENGTH_RANGE
-        ngram_length = int(min(high, max(low, math.ceil(np.percentile(known, 99)))))
-        return TextEncoder(self.max_tokens, length, vocabulary, self.max_bigrams, len(tokens), ngram_length, idf)
-
-    def transform(self, x: Any) -> np.ndarray:
-        index = _index(self.vocabulary)
-        length = self.sequence_length
-        out = np.full((len(x), length + self.ngram_length), PAD, dtype=np.int32)
-        for row, text in enumerate(x):
-            tokens = tokenize(str(text))
-            ids = [index.get(token, OOV) for token in tokens][:length]
-            out[row, : len(ids)] = ids
-            if self.ngram_length:
-                grams = _ngram_ids(tokens, index)[: self.ngram_length]
-                out[row, length : length + len(grams)] = grams
-        return out
-
-    def statistics(self, encoded_train: np.ndarray) -> dict[str, Any]:
-        """Sizes of the two embeddings and the idf of every n-gram id (0 for padding and unknown, which never count)."""
-        return {
-            "vocabulary_size": self.token_count + FIRST_INDEX,
-            "sequence_length": self.sequence_length,
-            "ngram_vocabulary_size": len(self.vocabulary) + FIRST_INDEX,
-            "ngram_length": self.ngram_length,
-            "idf": [0.0] * FIRST_INDEX + list(self.idf),
-        }
-
-    def spec(self) -> dict[str, Any]:
-        return {
-            "kind": "text",
-            "lowercase": True,
-            "token_pattern": TOKEN_PATTERN,
-            "vocabulary": list(self.vocabulary),
-            "token_count": self.token_count,
-            "padding_index": PAD,
-            "out_of_vocabulary_index": OOV,
-            "first_vocabulary_index": FIRST_INDEX,
-            "sequence_length": self.sequence_length,
-            "ngram_length": self.ngram_length,
-            "shape": [self.sequence_length + self.ngram_length],
-            "dtype": "int32",
-            "rules": [
-                "Lower-case the text and find all matches of token_pattern (Python re): the tokens.",
-                "Entry i of vocabulary has id i + 2: its first token_count entries are tokens, "
-                "the rest bigrams (two tokens joined by one space).",
-                "The first sequence_length columns: the id of each token in order (1 for a token not in vocabulary), "
-                "cut to sequence_length and padded at the end with 0.",
-                "The last ngram_length columns: the n-grams of the text in order (each token, then the bigram it "
-                "starts with the next token), kept when in vocabulary, as ids without repeats; "
-                "cut to ngram_length and padded at the end with 0.",
-            ],
-        }
-
-
-def _most_frequent(counts: Counter[str], candidates: Iterable[str], limit: int) -> list[str]:
-    """The candidates counted at least twice, most frequent first (ties alphabetically), at most ``limit``."""
-    return sorted((c for c in candidates if counts[c] >= 2), key=lambda c: (-counts[c], c))[:limit]
-
-
-def _index(vocabulary: tuple[str, ...]) -> dict[str, int]:
-    """Entry to id; tokens never contain a space, so a token never matches a bigram entry."""
-    return {entry: i + FIRST_INDEX for i, entry in enumerate(vocabulary)}
-
-
-def _ngram_ids(tokens: list[str], index: dict[str, int]) -> list[int]:
-    """Ids of the known n-grams of ``tokens``, first occurrence first, without repeats."""
-    return list(dict.fromkeys(index[gram] for gram in ngrams(tokens) if gram in index))
+SIZE_HELP = (
+    LoaderOption("max_tokens", "N: at most N tokens in the vocabulary (default 20000)"),
+    LoaderOption("max_bigrams", "N: at most N bigrams in the vocabulary (default 20000; 0 for none)"),
+    LoaderOption("sequence_length", "N: token ids per text (default: the 95th percentile of lengths, 8 to 256)"),
+)
 
 
 def _encoder(options: Mapping[str, str], like: LabeledData | None) -> TextEncoder:
@@ -357,3 +214,94 @@ def text_usage_code(spec: dict[str, Any]) -> list[str]:
         'texts = ["Congratulations! You won a prize, call now", "See you at lunch?"]',
         'x = np.array([encode(t) for t in texts], dtype="int32")',
     ]
+
+
+def text_table_loader() -> DataLoader:
+    """The loader of a text column in a CSV/TSV/Parquet table, ready to go into a vertical's ``loaders``."""
+    from .tables import is_table_file
+
+    return DataLoader(
+        "text-table",
+        "a CSV, TSV or Parquet table with a text column and a label column (--text-column, --target-column)",
+        is_table_file,
+        load_text_table,
+        options=(
+            LoaderOption("target_column", "NAME: the label column (default: 'label', 'target', ... or the other one)"),
+            LoaderOption("header", "true|false: whether the first line names the columns (default true)"),
+            LoaderOption("delimiter", "CHAR: the field separator (default: sniffed)"),
+            LoaderOption("encoding", "NAME: the file's text encoding (default utf-8)"),
+            LoaderOption("text_column", "NAME: the column holding the text (default: the one with the longest cells)"),
+            *SIZE_HELP,
+        ),
+        kind=TEXT,
+    )
+
+
+def text_folder_loader() -> DataLoader:
+    """The loader of a folder with one sub-folder of ``.txt`` files per class."""
+    return DataLoader(
+        "text-folder",
+        "a folder with one sub-folder of .txt files per class",
+        is_text_folder,
+        load_text_folder,
+        options=(LoaderOption("encoding", "NAME: the files' text encoding (default utf-8)"), *SIZE_HELP),
+        kind=TEXT,
+    )
+
+
+def read_texts(raw: Any, spec: dict[str, Any]) -> RawInputs:
+    """Texts to predict on: a string, a list of strings, a ``.txt`` file (one per line), a folder of ``.txt`` files
+    (one each) or a table with the training text column (or a single column).
+    """
+    if isinstance(raw, (str, Path)) and Path(raw).exists():
+        texts, names = _texts_in(Path(raw), spec)
+    elif isinstance(raw, str):
+        texts, names = [raw], ["0"]
+    elif isinstance(raw, (list, tuple)) and all(isinstance(t, str) for t in raw):
+        texts, names = list(raw), [str(i) for i in range(len(raw))]
+    else:
+        raise DataError(
+            f"a text model cannot read {type(raw).__name__} input",
+            "give a list of strings, a .txt file (one text per line), a folder of .txt files or a table",
+        )
+    if not texts:
+        raise DataError("there is no text to predict on", "give at least one non-empty text")
+    return RawInputs(list(texts), list(names))
+
+
+def _texts_in(path: Path, spec: dict[str, Any]) -> tuple[list[str], list[str]]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.txt") if p.is_file())
+        if not files:
+            raise DataError(f"the folder '{path}' holds no .txt files", "put one text per .txt file in it")
+        return [f.read_text(encoding="utf-8", errors="replace") for f in files], [str(f) for f in files]
+    if path.suffix.lower() == ".txt":
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        kept = [(f"line {i}", line) for i, line in enumerate(lines, 1) if line.strip()]
+        return [text for _, text in kept], [name for name, _ in kept]
+    frame = read_table(path, {})
+    column = spec.get("text_column")
+    if column not in frame.columns:
+        if frame.shape[1] != 1:
+            raise DataError(
+                f"'{path}' has no column '{column}', the text column the model was trained on",
+                f"name the text column '{column}'",
+            )
+        column = frame.columns[0]
+    return list(frame[column]), [f"line {i}" for i in frame.index]
+
+
+def text_examples(spec: dict[str, Any], rows: int, rng: np.random.Generator) -> np.ndarray:
+    """Rows of ids that index the run's vocabulary, as the model's embeddings expect."""
+    width = spec.get("shape", [spec["sequence_length"] + spec.get("ngram_length", 0)])[0]
+    return rng.integers(0, spec["first_vocabulary_index"] + len(spec["vocabulary"]), size=(rows, width))
+
+
+TEXT = InputKind(
+    "text",
+    "strings, tokenised and looked up in the training vocabulary",
+    encoder=TextEncoder,
+    read=read_texts,
+    usage_code=text_usage_code,
+    examples=text_examples,
+)

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from ..data.arrays import align_to_classes
 from ..data.dataset import LabeledData
+from ..data.input_kind import InputKind
 from ..data.split import task_of
-from ..errors import DataError, UsageError
+from ..errors import DataError, PluginError, UsageError
 from ..heads import OBJECTIVES
+from ..kinds import encoder_name, input_kind
 from ..loading import load_source, load_training_data
 from ..plugins import InstalledPlugins
 from ..records import DataFingerprint, RunRequest
@@ -22,11 +24,12 @@ from ..vertical import Vertical
 
 @dataclass(frozen=True)
 class RunInputs:
-    """The training data, the ``--test-data`` if any, the task they make, and their fingerprint."""
+    """The training data, the ``--test-data`` if any, the task they make, their input kind, and their fingerprint."""
 
     training: LabeledData
     held_out: LabeledData | None
     task: str
+    kind: InputKind
 
     @property
     def fingerprint(self) -> DataFingerprint:
@@ -53,7 +56,43 @@ def read_inputs(plugins: InstalledPlugins, vertical: Vertical, request: RunReque
             f"--cost-fp and --cost-fn set a binary decision threshold, but this is a {task} task", "leave them out"
         )
     check_objective(vertical, task, request.settings)
-    return RunInputs(training, held_out, task)
+    return RunInputs(training, held_out, task, kind_of(plugins, vertical, training, held_out))
+
+
+def kind_of(
+    plugins: InstalledPlugins, vertical: Vertical, training: LabeledData, held_out: LabeledData | None
+) -> InputKind:
+    """The training data's input kind, refused now if a bundle could not repeat its preprocessing after the search.
+
+    The kind must be one predict can find (the core's, or declared by a
+    loader), and the encoder the loader attached must be of the kind's
+    encoder class exactly, since predict and evaluate rebuild
+    ``kind.encoder`` and nothing else.
+    """
+    name = training.input_spec.get("kind")
+    try:
+        kind = input_kind(str(name), plugins)
+    except DataError:
+        raise PluginError(
+            f"the {vertical.name} vertical's loader gives data of input kind '{name}', which no loader declares, "
+            "so its bundles could not predict",
+            "declare it with DataLoader(kind=InputKind(...))",
+        ) from None
+    attached = type(training.encoder) if training.encoder is not None else None
+    if attached is not kind.encoder:  # a subclass too: predict would rebuild it as kind.encoder, not as itself
+        said = encoder_name(kind.encoder) if kind.encoder else "none"
+        got = encoder_name(attached) if attached else "none"
+        raise PluginError(
+            f"the {vertical.name} vertical's loader attaches encoder {got}, but input kind '{name}' declares {said}",
+            "make InputKind.encoder the class of the encoder the kind's loaders attach",
+        )
+    if held_out is not None and held_out.input_spec.get("kind") != name:
+        raise DataError(
+            f"the test data ({held_out.source}) is of input kind '{held_out.input_spec.get('kind')}', "
+            f"the training data of '{name}'",
+            "give --test-data in the same format as the training data",
+        )
+    return kind
 
 
 def check_unchanged(saved: RunRequest | None, inputs: RunInputs, run_id: str, request: RunRequest) -> None:

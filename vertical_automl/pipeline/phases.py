@@ -154,6 +154,14 @@ def write_and_publish(run: RunContext, exported: ExportedModel, documents: Bundl
     check_space(run.work, room_to_save(exported.model) + 8 * 2**20, "to write the bundle (model, reports and plots)")
     sample = run.dataset.test.x[:32]
     write_bundle(
-        bundle, exported.model, documents, run.vertical, tested.evaluation, tested.sections, sample, run.work / "logs"
+        bundle,
+        exported.model,
+        documents,
+        run.vertical,
+        tested.evaluation,
+        tested.sections,
+        sample,
+        run.work / "logs",
+        run.inputs.kind,
     )
     return publish(bundle, run.root, run.vertical.name, run.run_id)

@@ -7,8 +7,9 @@ Keras is imported inside ``build_model`` only, so listing plugins stays fast.
 
 from __future__ import annotations
 
-from vertical_automl import DataLoader, Vertical, blocks, heads, hookimpl
+from vertical_automl import Vertical, blocks, heads, hookimpl
 from vertical_automl.data import images
+from vertical_automl.plugin_api import hdf5_image_loader, npz_image_loader
 
 
 def load_demo():
@@ -43,10 +44,7 @@ ACME = Vertical(
     description="Example vertical: small grayscale part scans classified by a dense network.",
     tasks=("binary", "multiclass"),
     build_model=build_model,
-    loaders=(
-        DataLoader("npz", "an .npz file with arrays x and y", images.is_npz, images.load_npz_images),
-        DataLoader("hdf5", "an .h5 file with datasets x and y", images.is_hdf5, images.load_hdf5_images),
-    ),
+    loaders=(npz_image_loader(), hdf5_image_loader()),
     default_data=load_demo,
     usage_code=images.image_usage_code,
 )

@@ -12,7 +12,7 @@ from vautoml_text.model import BLOCKS, TEXT_RECIPES, build_model
 
 from vertical_automl import DatasetInfo
 from vertical_automl import export as portable
-from vertical_automl.data.text import TextEncoder, tokenize
+from vertical_automl.data.text_encoder import TextEncoder, tokenize
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,9 @@ example ``--data`` command.  Keras is imported only inside ``build_model``.
 
 from __future__ import annotations
 
-from vertical_automl import DataLoader, Vertical, hookimpl
-from vertical_automl.data import tables, text
+from vertical_automl import Vertical, hookimpl
+from vertical_automl.data import text
+from vertical_automl.plugin_api import text_folder_loader, text_table_loader
 
 from .model import TEXT_RECIPES, build_model
 
@@ -26,20 +27,7 @@ TEXT = Vertical(
     ),
     build_model=build_model,
     tasks=("binary", "multiclass"),
-    loaders=(
-        DataLoader(
-            "text-table",
-            "a CSV, TSV or Parquet table with a text column and a label column (--text-column, --target-column)",
-            tables.is_table_file,
-            text.load_text_table,
-        ),
-        DataLoader(
-            "text-folder",
-            "a folder with one sub-folder of .txt files per class",
-            text.is_text_folder,
-            text.load_text_folder,
-        ),
-    ),
+    loaders=(text_table_loader(), text_folder_loader()),
     data_example="vautoml search --plugin text --data messages.tsv --text-column SMS --target-column Label",
     model_card_notes=(
         "The model takes int32 rows of shape (batch, sequence_length + ngram_length) made by the rules above: "

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vertical_automl import DatasetInfo, heads, space
-from vertical_automl.data.text import OOV, PAD
+from vertical_automl.data.text_encoder import OOV, PAD
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras

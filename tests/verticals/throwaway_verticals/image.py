@@ -10,26 +10,11 @@ learning rate and schedule, dropout, L1/L2, batch norm) is in its space.
 
 from __future__ import annotations
 
-from vertical_automl import DataLoader, LabeledData, Vertical, blocks, heads, hookimpl
+from vertical_automl import LabeledData, Vertical, blocks, heads, hookimpl
 from vertical_automl.data import images
+from vertical_automl.plugin_api import hdf5_image_loader, image_folder_loader, npz_image_loader
 
-LOADERS = (
-    DataLoader(
-        "image-folder",
-        "a folder with one sub-folder of PNG/JPEG/BMP images per class",
-        images.is_image_folder,
-        images.load_image_folder,
-    ),
-    DataLoader(
-        "npz", "an .npz file with arrays x (N, H, W[, C]) and y (labels)", images.is_npz, images.load_npz_images
-    ),
-    DataLoader(
-        "hdf5",
-        "an .h5/.hdf5 file with datasets x (N, H, W[, C]) and y (labels)",
-        images.is_hdf5,
-        images.load_hdf5_images,
-    ),
-)
+LOADERS = (image_folder_loader(), npz_image_loader(), hdf5_image_loader())
 # A first trial known to learn digits in a few epochs, so tests that check accuracy after a tiny
 # search do not depend on what the random tuner happens to sample (plain SGD at a small rate, say).
 RECIPES = (

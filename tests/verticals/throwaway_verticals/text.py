@@ -8,8 +8,9 @@ no built-in dataset.
 
 from __future__ import annotations
 
-from vertical_automl import DataLoader, Vertical, heads, hookimpl
-from vertical_automl.data import tables, text
+from vertical_automl import Vertical, heads, hookimpl
+from vertical_automl.data import text
+from vertical_automl.plugin_api import text_folder_loader, text_table_loader
 
 
 def build_model(hp, info):
@@ -27,20 +28,7 @@ TINY_TEXT = Vertical(
     description="Test-only text classification: averaged token and n-gram embeddings.",
     tasks=("binary", "multiclass"),
     build_model=build_model,
-    loaders=(
-        DataLoader(
-            "text-table",
-            "a CSV, TSV or Parquet table with a text column and a label column (--text-column, --target-column)",
-            tables.is_table_file,
-            text.load_text_table,
-        ),
-        DataLoader(
-            "text-folder",
-            "a folder with one sub-folder of .txt files per class",
-            text.is_text_folder,
-            text.load_text_folder,
-        ),
-    ),
+    loaders=(text_table_loader(), text_folder_loader()),
     usage_code=text.text_usage_code,
 )
 
