@@ -36,9 +36,9 @@ def test_sensors_example_searches_keeps_runs_whole_and_predicts(sensors, tmp_pat
     assert {"kernel_size", "gru_units"} <= set(trials[0]["hyperparameters"])
     runs = result.report["sections"]["machine_runs"]["runs"]
     assert runs and all(run["windows"] == 7 for run in runs)  # every test run whole: none shared with training
-    from vertical_automl import load
+    from vertical_automl.predictor import load
 
-    predictor = load(result.path)
+    predictor = load(result.path, plugins=sensors)
     new = EXAMPLE / "sample_data" / "new.csv"
     inputs = predictor.encode(new)
     assert inputs.names[0] == "R101-W00" and inputs.x.shape == (42, 24, 3)
