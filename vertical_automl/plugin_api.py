@@ -35,14 +35,16 @@ from . import blocks, heads, space
 from .data.arrays import ARRAYS, align_to_classes, encode_labels, image_arrays
 from .data.dataset import DatasetInfo, LabeledData
 from .data.encoding import Encoder
-from .data.images import IMAGE, hdf5_image_loader, image_folder_loader, npz_image_loader
+from .data.images import IMAGE, hdf5_image_loader, image_folder_loader, image_usage_code, npz_image_loader
 from .data.input_kind import InputKind, RawInputs
 from .data.loader import DataLoader, LoaderOption
 from .data.options import check_options, parse_bool
-from .data.split_columns import SPLIT_OPTIONS, SplitColumns, pick_split_columns, read_split_columns
+from .data.split_columns import SPLIT_OPTION_HELP, SPLIT_OPTIONS, SplitColumns, pick_split_columns, read_split_columns
 from .data.tables import frame_of_text, read_table
 from .data.tabular import TABLE, TABLE_MODEL_NOTE, labeled_table, table_loader, table_usage_code
-from .data.text import TEXT, text_folder_loader, text_table_loader
+from .data.text import TEXT, text_folder_loader, text_table_loader, text_usage_code
+from .data.text_encoder import OOV as TEXT_OOV
+from .data.text_encoder import PAD as TEXT_PAD
 from .errors import DataError, PluginError, UsageError
 from .hookspecs import hookimpl
 from .report.document import Bullets, Code, Facts, Heading, Paragraph, Table
@@ -105,6 +107,7 @@ __all__ = [
     "parse_bool",
     "read_table",
     "SPLIT_OPTIONS",
+    "SPLIT_OPTION_HELP",
     "SplitColumns",
     "pick_split_columns",
     "read_split_columns",
@@ -122,6 +125,10 @@ __all__ = [
     "table_usage_code",
     "text_folder_loader",
     "text_table_loader",
+    "text_usage_code",
+    "image_usage_code",
+    "TEXT_OOV",
+    "TEXT_PAD",
     # models
     "blocks",
     "heads",
