@@ -117,3 +117,27 @@ def test_prediction_imports_no_training_code():
     assert done.stdout.splitlines()[-1] == "[]"
     assert "keras_tuner" not in done.stderr  # -X importtime lists every module imported
     assert "keras" in done.stderr  # the check can see imports at all
+
+
+PUBLIC_FOR_PLUGINS = {"vertical_automl.plugin_api", "vertical_automl.testing"}
+PLUGIN_SOURCES = sorted(
+    [*REPO.glob("plugins/*/vautoml_*/**/*.py"), *REPO.glob("examples/*/vautoml_*/**/*.py")]
+)
+
+
+def _vautoml_imports(path: Path) -> set[str]:
+    """Every ``vertical_automl`` module a file imports, lazy ones included."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "vertical_automl"}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("vertical_automl"):
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("path", PLUGIN_SOURCES, ids=lambda p: str(p.relative_to(REPO)))
+def test_plugins_use_the_public_plugin_api_only(path):
+    """The built-in and example plugins are shaped like third-party ones: they import what the guide documents."""
+    private = _vautoml_imports(path) - PUBLIC_FOR_PLUGINS
+    assert not private, f"{path.relative_to(REPO)} imports {sorted(private)}; import from vertical_automl.plugin_api"

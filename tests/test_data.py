@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import h5py
 import numpy as np
 import pytest
@@ -9,6 +11,8 @@ from PIL import Image
 
 from vertical_automl import DataError
 from vertical_automl.data.arrays import align_to_classes, image_arrays
+from vertical_automl.data.dataset import LabeledData
+from vertical_automl.data.encoding import Encoder
 from vertical_automl.data.images import load_hdf5_images, load_image_folder, load_npz_images
 from vertical_automl.data.split import split_dataset
 
@@ -174,3 +178,60 @@ def test_fingerprint_changes_with_the_data():
     b = image_arrays(np.ones((4, 4, 4)), [0, 1, 0, 1], "b")
     assert a.fingerprint() == image_arrays(np.zeros((4, 4, 4)), [0, 1, 0, 1], "c").fingerprint()
     assert a.fingerprint() != b.fingerprint()
+
+
+class _ShiftEncoder(Encoder):
+    """Adds one to every value and claims its own mean: encoder statistics must win over the core's."""
+
+    def fit(self, x):
+        return self
+
+    def transform(self, x):
+        return np.asarray(x, dtype="float32") + 1
+
+    def spec(self):
+        return {"shift": 1}
+
+    @classmethod
+    def from_spec(cls, spec):
+        return cls()
+
+    def statistics(self, encoded_train):
+        return {"mean": [42.0]}
+
+
+def test_floating_inputs_get_mean_variance_min_max_per_last_axis_without_an_encoder():
+    rng = np.random.default_rng(0)
+    x = rng.normal([0.0, 10.0, -5.0], [1.0, 3.0, 0.5], size=(150, 4, 3)).astype("float32")
+    data = LabeledData(x, np.arange(150) % 2, ("a", "b"), {"kind": "arrays"}, "channels")
+    dataset = split_dataset(data, "binary", seed=0)
+    stats, train = dataset.info.statistics, dataset.train.x.reshape(-1, 3).astype(np.float64)
+    assert sorted(stats) == ["max", "mean", "min", "variance"]
+    np.testing.assert_allclose(stats["mean"], train.mean(axis=0))
+    np.testing.assert_allclose(stats["variance"], train.var(axis=0))
+    assert stats["min"] == train.min(axis=0).tolist() and stats["max"] == train.max(axis=0).tolist()
+    assert all(isinstance(v, float) for values in stats.values() for v in values)
+    shifted = split_dataset(replace(data, encoder=_ShiftEncoder()), "binary", seed=0).info.statistics
+    assert shifted["mean"] == [42.0] and shifted["min"] == (train.min(axis=0) + 1).tolist()
+    tokens = replace(data, x=rng.integers(0, 50, (150, 6)))  # token ids: numbers that are not magnitudes
+    assert split_dataset(tokens, "binary", seed=0).info.statistics == {}
+    target = replace(data, y=rng.normal(size=150).astype("float32"), class_names=())
+    assert {"mean", "target_mean", "target_std"} <= set(split_dataset(target, "regression").info.statistics)
+
+
+def test_a_builder_standardising_with_the_statistics_trains():
+    import keras
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(500.0, 80.0, size=(200, 5)).astype("float32")  # far from 0: unusable unless standardised
+    y = (x[:, 0] > 500).astype(int)
+    dataset = split_dataset(LabeledData(x, y, ("low", "high"), {"kind": "arrays"}, "offset arrays"), "binary")
+    stats = dataset.info.statistics
+    inputs = keras.Input(shape=dataset.info.input_shape)
+    scaled = keras.layers.Normalization(mean=stats["mean"], variance=stats["variance"])(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(scaled))
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    keras.utils.set_random_seed(0)
+    history = model.fit(dataset.train.x, dataset.train.y, epochs=3, batch_size=32, verbose=0)
+    assert np.isfinite(history.history["loss"]).all() and history.history["loss"][-1] < history.history["loss"][0]
+    assert model.evaluate(dataset.validation.x, dataset.validation.y, verbose=0)[1] > 0.8

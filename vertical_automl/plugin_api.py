@@ -13,7 +13,11 @@ What is here, by the job it does:
   :class:`InputKind`, :class:`Dimension`, :data:`hookimpl`;
 * data: :class:`LabeledData`, :class:`DatasetInfo`, :class:`Encoder`,
   :class:`RawInputs`, label helpers (``encode_labels``, ``align_to_classes``),
-  option helpers (``check_options``, ``parse_bool``);
+  option helpers (``check_options``, ``parse_bool``), and ``-O group`` / ``-O order``
+  for a plugin's own table loader (``SPLIT_OPTIONS``, ``pick_split_columns``,
+  ``read_split_columns``, :class:`SplitColumns`: set ``LabeledData.groups``,
+  ``order`` and ``split_by`` from them and the core keeps groups whole and
+  holds out the latest records);
 * the core's loaders and input kinds, ready to list in ``Vertical.loaders``;
 * models: the modules :mod:`space`, :mod:`blocks` and :mod:`heads`;
 * reports: :class:`Evaluation`, :class:`ReportSection`, the report blocks
@@ -37,6 +41,7 @@ from .data.encoding import Encoder
 from .data.input_kind import InputKind, RawInputs
 from .data.loader import DataLoader, LoaderOption
 from .data.options import check_options, parse_bool
+from .data.split_columns import SPLIT_OPTIONS, SplitColumns, pick_split_columns, read_split_columns
 from .data.tables import frame_of_text, read_table
 from .data.tabular import TABLE_MODEL_NOTE, labeled_table, table_loader, table_usage_code
 from .errors import DataError, PluginError, UsageError
@@ -109,6 +114,10 @@ __all__ = [
     "image_arrays",
     "parse_bool",
     "read_table",
+    "SPLIT_OPTIONS",
+    "SplitColumns",
+    "pick_split_columns",
+    "read_split_columns",
     # the core's loaders, kinds and usage code
     "TABLE_MODEL_NOTE",
     "labeled_table",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..records.report import SplitSummary
 from ..report import markdown
 from ..report.document import Block, Bullets, Code, Heading, Paragraph
 from ..report.sections import ReportSection
@@ -100,6 +101,7 @@ def model_card(
         Bullets(
             [
                 f"Source: {data['source']}; test split: {data['test_source']}",
+                *([f"Split: {split.text()}"] if (split := SplitSummary.from_json(data.get("split"))) else []),
                 task_line,
                 f"Examples: train {train['examples']}, validation {splits['validation']['examples']}, "
                 f"test {splits['test']['examples']}",

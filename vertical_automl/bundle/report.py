@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..records.report import SplitSummary
 from ..report import html, markdown, plots
 from ..report.document import Block, Facts, Figure, Heading, MarkdownText, Paragraph, Table
 from ..report.sections import Evaluation, ReportSection
@@ -100,6 +101,7 @@ def _summary(report: dict[str, Any], manifest: dict[str, Any]) -> list[Block]:
         ("Task", _task_text(report) + (f"; classes: {', '.join(data['classes'])}" if data.get("classes") else "")),
         ("Data", data["source"]),
         ("Test split", data["test_source"]),
+        *([("Split", split.text())] if (split := SplitSummary.from_json(data.get("split"))) else []),
         (
             "Examples",
             f"train {splits['train']['examples']:,}, validation {splits['validation']['examples']:,}, "

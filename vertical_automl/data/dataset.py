@@ -72,13 +72,17 @@ class LabeledData:
         return {name: int(n) for name, n in zip(self.class_names, counts)}
 
     def fingerprint(self) -> str:
-        """sha256 of the examples and targets: the same data gives the same id."""
+        """sha256 of the examples and targets (and groups and order, when set): the same data gives the same id."""
         digest = hashlib.sha256()
         for array in (_fingerprint_array(self.x), np.asarray(self.y)):
             contiguous = np.ascontiguousarray(array)
             digest.update(str((contiguous.dtype.str, contiguous.shape)).encode())
             digest.update(contiguous.tobytes())
         digest.update("\n".join(self.class_names).encode())
+        for name, values in (("groups", self.groups), ("order", self.order)):
+            if values is not None:  # only when set, so data without them keeps the fingerprint it always had
+                digest.update(f"\x1d{name}\x1d".encode())
+                digest.update(np.ascontiguousarray(_fingerprint_array(values)).tobytes())
         return digest.hexdigest()
 
     def subset(self, index: np.ndarray) -> LabeledData:
@@ -108,6 +112,16 @@ class DatasetInfo:
     inside the model (feature means and variances for a ``Normalization``
     layer, the target's mean and spread for a regression head);
     ``class_weights`` balances the classes when a trial asks for it.
+
+    Keys a builder can rely on, whatever the loader:
+
+    * floating-point inputs: ``mean``, ``variance``, ``min`` and ``max``,
+      lists with one float per entry of the last axis (a feature, a channel),
+      taken over every other axis of the encoded training split; an encoder's
+      own values for these keys win (integer inputs such as token ids get none);
+    * regression: ``target_mean`` and ``target_std`` (never 0).
+
+    Everything else comes from the loader's encoder (``Encoder.statistics``).
     """
 
     task: str
@@ -120,6 +134,23 @@ class DatasetInfo:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+
+@dataclass(frozen=True)
+class SplitMethod:
+    """How the validation and test splits were held out, so a report says whether its scores can leak.
+
+    ``strategy`` is ``stratified`` or ``random`` (records independent),
+    ``stratified groups`` / ``random groups`` (each group of ``group`` in one
+    split), ``time`` or ``time, whole groups`` (the latest by ``order`` held
+    out).  ``test_given``: the test split is the user's ``--test-data``, so
+    the strategy made the validation split only.
+    """
+
+    strategy: str
+    test_given: bool = False
+    group: str | None = None
+    order: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,13 +168,17 @@ class Dataset:
     info: DatasetInfo
     raw_test: LabeledData | None = None
     encoder: Encoder | None = None
+    split: SplitMethod = SplitMethod("stratified")
 
     def train_and_validation(self) -> LabeledData:
         """Both fitting splits together, for the final refit of the best model."""
+        train, validation = self.train, self.validation
         return replace(
-            self.train,
-            x=np.concatenate([self.train.x, self.validation.x]),
-            y=np.concatenate([self.train.y, self.validation.y]),
+            train,
+            x=np.concatenate([train.x, validation.x]),
+            y=np.concatenate([train.y, validation.y]),
+            groups=_joined(train.groups, validation.groups),
+            order=_joined(train.order, validation.order),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -162,7 +197,27 @@ class Dataset:
             "input_shape": list(self.info.input_shape),
             "classes": list(self.info.class_names),
             "splits": splits,
+            "split": self.split_summary(),
         }
+
+    def split_summary(self) -> dict[str, Any]:
+        """The report's ``split`` entry: the strategy, the columns it followed and the groups in each split."""
+        method = self.split
+        entry: dict[str, Any] = {"strategy": method.strategy, "test": "given" if method.test_given else "held out"}
+        if method.group is not None:
+            entry["group"] = method.group
+            entry["groups"] = {
+                name: len(set(split.groups.tolist()))
+                for name, split in (("train", self.train), ("validation", self.validation), ("test", self.test))
+                if split.groups is not None
+            }
+        if method.order is not None:
+            entry["order"] = method.order
+        return entry
+
+
+def _joined(first: np.ndarray | None, second: np.ndarray | None) -> np.ndarray | None:
+    return np.concatenate([first, second]) if first is not None and second is not None else None
 
 
 def validate_labeled(data: LabeledData, what: str = "the data") -> None:

@@ -18,6 +18,7 @@ from ..errors import DataError
 from .dataset import LabeledData
 from .loader import DataLoader
 from .options import check_options, parse_bool
+from .split_columns import SPLIT_OPTIONS, pick_split_columns, read_split_columns
 from .table_encoder import TableEncoder, infer_columns
 from .tables import (
     READ_OPTIONS,
@@ -30,7 +31,7 @@ from .tables import (
     read_targets,
 )
 
-TABLE_OPTIONS = (*READ_OPTIONS, "decimal", "missing_values", "categorical", "ignore", "task")
+TABLE_OPTIONS = (*READ_OPTIONS, "decimal", "missing_values", "categorical", "ignore", "task", *SPLIT_OPTIONS)
 # How the training file was read, recorded in preprocessing.json and repeated for test data and predictions.
 RECORDED_READ_OPTIONS = ("delimiter", "encoding")
 
@@ -91,7 +92,8 @@ def labeled_table(
             f"column '{target}' is both the target and ignored",
             "drop it from -O ignore or choose another --target-column",
         )
-    features = frame[[c for c in frame.columns if c != target and c not in ignored]]
+    split_by = pick_split_columns(frame, options, {target: "the target", **dict.fromkeys(ignored, "ignored")})
+    features = frame[[c for c in frame.columns if c != target and c not in ignored and c not in split_by.values()]]
     if features.shape[1] == 0:
         raise DataError(
             f"{source} has no feature columns besides the target '{target}'",
@@ -102,15 +104,27 @@ def labeled_table(
     targets = read_targets(frame, target, task, allow_regression, source, decimal)
     missing = MissingValues.parse(options.get("missing_values"), features)
     columns = infer_columns(features, options, missing, source)
+    split = read_split_columns(frame, split_by, decimal)
     description = {
         **description,
         "decimal": decimal,
         "file_columns": list(frame.columns),
         "target": target,
         "ignored": sorted(ignored),
+        **({"split_by": dict(split_by)} if split_by else {}),  # not features: they chose the held-out rows
     }
+    encoder = TableEncoder(columns, description)
     return LabeledData(
-        features, targets.y, targets.class_names, {"kind": "table"}, source, TableEncoder(columns, description), target
+        features,
+        targets.y,
+        targets.class_names,
+        {"kind": "table"},
+        source,
+        encoder,
+        target,
+        groups=split.groups,
+        order=split.order,
+        split_by=split.split_by,
     )
 
 

@@ -25,6 +25,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from .arrays import encode_labels
 from .dataset import LabeledData
 from .encoding import Encoder
 from .options import check_options
+from .split_columns import SPLIT_OPTIONS, pick_split_columns, read_split_columns
 from .tables import (
     MISSING_MARKERS,
     READ_OPTIONS,
@@ -48,7 +50,7 @@ from .tables import (
 
 TOKEN_PATTERN = r"\w+|[^\w\s]"
 SIZE_OPTIONS = ("max_tokens", "max_bigrams", "sequence_length")
-TEXT_TABLE_OPTIONS = (*READ_OPTIONS, "text_column", *SIZE_OPTIONS)
+TEXT_TABLE_OPTIONS = (*READ_OPTIONS, "text_column", *SIZE_OPTIONS, *SPLIT_OPTIONS)
 TEXT_FOLDER_OPTIONS = ("encoding", *SIZE_OPTIONS)
 TEXT_SUFFIXES = (".txt",)
 MAX_TOKENS = 20_000
@@ -290,7 +292,9 @@ def load_text_table(path: Path, options: Mapping[str, str], like: LabeledData | 
         )
     data = _labelled(texts, labels, f"text table {path}", options, like, target)
     data.input_spec["text_column"] = text
-    return data
+    split_by = pick_split_columns(frame, options, {target: "the target", text: "the text"}) if like is None else {}
+    split = read_split_columns(frame, split_by, ".")
+    return replace(data, groups=split.groups, order=split.order, split_by=split.split_by)
 
 
 def is_text_folder(path: Path) -> bool:

@@ -18,7 +18,7 @@ from ..data.dataset import Dataset
 from ..data.split import split_dataset
 from ..errors import SearchError
 from ..evaluate import choose_threshold, transfer_threshold
-from ..records import Decision, RunRequest
+from ..records import Decision, RunRequest, SplitSummary
 from ..registry.disk import check_space, room_to_save
 from ..registry.run_folder import keep_failed_trials, publish
 from ..report.sections import Evaluation
@@ -50,6 +50,8 @@ def split(
         f"{len(dataset.test)} test examples, "
         f"{classes}, input {dataset.info.input_shape} from {training.source}"
     )
+    if dataset.split.group is not None or dataset.split.order is not None:
+        progress.message(f"split {SplitSummary.from_json(dataset.split_summary()).text()}")
     return dataset, settings
 
 

@@ -14,7 +14,7 @@ Nothing here imports Keras: listing and showing runs stay fast.
 
 from .decision import Decision
 from .manifest import DataSources, ExportRecord, Manifest, PluginInfo
-from .report import EnsembleMember, ModelSummary, Report, SearchSummary
+from .report import EnsembleMember, ModelSummary, Report, SearchSummary, SplitSummary
 from .request import DataFingerprint, RunRequest
 
 __all__ = [
@@ -29,4 +29,5 @@ __all__ = [
     "Report",
     "RunRequest",
     "SearchSummary",
+    "SplitSummary",
 ]

@@ -75,6 +75,50 @@ class ModelSummary:
 
 
 @dataclass(frozen=True)
+class SplitSummary:
+    """``report.json["dataset"]["split"]``: how validation and test were held out (bundles before it have none).
+
+    ``strategy`` is one of :class:`~vertical_automl.data.dataset.SplitMethod`'s;
+    ``groups`` counts the distinct groups in each split that has them.
+    """
+
+    strategy: str
+    test: str = "held out"
+    group: str | None = None
+    order: str | None = None
+    groups: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any] | None) -> SplitSummary | None:
+        if not value:
+            return None
+        return cls(
+            strategy=str(value["strategy"]),
+            test=str(value.get("test", "held out")),
+            group=value.get("group"),
+            order=value.get("order"),
+            groups={str(k): int(v) for k, v in value.get("groups", {}).items()},
+        )
+
+    def text(self) -> str:
+        """One line for the model card and the report: can a record's near-copy sit on both sides of the split?"""
+        if self.order is not None:
+            words = f"by time: the latest records by '{self.order}' held out"
+            if self.group is not None:
+                words += f", in whole groups by '{self.group}' (each placed at its first record)"
+        elif self.group is not None:
+            way = "stratified" if self.strategy.startswith("stratified") else "random"
+            words = f"{way}, each group by '{self.group}' in one split only"
+        else:
+            words = f"{self.strategy}, records assumed independent (no -O group or -O order)"
+        if self.groups:
+            words += "; groups: " + ", ".join(f"{split} {n}" for split, n in self.groups.items())
+        if self.test == "given":
+            words += "; the test split is the given --test-data, so this made the validation split"
+        return words
+
+
+@dataclass(frozen=True)
 class SearchSummary:
     """How the search ran: tuner, objective, trials by status, why it stopped, and where the time went.
 
@@ -178,6 +222,11 @@ class Report:
         if self.task == "regression":
             return "MAE", self.test_metrics.get("mae")
         return "accuracy", self.test_metrics.get("accuracy")
+
+    @property
+    def split(self) -> SplitSummary | None:
+        """How the data was split; ``None`` for bundles written before the report said."""
+        return SplitSummary.from_json(self.dataset.get("split"))
 
     @property
     def time_used_seconds(self) -> float | None:
