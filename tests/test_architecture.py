@@ -120,9 +120,7 @@ def test_prediction_imports_no_training_code():
 
 
 PUBLIC_FOR_PLUGINS = {"vertical_automl.plugin_api", "vertical_automl.testing"}
-PLUGIN_SOURCES = sorted(
-    [*REPO.glob("plugins/*/vautoml_*/**/*.py"), *REPO.glob("examples/*/vautoml_*/**/*.py")]
-)
+PLUGIN_SOURCES = sorted([*REPO.glob("plugins/*/vautoml_*/**/*.py"), *REPO.glob("examples/*/vautoml_*/**/*.py")])
 
 
 def _vautoml_imports(path: Path) -> set[str]:

@@ -151,3 +151,15 @@ def test_an_unseeded_loader_fails_only_the_same_seed_check(digits):
         )
     assert raised.value.check == "same_seed"  # every check before it passed, on the same searches
     assert "with seed 0" in raised.value.problem
+
+
+def test_the_searchs_positive_class_is_not_a_loader_option_but_others_reach_the_loader(digits):
+    def loaders_check(options):
+        checks = conformance_checks(
+            "tiny", digits / "train.npz", options=options, plugins=plugins_with(TINY), workdir=digits / "options"
+        )
+        return checks[CHECK_NAMES.index("loaders")]
+
+    loaders_check({"positive_class": "1"})()
+    with pytest.raises(ConformanceError, match="unknown data option"):
+        loaders_check({"bogus": "1"})()

@@ -93,6 +93,11 @@ class Shared:
                 f"a {subject.max_trials}-trial search on '{subject.data}' failed: {error.problem}",
                 error.fix or "see the error",
             )
+        except Exception as error:  # a plugin's bug: kept like a user error, so no later check runs the search again
+            return Failure(
+                f"a {subject.max_trials}-trial search on '{subject.data}' raised {type(error).__name__}: {error}",
+                "run the search with --debug for the traceback and fix the code it points at",
+            )
 
 
 def check_search(subject: Subject, shared: Shared) -> None:

@@ -29,7 +29,7 @@ def check_samples(subject: Subject) -> None:
     """Every loader with a sample reads it into valid :class:`LabeledData`."""
     for loader, path in subject.sample_sources():
         try:
-            data = loader.load(path, dict(subject.options), None)
+            data = loader.load(path, subject.options_for(loader, path), None)
         except VautomlError as error:
             raise Failure(
                 f"loader {loader.name!r} cannot read its sample '{path}': {error}",

@@ -24,6 +24,9 @@ class Subject:
 
     ``samples`` maps a loader's name to a source it must read; ``data`` is
     the training source of the searches (``test_data`` their test split).
+    ``options`` are the searches' data options, and so those of the loader
+    that reads ``data``; another loader reads its sample with those of them it
+    declares (:attr:`DataLoader.options`), as the core would pass it no others.
     """
 
     name: str
@@ -73,6 +76,16 @@ class Subject:
             )
         chosen = {reader.name: self.data, **{name: Path(path) for name, path in self.samples.items()}}
         return [(loader, chosen[loader.name]) for loader in loaders if loader.name in chosen]
+
+    def options_for(self, loader: DataLoader, path: Path) -> dict[str, str]:
+        """The data options ``loader`` reads ``path`` with (see the class docstring).
+
+        ``positive_class`` is the search's, not a loader's: the search takes it out before reading.
+        """
+        read = {key: value for key, value in self.options.items() if key != "positive_class"}
+        if path == self.data:
+            return read
+        return {key: value for key, value in read.items() if key in loader.option_names}
 
 
 def subject_of(
