@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from helpers import plugins_with
 
-from vertical_automl import DataLoader, Vertical, blocks, heads
+from vertical_automl import DataLoader, Encoder, Vertical, blocks, heads
 from vertical_automl.data import images
+from vertical_automl.data.input_kind import InputKind
 from vertical_automl.errors import UsageError
 from vertical_automl.testing import CHECK_NAMES, ConformanceError, check_vertical, conformance_checks
 
@@ -163,3 +164,30 @@ def test_the_searchs_positive_class_is_not_a_loader_option_but_others_reach_the_
     loaders_check({"positive_class": "1"})()
     with pytest.raises(ConformanceError, match="unknown data option"):
         loaders_check({"bogus": "1"})()
+
+
+class Scaled(Encoder):
+    """A trivial encoder, to attach where a kind expects none (or another)."""
+
+    def fit(self, x):
+        return self
+
+    def transform(self, x):
+        return np.asarray(x, dtype=np.float32) / 16
+
+    def spec(self):
+        return {}
+
+
+def test_an_encoder_or_kind_other_than_the_kinds_fails_the_loaders_check(digits):
+    def with_encoder(path, options, like=None):
+        return dataclasses.replace(images.load_npz_images(path, options, like), encoder=Scaled())
+
+    vertical = dataclasses.replace(TINY, loaders=(dataclasses.replace(NPZ, load=with_encoder),))
+    assert (
+        "kind 'image' has no encoder, but the loader attached a Scaled" in failure(vertical, digits, "loaders").problem
+    )
+
+    declared = dataclasses.replace(NPZ, kind=InputKind("pixels", "8x8 digits", encoder=Scaled))
+    problem = failure(dataclasses.replace(TINY, loaders=(declared,)), digits, "loaders").problem
+    assert "input_spec[\"kind\"] is 'image', but the loader declares kind 'pixels'" in problem

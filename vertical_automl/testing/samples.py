@@ -3,7 +3,8 @@
 A loader's output is only checked by the core piece by piece as a search
 needs it; this check reads every loader's sample and states the whole
 contract at once: lengths agree, ``input_spec["kind"]`` names a kind, and the
-encoder is the one that kind rebuilds from a bundle.
+encoder is of the class that kind rebuilds from a bundle (exactly: a
+subclass would be rebuilt as its parent, and predict differently).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def kind_problems(data: LabeledData, loader: DataLoader, subject: Subject) -> li
     expected = kind.encoder if kind is not None else CORE_KIND_ENCODERS[name]
     if expected is None and data.encoder is not None:
         return [f"kind {name!r} has no encoder, but the loader attached a {type(data.encoder).__name__}"]
-    if expected is not None and not isinstance(data.encoder, expected):
+    if expected is not None and type(data.encoder) is not expected:  # a subclass too: bundles rebuild the kind's class
         return [f"kind {name!r} needs a {expected.__name__} as encoder, got {type(data.encoder).__name__}"]
     return []
 
