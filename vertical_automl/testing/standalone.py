@@ -49,15 +49,23 @@ SCRIPT = textwrap.dedent(
 
 
 def plugin_packages(subject: Subject) -> list[str]:
-    """The top-level packages holding the vertical's code (builder, loaders, kinds): what an app would not have."""
-    vertical, _ = subject.vertical()
+    """The top-level packages of the vertical's code (builder, loaders, kinds), and vautoml: what an app lacks.
+
+    A package another distribution installs (NumPy, say, when a loader is a
+    NumPy function) is left importable: the app would have it too.
+    """
+    from importlib.metadata import packages_distributions
+
+    vertical, record = subject.vertical()
     functions = [vertical.build_model, vertical.default_data, vertical.usage_code, vertical.report_sections]
     for loader in subject.plugins.loaders_for(subject.name):
         functions += [loader.can_load, loader.load]
         if loader.kind is not None:
             functions += [loader.kind.read, loader.kind.encoder]
-    modules = {getattr(f, "__module__", None) for f in functions if f is not None}
-    return sorted({"vertical_automl", *(m.split(".")[0] for m in modules if m)})
+    tops = {module.split(".")[0] for f in functions if f is not None and (module := getattr(f, "__module__", None))}
+    owners = packages_distributions()
+    theirs = {top for top in tops if owners.get(top) and record.distribution not in owners[top]}
+    return sorted({"vertical_automl", *(tops - theirs)})
 
 
 def check_standalone(subject: Subject, shared: Shared) -> None:
