@@ -191,3 +191,13 @@ def test_an_encoder_or_kind_other_than_the_kinds_fails_the_loaders_check(digits)
     declared = dataclasses.replace(NPZ, kind=InputKind("pixels", "8x8 digits", encoder=Scaled))
     problem = failure(dataclasses.replace(TINY, loaders=(declared,)), digits, "loaders").problem
     assert "input_spec[\"kind\"] is 'image', but the loader declares kind 'pixels'" in problem
+
+
+def test_a_conforming_vertical_passes_every_check_and_a_missing_test_file_skips_one(digits):
+    report = check_vertical(
+        "tiny", digits / "train.npz", plugins=plugins_with(TINY), workdir=digits / "passing", epochs=1
+    )
+    assert report.passed == tuple(name for name in CHECK_NAMES if name != "predict_evaluate")
+    assert report.skipped == {
+        "predict_evaluate": "no test_data given: predict and evaluate need a test file to reproduce the report"
+    }
