@@ -24,7 +24,10 @@ What is here, by the job it does:
   (``Heading``, ``Paragraph``, ``Bullets``, ``Facts``, ``Table``, ``Code``;
   the core escapes their text for each format) and the metric helpers;
 * errors: :class:`DataError` (bad input: message and fix), :class:`PluginError`,
-  :class:`UsageError`.
+  :class:`UsageError`;
+* testing: the conformance suite of :mod:`vertical_automl.testing`
+  (``check_vertical``, ``conformance_checks``, ``CHECK_NAMES``,
+  :class:`ConformanceError`) for a plugin's own tests.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover - loaded lazily below, named here for type
         reliability_table,
         roc_auc,
     )
+    from .testing import CHECK_NAMES, ConformanceError, check_vertical, conformance_checks
 
 # Metric helpers need scikit-learn, which takes most of a second to import: they load on first use, so that a
 # plugin importing this module keeps ``vautoml --help`` and ``vautoml plugins list`` fast.
@@ -78,11 +82,19 @@ _METRICS = (
 )
 
 
+# The conformance suite reads data and runs searches: it loads on first use too, for a plugin's tests only.
+_TESTING = ("CHECK_NAMES", "ConformanceError", "check_vertical", "conformance_checks")
+
+
 def __getattr__(name: str) -> object:
     if name in _METRICS:
         from . import evaluate
 
         return getattr(evaluate, name)
+    if name in _TESTING:
+        from . import testing
+
+        return getattr(testing, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -154,4 +166,9 @@ __all__ = [
     "DataError",
     "PluginError",
     "UsageError",
+    # the conformance suite, for a plugin's tests
+    "CHECK_NAMES",
+    "ConformanceError",
+    "check_vertical",
+    "conformance_checks",
 ]
