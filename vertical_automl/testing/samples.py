@@ -15,15 +15,12 @@ import numpy as np
 
 from ..data.dataset import LabeledData, validate_labeled
 from ..data.input_kind import InputKind
+from ..data.kinds import CORE_KINDS
 from ..data.loader import DataLoader
-from ..data.table_encoder import TableEncoder
-from ..data.text import TextEncoder
 from ..errors import VautomlError
+from ..kinds import input_kind
 from .failure import Failure
 from .subject import Subject
-
-# The encoder each of the core's own kinds attaches (None: arrays go into the model as they are).
-CORE_KIND_ENCODERS: dict[str, type | None] = {"table": TableEncoder, "text": TextEncoder, "image": None, "arrays": None}
 
 
 def check_samples(subject: Subject) -> None:
@@ -82,10 +79,10 @@ def kind_problems(data: LabeledData, loader: DataLoader, subject: Subject) -> li
     if loader.kind is not None and name != loader.kind.name:
         return [f'input_spec["kind"] is {name!r}, but the loader declares kind {loader.kind.name!r}']
     kind = loader.kind or resolved_kind(name, subject)
-    if kind is None and name not in CORE_KIND_ENCODERS:
-        known = ", ".join(sorted({*CORE_KIND_ENCODERS, *subject.plugins.input_kinds}))
+    if kind is None:
+        known = ", ".join(sorted({*CORE_KINDS, *subject.plugins.input_kinds}))
         return [f'input_spec["kind"] {name!r} is no known input kind ({known}); declare it with DataLoader(kind=...)']
-    expected = kind.encoder if kind is not None else CORE_KIND_ENCODERS[name]
+    expected = kind.encoder
     if expected is None and data.encoder is not None:
         return [f"kind {name!r} has no encoder, but the loader attached a {type(data.encoder).__name__}"]
     if expected is not None and type(data.encoder) is not expected:  # a subclass too: bundles rebuild the kind's class
@@ -94,6 +91,8 @@ def kind_problems(data: LabeledData, loader: DataLoader, subject: Subject) -> li
 
 
 def resolved_kind(name: str, subject: Subject) -> InputKind | None:
-    """The plugin-declared kind called ``name`` (``None`` for the core's kinds, which no loader declares)."""
-    declared = subject.plugins.input_kinds.get(name)
-    return declared[0] if declared is not None else None
+    """The input kind called ``name``, the core's or one the subject's plugins declare (``None``: no such kind)."""
+    try:
+        return input_kind(name, subject.plugins)
+    except VautomlError:
+        return None
