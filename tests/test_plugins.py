@@ -526,7 +526,7 @@ def test_a_crash_in_a_plugins_encoder_names_its_class_and_method(tmp_path):
     from helpers import plugins_with
 
     from vertical_automl.pipeline import search
-    from vertical_automl.plugin_api import Encoder, LabeledData
+    from vertical_automl.plugin_api import DataLoader, Encoder, InputKind, LabeledData
     from vertical_automl.plugin_calls import PluginCrash
 
     class Scaler(Encoder):
@@ -539,11 +539,20 @@ def test_a_crash_in_a_plugins_encoder_names_its_class_and_method(tmp_path):
         def spec(self):
             return {}
 
+        @classmethod
+        def from_spec(cls, spec):
+            return cls()
+
+    kind = InputKind("scaled-rows", "rows scaled by a buggy encoder", encoder=Scaler)
+
     def rows():
         x = np.arange(80, dtype="float32").reshape(40, 2)
-        return LabeledData(x, np.arange(40) % 2, ("a", "b"), {"kind": "arrays"}, "rows", encoder=Scaler())
+        return LabeledData(x, np.arange(40) % 2, ("a", "b"), {"kind": kind.name}, "rows", encoder=Scaler())
 
-    vertical = Vertical(name="scaled", description="", build_model=lambda hp, info: None, default_data=rows)
+    declares = DataLoader("rows", "never reads a file", lambda path: False, lambda *args: None, kind=kind)
+    vertical = Vertical(
+        name="scaled", description="", build_model=lambda hp, info: None, default_data=rows, loaders=(declares,)
+    )
     with pytest.raises(PluginCrash) as raised:
         search("scaled", plugins=plugins_with(vertical), registry=tmp_path / "r")
     assert str(raised.value).startswith(

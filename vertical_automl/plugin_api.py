@@ -24,7 +24,10 @@ What is here, by the job it does:
   (``Heading``, ``Paragraph``, ``Bullets``, ``Facts``, ``Table``, ``Code``;
   the core escapes their text for each format) and the metric helpers;
 * errors: :class:`DataError` (bad input: message and fix), :class:`PluginError`,
-  :class:`UsageError`.
+  :class:`UsageError`;
+* testing: the conformance suite of :mod:`vertical_automl.testing`
+  (``check_vertical``, ``conformance_checks``, ``CHECK_NAMES``,
+  :class:`ConformanceError`) for a plugin's own tests.
 """
 
 from __future__ import annotations
@@ -35,14 +38,16 @@ from . import blocks, heads, space
 from .data.arrays import ARRAYS, align_to_classes, encode_labels, image_arrays
 from .data.dataset import DatasetInfo, LabeledData
 from .data.encoding import Encoder
-from .data.images import IMAGE, hdf5_image_loader, image_folder_loader, npz_image_loader
+from .data.images import IMAGE, hdf5_image_loader, image_folder_loader, image_usage_code, npz_image_loader
 from .data.input_kind import InputKind, RawInputs
 from .data.loader import DataLoader, LoaderOption
 from .data.options import check_options, parse_bool
-from .data.split_columns import SPLIT_OPTIONS, SplitColumns, pick_split_columns, read_split_columns
+from .data.split_columns import SPLIT_OPTION_HELP, SPLIT_OPTIONS, SplitColumns, pick_split_columns, read_split_columns
 from .data.tables import frame_of_text, read_table
 from .data.tabular import TABLE, TABLE_MODEL_NOTE, labeled_table, table_loader, table_usage_code
-from .data.text import TEXT, text_folder_loader, text_table_loader
+from .data.text import TEXT, text_folder_loader, text_table_loader, text_usage_code
+from .data.text_encoder import OOV as TEXT_OOV
+from .data.text_encoder import PAD as TEXT_PAD
 from .errors import DataError, PluginError, UsageError
 from .hookspecs import hookimpl
 from .report.document import Bullets, Code, Facts, Heading, Paragraph, Table
@@ -61,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover - loaded lazily below, named here for type
         reliability_table,
         roc_auc,
     )
+    from .testing import CHECK_NAMES, ConformanceError, check_vertical, conformance_checks
 
 # Metric helpers need scikit-learn, which takes most of a second to import: they load on first use, so that a
 # plugin importing this module keeps ``vautoml --help`` and ``vautoml plugins list`` fast.
@@ -76,11 +82,19 @@ _METRICS = (
 )
 
 
+# The conformance suite reads data and runs searches: it loads on first use too, for a plugin's tests only.
+_TESTING = ("CHECK_NAMES", "ConformanceError", "check_vertical", "conformance_checks")
+
+
 def __getattr__(name: str) -> object:
     if name in _METRICS:
         from . import evaluate
 
         return getattr(evaluate, name)
+    if name in _TESTING:
+        from . import testing
+
+        return getattr(testing, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -105,6 +119,7 @@ __all__ = [
     "parse_bool",
     "read_table",
     "SPLIT_OPTIONS",
+    "SPLIT_OPTION_HELP",
     "SplitColumns",
     "pick_split_columns",
     "read_split_columns",
@@ -122,6 +137,10 @@ __all__ = [
     "table_usage_code",
     "text_folder_loader",
     "text_table_loader",
+    "text_usage_code",
+    "image_usage_code",
+    "TEXT_OOV",
+    "TEXT_PAD",
     # models
     "blocks",
     "heads",
@@ -147,4 +166,9 @@ __all__ = [
     "DataError",
     "PluginError",
     "UsageError",
+    # the conformance suite, for a plugin's tests
+    "CHECK_NAMES",
+    "ConformanceError",
+    "check_vertical",
+    "conformance_checks",
 ]

@@ -14,6 +14,7 @@ import click
 
 from ..errors import RunInterrupted, StorageError, VautomlError
 from .model_commands import evaluate, export_command, predict
+from .plugin_command import plugin_group
 from .plugins_command import plugins
 from .registry_commands import registry_group
 from .search_command import search
@@ -87,6 +88,7 @@ def main(debug: bool) -> None:
 
 
 main.add_command(plugins)
+main.add_command(plugin_group)
 main.add_command(search)
 main.add_command(registry_group)
 main.add_command(predict)

@@ -73,9 +73,13 @@ def check_rebuilds(encoder: Encoder | None, input_spec: dict[str, Any], train: A
     name = f"{cls.__module__}.{cls.__qualname__}"
     fix = f"make {cls.__qualname__}.from_spec(spec) rebuild the fitted encoder from spec() alone"
     rows = train.iloc[:CHECKED_ROWS] if hasattr(train, "iloc") else train[:CHECKED_ROWS]
+    expected = np.asarray(encoder.transform(rows))  # a crash here is the encoder's own, named as such by the caller
     try:
-        rebuilt = cls.from_spec(json.loads(json.dumps({**input_spec, **encoder.spec()}, default=_numpy_value)))
-        again, expected = np.asarray(rebuilt.transform(rows)), np.asarray(encoder.transform(rows))
+        recorded = json.loads(json.dumps({**input_spec, **encoder.spec()}, default=_numpy_value))
+    except (TypeError, ValueError) as error:
+        raise PluginError(f"the spec() of encoder {name} is not plain JSON ({error})", fix) from error
+    try:
+        again = np.asarray(cls.from_spec(recorded).transform(rows))
     except Exception as error:
         first_line = (str(error).strip().splitlines() or [""])[0]
         raise PluginError(

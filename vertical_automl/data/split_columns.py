@@ -19,9 +19,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
+from .loader import LoaderOption
 from .tables import MISSING_MARKERS, pick_column, positions, stripped, to_numbers
 
-SPLIT_OPTIONS = ("group", "order")
+SPLIT_OPTION_HELP = (
+    LoaderOption("group", "COLUMN: keep each value's records in one split (a customer, a patient, a machine run)"),
+    LoaderOption(
+        "order", "COLUMN: split by time (numbers or ISO dates): latest records as test, those before them validation"
+    ),
+)
+SPLIT_OPTIONS = tuple(option.name for option in SPLIT_OPTION_HELP)
 
 
 @dataclass(frozen=True)

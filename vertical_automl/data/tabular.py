@@ -22,7 +22,7 @@ from .dataset import LabeledData
 from .input_kind import InputKind, RawInputs
 from .loader import DataLoader, LoaderOption
 from .options import check_options, parse_bool
-from .split_columns import SPLIT_OPTIONS, pick_split_columns, read_split_columns
+from .split_columns import SPLIT_OPTION_HELP, SPLIT_OPTIONS, pick_split_columns, read_split_columns
 from .table_encoder import TableEncoder, infer_columns
 from .tables import (
     READ_OPTIONS,
@@ -143,8 +143,7 @@ TABLE_OPTION_HELP = (
     LoaderOption("categorical", "COLUMN,...: number-coded columns to treat as categories"),
     LoaderOption("ignore", "COLUMN,...: columns to leave out of the features"),
     LoaderOption("task", "auto|classification|regression: what a numeric target means (default auto)"),
-    LoaderOption("group", "COLUMN: keep each value's records in one split"),
-    LoaderOption("order", "COLUMN: split by time, latest records as test"),
+    *SPLIT_OPTION_HELP,
 )
 
 

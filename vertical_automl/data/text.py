@@ -23,7 +23,7 @@ from .dataset import LabeledData
 from .input_kind import InputKind, RawInputs
 from .loader import DataLoader, LoaderOption
 from .options import check_options
-from .split_columns import SPLIT_OPTIONS, pick_split_columns, read_split_columns
+from .split_columns import SPLIT_OPTION_HELP, SPLIT_OPTIONS, pick_split_columns, read_split_columns
 from .tables import (
     MISSING_MARKERS,
     READ_OPTIONS,
@@ -232,6 +232,7 @@ def text_table_loader() -> DataLoader:
             LoaderOption("encoding", "NAME: the file's text encoding (default utf-8)"),
             LoaderOption("text_column", "NAME: the column holding the text (default: the one with the longest cells)"),
             *SIZE_HELP,
+            *SPLIT_OPTION_HELP,
         ),
         kind=TEXT,
     )

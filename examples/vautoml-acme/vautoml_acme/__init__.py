@@ -7,16 +7,20 @@ Keras is imported inside ``build_model`` only, so listing plugins stays fast.
 
 from __future__ import annotations
 
-from vertical_automl import Vertical, blocks, heads, hookimpl
-from vertical_automl.data import images
-from vertical_automl.plugin_api import hdf5_image_loader, npz_image_loader
+from vertical_automl.plugin_api import (
+    Vertical,
+    blocks,
+    hdf5_image_loader,
+    heads,
+    hookimpl,
+    image_arrays,
+    npz_image_loader,
+)
 
 
 def load_demo():
     """scikit-learn's bundled digits stand in for part scans, so the example runs offline."""
     from sklearn.datasets import load_digits
-
-    from vertical_automl.data.arrays import image_arrays
 
     digits = load_digits()
     return image_arrays(
@@ -46,7 +50,6 @@ ACME = Vertical(
     build_model=build_model,
     loaders=(npz_image_loader(), hdf5_image_loader()),
     default_data=load_demo,
-    usage_code=images.image_usage_code,
 )
 
 

@@ -12,9 +12,18 @@ regression.  There is no built-in dataset: the error shows an example
 
 from __future__ import annotations
 
-from vertical_automl import Evaluation, ReportSection, Vertical, blocks, hookimpl
-from vertical_automl.data.tabular import TABLE_MODEL_NOTE, table_loader, table_usage_code
-from vertical_automl.report.document import Facts, Paragraph, Table
+from vertical_automl.plugin_api import (
+    TABLE_MODEL_NOTE,
+    Evaluation,
+    Facts,
+    Paragraph,
+    ReportSection,
+    Table,
+    Vertical,
+    blocks,
+    hookimpl,
+    table_loader,
+)
 
 
 def build_model(hp, info):
@@ -25,7 +34,7 @@ def credit_scoring(evaluation: Evaluation) -> list[ReportSection]:
     """KS, Gini and friends for a binary target: how well scores rank bad above good."""
     if evaluation.task != "binary":
         return []
-    from vertical_automl.evaluate import binary_metrics, ks_statistic
+    from vertical_automl.plugin_api import binary_metrics, ks_statistic  # scikit-learn: loaded when first used
 
     y, p = evaluation.y_true, evaluation.positive_probability
     scores = binary_metrics(y, p, evaluation.threshold)
@@ -96,7 +105,6 @@ FINANCE = Vertical(
     # up to 5 trials, chosen by greedy selection on validation: a few hundred validation rows make one
     # best trial a noisy pick
     ensemble_size=5,
-    usage_code=table_usage_code,
 )
 
 

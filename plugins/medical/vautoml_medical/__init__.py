@@ -14,9 +14,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from vertical_automl import Evaluation, LabeledData, ReportSection, Vertical, blocks, hookimpl
-from vertical_automl.data.tabular import TABLE_MODEL_NOTE, labeled_table, table_loader, table_usage_code
-from vertical_automl.report.document import Bullets, Paragraph, Table
+from vertical_automl.plugin_api import (
+    TABLE_MODEL_NOTE,
+    Bullets,
+    Evaluation,
+    LabeledData,
+    Paragraph,
+    ReportSection,
+    Table,
+    Vertical,
+    blocks,
+    frame_of_text,
+    hookimpl,
+    labeled_table,
+    table_loader,
+)
 
 BOOTSTRAP_RESAMPLES = 1000
 PERMUTATION_REPEATS = 5
@@ -29,8 +41,6 @@ def build_model(hp, info):
 def load_breast_cancer() -> LabeledData:
     """scikit-learn's Wisconsin diagnostic breast cancer data: 569 patients, 30 numeric features."""
     from sklearn.datasets import load_breast_cancer as sklearn_breast_cancer
-
-    from vertical_automl.data.tables import frame_of_text
 
     bunch = sklearn_breast_cancer(as_frame=True)
     frame = bunch.frame.drop(columns="target")
@@ -61,7 +71,7 @@ def _rate_at(threshold: float, positive: bool):
 def clinical_sections(evaluation: Evaluation) -> list[ReportSection]:
     if evaluation.task != "binary":
         return []
-    from vertical_automl.evaluate import (
+    from vertical_automl.plugin_api import (  # scikit-learn: loaded when first used
         binary_metrics,
         bootstrap_intervals,
         permutation_importance,
@@ -207,7 +217,6 @@ MEDICAL = Vertical(
     # up to 5 trials, chosen by greedy selection on validation: a few hundred validation rows make one
     # best trial a noisy pick
     ensemble_size=5,
-    usage_code=table_usage_code,
 )
 
 

@@ -11,9 +11,7 @@ example ``--data`` command.  Keras is imported only inside ``build_model``.
 
 from __future__ import annotations
 
-from vertical_automl import Vertical, hookimpl
-from vertical_automl.data import text
-from vertical_automl.plugin_api import text_folder_loader, text_table_loader
+from vertical_automl.plugin_api import Vertical, hookimpl, text_folder_loader, text_table_loader
 
 from .model import TEXT_RECIPES, build_model
 
@@ -36,7 +34,6 @@ TEXT = Vertical(
         "n-grams not in the vocabulary are left out of the bag, which keeps the first ngram_length found.",
         "The bag's idf weights (smooth idf of the training split) are inside the model, not in preprocessing.json.",
     ),
-    usage_code=text.text_usage_code,
     recipes=TEXT_RECIPES,
 )
 

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vertical_automl import DatasetInfo, heads, space
-from vertical_automl.data.text_encoder import OOV, PAD
+from vertical_automl.plugin_api import TEXT_OOV as OOV
+from vertical_automl.plugin_api import TEXT_PAD as PAD
+from vertical_automl.plugin_api import DatasetInfo, heads, space
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras

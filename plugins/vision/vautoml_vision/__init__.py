@@ -8,9 +8,15 @@ it works offline.  Keras is imported only inside :func:`build_model`.
 
 from __future__ import annotations
 
-from vertical_automl import LabeledData, Vertical, hookimpl
-from vertical_automl.data import images
-from vertical_automl.plugin_api import hdf5_image_loader, image_folder_loader, npz_image_loader
+from vertical_automl.plugin_api import (
+    LabeledData,
+    Vertical,
+    hdf5_image_loader,
+    hookimpl,
+    image_arrays,
+    image_folder_loader,
+    npz_image_loader,
+)
 
 from .model import build_model
 
@@ -20,8 +26,6 @@ LOADERS = (image_folder_loader(), npz_image_loader(), hdf5_image_loader())
 def load_digits() -> LabeledData:
     """scikit-learn's bundled handwritten digits: 1,797 images of 8x8 pixels valued 0-16."""
     from sklearn.datasets import load_digits as sklearn_digits
-
-    from vertical_automl.data.arrays import image_arrays
 
     digits = sklearn_digits()
     return image_arrays(
@@ -52,7 +56,6 @@ VISION = Vertical(
         "Inside, the model permutes to channels_first before its convolutions, "
         "which is faster on the PyTorch backend; callers never see this.",
     ),
-    usage_code=images.image_usage_code,
 )
 
 

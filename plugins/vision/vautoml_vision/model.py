@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from vertical_automl import DatasetInfo, heads, space
+from vertical_automl.plugin_api import DatasetInfo, heads, space
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
