@@ -17,21 +17,12 @@ EXAMPLE = Path(vautoml_sensors.__file__).resolve().parents[1]
 SAMPLE = EXAMPLE / "sample_data"
 
 
-def install(site: Path) -> dict[str, str]:
-    """What ``pip install -e examples/vautoml-sensors`` gives a process: the package and its entry point."""
-    info = site / "vautoml_sensors-0.1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: vautoml-sensors\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text("[vautoml]\nsensors = vautoml_sensors\n")
-    return {"PYTHONPATH": f"{EXAMPLE}:{site}", "VAUTOML_LOAD_PLUGINS": "vautoml-sensors"}
-
-
 @pytest.fixture(scope="module")
-def searched(tmp_path_factory):
+def searched(tmp_path_factory, installed):
     """One short search on the sample CSVs (1 trial, 3 epochs, [space] narrowing the plugin's own dimensions),
     shared by the tests below."""
     tmp = tmp_path_factory.mktemp("sensors")
-    env, registry = install(tmp / "site"), tmp / "registry"
+    env, registry = installed, tmp / "registry"
     (tmp / "search.toml").write_text("[space]\nkernel_size = [7]\ngru_units = [16, 32]\n")
     done = run_vautoml(
         "search",
