@@ -74,7 +74,7 @@ def npz_array(path: Path, name: str, required: bool = True) -> np.ndarray | None
 
 
 def usage_code(spec: dict[str, Any]) -> list[str]:
-    """Lines (csv and NumPy only) that read new_windows.csv, in the training file's long format, into ``x``."""
+    """Lines (csv and NumPy only) that read new_windows.csv, comma-separated in the long format, into ``x``."""
     return [
         "import csv",
         'inp = prep["input"]',
