@@ -47,13 +47,14 @@ __all__ = [
 ]
 
 
-def load(run: Any, registry: Any = None) -> Any:
+def load(run: Any, registry: Any = None, plugins: Any = None) -> Any:
     """A finished run's predictor (``predict`` / ``predict_proba`` on raw inputs); see
-    :func:`vertical_automl.predictor.load`.
+    :func:`vertical_automl.predictor.load`.  ``plugins`` are needed only for a plugin's own input kind
+    (default: the installed ones).
     """
     from .predictor import load as load_run
 
-    return load_run(run, registry)
+    return load_run(run, registry, plugins)
 
 
 def search(plugin: str, data: Any = None, **options: Any) -> Any:

@@ -99,6 +99,15 @@ def _fingerprint_array(x: Any) -> np.ndarray:
             ("\x1f".join(map(str, x.columns)) + "\x1e" + x.to_csv(index=False)).encode(), dtype=np.uint8
         )
     x = np.asarray(x)
+    if x.dtype == object and any(isinstance(item, np.ndarray) for item in x.flat):
+        # Ragged arrays (windows of several lengths): str() of an array over 1000 values abbreviates it, so two
+        # datasets differing in one reading would look the same; each element's bytes are hashed instead.
+        digest = hashlib.sha256()
+        for item in x.flat:
+            item = np.ascontiguousarray(item)
+            digest.update(str((item.dtype.str, item.shape)).encode())
+            digest.update(item.tobytes())
+        return np.frombuffer(digest.digest(), dtype=np.uint8)
     if x.dtype.kind in "OU":
         return np.frombuffer("\x1e".join(map(str, x.tolist())).encode(), dtype=np.uint8)
     return x

@@ -42,7 +42,7 @@ def check_predict_evaluate(subject: Subject, shared: Shared) -> None:
             f"vautoml evaluate on '{subject.test_data}' disagrees with the search's test metrics: {difference}",
             "make the loader read a file the same way with like= as without, and the encoder rebuild from its spec",
         )
-    predictor = load(result.path)
+    predictor = load(result.path, plugins=subject.plugins)
     vertical, _ = subject.vertical()
     labelled = load_source(subject.plugins, vertical, subject.test_data, {}, like=predictor.reference())
     if predictor.task != "regression":
@@ -86,7 +86,9 @@ def check_onnx(subject: Subject, shared: Shared) -> None:
 
     bundle = shared.first().path
     target = subject.workdir / "model.onnx"
-    export_model(bundle, "onnx", target)  # beside, not in, the bundle, which the other checks read as published
+    export_model(
+        bundle, "onnx", target, plugins=subject.plugins
+    )  # beside, not in, the bundle, which the other checks read as published
     x = np.asarray(shared.dataset().test.x[:16])
     expected = np.asarray(load_model(bundle).predict(x, verbose=0))
     session = onnxruntime.InferenceSession(str(target), providers=["CPUExecutionProvider"])
