@@ -21,6 +21,7 @@ from helpers import digits_plugins, only_run, run_vautoml
 
 import vertical_automl.cli as cli
 import vertical_automl.pipeline.run as pipeline
+from vertical_automl.errors import PluginError
 
 SEARCH = ["search", "--plugin", "tiny-image", "--max-trials", "3", "--epochs", "3", "--quiet"]
 
@@ -357,7 +358,9 @@ def test_a_failure_after_the_search_keeps_the_run_and_resume_publishes_it(tmp_pa
         raise RuntimeError("section bug")
 
     registry = tmp_path / "registry"
-    with pytest.raises(RuntimeError, match="section bug") as raised:
+    with pytest.raises(
+        PluginError, match="report_sections of the 'sections' vertical failed: RuntimeError: section bug"
+    ) as raised:
         search("sections", plugins=sections_plugins(broken), max_trials=2, epochs=1, registry=registry, run_name="keep")
     assert raised.value.__notes__ == [
         "Run 'keep' is kept with its finished trials: continue it with 'vautoml search --resume keep'"
