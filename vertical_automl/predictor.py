@@ -15,7 +15,9 @@ named by ``preprocessing.json["input"]["kind"]``):
   ``.npz``/HDF5 file with ``x``, or an array shaped like the training images;
 * arrays: an array, ``.npy`` or ``.npz`` file of model-ready rows;
 * a plugin's kind: what its ``read`` accepts; without one, an array, or a path
-  read by the vertical's own loaders of that kind.
+  read by the vertical's own loaders of that kind;
+* any kind: a file that a loader added with ``register_data_loaders`` reads
+  (and none of the vertical's own loaders does) is read with that loader.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .bundle.files import MODEL_FILE, PREPROCESSING_FILE
 from .data.dataset import LabeledData
 from .data.encoding import Encoder
 from .data.input_kind import InputKind, RawInputs
+from .data.loader import DataLoader
 from .errors import DataError, UsageError
 from .kinds import input_kind, rebuild_encoder
 from .registry.layout import default_root
@@ -90,20 +93,61 @@ class Predictor:
 
     def encode(self, raw: Any) -> Inputs:
         """Apply the bundle's preprocessing to ``raw`` (see the module docstring for what it accepts)."""
-        read = self.kind.read(raw, self.spec) if self.kind.read is not None else self._read_with_loaders(raw)
+        extra = self._extra_loader_for(raw)
+        if extra is not None:
+            read = self._read_with(extra, Path(raw))
+        elif self.kind.read is not None:
+            read = self.kind.read(raw, self.spec)
+        else:
+            read = self._read_with_loaders(raw)
         return Inputs(self.encoded(read.x), list(read.names))
 
     def encoded(self, x: Any) -> np.ndarray:
         """Raw inputs (as the kind reads them, or a loader returns them) through the rebuilt encoder."""
         return self.encoder.transform(x) if self.encoder is not None else np.asarray(x)
 
+    def _installed(self) -> InstalledPlugins:
+        from .plugins import get_plugins
+
+        return self.plugins or get_plugins()
+
+    def _extra_loader_for(self, raw: Any) -> DataLoader | None:
+        """A loader added with ``register_data_loaders`` that would have read the path ``raw`` in training.
+
+        Such a loader reads a format the vertical's own loaders do not (an
+        Excel sheet for a table vertical), so the kind's ``read`` does not know
+        it either; as in training, it is used only when none of the vertical's
+        own loaders takes the path.
+        """
+        if not isinstance(raw, (str, Path)) or not Path(raw).exists():
+            return None
+        path, plugins, name = Path(raw), self._installed(), self.run.manifest.vertical
+        if name not in plugins.verticals:
+            return None  # the vertical's plugin is not installed: its loaders and their additions are not either
+        vertical, _ = plugins.get_vertical(name)
+        if any(loader.can_load(path) for loader in vertical.loaders):
+            return None
+        for loader in plugins.extra_loaders.get(name, ()):
+            if (loader.kind is None or loader.kind.name == self.kind.name) and loader.can_load(path):
+                return loader
+        return None
+
+    def _read_with(self, loader: DataLoader, path: Path) -> RawInputs:
+        """``path`` read by ``loader`` as training data would be (its labels are not used)."""
+        data = loader.load(path, {}, self.reference())
+        if data.input_spec.get("kind") != self.kind.name:
+            raise DataError(
+                f"the '{loader.name}' loader read '{path}' as input kind '{data.input_spec.get('kind')}', "
+                f"but the run's model takes '{self.kind.name}'",
+                "give a file of the kind the run was trained on",
+            )
+        return RawInputs(data.x, [f"{path} {i}" for i in range(len(data))])
+
     def _read_with_loaders(self, raw: Any) -> RawInputs:
         """For a kind without ``read``: an array as it is, or a path read by the vertical's loaders of this kind."""
         if isinstance(raw, np.ndarray):
             return RawInputs(raw, [str(i) for i in range(len(raw))])
-        from .plugins import get_plugins
-
-        path, plugins = Path(raw), self.plugins or get_plugins()
+        path, plugins = Path(raw), self._installed()
         loaders = [
             loader
             for loader in plugins.loaders_for(self.run.manifest.vertical)
@@ -111,8 +155,7 @@ class Predictor:
         ]
         for loader in loaders:
             if loader.can_load(path):
-                data = loader.load(path, {}, self.reference())  # its labels are not used
-                return RawInputs(data.x, [f"{path} {i}" for i in range(len(data))])
+                return self._read_with(loader, path)
         accepted = "; ".join(loader.description for loader in loaders) or "none"
         raise DataError(f"no loader of input kind '{self.kind.name}' reads '{path}'", f"give one of: {accepted}")
 
