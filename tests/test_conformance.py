@@ -8,6 +8,7 @@ meant for it, on throwaway verticals and a few hundred digits.
 from __future__ import annotations
 
 import dataclasses
+import unittest
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from vertical_automl import DataLoader, Encoder, Vertical, blocks, heads
 from vertical_automl.data import images
 from vertical_automl.data.input_kind import InputKind
 from vertical_automl.errors import UsageError
-from vertical_automl.testing import CHECK_NAMES, ConformanceError, check_vertical, conformance_checks
+from vertical_automl.testing import CHECK_NAMES, ConformanceError, conformance_checks
 
 NPZ = DataLoader("npz", "an .npz file with x and y", images.is_npz, images.load_npz_images)
 
@@ -135,22 +136,19 @@ def test_a_model_that_needs_plugin_code_fails_the_standalone_check(digits):
     assert "does not load in safe mode without" in error.problem and "vertical_automl" in error.problem
 
 
-def test_an_unseeded_loader_fails_only_the_same_seed_check(digits):
+def test_an_unseeded_loader_passes_the_search_check_and_fails_the_same_seed_check(digits):
     def shuffled(path, options, like=None):
         data = images.load_npz_images(path, options, like)
         return data if like is not None else data.subset(np.random.default_rng().permutation(len(data)))
 
     vertical = dataclasses.replace(TINY, loaders=(dataclasses.replace(NPZ, load=shuffled),))
+    checks = conformance_checks(
+        "tiny", digits / "train.npz", plugins=plugins_with(vertical), workdir=digits / "unseeded", epochs=1
+    )
+    checks[CHECK_NAMES.index("search")]()  # the first search is fine on its own
     with pytest.raises(ConformanceError) as raised:
-        check_vertical(
-            "tiny",
-            digits / "train.npz",
-            test_data=digits / "test.npz",
-            plugins=plugins_with(vertical),
-            workdir=digits / "unseeded",
-            epochs=1,
-        )
-    assert raised.value.check == "same_seed"  # every check before it passed, on the same searches
+        checks[CHECK_NAMES.index("same_seed")]()
+    assert raised.value.check == "same_seed"
     assert "with seed 0" in raised.value.problem
 
 
@@ -193,11 +191,8 @@ def test_an_encoder_or_kind_other_than_the_kinds_fails_the_loaders_check(digits)
     assert "input_spec[\"kind\"] is 'image', but the loader declares kind 'pixels'" in problem
 
 
-def test_a_conforming_vertical_passes_every_check_and_a_missing_test_file_skips_one(digits):
-    report = check_vertical(
-        "tiny", digits / "train.npz", plugins=plugins_with(TINY), workdir=digits / "passing", epochs=1
-    )
-    assert report.passed == tuple(name for name in CHECK_NAMES if name != "predict_evaluate")
-    assert report.skipped == {
-        "predict_evaluate": "no test_data given: predict and evaluate need a test file to reproduce the report"
-    }
+def test_without_a_test_file_the_predict_evaluate_check_is_skipped_with_its_reason(digits):
+    """Skipped before any search runs: the passing checks are shown by every built-in plugin's own suite."""
+    checks = conformance_checks("tiny", digits / "train.npz", plugins=plugins_with(TINY), workdir=digits / "passing")
+    with pytest.raises(unittest.SkipTest, match="no test_data given: predict and evaluate need a test file"):
+        checks[CHECK_NAMES.index("predict_evaluate")]()

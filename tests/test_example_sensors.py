@@ -46,23 +46,17 @@ def test_sensors_example_searches_keeps_runs_whole_and_predicts(sensors, tmp_pat
     assert np.allclose(predictor.predict_proba(new).sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_sensors_example_passes_the_conformance_suite(sensors, tmp_path, monkeypatch):
-    """Installed as a user's plugin would be (a dist-info with its entry point on sys.path): the suite's predict
-    and ONNX checks look the input kind up among the installed plugins."""
+def test_sensors_example_passes_the_conformance_suite(sensors, tmp_path):
     from vertical_automl.testing import check_vertical
 
-    info = tmp_path / "site" / "vautoml_sensors-0.1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: vautoml-sensors\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text("[vautoml]\nsensors = vautoml_sensors\n")
-    monkeypatch.syspath_prepend(str(info.parent))
     sample = EXAMPLE / "sample_data"
     report = check_vertical(
         "sensors",
         sample / "train.csv",
         test_data=sample / "test.csv",
         samples={"npz": sample / "train.npz"},
-        plugins=InstalledPlugins({"VAUTOML_LOAD_PLUGINS": "vautoml-sensors"}),
+        plugins=sensors,
         workdir=tmp_path / "work",
+        epochs=1,
     )
     assert "predict_evaluate" in report.passed and "loaders" in report.passed
