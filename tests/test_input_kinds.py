@@ -191,3 +191,12 @@ def test_a_plugin_kind_may_not_take_a_core_kinds_name():
     plugins = plugins_with(sensor_loader(InputKind("table", "my own tables", encoder=RangeEncoder), RangeEncoder))
     assert any("the name of one of the core's kinds" in error for error in plugins.records["sensor"].errors)
     assert input_kind("table", plugins) is TABLE  # a bundle of tables still reads as the core's
+
+
+def test_a_crash_in_a_plugins_encoder_at_prediction_names_its_class_and_method(sensor_run):
+    from vertical_automl.plugin_calls import PluginCrash
+
+    predictor = predicting.load(sensor_run["result"].path, plugins=sensor_run["plugins"])
+    with pytest.raises(PluginCrash) as raised:
+        predictor.predict(np.array([["not a reading"] * 6]))  # the plugin's transform casts to float64 and fails
+    assert str(raised.value).startswith("the encoder sensor_plugin.RangeEncoder: transform failed: ValueError")

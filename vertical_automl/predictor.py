@@ -35,6 +35,7 @@ from .data.input_kind import InputKind, RawInputs
 from .data.loader import DataLoader
 from .errors import DataError, UsageError
 from .kinds import input_kind, rebuild_encoder
+from .plugin_calls import encoder_crash
 from .registry.layout import default_root
 from .registry.runs import Run, find_run, read_bundle_json
 
@@ -103,8 +104,19 @@ class Predictor:
         return Inputs(self.encoded(read.x), list(read.names))
 
     def encoded(self, x: Any) -> np.ndarray:
-        """Raw inputs (as the kind reads them, or a loader returns them) through the rebuilt encoder."""
-        return self.encoder.transform(x) if self.encoder is not None else np.asarray(x)
+        """Raw inputs (as the kind reads them, or a loader returns them) through the rebuilt encoder.
+
+        The encoder may be a plugin's: a crash inside it is named after its class and method, as in training.
+        """
+        if self.encoder is None:
+            return np.asarray(x)
+        try:
+            return self.encoder.transform(x)
+        except Exception as error:
+            crash = encoder_crash(error, self.encoder)
+            if crash is None:
+                raise
+            raise crash from error
 
     def _installed(self) -> InstalledPlugins:
         from .plugins import get_plugins
