@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import PluginError
+
 
 class Encoder(ABC):
     """Learns from the training split, then encodes any split the same way."""
@@ -43,9 +45,14 @@ class Encoder(ABC):
 
         ``spec`` is the bundle's whole ``preprocessing.json["input"]``: the
         loader's ``input_spec`` with this encoder's ``spec()`` merged in.
+        Not abstract, so an encoder written before bundles were rebuilt still
+        loads and fits; the search's rebuild check then refuses it with this
+        error, before any trial, rather than leave a bundle predict cannot use.
         """
-        raise NotImplementedError(
-            f"{cls.__module__}.{cls.__qualname__} does not implement from_spec, so a bundle cannot rebuild it"
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        raise PluginError(
+            f"the encoder {name} has no from_spec, so a bundle cannot rebuild it",
+            f"implement {cls.__qualname__}.from_spec(spec) to return the fitted encoder that spec() describes",
         )
 
     def statistics(self, encoded_train: np.ndarray) -> dict[str, Any]:
@@ -65,8 +72,6 @@ def check_rebuilds(encoder: Encoder | None, input_spec: dict[str, Any], train: A
     training split's raw inputs) exactly as the fitted one: predict, evaluate
     and export have nothing else.
     """
-    from ..errors import PluginError
-
     if encoder is None:
         return
     cls = type(encoder)
