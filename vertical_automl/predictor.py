@@ -53,14 +53,17 @@ class Inputs:
     names: list[str]
 
 
-class Predictor:
-    """A run's ``model.keras`` with its ``preprocessing.json``, on raw inputs."""
+class Preprocessor:
+    """A run's ``preprocessing.json`` applied to raw inputs, and its outputs read as labels: all but the model.
+
+    It loads neither Keras nor torch, so a runtime other than Keras (the ONNX
+    server) encodes and labels exactly as :class:`Predictor` does.
+    """
 
     def __init__(self, run: Run, plugins: InstalledPlugins | None = None) -> None:
         self.run = run
         self.preprocessing = read_bundle_json(run.path, PREPROCESSING_FILE)
         self.plugins = plugins  # None: this process's, loaded only for a kind that is not the core's
-        self.model = load_model(run.path)
         self._kind: InputKind | None = None
         self._encoder: Encoder | None = None
 
@@ -171,20 +174,6 @@ class Predictor:
         accepted = "; ".join(loader.description for loader in loaders) or "none"
         raise DataError(f"no loader of input kind '{self.kind.name}' reads '{path}'", f"give one of: {accepted}")
 
-    def scores(self, inputs: Inputs) -> np.ndarray:
-        """Class probabilities (N, classes), or predicted values (N,) for regression."""
-        from .scoring import predict_scores
-
-        return predict_scores(self.model, inputs.x, self.task)
-
-    def predict_proba(self, raw: Any) -> np.ndarray:
-        """Probability of each class (columns in ``class_names`` order)."""
-        if self.task == "regression":
-            raise DataError(
-                "this run is a regression model; it predicts values, not class probabilities", "use predict()"
-            )
-        return self.scores(self.encode(raw))
-
     def labels(self, scores: np.ndarray) -> list[Any]:
         """Class names (at the run's decision threshold for binary tasks), or values for regression."""
         if self.task == "regression":
@@ -195,10 +184,6 @@ class Predictor:
                 output["positive_class"] if p >= output["threshold"] else output["negative_class"] for p in scores[:, 1]
             ]
         return [self.class_names[i] for i in scores.argmax(axis=1)]
-
-    def predict(self, raw: Any) -> list[Any]:
-        """The predicted label (or value, for regression) of each input."""
-        return self.labels(self.scores(self.encode(raw)))
 
     def threshold(self) -> float | None:
         return self.preprocessing["output"].get("threshold") if self.task == "binary" else None
@@ -223,6 +208,32 @@ class Predictor:
             self.encoder,
             target,
         )
+
+
+class Predictor(Preprocessor):
+    """A run's ``model.keras`` with its ``preprocessing.json``, on raw inputs."""
+
+    def __init__(self, run: Run, plugins: InstalledPlugins | None = None) -> None:
+        super().__init__(run, plugins)
+        self.model = load_model(run.path)
+
+    def scores(self, inputs: Inputs) -> np.ndarray:
+        """Class probabilities (N, classes), or predicted values (N,) for regression."""
+        from .scoring import predict_scores
+
+        return predict_scores(self.model, inputs.x, self.task)
+
+    def predict_proba(self, raw: Any) -> np.ndarray:
+        """Probability of each class (columns in ``class_names`` order)."""
+        if self.task == "regression":
+            raise DataError(
+                "this run is a regression model; it predicts values, not class probabilities", "use predict()"
+            )
+        return self.scores(self.encode(raw))
+
+    def predict(self, raw: Any) -> list[Any]:
+        """The predicted label (or value, for regression) of each input."""
+        return self.labels(self.scores(self.encode(raw)))
 
 
 def evaluate(

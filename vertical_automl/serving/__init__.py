@@ -1,0 +1,17 @@
+"""``vautoml serve``: finished runs behind HTTP, batched, monitored and containerisable.
+
+One module per idea:
+
+* :mod:`.runtime`: a run's model as the server calls it (:class:`ModelRuntime`), on Keras or ONNX;
+* :mod:`.onnx_runtime`: the ONNX one, which never imports Keras or torch;
+* :mod:`.batching`: concurrent requests gathered into one model call;
+* :mod:`.protocol`: the Open Inference Protocol (V2) request and response records;
+* :mod:`.raw_inputs`: what ``POST /v2/models/{name}/predict`` accepts, as a predictor takes it;
+* :mod:`.app`: the ASGI application (routes, limits, bearer tokens, JSON errors);
+* :mod:`.metrics` and :mod:`.drift`: ``/metrics`` in Prometheus format, input drift included;
+* :mod:`.server`: loading the runs, warming them up and running uvicorn;
+* :mod:`.container`: ``vautoml export --format docker``'s build context.
+
+Nothing here is imported by ``vautoml search``; FastAPI, uvicorn and
+prometheus-client load only when a server starts.
+"""

@@ -1,0 +1,133 @@
+"""A run's model as the server calls it: raw inputs encoded, encoded rows scored, scores read as labels.
+
+The server holds one :class:`ModelRuntime` per run and calls it from a single
+inference thread (see :mod:`.batching`), so implementations need not be
+thread-safe.  Encoding and labelling are the run's own
+(:class:`~vertical_automl.predictor.Preprocessor`), so every runtime answers
+exactly what ``vautoml predict`` prints; only :meth:`ModelRuntime.scores`
+differs between Keras and ONNX.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from ..predictor import Inputs, Preprocessor
+from ..registry.runs import Run
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..plugins import InstalledPlugins
+
+SCORE_BATCH = 256  # rows per model call, as vautoml predict scores them (scoring.predict_scores)
+
+
+class RuntimeKind(StrEnum):
+    """What runs the model: Keras on torch (``model.keras``) or onnxruntime (``model.onnx``)."""
+
+    KERAS = "keras"
+    ONNX = "onnx"
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A model input or output as the V2 protocol describes it: a name, a datatype and a shape (-1: any size)."""
+
+    name: str
+    datatype: str  # V2 datatype: "FP32", "FP64", "INT32", "INT64", "BYTES"
+    shape: tuple[int, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "datatype": self.datatype, "shape": list(self.shape)}
+
+
+class ModelRuntime(Protocol):
+    """One served run: its name, its tensors, and the three steps of a prediction."""
+
+    run: Run
+    preprocessor: Preprocessor
+    kind: RuntimeKind
+
+    @property
+    def name(self) -> str:
+        """The model's name in URLs (``/v2/models/{name}``): the run id."""
+        ...
+
+    @property
+    def platform(self) -> str:
+        """The V2 ``platform`` of the model metadata, e.g. ``"keras_torch"`` or ``"onnxruntime_onnx"``."""
+        ...
+
+    @property
+    def input(self) -> TensorSpec:
+        """The model-ready input tensor (encoded rows), batch dimension -1."""
+        ...
+
+    def encode(self, raw: Any) -> Inputs:
+        """Raw inputs through the run's preprocessing (what :meth:`Preprocessor.encode` takes)."""
+        ...
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """Encoded rows as class probabilities (N, classes), or values (N,) for regression."""
+        ...
+
+    def labels(self, scores: np.ndarray) -> list[Any]:
+        """Scores as labels at the run's decision threshold, or values for regression."""
+        ...
+
+
+def v2_datatype(dtype: np.dtype) -> str:
+    """The V2 protocol's name for a numpy dtype of model inputs or outputs."""
+    names = {"float32": "FP32", "float64": "FP64", "float16": "FP16", "int32": "INT32", "int64": "INT64"}
+    name = names.get(np.dtype(dtype).name)
+    if name is None:
+        raise ValueError(f"no V2 datatype for numpy dtype {np.dtype(dtype).name}")
+    return name
+
+
+class KerasRuntime:
+    """A run's ``model.keras`` on Keras with the torch backend: what ``vautoml predict`` uses."""
+
+    kind = RuntimeKind.KERAS
+    platform = "keras_torch"
+
+    def __init__(self, run: Run, plugins: InstalledPlugins | None = None) -> None:
+        from ..heads import has_members
+        from ..predictor import load_model
+
+        self.run = run
+        self.preprocessor = Preprocessor(run, plugins)
+        self.model = load_model(run.path)
+        self._members = has_members(self.model)
+        tensor = self.model.inputs[0]
+        self.input = TensorSpec(tensor.name, v2_datatype(np.dtype(tensor.dtype)), (-1, *tensor.shape[1:]))
+
+    @property
+    def name(self) -> str:
+        return self.run.run_id
+
+    def encode(self, raw: Any) -> Inputs:
+        return self.preprocessor.encode(raw)
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        from ..scoring import scores_from_output
+
+        outputs = [
+            np.asarray(self.model.predict_on_batch(x[i : i + SCORE_BATCH])) for i in range(0, len(x), SCORE_BATCH)
+        ]
+        return scores_from_output(np.concatenate(outputs), self.preprocessor.task, self._members)
+
+    def labels(self, scores: np.ndarray) -> list[Any]:
+        return self.preprocessor.labels(scores)
+
+
+def load_runtime(run: Run, kind: RuntimeKind, plugins: InstalledPlugins | None = None) -> ModelRuntime:
+    """The runtime of ``kind`` for ``run``; ONNX needs the run's ``model.onnx`` (``vautoml export --format onnx``)."""
+    if kind is RuntimeKind.ONNX:
+        from .onnx_runtime import OnnxRuntime
+
+        return OnnxRuntime(run, plugins)
+    return KerasRuntime(run, plugins)
