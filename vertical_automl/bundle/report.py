@@ -18,10 +18,8 @@ from ..report import html, markdown, plots
 from ..report.document import Block, Facts, Figure, Heading, MarkdownText, Paragraph, Table
 from ..report.sections import Evaluation, ReportSection
 from ..space import SHARED_NAMES
-from .files import MANIFEST_FILE, MODEL_CARD_FILE, MODEL_FILE, PREPROCESSING_FILE, REPORT_FILE, TRIALS_FILE
+from .files import FILE_PURPOSES, HTML_FILE, MANIFEST_FILE, MARKDOWN_FILE, REPORT_FILE, TRIALS_FILE
 
-HTML_FILE = "report.html"
-MARKDOWN_FILE = "report.md"
 LEARNING_RATE = "learning rate"  # learning_rate or learning_rate_sgd, whichever the trial's optimizer used
 MAIN_HYPERPARAMETERS = ("depth", "width", "initializer", "optimizer", LEARNING_RATE, "dropout")
 
@@ -365,18 +363,6 @@ def _hyperparameters(report: dict[str, Any], trials: list[dict[str, Any]]) -> li
             )
         )
     return blocks
-
-
-FILE_PURPOSES = {
-    MODEL_FILE: "the model; loads with keras.saving.load_model, safe mode on",
-    PREPROCESSING_FILE: "every step before and after the model: input specification, class names, decision threshold",
-    REPORT_FILE: "test metrics, report sections, dataset summary, best hyperparameters, search summary",
-    TRIALS_FILE: "every trial: hyperparameters, score, epochs, seconds, status and error",
-    MANIFEST_FILE: "run id, vertical, plugin, data fingerprints, library versions, file list",
-    MODEL_CARD_FILE: "the model card on its own",
-    HTML_FILE: "this report",
-    MARKDOWN_FILE: "this report as Markdown (plots in plots/)",
-}
 
 
 def _files(names: list[str]) -> list[Block]:
