@@ -11,4 +11,9 @@ import sys
 from helpers import VERTICALS
 
 sys.path.append(str(VERTICALS))
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # Several workers share the cores: two torch processes each spinning 2 OpenMP threads on 2 cores slow each
+    # other 30-70x, one thread each costs nothing on these small models (DESIGN.md, section 8). Processes the
+    # tests start (searches, servers) inherit it.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(VERTICALS)]))
