@@ -31,7 +31,8 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import DataError, UsageError, VautomlError
-from .batching import Batcher, BatchSettings, ModelError
+from .batching import BatchDone, Batcher, BatchSettings, ModelError
+from .drift import DriftCollector, DriftMonitor
 from .metrics import CONTENT_TYPE, ServerMetrics
 from .protocol import (
     DEFAULT_MAX_BODY_BYTES,
@@ -58,7 +59,7 @@ class ServedModel:
     """One run as the server holds it: its runtime, its drift monitor (if its bundle has a profile), its state."""
 
     runtime: ModelRuntime
-    monitor: Any = None  # drift.DriftMonitor, fed every batch of encoded rows
+    monitor: DriftMonitor | None = None  # fed every batch of encoded rows; None: the run has no input profile
     ready: bool = False  # loaded and answered its warm-up request
 
     @property
@@ -84,12 +85,9 @@ def create_app(models: Sequence[ServedModel], settings: AppSettings) -> FastAPI:
     served = {model.name: model for model in models}
     metrics = ServerMetrics([model.runtime for model in models])
     monitors = {model.name: model.monitor for model in models if model.monitor is not None}
-    if monitors:
-        from .drift import DriftCollector
+    metrics.registry.register(DriftCollector(monitors))  # its families are there, empty, when no run has a profile
 
-        metrics.registry.register(DriftCollector(monitors))
-
-    def record_batch(batch: Any) -> None:
+    def record_batch(batch: BatchDone) -> None:
         metrics.record_batch(batch)
         monitor = served[batch.model].monitor
         if monitor is not None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -26,6 +26,7 @@ from ..errors import UsageError, VautomlError
 from ..registry.runs import Run, find_run
 from .app import AppSettings, ServedModel, create_app
 from .batching import BatchSettings
+from .drift import load_monitor
 from .protocol import DEFAULT_MAX_BODY_BYTES
 from .runtime import RuntimeKind, load_runtime
 
@@ -64,7 +65,7 @@ def load_models(
     for run in runs.values():
         runtime = load_runtime(run, config.runtime, plugins)
         runtime.preprocessor.encoder  # noqa: B018 - rebuilds the kind and encoder now, so a missing plugin fails here
-        monitor = _drift_monitor(run)
+        monitor = load_monitor(run.path, window=DRIFT_WINDOW)  # None: a run from before input profiles existed
         models.append(ServedModel(runtime, monitor))
         task = runtime.preprocessor.task
         drift = "drift monitored" if monitor is not None else "no drift profile"
@@ -72,15 +73,6 @@ def load_models(
             f"loaded {run.run_id} ({runtime.preprocessor.spec['kind']} {task}, {runtime.kind}, {drift}) from {run.path}"
         )
     return models
-
-
-def _drift_monitor(run: Run) -> Any:
-    # INTEGRATOR: drift.py comes from the drift branch; remove this guard (import it plainly) once it is merged.
-    try:
-        from .drift import load_monitor
-    except ImportError:
-        return None
-    return load_monitor(run.path, window=DRIFT_WINDOW)
 
 
 def bind(host: str, port: int) -> socket.socket:
