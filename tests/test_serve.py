@@ -65,23 +65,24 @@ def _write_pngs(folder: Path) -> list[Path]:
     return files
 
 
-class Server:
-    """The running ``vautoml serve`` process and what the tests compare it with."""
+def _copy_bundles(registry: Path, run_ids: list[str]) -> dict[str, Path]:
+    copies = {}
+    for run_id in run_ids:
+        copies[run_id] = registry / BUNDLES[run_id] / run_id
+        shutil.copytree(GOLDEN / "registry" / BUNDLES[run_id] / run_id, copies[run_id])
+    return copies
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.bundles = {}
-        for run_id, vertical in BUNDLES.items():
-            self.bundles[run_id] = root / "registry" / vertical / run_id
-            shutil.copytree(GOLDEN / "registry" / vertical / run_id, self.bundles[run_id])
-        _write_profile(self.bundles["golden-table-binary"])
-        self.pngs = _write_pngs(root / "pngs")
-        self.out, self.err = root / "serve.out", root / "serve.err"
+
+class Server:
+    """A running ``vautoml serve`` process (started at once; :meth:`wait_until_ready` before calling it)."""
+
+    def __init__(self, bundles: list[Path], folder: Path, *options: str) -> None:
+        self.out, self.err = folder / "serve.out", folder / "serve.err"
+        command = [sys.executable, "-m", "vertical_automl.cli", "serve", *map(str, bundles), "--port", "0", *options]
         with open(self.out, "w") as out, open(self.err, "w") as err:
-            command = [sys.executable, "-m", "vertical_automl.cli", "serve", *map(str, self.bundles.values())]
-            options = ["--port", "0", "--max-body-bytes", str(MAX_BODY)]
-            self.process = subprocess.Popen([*command, *options], stdout=out, stderr=err, env=dict(os.environ))
+            self.process = subprocess.Popen(command, stdout=out, stderr=err, env=dict(os.environ))
         self.url = ""
+        self.expected: dict[str, tuple[list[str], np.ndarray]] = {}
 
     def wait_until_ready(self) -> None:
         deadline = time.monotonic() + TIMEOUT
@@ -96,19 +97,32 @@ class Server:
             assert time.monotonic() < deadline, "the server never became ready"
             time.sleep(0.1)
 
+    def stop(self) -> None:
+        """SIGTERM, as an orchestrator stops it: a clean exit 0 after the requests in flight, and no traceback."""
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(timeout=30) == 0, self.err.read_text()
+        assert "stopped (SIGTERM)" in self.out.read_text()
+        assert "Traceback" not in self.err.read_text()
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    running = Server(tmp_path_factory.mktemp("serve"))
-    inputs, work = GOLDEN / "inputs", tmp_path_factory.mktemp("predict")
+    root = tmp_path_factory.mktemp("serve")
+    bundles = _copy_bundles(root / "registry", list(BUNDLES))
+    _write_profile(bundles["golden-table-binary"])
+    pngs = _write_pngs(root / "pngs")
+    onnx = _copy_bundles(root / "onnx", ["golden-table-binary"])["golden-table-binary"]
+    running = Server(list(bundles.values()), root, "--max-body-bytes", str(MAX_BODY))
+    running.bundles, running.pngs, running.onnx_bundle = bundles, pngs, onnx
+    inputs = GOLDEN / "inputs"
     jobs = {
-        "table": ("golden-table-binary", inputs / "loans.csv"),
-        "text": ("golden-text", inputs / "tickets.csv"),
-        "arrays": ("golden-image", inputs / "digits.npz"),
-        "pngs": ("golden-image", running.root / "pngs"),
+        "table": (bundles["golden-table-binary"], inputs / "loans.csv"),
+        "text": (bundles["golden-text"], inputs / "tickets.csv"),
+        "arrays": (bundles["golden-image"], inputs / "digits.npz"),
+        "pngs": (bundles["golden-image"], root / "pngs"),
     }
-    try:  # vautoml predict on each input while the server loads (one process: Keras is imported once, not four times)
-        predicting = _vautoml_predict({name: (running.bundles[run], data) for name, (run, data) in jobs.items()}, work)
+    try:  # vautoml predict (and the ONNX export) while the server loads, in one process: Keras is imported once
+        predicting = _vautoml_predict(jobs, root, ["export", str(onnx), "--format", "onnx"])
         running.wait_until_ready()
         running.expected = predicting()
     except BaseException:
@@ -117,28 +131,26 @@ def server(tmp_path_factory):
     with httpx.Client(base_url=running.url, timeout=30) as client:
         running.client = client
         yield running
-    running.process.send_signal(signal.SIGTERM)
-    assert running.process.wait(timeout=30) == 0, running.err.read_text()
-    assert "stopped (SIGTERM)" in running.out.read_text()
-    assert "Traceback" not in running.err.read_text()
+    running.stop()
 
 
-def _vautoml_predict(jobs: dict[str, tuple[Path, Path]], work: Path) -> Callable[[], dict]:
-    """Start ``vautoml predict --model RUN --data DATA --output CSV`` for each job, all in one process; the function
-    returned waits for it and gives each job's labels and probabilities (class_names order), as predict wrote them.
+def _vautoml_predict(jobs: dict[str, tuple[Path, Path]], work: Path, *more: list[str]) -> Callable[[], dict]:
+    """Start ``vautoml predict --model RUN --data DATA --output CSV`` for each job, then the ``more`` commands, all in
+    one process; the function returned waits for it and gives each job's labels and probabilities (class_names
+    order), as predict wrote them.
     """
     commands = [["predict", "--model", str(run), "--data", str(data), "--output", str(work / f"{name}.csv")]
                 for name, (run, data) in jobs.items()]  # fmt: skip
     script = (
         "import sys, json\nfrom vertical_automl.cli import main\n"
-        f"for args in json.loads({json.dumps(json.dumps(commands))}):\n"
+        f"for args in json.loads({json.dumps(json.dumps([*commands, *more]))}):\n"
         "    main(args, prog_name='vautoml', standalone_mode=False)\n"
     )
-    process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def results() -> dict:
         _, errors = process.communicate(timeout=TIMEOUT)
-        assert process.returncode == 0, errors
+        assert process.returncode == 0, errors.decode()
         expected = {}
         for name in jobs:
             with open(work / f"{name}.csv", newline="") as handle:
@@ -148,6 +160,21 @@ def _vautoml_predict(jobs: dict[str, tuple[Path, Path]], work: Path) -> Callable
         return expected
 
     return results
+
+
+@pytest.fixture(scope="module")
+def onnx_server(server, tmp_path_factory):
+    """The table run's ONNX export (written by the predict process) served with --runtime onnx."""
+    running = Server([server.onnx_bundle], tmp_path_factory.mktemp("onnx"), "--runtime", "onnx")
+    try:
+        running.wait_until_ready()
+    except BaseException:
+        running.process.kill()
+        raise
+    with httpx.Client(base_url=running.url, timeout=30) as client:
+        running.client = client
+        yield running
+    running.stop()
 
 
 def _loans() -> list[dict[str, str]]:
@@ -173,6 +200,12 @@ def test_v2_server_and_model_metadata(server):
     assert client.get("/v2").json() == {"name": "vautoml", "version": "0.1.0", "extensions": []}
     assert client.get("/v2/health/live").json() == {"live": True}
     assert client.get("/v2/health/ready").json() == {"ready": True}
+    times = []
+    for _ in range(9):
+        start = time.perf_counter()
+        client.get("/v2/health/live")
+        times.append(time.perf_counter() - start)
+    assert sorted(times)[4] < 0.035, "answers wait for the client's delayed ACK: is TCP_NODELAY off?"
     metadata = client.get("/v2/models/golden-table-binary").json()
     assert metadata["name"] == "golden-table-binary" and metadata["versions"] == ["1"]
     assert metadata["platform"] == "keras_torch"
@@ -245,6 +278,13 @@ def test_raw_predict_of_records_texts_and_images_matches_vautoml_predict(server)
         "/v2/models/golden-table-regression/predict", json={"inputs": {"area": 80, "rooms": 3, "city": "a"}}
     )
     assert list(value.json()["predictions"][0]) == ["prediction"] and 100 < value.json()["predictions"][0]["prediction"]
+
+
+def test_onnx_runtime_serves_what_vautoml_predict_prints(server, onnx_server):
+    metadata = onnx_server.client.get("/v2/models/golden-table-binary").json()
+    assert metadata["platform"] == "onnxruntime_onnx" and metadata["inputs"][0]["shape"] == [-1, 8]
+    answer = onnx_server.client.post("/v2/models/golden-table-binary/predict", json={"inputs": _loans()})
+    _check(answer.json(), server.expected["table"], ["bad", "good"])
 
 
 def test_concurrent_requests_share_model_calls(server):
@@ -424,6 +464,28 @@ def test_api_key_guards_everything_but_the_probes():
     assert [a.status_code for a in answers] == [200, 200, 401, 401, 401, 401, 200, 404]
     assert "needs a bearer token" in answers[2].json()["error"] and answers[2].headers["www-authenticate"] == "Bearer"
     assert "token is wrong" in answers[3].json()["error"]
+
+
+def test_an_unexpected_failure_is_a_json_500_without_traceback_and_is_counted(caplog):
+    from vertical_automl.serving.app import AppSettings, create_app
+
+    app = create_app([], AppSettings("0.1.0"))
+
+    async def broken() -> None:
+        raise ZeroDivisionError("a bug")
+
+    app.add_api_route("/v2/broken", broken)
+
+    async def calls() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            return [await client.get("/v2/broken"), await client.get("/v2/health/live"), await client.get("/metrics")]
+
+    failed, live, metrics = asyncio.run(calls())
+    assert failed.status_code == 500 and "Traceback" not in failed.text and "a bug" not in failed.text
+    assert failed.json()["error"].startswith("the server failed unexpectedly. Fix: see the server's log")
+    assert live.status_code == 200
+    assert 'vautoml_http_requests_total{method="GET",route="/v2/broken",status="500"} 1.0' in metrics.text
+    assert "ZeroDivisionError: a bug" in caplog.text  # the traceback is in the log, not the answer
 
 
 def test_serve_refuses_in_one_line(tmp_path):
