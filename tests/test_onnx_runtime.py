@@ -118,6 +118,26 @@ def test_the_export_records_whether_outputs_are_members_and_an_older_record_stil
     assert np.array_equal(runtime.scores(x), OnnxRuntime(read_run(exported)).scores(x))
 
 
+def test_an_ensemble_head_with_one_column_per_member_is_averaged_as_keras_averages_it(registry, tmp_path):
+    import keras
+
+    from vertical_automl.export import export_model
+
+    ensemble = tmp_path / "ensemble"
+    shutil.copytree(GOLDEN / "registry" / "medical" / "golden-table-binary", ensemble)
+    features = keras.Input(shape=(8,), name="features")
+    columns = keras.layers.Dense(3, kernel_initializer=keras.initializers.RandomNormal(seed=1))(features)
+    outputs = keras.layers.Activation("sigmoid", name="output_members")(columns)  # heads.member_output's last layer
+    keras.Model(features, outputs).save(ensemble / "model.keras")
+    export_model(ensemble, "onnx")
+    assert json.loads((ensemble / "manifest.json").read_text())["exports"]["onnx"]["members"] is True
+    keras_runtime, onnx_runtime = KerasRuntime(read_run(ensemble)), OnnxRuntime(read_run(ensemble))
+    x = onnx_runtime.encode(INPUTS / "loans.csv").x
+    expected, got = keras_runtime.scores(x), onnx_runtime.scores(x)
+    assert got.shape == (len(x), 2) and np.max(np.abs(got - expected)) < 1e-5
+    assert onnx_runtime.labels(got) == keras_runtime.labels(expected)
+
+
 def record(members: bool | None) -> ExportRecord:
     return ExportRecord("model.onnx", 0.0, 16, {}, "", members=members)
 

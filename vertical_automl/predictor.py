@@ -246,28 +246,14 @@ def evaluate(
     always encoded with the encoder rebuilt from the bundle, never with one a
     loader returns, and refused when its input kind is not the run's.
     """
-    from .data.arrays import align_to_classes
-    from .loading import load_source
     from .plugins import get_plugins
     from .report.sections import Evaluation
     from .scoring import predict_scores, score_test_split
 
     plugins = plugins or get_plugins()
     predictor = load(run, registry, plugins)
-    like = predictor.reference()  # finds the kind and rebuilds the encoder first: refused here if either fails
+    labelled = read_labelled(predictor, Path(data), plugins)
     vertical, _ = plugins.get_vertical(predictor.run.manifest.vertical)
-    options = (
-        {"header": "false"} if like.input_spec.get("kind") == "table" and like.input_spec.get("header") is False else {}
-    )
-    labelled = load_source(plugins, vertical, Path(data), options, like=like)
-    read_as = labelled.input_spec.get("kind")
-    if read_as != predictor.kind.name:
-        raise DataError(
-            f"'{data}' reads as input kind '{read_as}', but run {predictor.run.run_id} takes '{predictor.kind.name}'",
-            "give labelled data in the format the run was trained on",
-        )
-    if predictor.task != "regression":
-        labelled = align_to_classes(labelled, tuple(predictor.class_names))
     scores = predictor.scores(Inputs(predictor.encoded(labelled.x), []))
     threshold = predictor.threshold()
     metrics = score_test_split(predictor.task, labelled.y, scores, tuple(predictor.class_names), threshold)
@@ -290,6 +276,35 @@ def evaluate(
         "decision_threshold": threshold,
         "sections": {section.name: {"title": section.title, **section.data} for section in sections},
     }
+
+
+def read_labelled(preprocessor: Preprocessor, data: Path, plugins: InstalledPlugins) -> LabeledData:
+    """A labelled file read as ``vautoml evaluate`` reads it (raw ``x``, labels in the run's class order).
+
+    The run's vertical's own loaders read it exactly as ``--test-data`` would
+    be; it is refused when its input kind is not the run's.  Everything that
+    scores a run on labelled data (evaluate, ``export --quantize``) reads it
+    here, so their metrics are measured on the same rows.
+    """
+    from .data.arrays import align_to_classes
+    from .loading import load_source
+
+    like = preprocessor.reference()  # finds the kind and rebuilds the encoder first: refused here if either fails
+    vertical, _ = plugins.get_vertical(preprocessor.run.manifest.vertical)
+    options = (
+        {"header": "false"} if like.input_spec.get("kind") == "table" and like.input_spec.get("header") is False else {}
+    )
+    labelled = load_source(plugins, vertical, data, options, like=like)
+    read_as = labelled.input_spec.get("kind")
+    if read_as != preprocessor.kind.name:
+        raise DataError(
+            f"'{data}' reads as input kind '{read_as}', but run {preprocessor.run.run_id} "
+            f"takes '{preprocessor.kind.name}'",
+            "give labelled data in the format the run was trained on",
+        )
+    if preprocessor.task != "regression":
+        labelled = align_to_classes(labelled, tuple(preprocessor.class_names))
+    return labelled
 
 
 def load_model(run: Path) -> Any:

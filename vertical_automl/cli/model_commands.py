@@ -111,12 +111,44 @@ def evaluate(model: str, data: Path, output: Path | None, root: Path | None) -> 
     help="Write here instead of into the run folder (a weights file must end in .weights.h5); "
     "the run's manifest is then left as it is.",
 )
+@click.option(
+    "--quantize",
+    metavar="int8",
+    help="With --format onnx: also write model.int8.onnx (static for convolutional graphs, dynamic otherwise), "
+    "kept only if the test metric on --data drops at most --tolerance.",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    help="With --quantize: labelled data in the training data's format (as for vautoml evaluate), "
+    "to calibrate on and to measure the metric, size and latency before and after.",
+)
+@click.option(
+    "--tolerance",
+    type=float,
+    help="With --quantize: the largest metric drop accepted (default 0.01: one point of accuracy or ROC-AUC; "
+    "relative for errors such as MAE).",
+)
 @REGISTRY_OPTION
-def export_command(run: str, fmt: str, output: Path | None, root: Path | None) -> None:
-    """Export a finished run's model as ONNX or Keras weights, checked against the Keras model's predictions."""
+def export_command(
+    run: str,
+    fmt: str,
+    output: Path | None,
+    quantize: str | None,
+    data: Path | None,
+    tolerance: float | None,
+    root: Path | None,
+) -> None:
+    """Export a finished run's model as ONNX (optionally int8-quantized) or Keras weights, checked before it is kept."""
     from ..export import export_model
     from ..registry.runs import find_run
 
+    if quantize is not None or data is not None or tolerance is not None:
+        from ..quantize import check_options, quantize_run, summary
+
+        labelled, accepted = check_options(fmt, quantize, data, tolerance, output)
+        click.echo(summary(quantize_run(find_run(registry_root(root), run).path, labelled, accepted)))
+        return
     # Checked by export_model, not click.Choice, so a bad format is one line like every other vautoml error.
     result = export_model(find_run(registry_root(root), run).path, fmt, output)
     click.echo(

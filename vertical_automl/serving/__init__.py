@@ -4,6 +4,7 @@ One module per idea:
 
 * :mod:`.runtime`: a run's model as the server calls it (:class:`ModelRuntime`), on Keras or ONNX;
 * :mod:`.onnx_runtime`: the ONNX one, which never imports Keras or torch;
+* :mod:`.tensors`: the tensor names, types and runtime kinds both share;
 * :mod:`.batching`: concurrent requests gathered into one model call;
 * :mod:`.protocol`: the Open Inference Protocol (V2) request and response records;
 * :mod:`.raw_inputs`: what ``POST /v2/models/{name}/predict`` accepts, as a predictor takes it;

@@ -39,7 +39,7 @@ from ..predictor import Inputs, Preprocessor
 from ..records import ExportRecord
 from ..registry.runs import Run
 from ..scoring import scores_from_output
-from .runtime import SCORE_BATCH, RuntimeKind, TensorSpec, v2_datatype
+from .tensors import SCORE_BATCH, RuntimeKind, TensorSpec, v2_datatype
 
 if TYPE_CHECKING:  # pragma: no cover
     import onnxruntime
