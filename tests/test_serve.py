@@ -37,7 +37,7 @@ BUNDLES = {
     "golden-text": "text",
     "golden-image": "vision",
 }
-MAX_BODY = 65536  # small, so a body over it is cheap to send
+MAX_BODY = 256 * 1024  # small, so a body over it is cheap to send; above app.INLINE_BODY_BYTES
 TIMEOUT = 90  # seconds for the server to load four models and warm them up on a busy machine
 
 
@@ -287,6 +287,15 @@ def test_onnx_runtime_serves_what_vautoml_predict_prints(server, onnx_server):
     _check(answer.json(), server.expected["table"], ["bad", "good"])
 
 
+def test_a_large_request_is_encoded_off_the_event_loop_and_scored_whole(server):
+    from vertical_automl.serving.app import INLINE_BODY_BYTES
+
+    records = _loans() * 40
+    assert INLINE_BODY_BYTES < len(json.dumps({"inputs": records})) < MAX_BODY
+    answer = server.client.post("/v2/models/golden-table-binary/predict", json={"inputs": records})
+    assert [p["label"] for p in answer.json()["predictions"]] == server.expected["table"][0] * 40
+
+
 def test_concurrent_requests_share_model_calls(server):
     records, (labels, _) = _loans(), server.expected["table"]
 
@@ -386,7 +395,7 @@ BAD_REQUESTS = [  # (method, path, request arguments, status, words the error mu
     ("GET", "/v2/models/golden-text/infer", {}, 405, "use POST"),
     ("POST", "/v2/health/live", {}, 405, "use GET"),
     ("POST", "/v2/models/golden-text/predict", {"content": b"x" * (MAX_BODY + 1)}, 413, "--max-body-bytes"),
-    ("POST", "/v2/models/golden-text/predict", {"content": iter([b"x" * 40000] * 2)}, 413, "--max-body-bytes"),
+    ("POST", "/v2/models/golden-text/predict", {"content": iter([b"x" * 100000] * 3)}, 413, "--max-body-bytes"),
 ]
 
 
@@ -458,10 +467,12 @@ def test_api_key_guards_everything_but_the_probes():
                 await client.post("/v2/models/x/infer", json={}),
                 await client.get("/v2", headers=token),
                 await client.get("/v2/models/x", headers=token),
+                await client.get("/v2", headers={"Authorization": "bearer s3cret"}),  # the scheme's case is free
+                await client.get("/v2", headers={"Authorization": "Basic s3cret"}),
             ]
 
     answers = asyncio.run(calls())
-    assert [a.status_code for a in answers] == [200, 200, 401, 401, 401, 401, 200, 404]
+    assert [a.status_code for a in answers] == [200, 200, 401, 401, 401, 401, 200, 404, 200, 401]
     assert "needs a bearer token" in answers[2].json()["error"] and answers[2].headers["www-authenticate"] == "Bearer"
     assert "token is wrong" in answers[3].json()["error"]
 

@@ -92,7 +92,7 @@ class _Gate:
 
     def __init__(self, app: ASGIApp, api_key: str | None, max_body_bytes: int) -> None:
         self.app = app
-        self.token = f"Bearer {api_key}".encode() if api_key else None
+        self.token = api_key.encode() if api_key else None
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -101,7 +101,9 @@ class _Gate:
         headers = dict(scope["headers"])
         if self.token is not None and scope["path"] not in PROBES:
             given = headers.get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.token):
+            scheme, _, token = given.partition(b" ")
+            # compare_digest: its time does not depend on where the token differs, so it leaks nothing of the key
+            if not (hmac.compare_digest(token.strip(), self.token) and scheme.lower() == b"bearer"):
                 problem = "the bearer token is wrong" if given else "this server needs a bearer token"
                 response = error_response(
                     401,
