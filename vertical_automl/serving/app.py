@@ -139,8 +139,8 @@ def create_app(models: Sequence[ServedModel], settings: AppSettings) -> FastAPI:
         model = ready_model(name, version)
         if "inference-header-content-length" in request.headers:
             raise RequestError(400, "binary tensor data is not supported", "send the tensors as JSON")
-        body = await request.body()
         with batcher.ticket(name) as ticket:
+            body = await request.body()
             parsed = await _prepare(len(body), parse_infer_request, body, model.runtime)
             future = ticket.submit(parsed.x)
         scores = await asyncio.wrap_future(future)
