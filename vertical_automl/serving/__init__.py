@@ -8,7 +8,8 @@ One module per idea:
 * :mod:`.batching`: concurrent requests gathered into one model call;
 * :mod:`.protocol`: the Open Inference Protocol (V2) request and response records;
 * :mod:`.raw_inputs`: what ``POST /v2/models/{name}/predict`` accepts, as a predictor takes it;
-* :mod:`.app`: the ASGI application (routes, limits, bearer tokens, JSON errors);
+* :mod:`.app`: the ASGI application (the routes, over the batcher);
+* :mod:`.guards`: what every request passes (bearer tokens, body limits, request metrics, JSON errors);
 * :mod:`.metrics` and :mod:`.drift`: ``/metrics`` in Prometheus format, input drift included;
 * :mod:`.profile`: ``input_profile.json``, the training inputs that drift is measured against;
 * :mod:`.server`: loading the runs, warming them up and running uvicorn;
