@@ -313,7 +313,7 @@ FROM python:{plan.python}-slim
 
 ENV {environment}
 
-# CPU-only torch from PyTorch's own index: the PyPI wheel pulls CUDA libraries a CPU server never loads.
+# CPU-only torch from PyTorch's own index: the PyPI wheel pulls gigabytes of GPU libraries a CPU server never loads.
 RUN pip install --no-cache-dir --disable-pip-version-check --index-url {TORCH_INDEX} "torch=={plan.torch}"
 
 # Every other library pinned (requirements.txt), then vautoml's wheel built for this image.

@@ -95,8 +95,10 @@ def _record_mismatch(archive: zipfile.ZipFile, record: str) -> str | None:
     return None
 
 
-def wheel_for(distribution: str, module: str, into: Path, given: Sequence[Path] = ()) -> Wheel:
-    """A wheel of ``distribution`` (whose top-level import is ``module``) in ``into``: one of ``given``, or built here.
+def wheel_for(distribution: str, module: str | None, into: Path, given: Sequence[Path] = ()) -> Wheel:
+    """A wheel of ``distribution`` in ``into``: one of ``given``, or built here from its source.
+
+    ``module`` is its top-level import (``None``: it is not installed here).
 
     ``given`` are the ``--wheel`` files; the first whose metadata names
     ``distribution`` is copied, so a user can ship a published build instead
@@ -108,11 +110,11 @@ def wheel_for(distribution: str, module: str, into: Path, given: Sequence[Path] 
             copied = into / path.name
             shutil.copyfile(path, copied)
             return Wheel(copied, wheel.name, wheel.version, wheel.requires)
-    source = source_tree(distribution, module)
-    if source is None:
+    source = source_tree(distribution, module) if module is not None else None
+    if source is None or module is None:
         raise UsageError(
             f"cannot find the source of {distribution} to build the image's wheel of it "
-            "(it was installed from an index, not from a folder)",
+            "(it is not installed here, or was installed from an index, not from a folder)",
             f"pass a wheel of it with --wheel PATH (e.g. made with 'pip wheel --no-deps {distribution}')",
         )
     return _build(distribution, module, source, into)
