@@ -14,6 +14,7 @@ from throwaway_verticals.image import load_digits as image_digits
 from vertical_automl import SearchError, VautomlError
 from vertical_automl.data.split import split_dataset
 from vertical_automl.pipeline import search
+from vertical_automl.serving.drift import load_monitor
 
 TINY = ["--max-trials", "2", "--epochs", "3", "--seed", "1"]
 
@@ -45,6 +46,7 @@ def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
         and f"report: {run / 'report.html'}" in done.stdout
     )
     assert sorted(p.name for p in run.iterdir()) == [
+        "input_profile.json",
         "logs",
         "manifest.json",
         "model.keras",
@@ -93,6 +95,10 @@ def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
         "version": "0.1.0",
     }
     assert manifest["libraries"]["torch"].startswith("2.") and manifest["libraries"]["keras"].startswith("3.")
+    # The training split's input profile, listed in the manifest, is what vautoml serve measures drift against.
+    profile = load_monitor(run).profile
+    assert "input_profile.json" in manifest["files"] and [f.name for f in profile.monitored] == ["mean", "std"]
+    assert profile.training_rows == report["dataset"]["splits"]["train"]["examples"]
     metrics = report["test_metrics"]
     assert set(metrics["per_class"]) == {str(d) for d in range(10)}
     assert np.array(metrics["confusion_matrix"]["matrix"]).sum() == metrics["examples"] == 360

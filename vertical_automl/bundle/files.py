@@ -12,3 +12,4 @@ PREPROCESSING_FILE = "preprocessing.json"  # every step before the model, and wh
 REPORT_FILE = "report.json"
 MANIFEST_FILE = "manifest.json"  # written last: a bundle without one is not a finished run
 TRIALS_FILE = "trials.json"  # every trial of the search; also what a failed search keeps in .failed
+PROFILE_FILE = "input_profile.json"  # the training inputs' ranges and histograms, for drift monitoring in serving

@@ -16,6 +16,7 @@ from ..report import markdown
 from ..report.document import Block, Bullets, Code, Heading, Paragraph
 from ..report.sections import ReportSection
 from ..vertical import Vertical
+from .files import PROFILE_FILE
 
 
 def _metric_lines(report: dict[str, Any]) -> list[str]:
@@ -55,6 +56,27 @@ def _prediction_lines(task: str) -> list[str]:
     return [
         "probabilities = model.predict(x)",
         'labels = [prep["class_names"][i] for i in probabilities.argmax(axis=1)]',
+    ]
+
+
+def _drift_blocks(manifest: dict[str, Any]) -> list[Block]:
+    """What ``input_profile.json`` is for, in bundles that have one (runs before it existed have none)."""
+    if PROFILE_FILE not in manifest["files"]:
+        return []
+    return [
+        Heading("Input drift monitoring"),
+        Paragraph(
+            f"{PROFILE_FILE} (plain JSON) describes the encoded training inputs: for each monitored feature "
+            "(each column of a table, token count and out-of-vocabulary share for text, mean and standard "
+            "deviation per channel for images), its minimum, maximum and a 10-bin histogram (deciles, or one bin "
+            "per value for features with few values)."
+        ),
+        Paragraph(
+            "vautoml serve keeps the features of the last rows it scored and reports on /metrics, per feature, the "
+            "population stability index of that window against training (vautoml_input_drift_psi, from 100 rows "
+            "on; below 0.1 stable, 0.1 to 0.25 moderate, above 0.25 shifted) and the count of values outside the "
+            "training range (vautoml_input_out_of_range_total)."
+        ),
     ]
 
 
@@ -138,6 +160,7 @@ def model_card(
             ),
             "python",
         ),
+        *_drift_blocks(manifest),
         Heading("Limitations"),
         Bullets(
             [

@@ -18,6 +18,7 @@ from .plugin_command import plugin_group
 from .plugins_command import plugins
 from .registry_commands import registry_group
 from .search_command import search
+from .serve_command import serve
 
 
 class VautomlGroup(click.Group):
@@ -94,3 +95,4 @@ main.add_command(registry_group)
 main.add_command(predict)
 main.add_command(evaluate)
 main.add_command(export_command)
+main.add_command(serve)

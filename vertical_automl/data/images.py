@@ -14,9 +14,9 @@ inside the exported model.  :data:`IMAGE` reads new images the same way for
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -66,21 +66,24 @@ def _parse_size(text: str) -> tuple[int, int]:
     return sizes[0], sizes[1]
 
 
-def _read_image(path: Path, operation: Any) -> Any:
-    """Open ``path`` with Pillow and apply ``operation``; any failure names the file."""
+def _read_image(path: Path | BinaryIO, operation: Any) -> Any:
+    """Open ``path`` (a file, or bytes in memory such as a server's upload) with Pillow and apply ``operation``;
+    any failure names the file (an in-memory one by its ``name`` attribute, if it has one).
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
             return operation(image)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as error:
+        where = path if isinstance(path, (str, Path)) else getattr(path, "name", "in memory")
         raise DataError(
-            f"cannot read image '{path}' ({error})",
+            f"cannot read image '{where}' ({error})",
             "delete or replace the file, it is not a valid PNG, JPEG or BMP image",
         ) from error
 
 
-def read_resized(path: Path, height: int, width: int, color_mode: str) -> np.ndarray:
+def read_resized(path: Path | BinaryIO, height: int, width: int, color_mode: str) -> np.ndarray:
     """One image as uint8 pixels, converted to ``color_mode`` and resized bilinearly (Pillow), as training and
     prediction both need.
     """
@@ -313,16 +316,26 @@ def read_images(raw: Any, spec: dict[str, Any]) -> RawInputs:
         raise DataError(f"'{path}' does not exist", "give an image file or a folder of images")
     if not files:
         raise DataError(f"'{path}' holds no PNG, JPEG or BMP images", "give a folder with image files")
+    return RawInputs(image_pixels(files, spec), [str(f) for f in files])
+
+
+def image_pixels(sources: Sequence[Path | BinaryIO], spec: dict[str, Any]) -> np.ndarray:
+    """Image files (or their bytes in memory, as a server receives them) as the model's float32 pixels.
+
+    Each is converted and resized as in training; for a model trained on
+    arrays, their 0-255 pixels are mapped onto the training value range.
+    """
+    height, width, channels = spec["shape"]
     color_mode = spec.get("color_mode") or ("grayscale" if channels == 1 else "rgb")
     pixels = (
-        np.stack([read_resized(file, height, width, color_mode) for file in files])
-        .reshape(len(files), height, width, channels)
+        np.stack([read_resized(source, height, width, color_mode) for source in sources])
+        .reshape(len(sources), height, width, channels)
         .astype(np.float32)
     )
     if "resize" not in spec:  # trained on arrays: map 0-255 onto their value range
         low, high = spec["value_range"]
         pixels = low + pixels / 255.0 * (high - low)
-    return RawInputs(pixels, [str(f) for f in files])
+    return pixels
 
 
 def _stored_images(path: Path) -> np.ndarray:

@@ -13,7 +13,15 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from ..bundle.documents import BundleDocuments
-from ..bundle.files import MANIFEST_FILE, MODEL_CARD_FILE, MODEL_FILE, PREPROCESSING_FILE, REPORT_FILE, TRIALS_FILE
+from ..bundle.files import (
+    MANIFEST_FILE,
+    MODEL_CARD_FILE,
+    MODEL_FILE,
+    PREPROCESSING_FILE,
+    PROFILE_FILE,
+    REPORT_FILE,
+    TRIALS_FILE,
+)
 from ..data.dataset import Dataset
 from ..records import (
     DataSources,
@@ -26,6 +34,7 @@ from ..records import (
     SearchSummary,
 )
 from ..registry.layout import FORMAT_VERSION
+from ..serving.profile import InputProfile
 from ..settings import SearchSettings
 from .context import ExportedModel, RunContext, TestScores, Timing
 
@@ -64,6 +73,8 @@ def bundle_documents(
         PREPROCESSING_FILE: preprocessing(dataset, decision),
         REPORT_FILE: report.to_json(),
         TRIALS_FILE: [t.to_json() for t in outcome.trials],
+        # The encoded training split, as the server sees requests: what its drift monitoring compares them with.
+        PROFILE_FILE: InputProfile.from_training(dataset.train.x, dataset.info.input_spec).to_json(),
     }
     logs = [f"logs/{p.name}" for p in sorted((run.work / "logs").glob("*.csv"))]
     files = (MODEL_FILE, *sidecars, MANIFEST_FILE, MODEL_CARD_FILE, *logs)

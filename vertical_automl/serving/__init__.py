@@ -9,9 +9,11 @@ One module per idea:
 * :mod:`.raw_inputs`: what ``POST /v2/models/{name}/predict`` accepts, as a predictor takes it;
 * :mod:`.app`: the ASGI application (routes, limits, bearer tokens, JSON errors);
 * :mod:`.metrics` and :mod:`.drift`: ``/metrics`` in Prometheus format, input drift included;
+* :mod:`.profile`: ``input_profile.json``, the training inputs that drift is measured against;
 * :mod:`.server`: loading the runs, warming them up and running uvicorn;
 * :mod:`.container`: ``vautoml export --format docker``'s build context.
 
-Nothing here is imported by ``vautoml search``; FastAPI, uvicorn and
-prometheus-client load only when a server starts.
+Nothing here is imported by ``vautoml search`` but :mod:`.profile` (numpy
+only), which writes the profile; FastAPI, uvicorn and prometheus-client load
+only when a server starts.
 """
