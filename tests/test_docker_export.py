@@ -183,6 +183,11 @@ def test_kubernetes_manifest_wires_probes_ports_and_resources(context: Path) -> 
     assert env["OMP_NUM_THREADS"]["value"] == resources["limits"]["cpu"]
     secret = env["VAUTOML_API_KEY"]["valueFrom"]["secretKeyRef"]
     assert secret["optional"] is True and secret["key"] == "api-key"
+    readme = (context / "README.md").read_text()
+    assert (
+        "docker build -t vautoml-golden-table-binary:0.1.0 ." in readme and "kubectl apply -f kubernetes.yaml" in readme
+    )
+    assert f"kubectl create secret generic {secret['name']} --from-literal=api-key=" in readme
 
 
 def test_resources_grow_with_the_model_file() -> None:
@@ -318,3 +323,21 @@ def test_the_dockerfiles_command_serves_the_bundle_copy_and_passes_its_healthche
     )  # and it fails once the server is gone
     # The image's bundle is read-only to the server: serving wrote nothing into it.
     assert {path: path.read_bytes() for path in (context / "model").rglob("*") if path.is_file()} == bundle
+
+
+def test_onnx_runtime_serves_model_onnx_with_the_onnxruntime_it_was_checked_with(
+    context: Path, bundle: Path, tmp_path: Path
+) -> None:
+    """``--runtime onnx``: the CMD says so, and onnxruntime is pinned to the manifest's export record."""
+    run = tmp_path / RUN_ID
+    shutil.copytree(bundle, run)
+    (run / "model.onnx").write_bytes(b"stands in for the export: the context copies it, only the server reads it")
+    (given,) = (context / "wheels").glob("*.whl")
+    (tmp_path / "onnx-context").mkdir()  # an empty folder is taken, replaced in one rename
+    result = export_docker(read_run(run), tmp_path / "onnx-context", RuntimeKind.ONNX, wheels=[given])
+    parsed = instructions((result.path / "Dockerfile").read_text())
+    assert json.loads(one(parsed, "CMD"))[-2:] == ["--runtime", "onnx"]
+    manifest = json.loads((GOLDEN / "manifest.json").read_text())
+    assert requirements(result.path)["onnxruntime"] == manifest["exports"]["onnx"]["libraries"]["onnxruntime"]
+    assert (result.path / "model" / RUN_ID / "model.onnx").read_bytes() == (run / "model.onnx").read_bytes()
+    assert "onnx" not in requirements(result.path) and "onnxscript" not in requirements(result.path)

@@ -42,7 +42,7 @@ from ..data.kinds import CORE_KINDS
 from ..errors import UsageError
 from ..plugins import ENTRY_POINT_GROUP
 from ..registry.runs import Run, read_bundle_json
-from .kubernetes import CPU_LIMIT, LIVE, PORT, UID, Resources, manifests, object_name, to_yaml
+from .kubernetes import BASE_MIB, CPU_LIMIT, LIVE, MODEL_FACTOR, PORT, UID, Resources, manifests, object_name, to_yaml
 from .runtime import RuntimeKind
 from .wheels import Wheel, normalized, wheel_for
 
@@ -91,6 +91,7 @@ class _Plan:
     requirements: tuple[str, ...]
     wheels: tuple[Wheel, ...]
     files: tuple[str, ...]
+    resources: Resources
 
 
 def export_docker(
@@ -117,15 +118,16 @@ def export_docker(
             requirements=_requirements(run, runtime, built),
             wheels=built,
             files=files,
+            resources=Resources.for_model(
+                (run.path / (ONNX_FILE if runtime is RuntimeKind.ONNX else MODEL_FILE)).stat().st_size
+            ),
         )
         _copy_bundle(run, files, scratch / MODELS / run.run_id)
-        model_bytes = (run.path / (ONNX_FILE if runtime is RuntimeKind.ONNX else MODEL_FILE)).stat().st_size
-        documents = manifests(run.run_id, plan.image, Resources.for_model(model_bytes))
         texts = {
             "Dockerfile": dockerfile(plan),
             ".dockerignore": DOCKERIGNORE,
             "requirements.txt": _requirements_text(plan),
-            "kubernetes.yaml": to_yaml(documents),
+            "kubernetes.yaml": to_yaml(manifests(run.run_id, plan.image, plan.resources)),
             "README.md": readme(plan),
         }
         for name, text in texts.items():
@@ -345,7 +347,7 @@ def _requirements_text(plan: _Plan) -> str:
 
 
 def readme(plan: _Plan) -> str:
-    run_id, image, name = plan.run.run_id, plan.image, object_name(plan.run.run_id)
+    run_id, image, name, size = plan.run.run_id, plan.image, object_name(plan.run.run_id), plan.resources
     runtime = " with onnxruntime (`--runtime onnx`)" if plan.runtime is RuntimeKind.ONNX else " with Keras on torch"
     return f"""\
 # Run {run_id}, served
@@ -361,9 +363,14 @@ health at `{LIVE}` and `/v2/health/ready`, and Prometheus metrics at `/metrics`.
     docker run --rm -p {PORT}:{PORT} {image}
     curl http://127.0.0.1:{PORT}/v2/health/ready
     curl http://127.0.0.1:{PORT}/v2/models/{run_id}
+    curl -H 'Content-Type: application/json' -d '{{"inputs": ...}}' http://127.0.0.1:{PORT}/v2/models/{run_id}/predict
 
-Bearer tokens: `docker run -e VAUTOML_API_KEY=... ...`.  The `HEALTHCHECK` asks `{LIVE}`
-with Python's urllib (the slim base image has no curl); `docker ps` shows the result.
+`inputs` are what `vautoml predict` reads, as JSON: records (`{{"column": value}}`) for a table, strings
+for text, base64 strings (or a multipart upload) for images, nested lists for arrays.
+
+Bearer tokens: `docker run -e VAUTOML_API_KEY=... ...` requires `Authorization: Bearer ...` on every
+route but the two health ones (`/metrics` too: give the scraper the token).  The `HEALTHCHECK` asks
+`{LIVE}` with Python's urllib (the slim base image has no curl); `docker ps` shows the result.
 
 ## Kubernetes
 
@@ -377,9 +384,10 @@ name as the Deployment's `image` in `kubernetes.yaml` if it differs, then:
 The Deployment runs one replica with a read-only root file system (`/tmp` is an `emptyDir`), a
 startup probe that allows five minutes for loading and the warm-up request, then readiness
 (`/v2/health/ready`) and liveness (`{LIVE}`) probes.  Memory is sized from the model file:
-the request is 640 MiB (a warmed-up server with a small model peaks near 540 MiB) plus three
-times the model file (held up to three times while loading), the limit twice that; CPU is one
-core requested and {CPU_LIMIT} at most, matching `OMP_NUM_THREADS`.  The Service answers on port 80.
+the request is {BASE_MIB} MiB (a warmed-up server with a small model peaks near 540 MiB) plus
+{MODEL_FACTOR} times the model file (held that often while loading), the limit twice the request;
+here {size.memory_request_mib} MiB and {size.memory_limit_mib} MiB.  CPU: {size.cpu_request} core requested,
+{size.cpu_limit} at most, matching `OMP_NUM_THREADS`.  The Service answers on port 80.
 
 The base image `python:{plan.python}-slim` is a moving tag; pin its digest in the Dockerfile for
 builds that must be byte-for-byte repeatable.
