@@ -24,7 +24,6 @@ place, so a failed export leaves nothing that looks finished.
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import os
 import re
 import shutil
@@ -42,30 +41,14 @@ from ..data.kinds import CORE_KINDS
 from ..errors import UsageError
 from ..plugins import ENTRY_POINT_GROUP
 from ..registry.runs import Run, read_bundle_json
-from .kubernetes import BASE_MIB, CPU_LIMIT, LIVE, MODEL_FACTOR, PORT, UID, Resources, manifests, object_name, to_yaml
+from .context_files import DOCKERIGNORE, MODELS, WHEELS, ContextPlan, dockerfile, readme, requirements_text
+from .kubernetes import Resources, manifests, object_name, to_yaml
 from .runtime import RuntimeKind
 from .wheels import Wheel, normalized, wheel_for
 
 DISTRIBUTION, PACKAGE = "vertical-automl", "vertical_automl"
 ONNX_FILE = "model.onnx"
-TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
-SERVED = "/srv/model"  # the bundle's folder in the image: SERVED/<run-id>
-MODELS = "model"  # ... and in the context
-WHEELS = "wheels"
-INSTALL = "/tmp/install"  # where the image build unpacks requirements.txt and the wheels, then removes them
-DOCKERIGNORE = f"# Only what the Dockerfile copies is sent to the daemon.\n*\n!requirements.txt\n!{WHEELS}\n!{MODELS}\n"
 NOT_PINNED = {"python", DISTRIBUTION, "torch"}  # the base image, the wheel, and the CPU index's torch
-# The image's environment; the Deployment sets OMP_NUM_THREADS too, beside the CPU limit it matches.
-ENVIRONMENT = {
-    "PYTHONDONTWRITEBYTECODE": "1",  # the root file system is read-only in the pod
-    "PYTHONUNBUFFERED": "1",  # log lines reach `docker logs` as they are written
-    "KERAS_BACKEND": "torch",
-    "OMP_NUM_THREADS": str(CPU_LIMIT),  # torch sizes its pool to the host's cores otherwise
-    "MKL_NUM_THREADS": str(CPU_LIMIT),
-    "HOME": "/tmp",  # writable in the pod (an emptyDir) and in the image
-    "KERAS_HOME": "/tmp/.keras",  # Keras writes keras.json there on import
-    "MPLCONFIGDIR": "/tmp/matplotlib",
-}
 
 
 @dataclass(frozen=True)
@@ -74,24 +57,8 @@ class DockerContext:
 
     path: Path
     image: str
-    runtime: RuntimeKind
     wheels: tuple[str, ...]
     missing: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What the files of a context are written from."""
-
-    run: Run
-    runtime: RuntimeKind
-    image: str
-    python: str
-    torch: str
-    requirements: tuple[str, ...]
-    wheels: tuple[Wheel, ...]
-    files: tuple[str, ...]
-    resources: Resources
 
 
 def export_docker(
@@ -109,15 +76,14 @@ def export_docker(
     try:
         (scratch / WHEELS).mkdir()
         built = tuple(wheel_for(name, module, scratch / WHEELS, wheels) for name, module in _distributions(run))
-        plan = _Plan(
+        plan = ContextPlan(
             run=run,
             runtime=runtime,
             image=f"{object_name(run.run_id)}:{built[0].version}",
             python=_python(run),
-            torch=_public(run.manifest.libraries.get("torch")) or _public(importlib.metadata.version("torch")) or "",
+            torch=_public(run.manifest.libraries.get("torch")) or importlib.metadata.version("torch").split("+")[0],
             requirements=_requirements(run, runtime, built),
             wheels=built,
-            files=files,
             resources=Resources.for_model(
                 (run.path / (ONNX_FILE if runtime is RuntimeKind.ONNX else MODEL_FILE)).stat().st_size
             ),
@@ -126,7 +92,7 @@ def export_docker(
         texts = {
             "Dockerfile": dockerfile(plan),
             ".dockerignore": DOCKERIGNORE,
-            "requirements.txt": _requirements_text(plan),
+            "requirements.txt": requirements_text(plan),
             "kubernetes.yaml": to_yaml(manifests(run.run_id, plan.image, plan.resources)),
             "README.md": readme(plan),
         }
@@ -140,7 +106,7 @@ def export_docker(
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-    return DockerContext(target, plan.image, runtime, tuple(w.path.name for w in built), missing)
+    return DockerContext(target, plan.image, tuple(w.path.name for w in built), missing)
 
 
 _TARGET_FIX = "give a new or empty folder with --output, or remove that one first"
@@ -289,106 +255,3 @@ def _readable(folder: Path) -> None:
     folder.chmod(0o755)
     for path in folder.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
-
-
-def serve_command(run_id: str, runtime: RuntimeKind) -> list[str]:
-    """The image's ``CMD``: the run served on every interface of the container, on :data:`PORT`."""
-    command = ["vautoml", "serve", f"{SERVED}/{run_id}", "--host", "0.0.0.0", "--port", str(PORT)]
-    return [*command, "--runtime", "onnx"] if runtime is RuntimeKind.ONNX else command
-
-
-def healthcheck_command() -> list[str]:
-    """Python's urllib, since slim images have no curl: any failure or non-2xx answer raises, and exits 1."""
-    code = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}{LIVE}', timeout=4)"
-    return ["python", "-c", code]
-
-
-def dockerfile(plan: _Plan) -> str:
-    run_id = plan.run.run_id
-    environment = " \\\n    ".join(f"{key}={value}" for key, value in ENVIRONMENT.items())
-    wheels = " ".join(f"{INSTALL}/{wheel.path.name}" for wheel in plan.wheels)
-    return f"""\
-# Serves run {run_id} ({plan.run.manifest.vertical}) with `vautoml serve` on port {PORT}: the Open Inference
-# Protocol (V2), /v2/models/{run_id}/predict and /metrics.  Written by `vautoml export --format docker`.
-#   docker build -t {plan.image} .
-FROM python:{plan.python}-slim
-
-ENV {environment}
-
-# CPU-only torch from PyTorch's own index: the PyPI wheel pulls gigabytes of GPU libraries a CPU server never loads.
-RUN pip install --no-cache-dir --disable-pip-version-check --index-url {TORCH_INDEX} "torch=={plan.torch}"
-
-# Every other library pinned (requirements.txt), then vautoml's wheel built for this image.
-COPY requirements.txt {WHEELS}/ {INSTALL}/
-RUN pip install --no-cache-dir --disable-pip-version-check -r {INSTALL}/requirements.txt {wheels} \\
-    && rm -rf {INSTALL}
-
-RUN groupadd --system --gid {UID} vautoml \\
-    && useradd --system --uid {UID} --gid {UID} --home-dir /tmp --no-create-home --shell /usr/sbin/nologin vautoml
-
-# Owned by root: the server reads the bundle and cannot change it.
-COPY {MODELS}/{run_id}/ {SERVED}/{run_id}/
-
-USER {UID}:{UID}
-EXPOSE {PORT}
-HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \\
-    CMD {json.dumps(healthcheck_command())}
-CMD {json.dumps(serve_command(run_id, plan.runtime))}
-"""
-
-
-def _requirements_text(plan: _Plan) -> str:
-    header = (
-        f"# The libraries of run {plan.run.run_id}'s image: at the versions its manifest.json names, else those\n"
-        f"# `vautoml export --format docker` ran with.  torch=={plan.torch} comes from {TORCH_INDEX}\n"
-        "# (see the Dockerfile), and vautoml from wheels/.\n"
-    )
-    return header + "".join(f"{line}\n" for line in plan.requirements)
-
-
-def readme(plan: _Plan) -> str:
-    run_id, image, name, size = plan.run.run_id, plan.image, object_name(plan.run.run_id), plan.resources
-    runtime = " with onnxruntime (`--runtime onnx`)" if plan.runtime is RuntimeKind.ONNX else " with Keras on torch"
-    return f"""\
-# Run {run_id}, served
-
-This folder is a Docker build context written by `vautoml export {run_id} --format docker`.  The image
-serves the run{runtime} on port {PORT}, as a user without root, CPU only: the Open Inference
-Protocol (V2) at `/v2/models/{run_id}/infer`, raw inputs at `/v2/models/{run_id}/predict`,
-health at `{LIVE}` and `/v2/health/ready`, and Prometheus metrics at `/metrics`.
-
-## Docker
-
-    docker build -t {image} .
-    docker run --rm -p {PORT}:{PORT} {image}
-    curl http://127.0.0.1:{PORT}/v2/health/ready
-    curl http://127.0.0.1:{PORT}/v2/models/{run_id}
-    curl -H 'Content-Type: application/json' -d '{{"inputs": ...}}' http://127.0.0.1:{PORT}/v2/models/{run_id}/predict
-
-`inputs` are what `vautoml predict` reads, as JSON: records (`{{"column": value}}`) for a table, strings
-for text, base64 strings (or a multipart upload) for images, nested lists for arrays.
-
-Bearer tokens: `docker run -e VAUTOML_API_KEY=... ...` requires `Authorization: Bearer ...` on every
-route but the two health ones (`/metrics` too: give the scraper the token).  The `HEALTHCHECK` asks
-`{LIVE}` with Python's urllib (the slim base image has no curl); `docker ps` shows the result.
-
-## Kubernetes
-
-Push the image where the cluster pulls from (or `kind load docker-image {image}`), set that
-name as the Deployment's `image` in `kubernetes.yaml` if it differs, then:
-
-    kubectl create secret generic {name}-api-key --from-literal=api-key=...   # optional: require a token
-    kubectl apply -f kubernetes.yaml
-    kubectl port-forward service/{name} {PORT}:80
-
-The Deployment runs one replica with a read-only root file system (`/tmp` is an `emptyDir`), a
-startup probe that allows five minutes for loading and the warm-up request, then readiness
-(`/v2/health/ready`) and liveness (`{LIVE}`) probes.  Memory is sized from the model file:
-the request is {BASE_MIB} MiB (a warmed-up server with a small model peaks near 540 MiB) plus
-{MODEL_FACTOR} times the model file (held that often while loading), the limit twice the request;
-here {size.memory_request_mib} MiB and {size.memory_limit_mib} MiB.  CPU: {size.cpu_request} core requested,
-{size.cpu_limit} at most, matching `OMP_NUM_THREADS`.  The Service answers on port 80.
-
-The base image `python:{plan.python}-slim` is a moving tag; pin its digest in the Dockerfile for
-builds that must be byte-for-byte repeatable.
-"""
