@@ -19,24 +19,24 @@ batching, zero errors).  ``/predict`` does more work (the preprocessing), so
 its ratio is shown too but is not the comparison the aim is about.  Nothing is
 asserted.
 
-The hand-written endpoint is a bare ASGI function on uvicorn, no framework:
-the same HTTP server and parser as ``vautoml serve`` (uvicorn picks the same
-one for both), so the ratio measures what vautoml adds above HTTP (routing,
-checking the tensor, batching, metrics, drift), not a difference of HTTP
-stacks; and it is faster than the standard library's ``ThreadingHTTPServer``,
-whose thread per connection and pure-Python request parsing cost more per
-request, and whose 32 threads would run 32 ``model.predict`` calls against
-each other on a small machine.  Each server runs alone (never two measured at
-once), in its own process, with the same torch thread count, each warmed up
-before it is measured.  The results of the two on one example are compared
-first, so a fast wrong server cannot win.
+The hand-written endpoint is the standard library's ``ThreadingHTTPServer``
+(HTTP/1.1 keep-alive, Nagle's algorithm off): of the two minimal servers
+tried, it was the faster.  A bare ASGI function on uvicorn (no framework,
+``model.predict`` on the event loop) answered one client in about 8-12 ms
+per request where it took 3-4 ms, and, calling one ``model.predict`` at a
+time, fell further behind with more clients; a thread per connection lets
+the clients' ``model.predict`` calls overlap (torch releases the GIL), the
+strongest simple thing to beat without batching.  Each server runs alone
+(never two measured at once), in its own process, with torch's default
+thread count, warmed up before it is measured.  The two servers' answers to
+one example are compared first, so a fast wrong server cannot win.
 
 Run (from the repository root, with the serve extra installed):
 
     python benchmarks/serving.py [--duration 10] [--run RUN|PATH --data FILE ...]
 
 ``--run`` and ``--data`` pair up in order: a run, and a raw input file as
-``vautoml predict`` reads it (its first example is sent).  It takes about 20
+``vautoml predict`` reads it (its first example is sent).  It takes about 18
 seconds per second of ``--duration`` (2 models, 3 endpoints, 3 concurrencies),
 plus loading.  Nothing else heavy may run meanwhile (tests, searches, other
 benchmarks): on a 2-core machine they take the cores the servers and wrk are
@@ -310,14 +310,16 @@ def report(results: list[Measurement]) -> None:
 
 
 def baseline_server(port: int, runs: list[Path]) -> None:
-    """The hand-written endpoint: a bare ASGI function on uvicorn calling ``model.predict`` per request.
+    """The hand-written endpoint: the standard library's ThreadingHTTPServer calling ``model.predict`` per request.
 
     ``POST /v2/models/{name}/infer`` with a V2 tensor answers the model's
     output as a V2 tensor; ``GET /v2/health/ready`` answers once every model
-    is loaded and has predicted once.
+    is loaded and has predicted once.  HTTP/1.1 keeps connections open, as
+    wrk's are, and Nagle's algorithm is off, as it is for vautoml's sockets.
     """
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
     import keras
-    import uvicorn
 
     models = {}
     for run in runs:
@@ -327,30 +329,39 @@ def baseline_server(port: int, runs: list[Path]) -> None:
         model.predict(np.zeros((1, *model.inputs[0].shape[1:]), dtype=dtype), verbose=0)
         models[manifest["run_id"]] = (model, dtype)
 
-    async def app(scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body, more = body + message.get("body", b""), message.get("more_body", False)
-        parts = scope["path"].strip("/").split("/")
-        status, answer = 404, {"error": "not found"}
-        if scope["path"] == "/v2/health/ready":
-            status, answer = 200, {"ready": True}
-        elif len(parts) == 4 and parts[3] == "infer" and parts[2] in models:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: a line per request on stderr would cost more than some requests."""
+
+        def do_GET(self) -> None:
+            if self.path == "/v2/health/ready":
+                return self.answer(200, {"ready": True})
+            return self.answer(404, {"error": "not found"})
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            parts = self.path.strip("/").split("/")
+            if len(parts) != 4 or parts[3] != "infer" or parts[2] not in models:
+                return self.answer(404, {"error": "not found"})
             model, dtype = models[parts[2]]
             tensor = json.loads(body)["inputs"][0]
             x = np.asarray(tensor["data"], dtype=dtype).reshape(tensor["shape"])
             y = np.asarray(model.predict(x, verbose=0), dtype=np.float32)
             output = {"name": "output", "shape": list(y.shape), "datatype": "FP32", "data": y.ravel().tolist()}
-            status, answer = 200, {"model_name": parts[2], "outputs": [output]}
-        content = json.dumps(answer).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
+            self.answer(200, {"model_name": parts[2], "outputs": [output]})
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off")
+        def answer(self, status: int, payload: dict[str, Any]) -> None:
+            content = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()  # until SIGTERM ends the process
 
 
 if __name__ == "__main__":
