@@ -65,12 +65,19 @@ OLD_TEMPORARY = re.compile(r"\.[0-9a-f]{8}-(model\.onnx|model\.weights\.h5|manif
 
 @dataclass(frozen=True)
 class ExportResult:
-    """The file written and how closely it reproduced Keras's predictions."""
+    """The file written, how closely it reproduced Keras's predictions, and its manifest entry.
+
+    ``record`` is what the run's manifest lists under ``exports`` (an export
+    with ``--output`` leaves the manifest alone, but its record is still made:
+    ``vautoml export --quantize`` installs an fp32 export it wrote aside only
+    once the int8 one is accepted).
+    """
 
     path: Path
     format: str
     max_difference: float
     inputs_checked: int
+    record: ExportRecord
 
 
 def export_model(
@@ -89,11 +96,12 @@ def export_model(
         raise UsageError(f"unknown export format '{fmt}'", f"use one of: {', '.join(FORMATS)}")
     target = _target(bundle, fmt, output)
     read_run(bundle)  # refuses a damaged run, or one from a newer vautoml, before any work
-    scratch = _scratch(bundle) if output is None else target.parent
+    scratch = scratch_folder(bundle) if output is None else target.parent
     remove_stale_temporaries(scratch, bundle if output is None else None)
     if fmt == "onnx":
         _check_onnx_installed()
     from .bundle.writer import library_versions
+    from .heads import has_members
     from .predictor import load_model
 
     libraries = (
@@ -103,7 +111,7 @@ def export_model(
     spec = read_bundle_json(bundle, PREPROCESSING_FILE)["input"]
     x = check_inputs(model, spec, plugins=plugins)
     expected = np.asarray(model.predict(x, verbose=0))
-    temporary = _temporary(scratch, target.name)
+    temporary = temporary_file(scratch, target.name)
     try:
         # A full disk is found before writing: h5py crashes the process on a weights file cut short.
         check_space(scratch, room_to_save(model), f"to write {target.name}")
@@ -125,9 +133,17 @@ def export_model(
         raise
     finally:
         temporary.unlink(missing_ok=True)
+    record = ExportRecord(
+        file=target.name,
+        max_abs_difference=difference,
+        inputs_checked=len(x),
+        libraries=libraries,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        members=has_members(model) if fmt == "onnx" else None,  # Keras formats keep the layer names that say it
+    )
     if output is None:
-        _record(bundle, fmt, target, difference, len(x), libraries)
-    return ExportResult(target, fmt, difference, len(x))
+        record_exports(bundle, {fmt: record})
+    return ExportResult(target, fmt, difference, len(x), record)
 
 
 def remove_stale_temporaries(scratch: Path, run: Path | None = None) -> None:
@@ -142,12 +158,12 @@ def remove_stale_temporaries(scratch: Path, run: Path | None = None) -> None:
         path.unlink(missing_ok=True)
 
 
-def _scratch(bundle: Path) -> Path:
+def scratch_folder(bundle: Path) -> Path:
     """Where a run's exports are written before being renamed in: the folder holding the run (same file system)."""
     return bundle.resolve().parent
 
 
-def _temporary(scratch: Path, name: str) -> Path:
+def temporary_file(scratch: Path, name: str) -> Path:
     """A hidden name in ``scratch`` with this process's id, ending in ``name`` (save_weights checks the suffix)."""
     return scratch / f"{TEMPORARY}{os.getpid()}-{uuid.uuid4().hex[:8]}-{name}"
 
@@ -284,15 +300,15 @@ def _weights(model: Any, path: Path, x: np.ndarray) -> np.ndarray:
     return np.asarray(fresh.predict(x, verbose=0))
 
 
-def _record(bundle: Path, fmt: str, target: Path, difference: float, rows: int, libraries: dict[str, str]) -> None:
-    """Add the export to the run's manifest (``exports`` and ``files``), rewritten atomically.
+def record_exports(bundle: Path, exports: dict[str, ExportRecord]) -> None:
+    """Add exports to the run's manifest (``exports`` and ``files``), rewritten atomically.
 
     Read, change and replace happen under an exclusive lock on the run folder
     itself, so two exports of one run at once (say ONNX and weights) both end
     up in the manifest instead of the later one's rewrite dropping the other.
     """
     with _locked(bundle):
-        _update_manifest(bundle, fmt, target, difference, rows, libraries)
+        _update_manifest(bundle, exports)
 
 
 @contextmanager
@@ -306,19 +322,12 @@ def _locked(folder: Path) -> Iterator[None]:
         os.close(descriptor)
 
 
-def _update_manifest(
-    bundle: Path, fmt: str, target: Path, difference: float, rows: int, libraries: dict[str, str]
-) -> None:
+def _update_manifest(bundle: Path, exports: dict[str, ExportRecord]) -> None:
     path = bundle / MANIFEST_FILE
-    export = ExportRecord(
-        file=target.name,
-        max_abs_difference=difference,
-        inputs_checked=rows,
-        libraries=libraries,
-        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    )
-    manifest = Manifest.from_json(read_bundle_json(bundle, MANIFEST_FILE)).with_export(fmt, export)
-    temporary = _temporary(_scratch(bundle), MANIFEST_FILE)
+    manifest = Manifest.from_json(read_bundle_json(bundle, MANIFEST_FILE))
+    for fmt, export in exports.items():
+        manifest = manifest.with_export(fmt, export)
+    temporary = temporary_file(scratch_folder(bundle), MANIFEST_FILE)
     try:
         temporary.write_text(json.dumps(manifest.to_json(), indent=2) + "\n", encoding="utf-8")
         os.replace(temporary, path)

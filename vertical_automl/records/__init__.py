@@ -13,7 +13,7 @@ Nothing here imports Keras: listing and showing runs stay fast.
 """
 
 from .decision import Decision
-from .manifest import DataSources, ExportRecord, Manifest, PluginInfo
+from .manifest import DataSources, ExportRecord, Manifest, ModelFigures, PluginInfo, QuantizationRecord
 from .report import EnsembleMember, ModelSummary, Report, SearchSummary, SplitSummary
 from .request import DataFingerprint, RunRequest
 
@@ -24,8 +24,10 @@ __all__ = [
     "EnsembleMember",
     "ExportRecord",
     "Manifest",
+    "ModelFigures",
     "ModelSummary",
     "PluginInfo",
+    "QuantizationRecord",
     "Report",
     "RunRequest",
     "SearchSummary",

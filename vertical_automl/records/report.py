@@ -217,11 +217,7 @@ class Report:
 
     def headline(self) -> tuple[str, float | None]:
         """The test metric a reader looks at first: ROC-AUC (binary), accuracy (multiclass), MAE (regression)."""
-        if self.task == "binary":
-            return "ROC-AUC", self.test_metrics.get("binary", {}).get("roc_auc")
-        if self.task == "regression":
-            return "MAE", self.test_metrics.get("mae")
-        return "accuracy", self.test_metrics.get("accuracy")
+        return headline_metric(self.task, self.test_metrics)
 
     @property
     def split(self) -> SplitSummary | None:
@@ -266,3 +262,16 @@ class Report:
             seconds=value.get("seconds"),
             format_version=int(value.get("format_version", 1)),
         )
+
+
+def headline_metric(task: str, test_metrics: dict[str, Any]) -> tuple[str, float | None]:
+    """The headline of test metrics as :func:`~vertical_automl.scoring.score_test_split` makes them, for ``task``.
+
+    Shared by the report and by whatever measures a run again on other rows
+    (``vautoml export --quantize``), so both name and read the same metric.
+    """
+    if task == "binary":
+        return "ROC-AUC", test_metrics.get("binary", {}).get("roc_auc")
+    if task == "regression":
+        return "MAE", test_metrics.get("mae")
+    return "accuracy", test_metrics.get("accuracy")

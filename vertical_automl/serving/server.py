@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..plugins import InstalledPlugins
 
 DRIFT_WINDOW = 1000  # encoded rows per model the drift monitor compares with the training profile
+LISTEN_BACKLOG = 2048  # connections the kernel queues while the server is busy (uvicorn's default)
 GRACEFUL_SHUTDOWN_S = 10  # in-flight requests get this long to finish after Ctrl-C or SIGTERM
 
 
@@ -78,11 +79,19 @@ def load_models(
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port`` (port 0: any free one), or a one-line error saying why not."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP spelled out, unlike socket.create_server: asyncio turns Nagle's algorithm off (TCP_NODELAY) only
+    # on connections whose socket says TCP, and with Nagle on each response waits ~40 ms for the delayed ACK.
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        listener = socket.create_server((host, port), family=family, backlog=2048)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(LISTEN_BACKLOG)
+        return listener
     except socket.gaierror as error:
+        listener.close()
         raise UsageError(f"--host '{host}' is not an address of this machine ({error.strerror})", _HOST_FIX) from None
     except OSError as error:
+        listener.close()
         if error.errno == errno.EADDRINUSE:
             raise UsageError(
                 f"port {port} on {host} is already in use", "stop what is using it, or choose another --port"
@@ -92,11 +101,6 @@ def bind(host: str, port: int) -> socket.socket:
         if error.errno == errno.EADDRNOTAVAIL:
             raise UsageError(f"--host '{host}' is not an address of this machine", _HOST_FIX) from None
         raise UsageError(f"cannot listen on {host}:{port} ({error.strerror or error})", _HOST_FIX) from None
-    # Accepted connections inherit TCP_NODELAY.  asyncio sets it only on sockets whose proto is IPPROTO_TCP, which
-    # create_server's are not (proto 0): without it a response's header and body writes meet Nagle and the client's
-    # delayed ACK, and every keep-alive request waits about 40 ms.
-    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return listener
 
 
 _HOST_FIX = "use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)"
