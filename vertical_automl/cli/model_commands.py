@@ -7,12 +7,16 @@ or :mod:`vertical_automl.export`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import UsageError
 from .options import REGISTRY_OPTION, registry_root
 from .output import metrics_summary
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..registry.runs import Run
 
 _MODEL_OPTION = click.option(
     "--model",
@@ -101,15 +105,29 @@ def evaluate(model: str, data: Path, output: Path | None, root: Path | None) -> 
     "--format",
     "fmt",
     required=True,
-    metavar="onnx|weights",
+    metavar="onnx|weights|docker",
     help="onnx: model.onnx for onnxruntime (needs pip install 'vertical-automl[onnx]'); "
-    "weights: model.weights.h5 for Keras's load_weights.",
+    "weights: model.weights.h5 for Keras's load_weights; docker: a build context serving the run.",
 )
 @click.option(
     "--output",
     type=click.Path(path_type=Path),
     help="Write here instead of into the run folder (a weights file must end in .weights.h5); "
-    "the run's manifest is then left as it is.",
+    "the run's manifest is then left as it is.  docker: the build context's folder (default ./RUN-docker).",
+)
+@click.option(
+    "--runtime",
+    metavar="keras|onnx",
+    default=None,
+    help="docker only: what the image serves with (default keras; onnx needs the run's model.onnx).",
+)
+@click.option(
+    "--wheel",
+    "wheels",
+    multiple=True,
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="docker only: a wheel of vertical-automl or of the run's plugin to install instead of one built "
+    "from its local source (repeatable).",
 )
 @click.option(
     "--quantize",
@@ -134,15 +152,25 @@ def export_command(
     run: str,
     fmt: str,
     output: Path | None,
+    runtime: str | None,
+    wheels: tuple[Path, ...],
     quantize: str | None,
     data: Path | None,
     tolerance: float | None,
     root: Path | None,
 ) -> None:
-    """Export a finished run's model as ONNX (optionally int8-quantized) or Keras weights, checked before it is kept."""
+    """Export a run's model as ONNX (optionally int8-quantized) or Keras weights, each checked before it is kept,
+    or a Docker build context serving it."""
     from ..export import export_model
     from ..registry.runs import find_run
 
+    if fmt == "docker":
+        if quantize is not None or data is not None or tolerance is not None:
+            raise UsageError("--quantize, --data and --tolerance apply to --format onnx only", "leave them out")
+        _export_docker(find_run(registry_root(root), run), output, runtime, wheels)
+        return
+    if runtime is not None or wheels:
+        raise UsageError("--runtime and --wheel apply to --format docker only", "leave them out for onnx and weights")
     if quantize is not None or data is not None or tolerance is not None:
         from ..quantize import check_options, quantize_run, summary
 
@@ -154,3 +182,20 @@ def export_command(
     click.echo(
         f"wrote {result.path} (max difference from Keras {result.max_difference:.2g} on {result.inputs_checked} inputs)"
     )
+
+
+def _export_docker(run: Run, output: Path | None, runtime: str | None, wheels: tuple[Path, ...]) -> None:
+    """``--format docker``: the build context of :mod:`vertical_automl.serving.container`, and how to build it."""
+    from ..serving.container import export_docker
+    from ..serving.runtime import RuntimeKind
+
+    kinds = [kind.value for kind in RuntimeKind]
+    if runtime is not None and runtime not in kinds:
+        raise UsageError(f"unknown --runtime '{runtime}'", f"use one of: {', '.join(kinds)}")
+    context = export_docker(run, output, RuntimeKind(runtime or RuntimeKind.KERAS), wheels)
+    if context.missing:
+        click.echo(
+            f"left out, listed in the manifest but not in the run folder: {', '.join(context.missing)}", err=True
+        )
+    click.echo(f"wrote the Docker build context {context.path} (image {context.image}); build it with:")
+    click.echo(f"  docker build -t {context.image} {context.path}")

@@ -13,7 +13,8 @@ One module per idea:
 * :mod:`.metrics` and :mod:`.drift`: ``/metrics`` in Prometheus format, input drift included;
 * :mod:`.profile`: ``input_profile.json``, the training inputs that drift is measured against;
 * :mod:`.server`: loading the runs, warming them up and running uvicorn;
-* :mod:`.container`: ``vautoml export --format docker``'s build context.
+* :mod:`.container`: ``vautoml export --format docker``'s build context, with the text files of
+  :mod:`.context_files`, the wheels of :mod:`.wheels` and the manifest of :mod:`.kubernetes`.
 
 Nothing here is imported by ``vautoml search`` but :mod:`.profile` (numpy
 only), which writes the profile; FastAPI, uvicorn and prometheus-client load
