@@ -9,7 +9,7 @@ from helpers import shared_dataset
 
 from vertical_automl import DataError
 from vertical_automl.data.split import split_dataset, task_of
-from vertical_automl.data.tabular import load_table
+from vertical_automl.data.tabular import load_table, read_table_inputs
 
 GOOD = (
     "age,income,region,outcome\n"
@@ -101,6 +101,19 @@ def test_unseen_category_at_predict_time_takes_the_other_slot(tmp_path):
     names = encoder.feature_names()
     assert encoded[names.index("region=(other)")] == 1.0 and encoded[names.index("region=north")] == 0.0
     assert encoder.spec()["columns"][2]["categories"] == ["north", "south"]
+
+
+def test_json_records_encode_as_the_same_rows_of_a_csv_would(tmp_path):
+    """A category coded as a number keeps its text when another record lacks it (pandas would make 1 into 1.0)."""
+    text = "age,grade,outcome\n" + "\n".join(f"{20 + i % 40},{1 + i % 3},{'yes' if i % 4 else 'no'}" for i in range(60))
+    data = load(write(tmp_path, text + "\n"), categorical="grade")
+    encoder = data.encoder.fit(data.x)
+    records = [{"age": 31, "grade": 2}, {"age": 40, "grade": None}, {"grade": 1}]
+    from_csv = read_table_inputs(write(tmp_path, "age,grade\n31,2\n40,\n,1\n", "new.csv"), encoder.spec()).x
+    from_records = read_table_inputs(records, encoder.spec()).x
+    np.testing.assert_array_equal(encoder.transform(from_records), encoder.transform(from_csv))
+    names = encoder.feature_names()
+    assert encoder.transform(from_records)[0][names.index("grade=2")] == 1.0
 
 
 def test_infinite_and_non_numeric_cells_are_reported_with_the_fix(tmp_path):

@@ -29,6 +29,7 @@ from .tables import (
     MissingValues,
     decimal_mark,
     default_target,
+    frame_of_records,
     frame_of_text,
     is_table_file,
     pick_column,
@@ -184,7 +185,7 @@ def read_table_inputs(raw: Any, spec: dict[str, Any]) -> RawInputs:
     if isinstance(raw, pd.DataFrame):
         frame = frame_of_text(raw)
     elif isinstance(raw, list) and all(isinstance(row, dict) for row in raw):
-        frame = frame_of_text(pd.DataFrame(raw))
+        frame = frame_of_records(raw)
     else:
         raise DataError(
             f"a table model cannot read {type(raw).__name__} input",
