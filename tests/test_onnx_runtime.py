@@ -92,7 +92,8 @@ def test_a_run_without_model_onnx_is_refused_with_the_export_command(registry):
     with pytest.raises(UsageError) as refused:
         OnnxRuntime(read_run(registry / "finance" / "unexported"))
     assert str(refused.value) == (
-        "run golden-table-regression has no ONNX export. Fix: vautoml export golden-table-regression --format onnx"
+        "run golden-table-regression has no ONNX export (model.onnx). "
+        "Fix: vautoml export golden-table-regression --format onnx"
     )
 
 

@@ -18,10 +18,12 @@ from click.testing import CliRunner
 
 import vertical_automl.quantize as quantize
 from vertical_automl.cli import main
+from vertical_automl.errors import UsageError
 from vertical_automl.predictor import Preprocessor, evaluate
 from vertical_automl.quantize import metric_drop, quantize_run
 from vertical_automl.registry.runs import read_run
 from vertical_automl.serving.onnx_runtime import OnnxModel
+from vertical_automl.serving.runtime import RuntimeKind, load_runtime
 
 GOLDEN = Path(__file__).parent / "golden"
 INPUTS = GOLDEN / "inputs"
@@ -84,6 +86,16 @@ def test_a_table_model_is_quantized_dynamically_after_its_fp32_export_and_record
     assert figures["drop"] <= figures["tolerance"] == 0.01
     ops = {node.op_type for node in onnx.load(str(run / "model.int8.onnx")).graph.node}
     assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops  # int8 weights, activations quantized on the fly
+    # vautoml serve --runtime onnx-int8 serves it: the same encoding and labels, scores near the fp32 file's.
+    fp32, int8 = (load_runtime(read_run(run), kind) for kind in (RuntimeKind.ONNX, RuntimeKind.ONNX_INT8))
+    x = int8.encode(INPUTS / "loans.csv").x
+    assert int8.kind is RuntimeKind.ONNX_INT8 and int8.model.path.name == "model.int8.onnx"
+    assert np.abs(int8.scores(x) - fp32.scores(x)).max() < 0.05 and len(int8.labels(int8.scores(x))) == 40
+
+
+def test_serving_int8_without_the_quantized_file_names_the_command_that_writes_it(registry):
+    with pytest.raises(UsageError, match="no int8 ONNX export .*--quantize int8 --data LABELLED"):
+        load_runtime(read_run(registry / "vision" / "golden-image"), RuntimeKind.ONNX_INT8)
 
 
 def test_an_image_model_with_convolutions_is_quantized_statically_on_its_own_rows(registry):

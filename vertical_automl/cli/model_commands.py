@@ -117,9 +117,10 @@ def evaluate(model: str, data: Path, output: Path | None, root: Path | None) -> 
 )
 @click.option(
     "--runtime",
-    metavar="keras|onnx",
+    metavar="keras|onnx|onnx-int8",
     default=None,
-    help="docker only: what the image serves with (default keras; onnx needs the run's model.onnx).",
+    help="docker only: what the image serves with (default keras; onnx and onnx-int8 need the run's model.onnx "
+    "or model.int8.onnx).",
 )
 @click.option(
     "--wheel",

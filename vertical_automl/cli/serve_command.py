@@ -33,7 +33,8 @@ from .options import REGISTRY_OPTION, registry_root
     type=click.Choice([kind.value for kind in RuntimeKind]),
     default=RuntimeKind.KERAS.value,
     show_default=True,
-    help="keras: the run's model.keras; onnx: its model.onnx on onnxruntime (vautoml export RUN --format onnx first).",
+    help="keras: the run's model.keras; onnx: its model.onnx on onnxruntime alone (vautoml export RUN --format onnx "
+    "first); onnx-int8: its model.int8.onnx (vautoml export RUN --format onnx --quantize int8 --data LABELLED first).",
 )
 @click.option(
     "--api-key",

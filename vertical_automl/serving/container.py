@@ -36,7 +36,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
-from ..bundle.files import MANIFEST_FILE, MODEL_FILE, PREPROCESSING_FILE, REPORT_FILE
+from ..bundle.files import MANIFEST_FILE, PREPROCESSING_FILE, REPORT_FILE
 from ..data.kinds import CORE_KINDS
 from ..errors import UsageError
 from ..plugins import ENTRY_POINT_GROUP
@@ -47,7 +47,6 @@ from .runtime import RuntimeKind
 from .wheels import Wheel, normalized, wheel_for
 
 DISTRIBUTION, PACKAGE = "vertical-automl", "vertical_automl"
-ONNX_FILE = "model.onnx"
 NOT_PINNED = {"python", DISTRIBUTION, "torch"}  # the base image, the wheel, and the CPU index's torch
 
 
@@ -84,9 +83,7 @@ def export_docker(
             torch=_public(run.manifest.libraries.get("torch")) or importlib.metadata.version("torch").split("+")[0],
             requirements=_requirements(run, runtime, built),
             wheels=built,
-            resources=Resources.for_model(
-                (run.path / (ONNX_FILE if runtime is RuntimeKind.ONNX else MODEL_FILE)).stat().st_size
-            ),
+            resources=Resources.for_model((run.path / runtime.model_file).stat().st_size),
         )
         _copy_bundle(run, files, scratch / MODELS / run.run_id)
         texts = {
@@ -135,12 +132,12 @@ def _bundle_files(run: Run, runtime: RuntimeKind) -> tuple[tuple[str, ...], tupl
                 "remove that name from its manifest.json, or search again",
             )
         (present if path.is_file() else missing).append(name)
-    model = ONNX_FILE if runtime is RuntimeKind.ONNX else MODEL_FILE
+    model = runtime.model_file
     for needed in (MANIFEST_FILE, REPORT_FILE, PREPROCESSING_FILE, model):
         if needed not in present:
             fix = (
-                f"write it first with 'vautoml export {run.run_id} --format onnx'"
-                if needed == ONNX_FILE
+                f"write it first with 'vautoml export {run.run_id} {runtime.export_command}'"
+                if needed == model and runtime.uses_onnx
                 else "copy the whole run folder again, or search again"
             )
             raise UsageError(f"the run '{run.path}' has no {needed}, which the server needs", fix)
@@ -202,7 +199,7 @@ def _requirements(run: Run, runtime: RuntimeKind, wheels: tuple[Wheel, ...]) -> 
             wanted.setdefault(normalized(requirement.name), requirement)
     recorded = {normalized(name): version for name, version in run.manifest.libraries.items()}
     onnx = run.manifest.exports.get("onnx")
-    if runtime is RuntimeKind.ONNX and onnx is not None and "onnxruntime" in onnx.libraries:
+    if runtime.uses_onnx and onnx is not None and "onnxruntime" in onnx.libraries:
         recorded["onnxruntime"] = onnx.libraries["onnxruntime"]
     lines = []
     for name in sorted(set(wanted) - ours - NOT_PINNED):
@@ -232,7 +229,7 @@ def _needed(wheel: Wheel, runtime: RuntimeKind) -> list[Requirement]:
             needed.append(requirement)
         elif ours and marker.evaluate({"extra": "serve"}):
             needed.append(requirement)
-        elif ours and runtime is RuntimeKind.ONNX and normalized(requirement.name) == "onnxruntime":
+        elif ours and runtime.uses_onnx and normalized(requirement.name) == "onnxruntime":
             needed.append(requirement)  # the onnx extra's onnx and onnxscript only export; serving needs neither
     return needed
 

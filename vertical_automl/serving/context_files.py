@@ -51,7 +51,7 @@ class ContextPlan:
 def serve_command(run_id: str, runtime: RuntimeKind) -> list[str]:
     """The image's ``CMD``: the run served on every interface of the container, on :data:`PORT`."""
     command = ["vautoml", "serve", f"{SERVED}/{run_id}", "--host", "0.0.0.0", "--port", str(PORT)]
-    return [*command, "--runtime", "onnx"] if runtime is RuntimeKind.ONNX else command
+    return [*command, "--runtime", runtime.value] if runtime.uses_onnx else command
 
 
 def healthcheck_command() -> list[str]:
@@ -105,7 +105,9 @@ def requirements_text(plan: ContextPlan) -> str:
 
 def readme(plan: ContextPlan) -> str:
     run_id, image, name, size = plan.run.run_id, plan.image, object_name(plan.run.run_id), plan.resources
-    runtime = " with onnxruntime (`--runtime onnx`)" if plan.runtime is RuntimeKind.ONNX else " with Keras on torch"
+    runtime = (
+        f" with onnxruntime (`--runtime {plan.runtime.value}`)" if plan.runtime.uses_onnx else " with Keras on torch"
+    )
     return f"""\
 # Run {run_id}, served
 

@@ -46,7 +46,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..plugins import InstalledPlugins
 
-ONNX_FILE = "model.onnx"  # what ``vautoml export --format onnx`` writes into the run (export.FORMATS)
 THREADS_VARIABLE = "VAUTOML_ONNX_THREADS"
 DEFAULT_THREADS = 1
 # onnxruntime's tensor type names, as InferenceSession reports inputs and outputs.
@@ -146,15 +145,28 @@ class OnnxModel:
 
 
 class OnnxRuntime:
-    """A run's ``model.onnx`` on onnxruntime (CPU): the same encoding, scores and labels as :class:`KerasRuntime`."""
+    """A run's ``model.onnx`` (or ``model.int8.onnx``) on onnxruntime (CPU): the same encoding, scores and labels
+    as :class:`KerasRuntime`.  The int8 file has the fp32 file's output, so the ``onnx`` export's record says for
+    both whether its columns are ensemble members.
+    """
 
-    kind = RuntimeKind.ONNX
     platform = "onnxruntime_onnx"
 
-    def __init__(self, run: Run, plugins: InstalledPlugins | None = None, threads: int | None = None) -> None:
-        path = run.path / ONNX_FILE
+    def __init__(
+        self,
+        run: Run,
+        plugins: InstalledPlugins | None = None,
+        threads: int | None = None,
+        kind: RuntimeKind = RuntimeKind.ONNX,
+    ) -> None:
+        path = run.path / kind.model_file
         if not path.is_file():
-            raise UsageError(f"run {run.run_id} has no ONNX export", f"vautoml export {run.run_id} --format onnx")
+            export = "ONNX" if kind is RuntimeKind.ONNX else "int8 ONNX"
+            raise UsageError(
+                f"run {run.run_id} has no {export} export ({kind.model_file})",
+                f"vautoml export {run.run_id} {kind.export_command}",
+            )
+        self.kind = kind
         self.run = run
         self.preprocessor = Preprocessor(run, plugins)
         self.model = OnnxModel(path, threads)

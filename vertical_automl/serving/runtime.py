@@ -94,9 +94,10 @@ class KerasRuntime:
 
 
 def load_runtime(run: Run, kind: RuntimeKind, plugins: InstalledPlugins | None = None) -> ModelRuntime:
-    """The runtime of ``kind`` for ``run``; ONNX needs the run's ``model.onnx`` (``vautoml export --format onnx``)."""
-    if kind is RuntimeKind.ONNX:
+    """The runtime of ``kind`` for ``run``; ONNX needs the run's ``model.onnx`` or ``model.int8.onnx`` (``vautoml
+    export``), refused in one line naming the command where it has none."""
+    if kind.uses_onnx:
         from .onnx_runtime import OnnxRuntime
 
-        return OnnxRuntime(run, plugins)
+        return OnnxRuntime(run, plugins, kind=kind)
     return KerasRuntime(run, plugins)

@@ -16,10 +16,27 @@ SCORE_BATCH = 256  # rows per model call, as vautoml predict scores them (scorin
 
 
 class RuntimeKind(StrEnum):
-    """What runs the model: Keras on torch (``model.keras``) or onnxruntime (``model.onnx``)."""
+    """What runs the model: Keras on torch (``model.keras``), or onnxruntime on ``model.onnx`` or its int8 twin."""
 
     KERAS = "keras"
     ONNX = "onnx"
+    ONNX_INT8 = "onnx-int8"  # model.int8.onnx, which vautoml export --quantize int8 keeps only if it scores as well
+
+    @property
+    def model_file(self) -> str:
+        """The run's file this runtime serves."""
+        return {"keras": "model.keras", "onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}[self.value]
+
+    @property
+    def uses_onnx(self) -> bool:
+        return self is not RuntimeKind.KERAS
+
+    @property
+    def export_command(self) -> str:
+        """The ``vautoml export`` arguments that write :attr:`model_file` (after the run id)."""
+        return {"onnx": "--format onnx", "onnx-int8": "--format onnx --quantize int8 --data LABELLED"}.get(
+            self.value, ""
+        )
 
 
 @dataclass(frozen=True)
