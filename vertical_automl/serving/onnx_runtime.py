@@ -35,11 +35,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import UsageError
-from ..predictor import Inputs, Preprocessor
+from ..predictor import Preprocessor
 from ..records import ExportRecord
 from ..registry.runs import Run
 from ..scoring import scores_from_output
-from .tensors import SCORE_BATCH, RuntimeKind, TensorSpec, v2_datatype
+from .tensors import SCORE_BATCH, RunRuntime, RuntimeKind, TensorSpec, v2_datatype
 
 if TYPE_CHECKING:  # pragma: no cover
     import onnxruntime
@@ -144,7 +144,7 @@ class OnnxModel:
         return np.concatenate(batches) if batches else np.empty((0, *self.output.shape[1:]), dtype=np.float32)
 
 
-class OnnxRuntime:
+class OnnxRuntime(RunRuntime):
     """A run's ``model.onnx`` (or ``model.int8.onnx``) on onnxruntime (CPU): the same encoding, scores and labels
     as :class:`KerasRuntime`.  The int8 file has the fp32 file's output, so the ``onnx`` export's record says for
     both whether its columns are ensemble members.
@@ -174,15 +174,5 @@ class OnnxRuntime:
         task = self.preprocessor.task
         self._members = members_of(run.manifest.exports.get("onnx"), run.run_id, task, self.model.output)
 
-    @property
-    def name(self) -> str:
-        return self.run.run_id
-
-    def encode(self, raw: Any) -> Inputs:
-        return self.preprocessor.encode(raw)
-
     def scores(self, x: np.ndarray) -> np.ndarray:
         return scores_from_output(self.model.outputs(x), self.preprocessor.task, self._members)
-
-    def labels(self, scores: np.ndarray) -> list[Any]:
-        return self.preprocessor.labels(scores)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..predictor import Inputs, Preprocessor
 from ..registry.runs import Run
-from .tensors import SCORE_BATCH, RuntimeKind, TensorSpec, v2_datatype
+from .tensors import SCORE_BATCH, RunRuntime, RuntimeKind, TensorSpec, v2_datatype
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..plugins import InstalledPlugins
@@ -57,7 +57,7 @@ class ModelRuntime(Protocol):
         ...
 
 
-class KerasRuntime:
+class KerasRuntime(RunRuntime):
     """A run's ``model.keras`` on Keras with the torch backend: what ``vautoml predict`` uses."""
 
     kind = RuntimeKind.KERAS
@@ -74,13 +74,6 @@ class KerasRuntime:
         tensor = self.model.inputs[0]
         self.input = TensorSpec(tensor.name, v2_datatype(np.dtype(tensor.dtype)), (-1, *tensor.shape[1:]))
 
-    @property
-    def name(self) -> str:
-        return self.run.run_id
-
-    def encode(self, raw: Any) -> Inputs:
-        return self.preprocessor.encode(raw)
-
     def scores(self, x: np.ndarray) -> np.ndarray:
         from ..scoring import scores_from_output
 
@@ -88,9 +81,6 @@ class KerasRuntime:
             np.asarray(self.model.predict_on_batch(x[i : i + SCORE_BATCH])) for i in range(0, len(x), SCORE_BATCH)
         ]
         return scores_from_output(np.concatenate(outputs), self.preprocessor.task, self._members)
-
-    def labels(self, scores: np.ndarray) -> list[Any]:
-        return self.preprocessor.labels(scores)
 
 
 def load_runtime(run: Run, kind: RuntimeKind, plugins: InstalledPlugins | None = None) -> ModelRuntime:

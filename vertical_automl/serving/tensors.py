@@ -1,4 +1,5 @@
-"""What a served model's tensors are called and typed, shared by every runtime (:mod:`.runtime`, :mod:`.onnx_runtime`).
+"""What every runtime shares (:mod:`.runtime`, :mod:`.onnx_runtime`): tensor names and types, runtime kinds, and
+:class:`RunRuntime`, the run's own preprocessing and labels around a model.
 
 In a module of their own so that :mod:`.onnx_runtime` uses them without importing
 :mod:`.runtime`, which imports it to choose a runtime.
@@ -11,6 +12,9 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
+
+from ..predictor import Inputs, Preprocessor
+from ..registry.runs import Run
 
 SCORE_BATCH = 256  # rows per model call, as vautoml predict scores them (scoring.predict_scores)
 
@@ -58,3 +62,26 @@ def v2_datatype(dtype: np.dtype) -> str:
     if name is None:
         raise ValueError(f"no V2 datatype for numpy dtype {np.dtype(dtype).name}")
     return name
+
+
+class RunRuntime:
+    """The part of a runtime that is the run's, not the model's: its name, its preprocessing and its labels.
+
+    Subclasses load the model and score with it; encoding and labelling stay
+    the :class:`~vertical_automl.predictor.Preprocessor`'s, which is why every
+    runtime answers what ``vautoml predict`` prints.
+    """
+
+    run: Run
+    preprocessor: Preprocessor
+
+    @property
+    def name(self) -> str:
+        """The model's name in URLs (``/v2/models/{name}``): the run id."""
+        return self.run.run_id
+
+    def encode(self, raw: Any) -> Inputs:
+        return self.preprocessor.encode(raw)
+
+    def labels(self, scores: np.ndarray) -> list[Any]:
+        return self.preprocessor.labels(scores)
