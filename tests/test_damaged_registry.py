@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -228,48 +227,33 @@ def test_a_damaged_or_unsafe_model_file_is_refused_in_one_line_by_predict_and_ex
     assert_healthy(registry, bundle, run.name)
 
 
-ATTEMPTS = 6  # a kill lands in a window of a fraction of a second; on a loaded 2-core machine it can miss a few times
+# Runs the CLI in a process that SIGKILLs itself when the export is about to rename model.onnx into the run: the
+# temporary is written and checked, the run not yet touched. Deterministic, where killing from outside as soon as
+# the temporary appears raced a sub-second window and missed it on a loaded machine.
+KILLED_BEFORE_RENAME = """
+import os, signal, sys
+rename = os.replace
+def replace(source, target, *args, **kwargs):
+    if os.path.basename(os.fspath(target)) == "model.onnx":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return rename(source, target, *args, **kwargs)
+os.replace = replace
+from vertical_automl.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 def kill_export_mid_write(registry: Path, bundle: Path) -> list[Path]:
-    """Start an ONNX export and SIGKILL it as soon as its model temporary exists; the temporaries seen then.
-
-    The window between the temporary appearing and its rename into the run is
-    the ONNX check (a fraction of a second), so on a busy machine the kill can
-    land after it: that attempt is undone (the run restored) and tried again.
-    """
+    """Run an ONNX export that is killed (SIGKILL) right before its rename into the run; the temporaries it left."""
+    command = [sys.executable, "-c", KILLED_BEFORE_RENAME, "export", bundle.name, "--format", "onnx"]
+    export = subprocess.run([*command, "--registry", str(registry)], capture_output=True, timeout=300)
+    assert export.returncode == -signal.SIGKILL, export.stderr.decode()[-500:]
     run = registry / "tiny-image" / bundle.name
-    command = [
-        sys.executable,
-        "-m",
-        "vertical_automl.cli",
-        "export",
-        bundle.name,
-        "--format",
-        "onnx",
-        "--registry",
-        str(registry),
+    temporaries = list(run.parent.glob(f"{portable.TEMPORARY}*model.onnx")) + [
+        p for p in run.iterdir() if p.name.startswith(".")
     ]
-    for _ in range(ATTEMPTS):
-        export = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline, temporaries = time.monotonic() + 300, []
-        while export.poll() is None and not temporaries and time.monotonic() < deadline:
-            hidden_in_run = [p for p in run.iterdir() if p.name.startswith(".")]
-            temporaries = list(run.parent.glob(f"{portable.TEMPORARY}*model.onnx")) + hidden_in_run
-            time.sleep(0.005)
-        export.send_signal(signal.SIGKILL)
-        _, stderr = export.communicate(timeout=60)
-        assert temporaries, (
-            f"the export ended (exit {export.returncode}) before its temporary appeared: {stderr.decode()[-500:]}"
-        )
-        assert export.returncode == -signal.SIGKILL
-        if not (run / "model.onnx").exists():
-            return temporaries
-        shutil.rmtree(run)  # killed after its rename: not the case under test
-        shutil.copytree(bundle, run)
-        for leftover in run.parent.glob(f"{portable.TEMPORARY}*"):
-            leftover.unlink()
-    raise AssertionError(f"{ATTEMPTS} exports in a row got past their rename before the kill")
+    assert temporaries, "the killed export left no temporary: it was not killed half-way"
+    return temporaries
 
 
 def test_an_export_killed_half_way_leaves_the_run_as_it_was_and_the_next_export_cleans_up(registry, bundle):
