@@ -28,3 +28,7 @@ def ensure_torch_backend() -> None:
                 "import vertical_automl before keras, or set KERAS_BACKEND=torch before starting Python",
             )
     os.environ["KERAS_BACKEND"] = REQUIRED_BACKEND
+    # OpenMP threads that spin while idle make two torch processes on the same cores (two searches, a search
+    # beside a server, a parallel search's workers) slow each other down 30-70x; sleeping ones cost nothing
+    # measurable alone (shared/DESIGN.md section 8).  Read once, when torch loads; a user's own setting wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

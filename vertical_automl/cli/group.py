@@ -19,6 +19,7 @@ from .plugins_command import plugins
 from .registry_commands import registry_group
 from .search_command import search
 from .serve_command import serve
+from .worker_command import worker
 
 
 class VautomlGroup(click.Group):
@@ -96,3 +97,4 @@ main.add_command(predict)
 main.add_command(evaluate)
 main.add_command(export_command)
 main.add_command(serve)
+main.add_command(worker)

@@ -16,6 +16,7 @@ import click
 
 from ..errors import UsageError
 from ..plugins import get_plugins
+from ..search_engine.study import MAX_WORKERS
 from ..settings import (
     DEFAULT_MAX_TRIALS,
     MAX_BATCH,
@@ -125,6 +126,7 @@ _REQUEST_FLAGS = (
     "cost_fn",
     "seed",
     "run_name",
+    "storage",
 )
 
 
@@ -237,6 +239,20 @@ _REQUEST_FLAGS = (
     help="Continue an interrupted run with the settings it started with; finished trials are not run again.",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_WORKERS),
+    default=None,
+    help="Trials run at once, each in its own process with its share of the cores (and one GPU each, where there "
+    "are GPUs). More workers join from other terminals or machines with 'vautoml worker RUN_ID'. Default: 1; "
+    "--resume: as the run started.",
+)
+@click.option(
+    "--storage",
+    metavar="URL",
+    help="Keep a parallel search's trials in this database (e.g. postgresql+psycopg://user@host/db), for workers "
+    "on other machines. Default: an SQLite file in the run folder.",
+)
+@click.option(
     "--registry",
     type=click.Path(path_type=Path),
     default=None,
@@ -273,6 +289,8 @@ def search(
     seed: int | None,
     run_name: str | None,
     resume_id: str | None,
+    workers: int | None,
+    storage: str | None,
     registry: Path | None,
     quiet: bool,
     verbose: bool,
@@ -297,7 +315,9 @@ def search(
             raise UsageError(
                 f"--resume continues run {resume_id} with the settings it started with", f"leave out {flags}"
             )
-        result = resume_run(resume_id, registry=registry, progress=progress, verbose=verbose, started=started)
+        result = resume_run(
+            resume_id, registry=registry, progress=progress, verbose=verbose, started=started, workers=workers
+        )
     else:
         if plugin is None:
             raise UsageError(
@@ -326,6 +346,8 @@ def search(
             progress=progress,
             verbose=verbose,
             started=started,
+            workers=workers or 1,
+            storage=storage,
         )
     _print_outcome(result)
 

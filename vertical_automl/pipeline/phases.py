@@ -26,6 +26,7 @@ from ..report.sections import Evaluation
 from ..scoring import predict_scores, score_test_split
 from ..search_engine.budget import RunClock
 from ..search_engine.progress import SearchProgress
+from ..search_engine.study import ParallelPlan
 from ..settings import SearchSettings
 from ..vertical import Vertical
 from .context import ExportedModel, RunContext, TestScores
@@ -62,12 +63,16 @@ def split(
     return dataset, settings
 
 
-def search_trials(run: RunContext, clock: RunClock, verbose: bool) -> SearchOutcome:
-    """Run (or continue) the search; when every trial fails, keep their errors in ``.failed`` for the user."""
+def search_trials(
+    run: RunContext, clock: RunClock, verbose: bool, parallel: ParallelPlan | None = None
+) -> SearchOutcome:
+    """Run (or continue) the search (in parallel, given a plan); if every trial fails, keep their errors."""
     from ..search_engine.loop import AllTrialsFailed, run_search
+    from ..search_engine.parallel import ParallelSearch
 
+    launcher = ParallelSearch(parallel, run.run_id, run.root, run.work) if parallel is not None else None
     try:
-        outcome = run_search(run.vertical, run.dataset, run.settings, run.work, clock, run.progress, verbose)
+        outcome = run_search(run.vertical, run.dataset, run.settings, run.work, clock, run.progress, verbose, launcher)
     except AllTrialsFailed as failed:
         trials = [t.to_json() for t in failed.trials]
         where = keep_failed_trials(run.root, run.run_id, trials, run.work / "logs")

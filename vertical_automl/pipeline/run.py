@@ -20,9 +20,11 @@ from ..registry.lock import locked_run
 from ..registry.run_folder import open_run, saved_request
 from ..search_engine import budget
 from ..search_engine.progress import SearchProgress
+from ..search_engine.study import check_workers
 from . import phases
 from .context import RunContext, Timing
 from .documents import bundle_documents
+from .execution import Execution
 from .inputs import check_unchanged, read_inputs
 from .request import build_request, check_arguments, check_same_request, no_run_to_resume, settings_from
 
@@ -65,6 +67,8 @@ def search(
     progress: SearchProgress | None = None,
     verbose: bool = False,
     started: float | None = None,
+    workers: int = 1,
+    storage: str | None = None,
 ) -> SearchResult:
     """Run a search for vertical ``plugin`` and export the best model into the registry.
 
@@ -82,6 +86,11 @@ def search(
     exported).  ``refit=False`` exports the best trial's own weights instead
     of a refit on train+validation.  ``run_name`` names the run (its id); a
     run of that name that was interrupted continues, if the request is the same.
+    ``workers`` above 1 runs that many trials at once, each in its own
+    process; ``storage`` (an SQLAlchemy URL such as
+    ``postgresql+psycopg://...``) keeps the trials in a database that workers
+    on other machines join (``vautoml worker``).  Default: one process, or,
+    for a parallel search, an SQLite file in the run folder.
     """
     started = time.monotonic() if started is None else started
     plugins = plugins or get_plugins()
@@ -106,12 +115,15 @@ def search(
         plugin, data, test_data, data_options, settings, cost_fp, cost_fn, validation_fraction, test_fraction
     )
     check_arguments(root, request)
+    if workers != 1 or storage is not None:
+        check_workers(workers, settings.tuner)
     check_writable(root / vertical.name)  # where the bundle will be published: checked now, not after the search
     run_id = check_run_id(run_name) if run_name is not None else new_run_id()
     with locked_run(root, run_id):  # a second process on the same run stops here, having touched nothing
         if run_name is not None:
             check_same_request(root, run_id, request)
-        return run(request, run_id, root, plugins, progress or SearchProgress(), verbose, started)
+        execution = Execution(workers, storage)
+        return run(request, run_id, root, plugins, progress or SearchProgress(), verbose, started, execution)
 
 
 def resume(
@@ -122,10 +134,12 @@ def resume(
     progress: SearchProgress | None = None,
     verbose: bool = False,
     started: float | None = None,
+    workers: int | None = None,
 ) -> SearchResult:
     """Continue the interrupted run ``run_id`` with the request it was started with.
 
-    Finished trials are not run again.
+    Finished trials are not run again.  A parallel search continues with
+    ``workers`` workers (default: as many as it started with).
     """
     started = time.monotonic() if started is None else started
     root = Path(registry) if registry is not None else default_root()
@@ -139,7 +153,10 @@ def resume(
         plugins = plugins or get_plugins()
         vertical, _ = plugins.get_vertical(request.plugin)
         check_writable(root / vertical.name)
-        return run(request, run_id, root, plugins, progress or SearchProgress(), verbose, started)
+        if workers is not None:
+            check_workers(workers, request.settings.tuner)
+        execution = Execution(workers, None)
+        return run(request, run_id, root, plugins, progress or SearchProgress(), verbose, started, execution)
 
 
 def run(
@@ -150,6 +167,7 @@ def run(
     progress: SearchProgress,
     verbose: bool,
     started: float,
+    execution: Execution | None = None,
 ) -> SearchResult:
     """Read the data, split it, search (or continue a search), train the export, score it and publish it."""
     vertical, plugin = plugins.get_vertical(request.plugin)
@@ -163,12 +181,13 @@ def run(
         open_run(root, run_id, started_with, has_finished_work=budget.has_finished_work) as work,
     ):
         context = RunContext(run_id, root, work, vertical, plugin, request, inputs, dataset, settings, progress)
+        parallel = (execution or Execution()).plan(work, run_id, resumed=saved is not None)
         spent_before = budget.seconds_used(work)
         if saved is not None:
             progress.message(f"resuming run {run_id} ({spent_before:.0f}s used before); finished trials are kept")
         clock = budget.RunClock(started, spent_before, settings.time_budget)
         seconds = {"start_and_data": clock.used()}
-        outcome = phases.search_trials(context, clock, verbose)
+        outcome = phases.search_trials(context, clock, verbose, parallel)
         seconds["search"] = clock.used() - sum(seconds.values())
         exported = phases.train_exported_model(context, outcome, clock)
         seconds["refit"] = clock.used() - sum(seconds.values())

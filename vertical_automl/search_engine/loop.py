@@ -8,6 +8,7 @@ why the search stopped (:func:`stop_reason`).
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from pathlib import Path
@@ -27,9 +28,11 @@ from . import ensemble_selection
 from .budget import RunClock, TrialBudget
 from .callbacks import NonFiniteLoss, StopOnInterrupt
 from .hypermodel import VerticalHyperModel
+from .parallel import ParallelSearch
 from .progress import SearchProgress
 from .records import SearchOutcome, TrialRecord, TrialStatus
 from .tuner import check_saved_state, load_trial_model, make_tuner, tracebacks_only_with_debug
+from .workers import StudyWorker
 
 
 class AllTrialsFailed(SearchError):
@@ -48,18 +51,25 @@ def run_search(
     clock: RunClock,
     progress: SearchProgress | None = None,
     verbose: bool = False,
+    parallel: ParallelSearch | None = None,
 ) -> SearchOutcome:
     """Search the vertical's space on the train split, scoring on the validation split.
 
     ``directory`` keeps the tuner's state (``tuner/``), per-trial CSV logs
     (``logs/trial_<id>.csv``) and the bookkeeping a resumed run needs; when it
-    already holds them, the search continues where it stopped.
+    already holds them, the search continues where it stopped.  With
+    ``parallel`` this process is worker 0 of a parallel search: it starts the
+    others, runs trials beside them and reads every worker's trials at the end.
     """
     progress = progress or SearchProgress()
     keras.utils.set_random_seed(settings.seed)
     started = time.perf_counter()
-    tuner = open_tuner(vertical, dataset, settings, directory, clock, progress)
-    stopped = run_trials(tuner, vertical, dataset, settings, clock, progress, verbose)
+    worker = None
+    if parallel is not None:
+        worker = parallel.prepare(settings, settings.objective_for(vertical, dataset.info.task)[1], clock)
+    tuner = open_tuner(vertical, dataset, settings, directory, clock, progress, worker)
+    with parallel.workers_running(tuner.oracle, progress.message) if parallel else contextlib.nullcontext():
+        stopped = run_trials(tuner, vertical, dataset, settings, clock, progress, verbose)
     trials = [tuner.record(trial_id) for trial_id in tuner.oracle.start_order]
     completed = completed_trials(trials)
     if tuner.out_of_time:
@@ -100,11 +110,15 @@ def open_tuner(
     directory: Path,
     clock: RunClock,
     progress: SearchProgress,
+    worker: StudyWorker | None = None,
+    budget_folder: Path | None = None,
 ) -> kt.Tuner:
     """The tuner, reloaded from ``directory`` if an earlier session left its state there.
 
     KerasTuner builds one model while it is constructed, so a builder that
-    fails is reported here, in the plugin's terms.
+    fails is reported here, in the plugin's terms.  ``worker`` makes it one
+    worker of a parallel search; a worker other than the launcher keeps its
+    budget's state file in ``budget_folder``, not in the run's.
     """
     hypermodel = VerticalHyperModel(vertical, dataset, settings)
     (directory / "logs").mkdir(parents=True, exist_ok=True)
@@ -112,13 +126,20 @@ def open_tuner(
     check_saved_state(directory)
     budget = TrialBudget(
         clock,
-        directory,
+        budget_folder or directory,
         refit_members=max(1, vertical.ensemble_size) if settings.refit else 0,
         refit_scale=fitted / len(dataset.train),
     )
     try:
         return make_tuner(
-            hypermodel, vertical, settings, directory / "tuner", progress=progress, budget=budget, run_dir=directory
+            hypermodel,
+            vertical,
+            settings,
+            directory / "tuner",
+            worker,
+            progress=progress,
+            budget=budget,
+            run_dir=directory,
         )
     except Exception as error:  # KerasTuner builds one model up front; any failure there is the builder's
         if disk_full(error):

@@ -52,7 +52,7 @@ class SearchProgress:
 
 def trial_line(record: TrialRecord, objective: str, total: int | None) -> str:
     score = f"{objective}={record.score:.4f}" if record.score is not None else f"{objective}=-"
-    suffix = f"  {record.error}" if record.error else ""
+    suffix = (f"  [{record.worker}]" if record.worker else "") + (f"  {record.error}" if record.error else "")
     count = f"{int(record.trial_id) + 1}/{total}" if total else f"{int(record.trial_id) + 1}"
     return (
         f"trial {record.trial_id} ({count})  {record.status:<9} {score}  "
@@ -132,7 +132,8 @@ class LiveProgress(LogProgress):
 
     def trial_ended(self, record: TrialRecord) -> None:
         self.finished.append(record)
-        self.running = None
+        if self.running is not None and self.running[0] == record.trial_id:  # not another worker's trial
+            self.running = None
         super().trial_ended(record)
 
     def search_ended(self) -> None:

@@ -44,6 +44,7 @@ class TrialRecord:
     seconds: float
     hyperparameters: dict[str, Any]
     error: str | None = None
+    worker: str | None = None  # which worker ran it, in a parallel search
 
     def to_json(self) -> dict[str, Any]:
         """The ``trials.json`` row, with the status as a plain string."""
@@ -52,7 +53,7 @@ class TrialRecord:
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> TrialRecord:
         """A record from its ``trials.json`` row; the status becomes a :class:`TrialStatus`."""
-        return cls(**{**row, "status": TrialStatus(row["status"])})
+        return cls(**{"worker": None, **row, "status": TrialStatus(row["status"])})
 
 
 @dataclass

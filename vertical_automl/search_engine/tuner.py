@@ -35,6 +35,8 @@ from .hypermodel import VerticalHyperModel
 from .oracles import BayesianWithRecipes, RandomWithRecipes
 from .progress import SearchProgress
 from .records import TrialRecord, TrialStatus
+from .study_oracle import StudyOracle
+from .workers import StudyWorker
 
 # KerasTuner's oracles need a number; a budgeted search without --max-trials is ended by the budget long before this.
 UNCAPPED_TRIALS = 10_000
@@ -74,7 +76,11 @@ class _TrialBookkeeping:
         super().pre_create_trial()
         if self.budget.too_late_for_a_trial(self.search_deadline(), time.monotonic()):
             self.out_of_time = True
-            self.oracle.max_trials = len(self.oracle.trials)
+            self.stop_creating_trials()
+
+    def stop_creating_trials(self) -> None:
+        """No trial starts after this one; KerasTuner's own oracles stop at their ``max_trials``."""
+        self.oracle.max_trials = len(self.oracle.trials)
 
     def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_begin(trial)
@@ -121,8 +127,15 @@ class _TrialBookkeeping:
 
     def record(self, trial_id: str) -> TrialRecord:
         return trial_record(
-            self.oracle.trials[trial_id], self.budget.seconds.get(trial_id, 0.0), self.budget.epochs_run.get(trial_id)
+            self.oracle.trials[trial_id],
+            self.budget.seconds.get(trial_id, 0.0),
+            self.budget.epochs_run.get(trial_id),
+            self.worker_of(trial_id),
         )
+
+    def worker_of(self, trial_id: str) -> str | None:
+        """Which worker ran the trial: ``None`` in a search of one process."""
+        return None
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_end(trial)
@@ -151,14 +164,81 @@ class BookkeptHyperband(_TrialBookkeeping, kt.Hyperband):
     """KerasTuner's Hyperband (which brings its own oracle), with the run's bookkeeping."""
 
 
+class StudyTuner(_TrialBookkeeping, kt.Tuner):
+    """One worker of a parallel search: the run's bookkeeping around a :class:`.study_oracle.StudyOracle`.
+
+    Trials other workers finish reach the budget and the progress display
+    through the oracle's ``peer_trial_ended``.  A trial this worker cannot
+    finish (Ctrl-C, a full disk) is handed back to the study at once, to run
+    again, instead of waiting for its heartbeat to go stale.
+    """
+
+    oracle: StudyOracle
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.oracle.sync()  # a resumed search, or a worker joining late, starts with the trials so far
+        for trial_id in self.oracle.end_order:
+            self._note_timing(trial_id)
+        self.oracle.peer_trial_ended = self._peer_trial_ended
+
+    # The study is the record; one tuner0.json written by every worker would be worth nothing.
+    def save(self) -> None:
+        pass
+
+    def reload(self) -> None:
+        pass
+
+    def stop_creating_trials(self) -> None:
+        self.oracle.closed = True
+
+    def worker_of(self, trial_id: str) -> str | None:
+        return self.oracle.workers.get(trial_id)
+
+    def _note_timing(self, trial_id: str) -> None:
+        seconds, build, epochs = self.oracle.timings[trial_id]
+        self.budget.trial_ran(trial_id, seconds, build)
+        if epochs:
+            self.budget.trial_trained(trial_id, int(epochs))
+
+    def _peer_trial_ended(self, trial_id: str) -> None:
+        self._note_timing(trial_id)
+        self.progress.trial_ended(self.record(trial_id))
+
+    def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().run_trial(trial, *args, **kwargs)
+        except KeyboardInterrupt:
+            self.oracle.abandon(trial.trial_id, "interrupted (Ctrl-C)")
+            raise
+        except kt.errors.FatalError as error:
+            self.oracle.abandon(trial.trial_id, str(error))
+            raise
+
+    def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
+        self.oracle.timings[trial.trial_id] = (
+            self.budget.seconds.get(trial.trial_id, 0.0),
+            self.budget.build_seconds.get(trial.trial_id, 0.0),
+            self.budget.epochs_run.get(trial.trial_id),
+        )
+        super().on_trial_end(trial)
+
+
 def make_tuner(
-    hypermodel: VerticalHyperModel, vertical: Vertical, settings: SearchSettings, directory: Path, **bookkeeping: Any
+    hypermodel: VerticalHyperModel,
+    vertical: Vertical,
+    settings: SearchSettings,
+    directory: Path,
+    worker: StudyWorker | None = None,
+    **bookkeeping: Any,
 ) -> kt.Tuner:
     """Build the chosen KerasTuner tuner, with the trial cap (:meth:`SearchSettings.trial_cap`) honoured by all.
 
     Random and Bayesian searches start with the vertical's recipes.  A
     ``directory`` holding an earlier session's state is reloaded: finished
     trials are kept and an interrupted one runs again (KerasTuner's own resume).
+    With ``worker``, the tuner is that worker of a parallel search, on the
+    run's study (its trials, checkpoints and logs still under ``directory``).
     """
     name, direction = settings.objective_for(vertical, hypermodel.dataset.info.task)
     objective = kt.Objective(name, direction=direction)
@@ -173,7 +253,19 @@ def make_tuner(
         max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
     )
     with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner prints "Reloading Tuner from ..." to stdout
-        if settings.tuner == "hyperband":
+        if worker is not None:
+            oracle = StudyOracle(
+                **oracle_options,
+                recipes=tuple(vertical.recipes),
+                plan=worker.plan,
+                worker=worker.name,
+                worker_index=worker.index,
+                tuner=settings.tuner,
+                finisher=worker.finisher,
+                keep_going=worker.keep_going,
+            )
+            tuner = StudyTuner(oracle=oracle, **common)
+        elif settings.tuner == "hyperband":
             tuner = BookkeptHyperband(
                 max_epochs=max(2, settings.epochs),
                 factor=3,
@@ -192,7 +284,9 @@ def make_tuner(
     return tuner
 
 
-def trial_record(trial: kt.engine.trial.Trial, seconds: float, epochs_run: int | None) -> TrialRecord:
+def trial_record(
+    trial: kt.engine.trial.Trial, seconds: float, epochs_run: int | None, worker: str | None = None
+) -> TrialRecord:
     """A KerasTuner trial as the user reads it: its error's last line without module paths, no non-finite score."""
     status = TrialStatus(str(trial.status))
     error = None
@@ -209,6 +303,7 @@ def trial_record(trial: kt.engine.trial.Trial, seconds: float, epochs_run: int |
         seconds=round(seconds, 3),
         hyperparameters=dict(trial.hyperparameters.values),
         error=error,
+        worker=worker,
     )
 
 

@@ -1,0 +1,53 @@
+"""A search that runs its trials in several processes: preparing the study, and the workers around the launcher's loop.
+
+:func:`.loop.run_search` calls :meth:`ParallelSearch.prepare` before it
+opens its tuner and runs its own trials inside
+:meth:`ParallelSearch.workers_running`; everything after the trials
+(ensemble selection, refit, export) is the same as for one process, on the
+trials of every worker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..settings import SearchSettings
+from .budget import RunClock
+from .study import ParallelPlan, worker_name
+from .study_oracle import StudyOracle, create_study, set_deadline
+from .workers import StudyWorker, WorkerPool
+
+
+@dataclass(frozen=True)
+class ParallelSearch:
+    """The run's parallel plan and where the run lives, for the launching process (worker 0, which also exports)."""
+
+    plan: ParallelPlan
+    run_id: str
+    root: Path
+    work: Path
+
+    def prepare(self, settings: SearchSettings, direction: str, clock: RunClock) -> StudyWorker:
+        """Write ``parallel.json``, create the study once and share the deadline; this process becomes worker 0."""
+        self.plan.save(self.work)
+        create_study(self.plan, direction, seed=settings.seed, cap=settings.trial_cap(), tuner=settings.tuner)
+        end = clock.end()
+        set_deadline(self.plan, None if end is None else end - time.monotonic())
+        return StudyWorker(self.plan, worker_name("w0"), 0, finisher=True)
+
+    @contextmanager
+    def workers_running(self, oracle: StudyOracle, report: Callable[[str], None]) -> Iterator[WorkerPool]:
+        """Queue the recipes, start workers 1..N-1, and after the block wait for them and read their last trials."""
+        oracle.enqueue_recipes()
+        pool = WorkerPool(self.run_id, self.root, self.work, self.plan.workers, report).start()
+        if self.plan.workers > 1:
+            report(f"searching with {self.plan.workers} workers; their logs are in {self.work / 'workers'}")
+        try:
+            yield pool
+        finally:
+            pool.stop()
+            oracle.sync()

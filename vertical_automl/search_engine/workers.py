@@ -1,0 +1,167 @@
+"""The worker processes of a parallel search on one machine: their threads, their GPU, and starting them.
+
+``vautoml search --workers N`` runs worker 0 in its own process (it also
+finishes the run: refit and export) and starts workers 1..N-1 as
+``vautoml worker`` processes (:class:`WorkerPool`).  Each gets
+``cores // N`` threads, so workers x threads never exceed the cores: two
+torch processes that each spin a thread per core on the same cores slow
+each other down 30-70x (``shared/DESIGN.md`` section 8).  With GPUs, each
+worker sees one of them (``CUDA_VISIBLE_DEVICES``), round robin.
+
+A started worker writes its log to ``workers/<name>.log`` in the run folder;
+one that exits with an error is reported with that log's last line, and the
+search goes on with the others.  Started workers stop asking for trials once
+their launcher is gone (``--parent``), so ``kill -9`` of the launcher leaves
+no process running on: each finishes the trial in hand, which the study
+keeps for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .study import ParallelPlan
+
+WORKER_LOGS = "workers"  # in the run folder
+STOP_WAIT_SECONDS = 60  # how long the launcher waits for its workers to exit once the study has no trials left
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), which a container or ``taskset`` may limit."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def threads_per_worker(workers: int, cores: int | None = None) -> int:
+    """Threads each of ``workers`` processes gets so that together they never use more than the cores."""
+    return max(1, (cores or usable_cores()) // max(1, workers))
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this process may use, as ``CUDA_VISIBLE_DEVICES`` names them (empty without CUDA)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    names = [n.strip() for n in listed.split(",") if n.strip()] if listed else []
+    return names or [str(i) for i in range(torch.cuda.device_count())]
+
+
+def limit_threads(threads: int) -> None:
+    """Use ``threads`` CPU threads in this process (torch's pool, and OpenMP's for any library loaded later)."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    if "torch" in sys.modules:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+@dataclass
+class StudyWorker:
+    """This process as a worker of a parallel search: its plan, its name and number, and whether it finishes the run."""
+
+    plan: ParallelPlan
+    name: str
+    index: int
+    finisher: bool
+    keep_going: Callable[[], bool] = field(default=lambda: True)
+
+
+def parent_alive(parent: int) -> Callable[[], bool]:
+    """Whether the launcher that started this worker still runs (a re-parented worker's parent id changes)."""
+    return lambda: os.getppid() == parent
+
+
+@dataclass
+class WorkerPool:
+    """Workers 1..N-1 of a search, started as ``vautoml worker`` processes; worker 0 is the launching process."""
+
+    run_id: str
+    root: Path
+    work: Path
+    workers: int
+    report: Callable[[str], None]
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    _reported: set[str] = field(default_factory=set)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> WorkerPool:
+        """Start the workers, each with its share of threads and, where there are GPUs, one GPU."""
+        threads = threads_per_worker(self.workers)
+        gpus = visible_gpus() if self.workers > 1 else []
+        logs = self.work / WORKER_LOGS
+        logs.mkdir(exist_ok=True)
+        for index in range(1, self.workers):
+            name = f"w{index}"
+            env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+            if gpus:
+                env["CUDA_VISIBLE_DEVICES"] = gpus[index % len(gpus)]
+            command = [
+                sys.executable,
+                "-m",
+                "vertical_automl.cli",
+                "worker",
+                self.run_id,
+                "--registry",
+                str(self.root.resolve()),
+                "--name",
+                name,
+                "--index",
+                str(index),
+                "--threads",
+                str(threads),
+                "--parent",
+                str(os.getpid()),
+            ]
+            with open(logs / f"{name}.log", "ab") as log:
+                self.processes[name] = subprocess.Popen(
+                    command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+                )
+        if gpus:
+            os.environ["CUDA_VISIBLE_DEVICES"] = gpus[0]  # worker 0: read by torch when it first uses CUDA
+        limit_threads(threads)
+        threading.Thread(target=self._watch, name="vautoml-workers", daemon=True).start()
+        return self
+
+    def _watch(self) -> None:
+        """Report a worker that exits with an error, once, while the search runs."""
+        while not self._stop.wait(1.0):
+            self.report_failures()
+
+    def report_failures(self) -> None:
+        for name, process in self.processes.items():
+            code = process.poll()
+            if code not in (None, 0) and name not in self._reported:
+                self._reported.add(name)
+                self.report(f"worker {name} exited with code {code}: {self.last_line(name)}")
+
+    def last_line(self, name: str) -> str:
+        try:
+            lines = (self.work / WORKER_LOGS / f"{name}.log").read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "(no log)"
+        return lines[-1] if lines else "(empty log)"
+
+    def stop(self) -> None:
+        """Wait for the workers to see that no trial is left; stop any still running after :data:`STOP_WAIT_SECONDS`."""
+        self._stop.set()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=STOP_WAIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        self.report_failures()
