@@ -68,7 +68,7 @@ def run_search(
     if parallel is not None:
         worker = parallel.prepare(settings, settings.objective_for(vertical, dataset.info.task)[1], clock)
     tuner = open_tuner(vertical, dataset, settings, directory, clock, progress, worker)
-    with parallel.workers_running(tuner.oracle, progress.message) if parallel else contextlib.nullcontext():
+    with parallel.workers_running(tuner, progress.message) if parallel else contextlib.nullcontext():
         stopped = run_trials(tuner, vertical, dataset, settings, clock, progress, verbose)
     trials = [tuner.record(trial_id) for trial_id in tuner.oracle.start_order]
     completed = completed_trials(trials)

@@ -15,11 +15,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
+import keras_tuner as kt
+
 from ..settings import SearchSettings
 from .budget import RunClock
 from .study import ParallelPlan, worker_name
 from .study_oracle import StudyOracle, create_study, set_deadline
 from .workers import StudyWorker, WorkerPool
+
+
+def build_and_release(hypermodel: kt.HyperModel, hp: kt.HyperParameters) -> None:
+    """Build a model only to see which hyperparameters it declares, then let it go."""
+    hypermodel.build(hp)
+    keras.backend.clear_session()
 
 
 @dataclass(frozen=True)
@@ -40,8 +49,10 @@ class ParallelSearch:
         return StudyWorker(self.plan, worker_name("w0"), 0, finisher=True)
 
     @contextmanager
-    def workers_running(self, oracle: StudyOracle, report: Callable[[str], None]) -> Iterator[WorkerPool]:
-        """Queue the recipes, start workers 1..N-1, and after the block wait for them and read their last trials."""
+    def workers_running(self, tuner: kt.Tuner, report: Callable[[str], None]) -> Iterator[WorkerPool]:
+        """Explore the space, queue the recipes, start workers 1..N-1; then wait for them and read their trials."""
+        oracle: StudyOracle = tuner.oracle
+        oracle.explore_space(lambda hp: build_and_release(tuner.hypermodel, hp))
         oracle.enqueue_recipes()
         pool = WorkerPool(self.run_id, self.root, self.work, self.plan.workers, report).start()
         if self.plan.workers > 1:

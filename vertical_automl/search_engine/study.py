@@ -88,6 +88,7 @@ class StudyKeys:
     CAP = "trial_cap"
     SEED = "seed"
     TUNER = "tuner"
+    SPACE = "space"  # the explored search space (KerasTuner's HyperParameters config), the same for every worker
 
 
 @dataclass(frozen=True)

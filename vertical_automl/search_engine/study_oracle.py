@@ -40,6 +40,7 @@ from .study_sampling import make_sampler, suggest_all, trial_seed
 
 Status = kt.engine.trial.TrialStatus
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+EXPLORE_BUILDS, EXPLORE_PATIENCE = 40, 8  # random model builds that look for hyperparameters behind `if`s
 IDLE_SECONDS = 1.0  # how long the finishing worker waits between looks at trials other workers still run
 TELL_ATTEMPTS = 10  # a storage that blinks (a database restart) gets this many seconds before the result is lost
 
@@ -106,6 +107,50 @@ class StudyOracle(RecipesFirst, kt.Oracle):
 
     def trial_id_of(self, number: int) -> str:
         return f"{number:0{len(str(self.max_trials))}d}"
+
+    def explore_space(self, build: Callable[[kt.HyperParameters], Any]) -> None:
+        """Find the whole space before the first trial, and share it (the launcher calls it for a new study).
+
+        A plugin declares some hyperparameters only inside Python ``if``s on
+        others (a learning rate per optimizer), so the space grows as trials
+        build models.  In one process the space at trial n is the same in
+        every run; with several workers it would depend on which trials
+        finished first, and so would every later proposal.  Random builds,
+        seeded by the run's seed, until :data:`EXPLORE_PATIENCE` in a row add
+        nothing, find those; every worker then starts from this space.
+        """
+        shared = self.study.user_attrs.get(StudyKeys.SPACE)
+        if shared is None:
+            unchanged = 0
+            for attempt in range(EXPLORE_BUILDS):
+                known = len(self.hyperparameters.space)
+                self._seed_state = trial_seed(self.seed, -1 - attempt)
+                hp = self.hyperparameters.copy()
+                hp.values = self._sample_values()
+                build(hp)
+                self.update_space(hp)
+                unchanged = unchanged + 1 if len(self.hyperparameters.space) == known else 0
+                if unchanged >= EXPLORE_PATIENCE:
+                    break
+            self.study.set_user_attr(StudyKeys.SPACE, self.hyperparameters.get_config())
+        else:
+            self.adopt_space(shared)
+
+    def adopt_space(self, shared: dict | None = None) -> None:
+        """Take the launcher's explored space (a worker calls it on joining), so proposals agree across workers."""
+        shared = shared if shared is not None else self.study.user_attrs.get(StudyKeys.SPACE)
+        if shared is not None:
+            self.update_space(kt.HyperParameters.from_config(shared))
+
+    def _sample_values(self) -> dict[str, Any]:
+        """One random value per active hyperparameter, from ``self._seed_state`` (no duplicate check)."""
+        chosen = kt.HyperParameters()
+        for hp in self.hyperparameters.space:
+            chosen.merge([hp])
+            if chosen.is_active(hp):
+                chosen.values[hp.name] = hp.random_sample(self._seed_state)
+                self._seed_state += 1
+        return chosen.values
 
     def enqueue_recipes(self) -> None:
         """Queue the vertical's recipes as the study's first trials, once (the launcher calls it for a new study)."""
