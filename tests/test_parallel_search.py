@@ -107,6 +107,8 @@ def test_two_workers_run_the_trial_list_one_worker_runs_and_the_export_names_eac
     assert all(t["worker"].split("@")[0] in ("w0", "w1") for t in two_trials)
     report = json.loads((only_run(tmp_path / "two") / "report.json").read_text())
     assert report["search"]["trials"]["total"] == 5
+    assert sum(report["search"]["workers"].values()) == 5  # the trials each worker ran, by worker
+    assert "| worker |" in (only_run(tmp_path / "two") / "report.md").read_text()  # the leaderboard says who ran each
 
 
 def test_a_worker_killed_mid_trial_has_its_trial_run_again_and_the_search_still_exports(tmp_path):

@@ -293,6 +293,7 @@ def _leaderboard(report: dict[str, Any], trials: list[dict[str, Any]]) -> list[B
     names = sorted({name for t in trials for name in t["hyperparameters"]} - {"learning_rate", "learning_rate_sgd"})
     main = [n for n in MAIN_HYPERPARAMETERS if n == LEARNING_RATE or n in names]
     others = [n for n in names if n not in main]
+    by_worker = any(t.get("worker") for t in trials)  # a parallel search: say who ran each trial
     rows, highlight = [], set()
     for rank, trial in enumerate(_ranked(trials, search["direction"]), 1):
         values = with_learning_rate(trial["hyperparameters"])
@@ -307,6 +308,7 @@ def _leaderboard(report: dict[str, Any], trials: list[dict[str, Any]]) -> list[B
                 _number(trial["best_epoch"]),
                 _number(trial["epochs_run"]),
                 f"{trial['seconds']:.1f}",
+                *([trial.get("worker") or ""] if by_worker else []),
                 *[_number(values.get(n)) for n in main + others],
                 trial["error"] or "",
             ]
@@ -319,6 +321,7 @@ def _leaderboard(report: dict[str, Any], trials: list[dict[str, Any]]) -> list[B
         "best epoch",
         "epochs run",
         "seconds",
+        *(["worker"] if by_worker else []),
         *main,
         *others,
         "error",

@@ -123,6 +123,7 @@ def search_summary(run: RunContext, outcome: SearchOutcome, timing: Timing) -> S
         time_used_seconds=round(timing.seconds_used, 2),
         phase_seconds={k: round(v, 2) for k, v in timing.phases.items()},
         resumed=timing.resumed,
+        workers=dict(sorted(Counter(t.worker for t in outcome.trials if t.worker).items())),
     )
 
 

@@ -124,7 +124,8 @@ class SearchSummary:
 
     ``trials`` counts them: ``total`` and one entry per status (``COMPLETED``,
     ``FAILED``, ...).  ``time_used_seconds`` is the time the budget counts,
-    across every session of a resumed run.
+    across every session of a resumed run.  ``workers`` counts the trials
+    each worker of a parallel search ran (empty for a search in one process).
     """
 
     tuner: str | None = None
@@ -142,6 +143,7 @@ class SearchSummary:
     time_used_covers: str = TIME_USED_COVERS
     phase_seconds: dict[str, float] = field(default_factory=dict)
     resumed: bool = False
+    workers: dict[str, int] = field(default_factory=dict)
 
     @property
     def completed_trials(self) -> int:
@@ -168,6 +170,7 @@ class SearchSummary:
             "time_used_covers": self.time_used_covers,
             "phase_seconds": dict(self.phase_seconds),
             "resumed": self.resumed,
+            **({"workers": dict(self.workers)} if self.workers else {}),  # a one-process run's report is as before
         }
 
     @classmethod
@@ -188,6 +191,7 @@ class SearchSummary:
             time_used_covers=value.get("time_used_covers", TIME_USED_COVERS),
             phase_seconds=dict(value.get("phase_seconds", {})),
             resumed=bool(value.get("resumed", False)),
+            workers=dict(value.get("workers", {})),
         )
 
 

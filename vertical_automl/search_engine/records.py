@@ -47,8 +47,11 @@ class TrialRecord:
     worker: str | None = None  # which worker ran it, in a parallel search
 
     def to_json(self) -> dict[str, Any]:
-        """The ``trials.json`` row, with the status as a plain string."""
-        return {**asdict(self), "status": str(self.status)}
+        """The ``trials.json`` row, with the status as a plain string; ``worker`` only in a parallel search's rows."""
+        row = {**asdict(self), "status": str(self.status)}
+        if row["worker"] is None:
+            del row["worker"]
+        return row
 
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> TrialRecord:

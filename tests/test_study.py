@@ -1,0 +1,104 @@
+"""The parallel search's bookkeeping on a real Optuna study, without training: the cap, retries, plans and threads."""
+
+from __future__ import annotations
+
+import pytest
+
+from vertical_automl.errors import UsageError
+from vertical_automl.pipeline.execution import Execution
+from vertical_automl.search_engine.records import TrialRecord, TrialStatus
+from vertical_automl.search_engine.study import (
+    ParallelPlan,
+    TrialKeys,
+    _without_password,
+    check_workers,
+    open_storage,
+    replaced_trials,
+    requeue,
+    slots_used,
+)
+from vertical_automl.search_engine.workers import threads_per_worker
+
+
+@pytest.fixture
+def study(tmp_path):
+    import optuna
+
+    return optuna.create_study(storage=open_storage(f"sqlite:///{tmp_path / 'study.db'}"), study_name="run")
+
+
+def test_a_dead_workers_trial_gives_its_place_in_the_cap_to_its_retry(study):
+    import optuna
+
+    study.enqueue_trial({"x": 1}, user_attrs={TrialKeys.RECIPE: 0, TrialKeys.VALUES: {"x": 1}})
+    assert slots_used(study.get_trials()) == 1  # a queued recipe holds its place
+    first = study.ask()
+    first.suggest_int("x", 0, 9)
+    first.set_user_attr(TrialKeys.VALUES, {"x": 1})
+    study.tell(first, state=optuna.trial.TrialState.FAIL)
+    assert slots_used(study.get_trials()) == 1  # failed for good: it counts
+    requeue(study, study.get_trials()[0], "w1@box/7 stopped sending heartbeats", attempt=1)
+    trials = study.get_trials()
+    assert slots_used(trials) == 1  # the retry took the failed trial's place
+    assert replaced_trials(trials) == {0: ("w1@box/7 stopped sending heartbeats", 1)}
+    retry = trials[1]
+    assert retry.user_attrs[TrialKeys.ATTEMPT] == 2 and retry.user_attrs[TrialKeys.VALUES] == {"x": 1}
+    again = study.ask()
+    assert again.number == 1 and again.suggest_int("x", 0, 9) == 1  # the retry runs the same values
+
+
+def test_a_trial_skipped_beyond_the_cap_takes_no_place(study):
+    import optuna
+
+    trial = study.ask()
+    trial.set_user_attr(TrialKeys.SKIPPED, "beyond the trial cap")
+    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    assert slots_used(study.get_trials()) == 0
+
+
+def test_the_plan_round_trips_and_a_run_keeps_its_engine(tmp_path):
+    plan = ParallelPlan.one_machine(tmp_path, "night", 3)
+    assert plan.storage == f"sqlite:///{(tmp_path / 'study.db').resolve()}"
+    assert Execution(workers=1).plan(tmp_path, "night", resumed=False) is None  # the default: one process
+    plan.save(tmp_path)
+    assert ParallelPlan.read(tmp_path) == plan
+    assert Execution().plan(tmp_path, "night", resumed=True) == plan  # resumed with the workers it started with
+    assert Execution(workers=5).plan(tmp_path, "night", resumed=True).workers == 5
+    with pytest.raises(UsageError, match="keeps its trials in the storage it started with"):
+        Execution(storage="postgresql+psycopg://db/x").plan(tmp_path, "night", resumed=True)
+    with pytest.raises(UsageError, match="started in one process and continues in one"):
+        Execution(workers=2).plan(tmp_path / "other", "day", resumed=True)
+
+
+def test_workers_and_tuners_are_checked_before_anything_runs():
+    check_workers(4, "random")
+    check_workers(4, "bayesian")
+    for workers in (0, 257, True):
+        with pytest.raises(UsageError, match="workers must be an integer from 1 to 256"):
+            check_workers(workers, "random")
+    with pytest.raises(UsageError, match="--tuner hyperband plans its trials in one process"):
+        check_workers(2, "hyperband")
+
+
+def test_threads_split_so_workers_never_oversubscribe_the_cores():
+    assert [threads_per_worker(n, cores=8) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+
+
+def test_a_storage_url_is_shown_without_its_password():
+    assert (
+        _without_password("postgresql+psycopg://ann:s3cret@db:5432/runs") == "postgresql+psycopg://ann:***@db:5432/runs"
+    )
+    assert _without_password("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+
+
+def test_an_unreachable_storage_is_one_line_naming_it_without_the_password():
+    with pytest.raises(UsageError) as refused:
+        open_storage("postgresql+psycopg://ann:s3cret@127.0.0.1:1/runs")
+    assert "s3cret" not in str(refused.value) and "ann:***@127.0.0.1:1" in str(refused.value)
+
+
+def test_a_trial_record_names_its_worker_only_in_a_parallel_search():
+    alone = TrialRecord("0", TrialStatus.COMPLETED, 0.9, 3, 4, 1.0, {"units": 8})
+    assert "worker" not in alone.to_json()
+    parallel = TrialRecord("0", TrialStatus.COMPLETED, 0.9, 3, 4, 1.0, {"units": 8}, worker="w1@box/7")
+    assert TrialRecord.from_json(parallel.to_json()) == parallel
