@@ -46,13 +46,17 @@ def worker(
         limit_threads(threads)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     index = index if index is not None else os.getpid()  # a joined worker draws its own sampler stream
-    summary = run_worker(
-        run_id,
-        registry_root(root),
-        label=label,
-        index=index,
-        parent=parent,
-        progress=SearchProgress() if quiet else LogProgress(),
-    )
+    try:
+        summary = run_worker(
+            run_id,
+            registry_root(root),
+            label=label,
+            index=index,
+            parent=parent,
+            progress=SearchProgress() if quiet else LogProgress(),
+        )
+    except KeyboardInterrupt:
+        click.echo(f"Interrupted; the trial this worker had goes back to run {run_id} to run again.", err=True)
+        raise SystemExit(130) from None
     ran = ", ".join(summary.trial_ids) if summary.trial_ids else "none"
     click.echo(f"worker {summary.name}: ran {len(summary.trial_ids)} trial(s) ({ran}); run {run_id} has none left")

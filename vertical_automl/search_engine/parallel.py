@@ -59,6 +59,8 @@ class ParallelSearch:
             report(f"searching with {self.plan.workers} workers; their logs are in {self.work / 'workers'}")
         try:
             yield pool
-        finally:
-            pool.stop()
-            oracle.sync()
+        except BaseException:
+            pool.stop(interrupted=True)
+            raise
+        pool.stop()
+        oracle.sync()

@@ -19,6 +19,7 @@ keeps for ``--resume``.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -66,6 +67,15 @@ def limit_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+def torch_threads() -> int | None:
+    """The CPU threads torch uses now, if it is loaded."""
+    if "torch" not in sys.modules:
+        return None
+    import torch
+
+    return torch.get_num_threads()
+
+
 @dataclass
 class StudyWorker:
     """This process as a worker of a parallel search: its plan, its name and number, and whether it finishes the run."""
@@ -92,6 +102,7 @@ class WorkerPool:
     workers: int
     report: Callable[[str], None]
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    _threads_before: int | None = None
     _reported: set[str] = field(default_factory=set)
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -127,8 +138,8 @@ class WorkerPool:
                 self.processes[name] = subprocess.Popen(
                     command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
                 )
-        if gpus:
-            os.environ["CUDA_VISIBLE_DEVICES"] = gpus[0]  # worker 0: read by torch when it first uses CUDA
+        # Worker 0, this process, keeps the first visible GPU (torch's default device), and its share of the cores.
+        self._threads_before = torch_threads()
         limit_threads(threads)
         threading.Thread(target=self._watch, name="vautoml-workers", daemon=True).start()
         return self
@@ -152,16 +163,27 @@ class WorkerPool:
             return "(no log)"
         return lines[-1] if lines else "(empty log)"
 
-    def stop(self) -> None:
-        """Wait for the workers to see that no trial is left; stop any still running after :data:`STOP_WAIT_SECONDS`."""
+    def stop(self, interrupted: bool = False) -> None:
+        """End the workers once the search is over, or, ``interrupted``, at once.
+
+        When the launcher's loop ends, the study has no trial left and none
+        running (the launcher waited for them), so a worker still alive holds
+        no trial: it is still starting up, or about to exit.  It is stopped
+        rather than waited for.  ``interrupted`` (Ctrl-C, an error) passes the
+        Ctrl-C on instead, so each worker hands its trial back to the study.
+        A worker that does not exit within :data:`STOP_WAIT_SECONDS` is killed.
+        """
         self._stop.set()
+        self.report_failures()  # the ones that failed on their own, before the launcher ended the rest
+        for name, process in self.processes.items():
+            if process.poll() is None:
+                self._reported.add(name)
+                process.send_signal(signal.SIGINT if interrupted else signal.SIGTERM)
         for process in self.processes.values():
             try:
                 process.wait(timeout=STOP_WAIT_SECONDS)
             except subprocess.TimeoutExpired:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-        self.report_failures()
+                process.kill()
+                process.wait()
+        if self._threads_before is not None:  # the refit and export have the machine to themselves again
+            limit_threads(self._threads_before)
