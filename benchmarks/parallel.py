@@ -56,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +139,7 @@ class Measurement:
     search_seconds: float
     wall_seconds: float
     trial_set: tuple[str, ...]
+    by_worker: str
 
     @property
     def per_hour_search(self) -> float:
@@ -160,6 +162,12 @@ def ratio(numerator: float, denominator: float) -> float:
 def trial_set(rows: list[dict]) -> tuple[str, ...]:
     """The hyperparameter sets a search tried, as a sorted multiset: the order workers finished them in is lost."""
     return tuple(sorted(json.dumps(row["hyperparameters"], sort_keys=True) for row in rows))
+
+
+def trials_by_worker(rows: list[dict]) -> str:
+    """How many trials each worker ran (``w0 7, w1 5``), by the name before its host; empty for one process."""
+    counts = Counter(str(row["worker"]).split("@", 1)[0] for row in rows if row.get("worker"))
+    return ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
 
 
 def slowdown(together: list[float], alone: float) -> float:
@@ -217,6 +225,7 @@ def measure(workload: Workload, engine: Engine, scratch: Path) -> Measurement:
         float(search["phase_seconds"]["search"]),
         wall,
         trial_set(rows),
+        trials_by_worker(rows),
     )
     print(
         f"  {workload.name:<6} {engine.label:<12} {engine.workers} worker(s): {found.completed} trials, "
@@ -248,6 +257,7 @@ def throughput_rows(results: list[Measurement]) -> list[list[str]]:
                 m.engine.label,
                 str(m.engine.workers),
                 str(m.completed),
+                m.by_worker,
                 f"{m.search_seconds:.1f}",
                 f"{m.per_hour_search:.0f}",
                 f"{m.wall_seconds:.1f}",
@@ -327,6 +337,7 @@ def report(results: list[Measurement], together: tuple[float, list[float]] | Non
             "engine",
             "workers",
             "trials done",
+            "by worker",
             "search s",
             "trials/h (search)",
             "wall s",
