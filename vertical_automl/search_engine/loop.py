@@ -67,9 +67,13 @@ def run_search(
     worker = None
     if parallel is not None:
         worker = parallel.prepare(settings, settings.objective_for(vertical, dataset.info.task)[1], clock)
-    tuner = open_tuner(vertical, dataset, settings, directory, clock, progress, worker)
-    with parallel.workers_running(tuner, progress.message) if parallel else contextlib.nullcontext():
+    with parallel.workers_running(progress.message) if parallel else contextlib.nullcontext():
+        tuner = open_tuner(vertical, dataset, settings, directory, clock, progress, worker)
+        if parallel is not None:
+            parallel.open_search(tuner)
         stopped = run_trials(tuner, vertical, dataset, settings, clock, progress, verbose)
+    if parallel is not None:
+        tuner.oracle.sync()  # the last trials other workers finished
     trials = [tuner.record(trial_id) for trial_id in tuner.oracle.start_order]
     completed = completed_trials(trials)
     if tuner.out_of_time:

@@ -49,11 +49,8 @@ class ParallelSearch:
         return StudyWorker(self.plan, worker_name("w0"), 0, finisher=True)
 
     @contextmanager
-    def workers_running(self, tuner: kt.Tuner, report: Callable[[str], None]) -> Iterator[WorkerPool]:
-        """Explore the space, queue the recipes, start workers 1..N-1; then wait for them and read their trials."""
-        oracle: StudyOracle = tuner.oracle
-        oracle.explore_space(lambda hp: build_and_release(tuner.hypermodel, hp))
-        oracle.enqueue_recipes()
+    def workers_running(self, report: Callable[[str], None]) -> Iterator[WorkerPool]:
+        """Start workers 1..N-1 (they wait for :meth:`open_search`); after the block, end them."""
         pool = WorkerPool(self.run_id, self.root, self.work, self.plan.workers, report).start()
         if self.plan.workers > 1:
             report(f"searching with {self.plan.workers} workers; their logs are in {self.work / 'workers'}")
@@ -63,4 +60,9 @@ class ParallelSearch:
             pool.stop(interrupted=True)
             raise
         pool.stop()
-        oracle.sync()
+
+    @staticmethod
+    def open_search(tuner: kt.Tuner) -> None:
+        """Explore the space and queue the recipes, then let the workers ask for trials."""
+        oracle: StudyOracle = tuner.oracle
+        oracle.open_search(lambda hp: build_and_release(tuner.hypermodel, hp))

@@ -42,6 +42,7 @@ Status = kt.engine.trial.TrialStatus
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 EXPLORE_BUILDS, EXPLORE_PATIENCE = 40, 8  # random model builds that look for hyperparameters behind `if`s
 IDLE_SECONDS = 1.0  # how long the finishing worker waits between looks at trials other workers still run
+SPACE_WAIT_SECONDS = 600  # a worker waits this long for the launcher to share the space (its first model builds)
 TELL_ATTEMPTS = 10  # a storage that blinks (a database restart) gets this many seconds before the result is lost
 
 
@@ -108,8 +109,12 @@ class StudyOracle(RecipesFirst, kt.Oracle):
     def trial_id_of(self, number: int) -> str:
         return f"{number:0{len(str(self.max_trials))}d}"
 
-    def explore_space(self, build: Callable[[kt.HyperParameters], Any]) -> None:
-        """Find the whole space before the first trial, and share it (the launcher calls it for a new study).
+    def open_search(self, build: Callable[[kt.HyperParameters], Any]) -> None:
+        """The launcher's first step: explore the space, queue the recipes, then share the space with the workers.
+
+        Sharing the space is the signal workers wait for (:meth:`adopt_space`),
+        so none asks for a trial before the recipes are the study's first.
+        A resumed search adopts the space it shared before.
 
         A plugin declares some hyperparameters only inside Python ``if``s on
         others (a learning rate per optimizer), so the space grows as trials
@@ -121,26 +126,42 @@ class StudyOracle(RecipesFirst, kt.Oracle):
         """
         shared = self.study.user_attrs.get(StudyKeys.SPACE)
         if shared is None:
-            unchanged = 0
-            for attempt in range(EXPLORE_BUILDS):
-                known = len(self.hyperparameters.space)
-                self._seed_state = trial_seed(self.seed, -1 - attempt)
-                hp = self.hyperparameters.copy()
-                hp.values = self._sample_values()
-                build(hp)
-                self.update_space(hp)
-                unchanged = unchanged + 1 if len(self.hyperparameters.space) == known else 0
-                if unchanged >= EXPLORE_PATIENCE:
-                    break
+            self._explore(build)
+            self.enqueue_recipes()
             self.study.set_user_attr(StudyKeys.SPACE, self.hyperparameters.get_config())
         else:
-            self.adopt_space(shared)
-
-    def adopt_space(self, shared: dict | None = None) -> None:
-        """Take the launcher's explored space (a worker calls it on joining), so proposals agree across workers."""
-        shared = shared if shared is not None else self.study.user_attrs.get(StudyKeys.SPACE)
-        if shared is not None:
             self.update_space(kt.HyperParameters.from_config(shared))
+
+    def _explore(self, build: Callable[[kt.HyperParameters], Any]) -> None:
+        """Build models on random values until :data:`EXPLORE_PATIENCE` builds in a row declare nothing new."""
+        unchanged = 0
+        for attempt in range(EXPLORE_BUILDS):
+            known = len(self.hyperparameters.space)
+            self._seed_state = trial_seed(self.seed, -1 - attempt)
+            hp = self.hyperparameters.copy()
+            hp.values = self._sample_values()
+            build(hp)
+            self.update_space(hp)
+            unchanged = unchanged + 1 if len(self.hyperparameters.space) == known else 0
+            if unchanged >= EXPLORE_PATIENCE:
+                break
+
+    def adopt_space(self) -> None:
+        """A worker's first step: wait for the launcher's space (:meth:`open_search`) and take it.
+
+        The launcher starts its workers first, so their start-up (torch, the
+        data) overlaps its own; a worker that finds its launcher gone, or
+        waits :data:`SPACE_WAIT_SECONDS`, gives up in one line.
+        """
+        waited = time.monotonic() + SPACE_WAIT_SECONDS
+        while (shared := self.study.user_attrs.get(StudyKeys.SPACE)) is None:
+            if not self.keep_going() or time.monotonic() > waited:
+                raise SearchError(
+                    f"the search's launcher did not open the study {self.plan.study} for trials",
+                    "check the launcher's output; continue the run with vautoml search --resume RUN_ID",
+                )
+            time.sleep(0.5)
+        self.update_space(kt.HyperParameters.from_config(shared))
 
     def _sample_values(self) -> dict[str, Any]:
         """One random value per active hyperparameter, from ``self._seed_state`` (no duplicate check)."""

@@ -177,7 +177,8 @@ class StudyTuner(_TrialBookkeeping, kt.Tuner):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.oracle.adopt_space()  # the launcher's explored space, so every worker proposes alike
+        if not self.oracle.finisher:
+            self.oracle.adopt_space()  # the launcher's explored space, so every worker proposes alike
         self.oracle.sync()  # a resumed search, or a worker joining late, starts with the trials so far
         for trial_id in self.oracle.end_order:
             self._note_timing(trial_id)
