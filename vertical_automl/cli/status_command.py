@@ -19,7 +19,7 @@ from .output import console, number
 if TYPE_CHECKING:
     from ..search_engine.run_status import RunStatus, TrialRow
 
-ERROR_WIDTH = 70  # characters of a trial's error or note in the table; --json has it whole
+ERROR_WIDTH = 90  # characters of a trial's error or note in the table; --json has it whole
 _AS_OF = " (as of the last trial to end)"  # a run in progress writes its time used after each trial
 
 

@@ -109,12 +109,12 @@ class RunStatus:
 def read_status(root: Path, run_id: str) -> RunStatus:
     """The status of ``run_id`` in the registry ``root``; an unknown run is refused naming the runs there are."""
     check_run_id(run_id, "RUN_ID")
-    published = published_run(root, run_id)
+    published = _published(root, run_id)
     if published is not None:
         return _finished(run_id, published)
     holder = held_by(lock_path(root, run_id))
     request, work = saved_request(root, run_id), run_folder(root, run_id)
-    if request is None and (published := published_run(root, run_id)) is not None:  # it finished just now
+    if request is None and (published := _published(root, run_id)) is not None:  # it finished just now
         return _finished(run_id, published)
     if request is None:
         if holder is not None:  # the lock comes before the run folder: the search is reading its data
@@ -127,8 +127,7 @@ def read_status(root: Path, run_id: str) -> RunStatus:
             f"no run '{run_id}' in the registry '{root}'{also}",
             "list the finished runs with 'vautoml registry list', and pass the --registry the search used",
         )
-    running = holder is not None
-    settings = request.settings
+    running, settings = holder is not None, request.settings
     plan = ParallelPlan.read(work)
     if plan is None:
         trials, direction = one_process_trials(work, running)
@@ -161,14 +160,17 @@ def held_by(lock: Path) -> str | None:
     except OSError:
         return None
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "another process"
-        fcntl.flock(descriptor, fcntl.LOCK_UN)
-        return None
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)  # let go as the descriptor closes
+    except BlockingIOError:
+        return os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "another process"
     finally:
         os.close(descriptor)
+    return None
+
+
+def _published(root: Path, run_id: str) -> Path | None:
+    found = published_run(root, run_id)  # which also finds .failed/<run>: a failed run is not a finished one
+    return found if found is None or found.parent.name != FAILED else None
 
 
 def _next_step(root: Path, run_id: str, running: bool, parallel: bool) -> str:
@@ -261,7 +263,6 @@ def study_trials(plan: ParallelPlan, work: Path, running: bool) -> tuple[list[Tr
         if TrialKeys.SKIPPED in attrs or trial.state == TrialState.PRUNED:
             continue
         trial_id = str(attrs.get(TrialKeys.TRIAL_ID, f"{trial.number:0{width}d}"))
-        worker = attrs.get(TrialKeys.WORKER)
         retry = attrs.get(TrialKeys.RETRY_OF)
         note = None if retry is None else f"retry of trial {retry:0{width}d}: {attrs.get(TrialKeys.RETRY_REASON)}"
         if trial.state == TrialState.WAITING:
@@ -270,7 +271,7 @@ def study_trials(plan: ParallelPlan, work: Path, running: bool) -> tuple[list[Tr
         elif trial.state == TrialState.RUNNING:
             rows.append(_running(trial, trial_id, work, running, silent=trial.number in silent, note=note))
         else:
-            rows.append(_ended(trial, trial_id, worker, replaced.get(trial.number), width))
+            rows.append(_ended(trial, trial_id, replaced.get(trial.number), width))
     left = study.user_attrs.get(StudyKeys.DEADLINE)
     extra = {
         "workers": _workers(rows, work),
@@ -289,17 +290,17 @@ def _running(trial: Any, trial_id: str, work: Path, running: bool, *, silent: bo
     """A study trial in the RUNNING state: running for so long, or its worker gone silent (it runs again)."""
     worker, epochs = trial.user_attrs.get(TrialKeys.WORKER), epochs_logged(work, trial_id)
     if silent:
-        then = "a worker runs it again at its next trial" if running else "--resume runs it again"
-        why = f"no heartbeat from {worker} for over {grace_seconds()}s (killed or lost); {then}"
+        then = "it runs again once a worker asks for a trial" if running else "--resume runs it again"
+        why = f"no heartbeat for over {grace_seconds()}s: its worker was killed or lost; {then}"
         return TrialRow(trial_id, INTERRUPTED, epochs_run=epochs, worker=worker, note=why)
     started = trial.datetime_start  # Optuna's local time in the process that asked for the trial
     seconds = (datetime.now() - started).total_seconds() if started else None
     return TrialRow(trial_id, "RUNNING", epochs_run=epochs, seconds=seconds, worker=worker, note=note)
 
 
-def _ended(trial: Any, trial_id: str, worker: str | None, replaced: tuple[str, int] | None, width: int) -> TrialRow:
+def _ended(trial: Any, trial_id: str, replaced: tuple[str, int] | None, width: int) -> TrialRow:
     """A finished study trial: completed, failed, or failed and run again (its retry's reason and number)."""
-    attrs = trial.user_attrs
+    attrs, worker = trial.user_attrs, trial.user_attrs.get(TrialKeys.WORKER)
     completed = trial.state.name == "COMPLETE"
     status = "COMPLETED" if completed else str(attrs.get(TrialKeys.STATUS) or "FAILED").replace("COMPLETED", "FAILED")
     error = last_line(attrs.get(TrialKeys.ERROR))
