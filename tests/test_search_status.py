@@ -62,6 +62,24 @@ def wait_for(process: subprocess.Popen, probe, timeout: float = 150):
     raise AssertionError("the search never reached the state the test waits for")
 
 
+def freeze_when(search: subprocess.Popen, registry: Path, run_id: str, wanted) -> dict:
+    """Stop the search and its workers (SIGSTOP) at a moment its status shows a trial ``wanted`` accepts: that status.
+
+    Frozen, no trial can end between the status and what the test does next.
+    """
+
+    def frozen() -> dict | None:
+        os.killpg(search.pid, signal.SIGSTOP)
+        done = status(registry, run_id, "--json")
+        found = json.loads(done.stdout) if done.returncode == 0 else {"trials": []}
+        if any(wanted(trial) for trial in found["trials"]):
+            return found
+        os.killpg(search.pid, signal.SIGCONT)
+        return None
+
+    return wait_for(search, frozen)
+
+
 def kill(process: subprocess.Popen) -> None:
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
@@ -114,9 +132,9 @@ def test_status_of_a_finished_parallel_run_lists_every_trial_with_its_worker(tmp
     assert found["watch"] == []  # the study went with the run folder
 
 
-def test_status_of_a_parallel_run_in_progress_then_killed(tmp_path):
+def test_status_of_a_parallel_run_in_progress_a_dead_worker_and_the_killed_search(tmp_path):
     registry = tmp_path / "registry"
-    search = start_search(registry, "live", "--workers", "2", "--max-trials", "8", "--epochs", "40")
+    search = start_search(registry, "live", "--workers", "2", "--max-trials", "8", "--epochs", "20")
     try:
 
         def two_running() -> bool:
@@ -125,40 +143,66 @@ def test_status_of_a_parallel_run_in_progress_then_killed(tmp_path):
             return len([t for t in trials if t["status"] == "RUNNING" and t["worker"]]) == 2
 
         wait_for(search, two_running)
-        os.killpg(search.pid, signal.SIGSTOP)  # no trial can end now
-        frozen = status_json(registry, "live")
+        frozen = freeze_when(
+            search, registry, "live", lambda t: t["status"] == "RUNNING" and "w1@" in (t["worker"] or "")
+        )
         text = status(registry, "live").stdout
+        running = {t["trial_id"]: t["worker"] for t in frozen["trials"] if t["status"] == "RUNNING"}
+        assert frozen["state"] == "running" and frozen["held_by"] == str(search.pid)
+        assert running and all(running.values())
+        assert all(t["seconds"] > 0 for t in frozen["trials"] if t["status"] == "RUNNING")
+        assert {w["name"] for w in frozen["workers"]} >= set(running.values())
+        for trial_id, worker in running.items():
+            assert table_rows(text)[trial_id][1] == "RUNNING" and worker in table_rows(text)[trial_id]
+        assert "optuna trials --study-name live --storage sqlite:///" in text
+        assert "optuna-dashboard sqlite:///" in text and "pip install optuna-dashboard" in text
+
+        # Worker w1 dies mid-trial; the launcher fails its trial once the heartbeats are overdue, and runs it again.
+        dead_trial, dead = next((i, w) for i, w in running.items() if w.startswith("w1@"))
+        os.kill(int(dead.rsplit("/", 1)[1]), signal.SIGKILL)
+        os.killpg(search.pid, signal.SIGCONT)
+
+        def retried() -> dict:
+            rows = {t["trial_id"]: t for t in status_json(registry, "live")["trials"]}
+            return rows if rows[dead_trial]["status"] == "FAILED" else {}
+
+        rows = wait_for(search, retried)
+        error = rows[dead_trial]["error"]
+        assert dead in error and "stopped sending heartbeats" in error and "; run again as trial " in error
+        retry = rows[error.rsplit(" ", 1)[1]]
+        assert retry["status"] != "FAILED" and (retry["status"] == "COMPLETED" or dead_trial in retry["note"])
+        trials = freeze_when(search, registry, "live", lambda t: t["status"] == "RUNNING")["trials"]
+        last = {t["trial_id"] for t in trials if t["status"] == "RUNNING"}
     finally:
         kill(search)
-    assert frozen["state"] == "running" and frozen["held_by"] == str(search.pid)
-    running = {t["trial_id"]: t["worker"] for t in frozen["trials"] if t["status"] == "RUNNING"}
-    assert running and all(running.values())
-    assert all(t["seconds"] > 0 for t in frozen["trials"] if t["status"] == "RUNNING")
-    assert {w["name"] for w in frozen["workers"]} >= set(running.values())
-    for trial_id, worker in running.items():
-        assert table_rows(text)[trial_id][1] == "RUNNING" and worker in table_rows(text)[trial_id]
-    assert "optuna trials --study-name live --storage sqlite:///" in text
-    assert "optuna-dashboard sqlite:///" in text and "pip install optuna-dashboard" in text
 
     killed = status(registry, "live")
     assert killed.returncode == 0, killed.stderr
     assert killed.stdout.startswith("run live: interrupted;")
     assert f"next: continue it with 'vautoml search --resume live --registry {registry}'" in killed.stdout
 
-    def silent() -> dict:  # the killed workers' trials, once their heartbeats are overdue
+    def silent() -> dict:  # the killed search's trials, once their heartbeats are overdue
         found = status_json(registry, "live")
         rows = {t["trial_id"]: t for t in found["trials"]}
-        return found if all(rows[i]["status"] == "INTERRUPTED" for i in running) else {}
+        return found if all(rows[i]["status"] == "INTERRUPTED" for i in last) else {}
 
     deadline, found = time.monotonic() + 30, {}
     while not found and time.monotonic() < deadline:
         found = silent()
         time.sleep(0.5)
-    assert found, "the killed workers' trials still look running"
-    for row in found["trials"]:
-        if row["trial_id"] in running:
-            assert row["worker"] == running[row["trial_id"]] and "--resume runs it again" in row["note"]
-    assert found["counts"]["interrupted"] == len(running) and found["counts"]["running"] == 0
+    assert found, "the killed search's trials still look running"
+    assert all("--resume runs it again" in t["note"] for t in found["trials"] if t["trial_id"] in last)
+    assert found["counts"]["interrupted"] == len(last) and found["counts"]["running"] == 0
+
+    # A status reads the study with Optuna, and loads neither Keras nor KerasTuner.
+    script = (
+        "import sys; from vertical_automl.cli import main\n"
+        f"main(['search', 'status', 'live', '--registry', {str(registry)!r}], standalone_mode=False)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'keras', 'keras_tuner', 'torch', 'optuna'}))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, **FAST})
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip().splitlines()[-1] == "['optuna']"
 
 
 def test_status_of_a_one_process_run_running_then_killed(tmp_path):
@@ -172,14 +216,14 @@ def test_status_of_a_one_process_run_running_then_killed(tmp_path):
             return state.exists() and log.exists() and len(log.read_text().splitlines()) >= 2
 
         wait_for(search, mid_second_trial)
-        os.killpg(search.pid, signal.SIGSTOP)
-        frozen = status_json(registry, "solo")
+        frozen = freeze_when(search, registry, "solo", lambda t: t["status"] == "RUNNING" and t["epochs_run"])
     finally:
         kill(search)
     assert frozen["state"] == "running" and frozen["held_by"] == str(search.pid)
     rows = {t["trial_id"]: t for t in frozen["trials"]}
+    (trial_id,) = [i for i, t in rows.items() if t["status"] == "RUNNING"]  # one process, one trial at a time
     assert rows["0"]["status"] == "COMPLETED" and rows["0"]["score"] is not None and rows["0"]["seconds"] > 0
-    assert rows["1"]["status"] == "RUNNING" and rows["1"]["epochs_run"] >= 1 and rows["1"]["seconds"] >= 0
+    assert int(trial_id) >= 1 and rows[trial_id]["epochs_run"] >= 1 and rows[trial_id]["seconds"] >= 0
     assert frozen["best_trial"] == "0" and frozen["direction"] == "max" and frozen["workers"] == []
 
     killed = status(registry, "solo")
@@ -188,14 +232,9 @@ def test_status_of_a_one_process_run_running_then_killed(tmp_path):
     assert f"next: continue it with 'vautoml search --resume solo --registry {registry}'" in killed.stdout
     assert "optuna" not in killed.stdout  # one process: no study to watch
     table = table_rows(killed.stdout)
-    assert table["0"][1] == "COMPLETED" and table["1"][1] == "INTERRUPTED" and "--resume" in table["1"][-1]
-    assert status_json(registry, "solo")["counts"] == {
-        "completed": 1,
-        "failed": 0,
-        "running": 0,
-        "waiting": 0,
-        "interrupted": 1,
-    }
+    assert table["0"][1] == "COMPLETED" and table[trial_id][1] == "INTERRUPTED" and "--resume" in table[trial_id][-1]
+    counts = status_json(registry, "solo")["counts"]
+    assert counts == {"completed": int(trial_id), "failed": 0, "running": 0, "waiting": 0, "interrupted": 1}
 
 
 def test_an_unknown_run_is_one_line_exit_2_and_creates_nothing(tmp_path):
