@@ -1,6 +1,8 @@
 """``vautoml search``: its flags, how they become a search (or the resume of one), and the lines it ends with.
 
-Keras and torch load only once the command runs (:mod:`vertical_automl.pipeline`),
+``search`` is a group so that ``vautoml search status RUN_ID`` (:mod:`.status_command`)
+sits beside it, while ``vautoml search --plugin ...`` runs a search as ever.
+Keras and torch load only once a search runs (:mod:`vertical_automl.pipeline`),
 so ``vautoml search --help`` stays fast.
 """
 
@@ -30,6 +32,7 @@ from ..settings import (
     parse_duration,
 )
 from .output import metrics_summary
+from .status_command import status
 
 if TYPE_CHECKING:
     from ..pipeline import SearchResult
@@ -130,7 +133,7 @@ _REQUEST_FLAGS = (
 )
 
 
-@click.command()
+@click.group(invoke_without_command=True, subcommand_metavar="[status RUN_ID]")
 @click.option("--plugin", "plugin", help="Vertical to search: one of the installed ones (see 'vautoml plugins list').")
 @click.option(
     "--data",
@@ -295,7 +298,12 @@ def search(
     quiet: bool,
     verbose: bool,
 ) -> None:
-    """Search models for a vertical and export the best one to the registry."""
+    """Search models for a vertical and export the best one to the registry.
+
+    'vautoml search status RUN_ID' shows a search's trials and workers, from another terminal while it runs.
+    """
+    if ctx.invoked_subcommand is not None:  # vautoml search status ...: that command does the work
+        return
     from ..pipeline import resume as resume_run
     from ..pipeline import search as run_search
 
@@ -350,6 +358,9 @@ def search(
             storage=storage,
         )
     _print_outcome(result)
+
+
+search.add_command(status)
 
 
 def _print_outcome(result: SearchResult) -> None:
