@@ -10,12 +10,12 @@ from vertical_automl.search_engine.records import TrialRecord, TrialStatus
 from vertical_automl.search_engine.study import (
     ParallelPlan,
     TrialKeys,
-    _without_password,
     check_workers,
     open_storage,
     replaced_trials,
     requeue,
     slots_used,
+    without_password,
 )
 from vertical_automl.search_engine.workers import threads_per_worker
 
@@ -86,9 +86,9 @@ def test_threads_split_so_workers_never_oversubscribe_the_cores():
 
 def test_a_storage_url_is_shown_without_its_password():
     assert (
-        _without_password("postgresql+psycopg://ann:s3cret@db:5432/runs") == "postgresql+psycopg://ann:***@db:5432/runs"
+        without_password("postgresql+psycopg://ann:s3cret@db:5432/runs") == "postgresql+psycopg://ann:***@db:5432/runs"
     )
-    assert _without_password("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    assert without_password("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
 
 
 def test_an_unreachable_storage_is_one_line_naming_it_without_the_password():

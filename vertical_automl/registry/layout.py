@@ -61,7 +61,7 @@ def published_run(root: Path, run_id: str) -> Path | None:
     """The finished run ``run_id`` in any vertical's folder, if there is one."""
     if not root.is_dir():
         return None
-    return next((p for p in root.glob(f"*/{run_id}") if p.parent.name != RUNS and p.is_dir()), None)
+    return next((p for p in root.glob(f"*/{run_id}") if not p.parent.name.startswith(".") and p.is_dir()), None)
 
 
 def interrupted_runs(root: Path) -> list[str]:

@@ -38,7 +38,7 @@ from ..registry.runs import damaged_run, read_run
 from ..settings import SearchSettings
 from .budget import read_state
 from .records import TrialRecord
-from .study import ParallelPlan, StudyKeys, TrialKeys, _without_password, grace_seconds, open_storage, replaced_trials
+from .study import ParallelPlan, StudyKeys, TrialKeys, grace_seconds, open_storage, replaced_trials, without_password
 
 WAITING = "WAITING"  # queued in the study (a recipe, a retry), not started yet
 INTERRUPTED = "INTERRUPTED"  # was running when its process stopped; it runs again
@@ -109,12 +109,12 @@ class RunStatus:
 def read_status(root: Path, run_id: str) -> RunStatus:
     """The status of ``run_id`` in the registry ``root``; an unknown run is refused naming the runs there are."""
     check_run_id(run_id, "RUN_ID")
-    published = _published(root, run_id)
+    published = published_run(root, run_id)
     if published is not None:
         return _finished(run_id, published)
     holder = held_by(lock_path(root, run_id))
     request, work = saved_request(root, run_id), run_folder(root, run_id)
-    if request is None and (published := _published(root, run_id)) is not None:  # it finished just now
+    if request is None and (published := published_run(root, run_id)) is not None:  # it finished just now
         return _finished(run_id, published)
     if request is None:
         if holder is not None:  # the lock comes before the run folder: the search is reading its data
@@ -166,11 +166,6 @@ def held_by(lock: Path) -> str | None:
     finally:
         os.close(descriptor)
     return None
-
-
-def _published(root: Path, run_id: str) -> Path | None:
-    found = published_run(root, run_id)  # which also finds .failed/<run>: a failed run is not a finished one
-    return found if found is None or found.parent.name != FAILED else None
 
 
 def _next_step(root: Path, run_id: str, running: bool, parallel: bool) -> str:
@@ -249,7 +244,7 @@ def study_trials(plan: ParallelPlan, work: Path, running: bool) -> tuple[list[Tr
     if plan.storage.startswith("sqlite:///") and not Path(plan.storage.removeprefix("sqlite:///")).exists():
         raise damaged_run_folder(work, f"the study file {plan.storage.removeprefix('sqlite:///')} is missing")
     storage = open_storage(plan.storage)  # before Optuna would create an empty file for a missing one
-    masked = _without_password(plan.storage)
+    masked = without_password(plan.storage)
     try:
         study = optuna.load_study(study_name=plan.study, storage=storage)
     except KeyError as error:

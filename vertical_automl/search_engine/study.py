@@ -166,18 +166,18 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             )
     except ImportError as error:
         raise UsageError(
-            f"the storage {_without_password(url)} needs a database driver that is not installed ({error})",
+            f"the storage {without_password(url)} needs a database driver that is not installed ({error})",
             "for PostgreSQL: pip install 'psycopg[binary]' and use postgresql+psycopg://...",
         ) from error
     except Exception as error:  # SQLAlchemy's OperationalError and friends: the server is not there
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise UsageError(
-            f"cannot open the search storage {_without_password(url)}: {first}",
+            f"cannot open the search storage {without_password(url)}: {first}",
             "check that the database server is running and the address is right",
         ) from error
 
 
-def _without_password(url: str) -> str:
+def without_password(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")
     if not at or ":" not in credentials:
