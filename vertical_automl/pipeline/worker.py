@@ -70,7 +70,9 @@ def run_worker(
     clock = _shared_clock(plan, settings.time_budget)
     name = worker_name(label)
     keep_going = parent_alive(parent) if parent is not None else (lambda: True)
-    worker = StudyWorker(plan, name, index, finisher=False, keep_going=keep_going)
+    worker = StudyWorker(
+        plan, name, index, finisher=False, keep_going=keep_going, started_by_launcher=parent is not None
+    )
     budget_folder = work / "workers" / label
     budget_folder.mkdir(parents=True, exist_ok=True)
     import keras

@@ -42,7 +42,9 @@ Status = kt.engine.trial.TrialStatus
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 EXPLORE_BUILDS, EXPLORE_PATIENCE = 40, 8  # random model builds that look for hyperparameters behind `if`s
 IDLE_SECONDS = 1.0  # how long the finishing worker waits between looks at trials other workers still run
-SPACE_WAIT_SECONDS = 600  # a worker waits this long for the launcher to share the space (its first model builds)
+# How long a worker waits for the launcher to share the space (its first model builds): a started worker, which
+# sees its launcher alive, longer; one that joined, which cannot, no more than a minute (issue 16).
+SPACE_WAIT_SECONDS, JOINED_SPACE_WAIT_SECONDS = 600, 60
 TELL_ATTEMPTS = 10  # a storage that blinks (a database restart) gets this many seconds before the result is lost
 
 
@@ -85,10 +87,12 @@ class StudyOracle(RecipesFirst, kt.Oracle):
         tuner: str,
         finisher: bool,
         keep_going: Callable[[], bool] = lambda: True,
+        started_by_launcher: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.plan, self.worker, self.finisher, self.keep_going = plan, worker, finisher, keep_going
+        self.space_wait = SPACE_WAIT_SECONDS if started_by_launcher else JOINED_SPACE_WAIT_SECONDS
         self.storage = open_storage(plan.storage)
         self.sampler = make_sampler(tuner, self.seed, worker_index)
         self.study = optuna.load_study(study_name=plan.study, storage=self.storage, sampler=self.sampler)
@@ -151,9 +155,9 @@ class StudyOracle(RecipesFirst, kt.Oracle):
 
         The launcher starts its workers first, so their start-up (torch, the
         data) overlaps its own; a worker that finds its launcher gone, or
-        waits :data:`SPACE_WAIT_SECONDS`, gives up in one line.
+        waits ``space_wait`` seconds, gives up in one line.
         """
-        waited = time.monotonic() + SPACE_WAIT_SECONDS
+        waited = time.monotonic() + self.space_wait
         while (shared := self.study.user_attrs.get(StudyKeys.SPACE)) is None:
             if not self.keep_going() or time.monotonic() > waited:
                 raise SearchError(

@@ -265,6 +265,7 @@ def make_tuner(
                 tuner=settings.tuner,
                 finisher=worker.finisher,
                 keep_going=worker.keep_going,
+                started_by_launcher=worker.started_by_launcher,
             )
             tuner = StudyTuner(oracle=oracle, **common)
         elif settings.tuner == "hyperband":

@@ -85,6 +85,7 @@ class StudyWorker:
     index: int
     finisher: bool
     keep_going: Callable[[], bool] = field(default=lambda: True)
+    started_by_launcher: bool = False  # it can see its launcher alive (keep_going), so it may wait longer for it
 
 
 def parent_alive(parent: int) -> Callable[[], bool]:
