@@ -30,8 +30,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:  # psycopg loads only where a test connects
+    import psycopg
 
 ENV = "VAUTOML_TEST_POSTGRES"
 USER = "vautoml"
@@ -153,7 +157,7 @@ class Cluster:
         if done.returncode != 0:
             log = self.folder / "server.log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"{program} {' '.join(args[:1])} failed: {done.stdout}{done.stderr}{tail}".strip())
+            raise RuntimeError(f"{shlex.join(command)} failed: {done.stdout}{done.stderr}{tail}".strip())
 
 
 def with_database(url: str, database: str) -> str:
@@ -163,7 +167,7 @@ def with_database(url: str, database: str) -> str:
     return make_url(url).set(database=database).render_as_string(hide_password=False)
 
 
-def connect(url: str, **options: object):
+def connect(url: str, **options: Any) -> psycopg.Connection:
     """A psycopg connection to the database an SQLAlchemy ``postgresql+psycopg://`` URL names."""
     import psycopg
     from sqlalchemy.engine import make_url
@@ -179,11 +183,11 @@ def cluster_or_skip() -> Iterator[Cluster]:
     if reason is not None:
         pytest.skip(f"no PostgreSQL server for this test: {reason}")
     # Not pytest's tmp_path: it is private to this user (0700), and the server may run as another.
-    cluster = Cluster.create(Path(tempfile.mkdtemp(prefix="vautoml-pg-")))
+    folder = Path(tempfile.mkdtemp(prefix="vautoml-pg-"))
     try:
-        yield cluster
+        yield Cluster.create(folder)
     finally:
-        cluster.remove()
+        Cluster(folder, "").remove()  # also after a failed start: the folder holds the log that said why
 
 
 # Named apart from their functions: a test module imports the functions (they must be in its namespace) and its
