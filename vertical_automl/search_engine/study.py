@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import UsageError
+from ..errors import SearchError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover - Optuna loads only for a parallel search
     import optuna
@@ -175,6 +175,31 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             f"cannot open the search storage {without_password(url)}: {first}",
             "check that the database server is running and the address is right",
         ) from error
+
+
+@contextmanager
+def storage_guard(study: str) -> Iterator[None]:
+    """A storage that went away mid-search (a database restart, a lost network) is one line, not a traceback."""
+    import optuna
+    import sqlalchemy
+
+    try:
+        yield
+    except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError) as error:
+        raise storage_lost(error, study) from error
+
+
+def storage_lost(error: BaseException, study: str) -> SearchError:
+    """The error for a storage lost mid-search, naming its real cause (Optuna's own wrapper text says little)."""
+    cause = error
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    return SearchError(
+        f"lost the search storage: {first}",
+        f"start the database again, then continue with vautoml search --resume {study} "
+        "(if no trial had finished, start the search again)",
+    )
 
 
 def without_password(url: str) -> str:

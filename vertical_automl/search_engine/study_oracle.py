@@ -35,6 +35,8 @@ from .study import (
     quiet_optuna,
     replaced_trials,
     slots_used,
+    storage_guard,
+    storage_lost,
 )
 from .study_sampling import make_sampler, suggest_all, trial_seed
 
@@ -189,6 +191,10 @@ class StudyOracle(RecipesFirst, kt.Oracle):
         """The next trial for this worker: a queued one, a fresh proposal, or STOPPED (IDLE while others finish)."""
         if tuner_id in self.ongoing_trials:
             return self.ongoing_trials[tuner_id]
+        with storage_guard(self.plan.study):
+            return self._next_trial(tuner_id)
+
+    def _next_trial(self, tuner_id: str) -> kt.engine.trial.Trial:
         while True:
             with quiet_optuna():
                 optuna.storages.fail_stale_trials(self.study)  # a dead worker's trial is queued again before counting
@@ -315,15 +321,14 @@ class StudyOracle(RecipesFirst, kt.Oracle):
                 return  # another worker already failed it as stale; its retry is queued
             except Exception as error:
                 if attempt == TELL_ATTEMPTS - 1:
-                    raise SearchError(
-                        f"lost the search storage while recording a trial: {str(error).splitlines()[0]}",
-                        "start the database again, then continue with vautoml search --resume RUN_ID",
-                    ) from error
+                    raise storage_lost(error, self.plan.study) from error
                 time.sleep(1.0)
 
     def sync(self, trials: list[optuna.trial.FrozenTrial] | None = None) -> None:
         """Copy the trials other workers finished into this oracle (and tell ``peer_trial_ended``)."""
-        trials = self.study.get_trials(deepcopy=False) if trials is None else trials
+        if trials is None:
+            with storage_guard(self.plan.study):
+                trials = self.study.get_trials(deepcopy=False)
         replaced = replaced_trials(trials)
         for frozen in trials:
             if frozen.number in self._known or frozen.state not in FINISHED:
