@@ -226,6 +226,16 @@ class StudyTuner(_TrialBookkeeping, kt.Tuner):
         super().on_trial_end(trial)
 
 
+def tuner_seed(seed: int) -> int:
+    """KerasTuner's seed for the run's ``--seed``: never 0, which KerasTuner takes for "none".
+
+    For "none" it draws a seed from Python's global random state, which a
+    parallel search's workers do not share: with the default ``--seed 0``
+    worker 1 proposed other trials than worker 0 would have.
+    """
+    return seed + 1
+
+
 def make_tuner(
     hypermodel: VerticalHyperModel,
     vertical: Vertical,
@@ -251,7 +261,7 @@ def make_tuner(
     oracle_options = dict(
         objective=objective,
         max_trials=cap,
-        seed=settings.seed,
+        seed=tuner_seed(settings.seed),
         max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
     )
     with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner prints "Reloading Tuner from ..." to stdout
@@ -274,7 +284,7 @@ def make_tuner(
                 factor=3,
                 hyperband_iterations=1,
                 objective=objective,
-                seed=settings.seed,
+                seed=tuner_seed(settings.seed),
                 max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
                 **common,
             )
