@@ -18,6 +18,7 @@ from pathlib import Path
 from .. import interrupts
 from ..errors import DataError, UsageError
 from ..plugins import InstalledPlugins, get_plugins
+from ..records import RunRequest
 from ..registry.layout import published_run, run_folder
 from ..registry.run_folder import saved_request
 from ..search_engine.budget import RunClock
@@ -87,7 +88,7 @@ def run_worker(
     return WorkerSummary(name, mine)
 
 
-def _run_to_join(root: Path, run_id: str) -> tuple[ParallelPlan, object]:
+def _run_to_join(root: Path, run_id: str) -> tuple[ParallelPlan, RunRequest]:
     """The plan and request of a parallel run in progress; anything else is refused in one line."""
     finished = published_run(root, run_id)
     if finished is not None:

@@ -1,10 +1,11 @@
 """A search that runs its trials in several processes: preparing the study, and the workers around the launcher's loop.
 
-:func:`.loop.run_search` calls :meth:`ParallelSearch.prepare` before it
-opens its tuner and runs its own trials inside
-:meth:`ParallelSearch.workers_running`; everything after the trials
-(ensemble selection, refit, export) is the same as for one process, on the
-trials of every worker.
+:func:`.loop.run_search` calls :meth:`ParallelSearch.prepare` (the study),
+then, inside :meth:`ParallelSearch.workers_running` (workers 1..N-1 start
+and load while it builds), opens its tuner, :meth:`ParallelSearch.open_search`
+(the space and the recipes) and runs its own trials.  Everything after the
+trials (ensemble selection, refit, export) is the same as for one process,
+on the trials of every worker.
 """
 
 from __future__ import annotations
