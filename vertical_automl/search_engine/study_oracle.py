@@ -88,15 +88,19 @@ class StudyOracle(RecipesFirst, kt.Oracle):
         worker_index: int,
         tuner: str,
         finisher: bool,
+        run_seed: int,
         keep_going: Callable[[], bool] = lambda: True,
         started_by_launcher: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        # The run's --seed itself: KerasTuner's own ``seed`` takes 0 for "none" and then draws one from Python's
+        # global random state, which the workers do not share (worker 1 proposed other trials with --seed 0).
+        self.run_seed = run_seed
         self.plan, self.worker, self.finisher, self.keep_going = plan, worker, finisher, keep_going
         self.space_wait = SPACE_WAIT_SECONDS if started_by_launcher else JOINED_SPACE_WAIT_SECONDS
         self.storage = open_storage(plan.storage)
-        self.sampler = make_sampler(tuner, self.seed, worker_index)
+        self.sampler = make_sampler(tuner, run_seed, worker_index)
         self.study = optuna.load_study(study_name=plan.study, storage=self.storage, sampler=self.sampler)
         self.closed = False  # set when the budget has no room for another trial
         self.workers: dict[str, str] = {}  # trial id -> the worker that ran it
@@ -143,7 +147,7 @@ class StudyOracle(RecipesFirst, kt.Oracle):
         unchanged = 0
         for attempt in range(EXPLORE_BUILDS):
             known = len(self.hyperparameters.space)
-            self._seed_state = trial_seed(self.seed, -1 - attempt)
+            self._seed_state = trial_seed(self.run_seed, -1 - attempt)
             hp = self.hyperparameters.copy()
             hp.values = self._sample_values()
             build(hp)
@@ -258,7 +262,7 @@ class StudyOracle(RecipesFirst, kt.Oracle):
         """Random values KerasTuner's way, seeded by the trial number; none planned for Bayesian (TPE proposes)."""
         if not isinstance(self.sampler.fallback, optuna.samplers.RandomSampler):
             return {}
-        self._seed_state = trial_seed(self.seed, number)
+        self._seed_state = trial_seed(self.run_seed, number)
         return self._random_values() or {}
 
     def end_trial(self, trial: kt.engine.trial.Trial) -> None:

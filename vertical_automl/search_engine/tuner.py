@@ -226,16 +226,6 @@ class StudyTuner(_TrialBookkeeping, kt.Tuner):
         super().on_trial_end(trial)
 
 
-def tuner_seed(seed: int) -> int:
-    """KerasTuner's seed for the run's ``--seed``: never 0, which KerasTuner takes for "none".
-
-    For "none" it draws a seed from Python's global random state, which a
-    parallel search's workers do not share: with the default ``--seed 0``
-    worker 1 proposed other trials than worker 0 would have.
-    """
-    return seed + 1
-
-
 def make_tuner(
     hypermodel: VerticalHyperModel,
     vertical: Vertical,
@@ -261,7 +251,7 @@ def make_tuner(
     oracle_options = dict(
         objective=objective,
         max_trials=cap,
-        seed=tuner_seed(settings.seed),
+        seed=settings.seed,
         max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
     )
     with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner prints "Reloading Tuner from ..." to stdout
@@ -269,6 +259,7 @@ def make_tuner(
             oracle = StudyOracle(
                 **oracle_options,
                 recipes=tuple(vertical.recipes),
+                run_seed=settings.seed,
                 plan=worker.plan,
                 worker=worker.name,
                 worker_index=worker.index,
@@ -284,7 +275,7 @@ def make_tuner(
                 factor=3,
                 hyperband_iterations=1,
                 objective=objective,
-                seed=tuner_seed(settings.seed),
+                seed=settings.seed,
                 max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
                 **common,
             )
