@@ -202,3 +202,20 @@ def test_exports_of_one_run_at_once_both_reach_its_manifest(runs, tmp_path):
         (bundle / "manifest.json").write_text(json.dumps(written))
     assert export.wait(timeout=300) == 0, export.communicate()
     assert sorted(manifest(bundle)["exports"]) == ["onnx", "weights"]
+
+
+def test_an_image_model_with_augmentation_layers_exports_to_onnx_as_keras_predicts(tmp_path):
+    """Augmentation layers default to training=True; traced that way torch.export refused every augmenting model."""
+    pytest.importorskip("onnxruntime")
+    import keras
+
+    inputs = keras.Input(shape=(8, 8, 1), name="pixels")
+    x = keras.layers.RandomFlip("horizontal")(inputs)  # what the vision vertical's "shift_flip" augmentation adds
+    x = keras.layers.RandomRotation(0.05, fill_mode="constant")(x)
+    x = keras.layers.RandomZoom(0.1, fill_mode="constant")(x)
+    x = keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant")(x)
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+    pixels = np.random.default_rng(0).random((16, 8, 8, 1)).astype("float32")
+    got = portable._onnx(model, tmp_path / "model.onnx", pixels)
+    assert np.max(np.abs(got - model.predict(pixels, verbose=0))) < 1e-5

@@ -255,10 +255,10 @@ def _onnx(model: Any, path: Path, x: np.ndarray) -> np.ndarray:
     try:
         with _quiet():
             program = torch.onnx.export(
-                model,
+                _inference_module(model),
                 (torch.from_numpy(x[:2]),),
                 dynamo=True,
-                dynamic_shapes=(({0: batch},),),
+                dynamic_shapes=({0: batch},),  # forward(x): its one input, batch free
                 input_names=[model.inputs[0].name],
                 output_names=["output"],
                 optimize=True,
@@ -274,6 +274,29 @@ def _onnx(model: Any, path: Path, x: np.ndarray) -> np.ndarray:
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return np.concatenate([session.run(None, {name: rows})[0] for rows in (x[:1], x[1:])])
+
+
+def _inference_module(model: Any) -> Any:
+    """``model`` called with ``training=False``, as a torch module for the exporter to trace.
+
+    torch's exporter calls a module without arguments but its inputs, and
+    Keras's image augmentation layers (``RandomFlip``, ``RandomRotation``,
+    ...) default to ``training=True``: traced that way they transform the
+    image, with data-dependent shapes that ``torch.export`` refuses.  Every
+    vision model whose best trial augments failed to export.  Keras's own
+    ``predict`` passes ``training=False``; so does this.
+    """
+    import torch
+
+    class Inference(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, x: Any) -> Any:
+            return self.model(x, training=False)
+
+    return Inference()
 
 
 @contextmanager
