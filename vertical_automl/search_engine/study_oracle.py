@@ -256,6 +256,7 @@ class StudyOracle(RecipesFirst, kt.Oracle):
         self._known.add(asked.number)
         self._running[trial_id] = (asked, heartbeat)
         self._save_trial(trial)
+        self._display.on_trial_begin(trial)  # KerasTuner's own lines with --verbose; it times the trial from here
         return trial
 
     def _planned_values(self, number: int) -> dict[str, Any]:
@@ -275,17 +276,27 @@ class StudyOracle(RecipesFirst, kt.Oracle):
             self._tell(asked, self.trials[trial.trial_id])
 
     def abandon(self, trial_id: str, reason: str) -> None:
-        """The worker stops mid-trial (Ctrl-C, a full disk): fail the trial and queue it again, saying why."""
+        """The worker stops mid-trial (Ctrl-C, a full disk): fail the trial and queue it again, saying why.
+
+        Never raises: the caller is on its way out with the error that
+        stopped it.  A storage that is gone too leaves the trial running in
+        the study with its heartbeat stopped, so it is run again once found
+        stale (on ``--resume``, at the latest).
+        """
         if trial_id not in self._running:
             return
         asked, heartbeat = self._running.pop(trial_id)
         heartbeat.stop()
         from .study import requeue
 
-        frozen = self.study.get_trials(deepcopy=False)[asked.number]
-        with_reason = f"{self.worker} stopped: {reason}"
-        self._with_storage(lambda: self.study.tell(asked, state=TrialState.FAIL))
-        requeue(self.study, frozen, with_reason, int(frozen.user_attrs.get(TrialKeys.ATTEMPT, 1)))
+        try:
+            frozen = self.study.get_trials(deepcopy=False)[asked.number]
+            self.study.tell(asked, state=TrialState.FAIL)
+            requeue(
+                self.study, frozen, f"{self.worker} stopped: {reason}", int(frozen.user_attrs.get(TrialKeys.ATTEMPT, 1))
+            )
+        except Exception:
+            return
 
     def _tell(self, asked: optuna.Trial, trial: kt.engine.trial.Trial) -> None:
         seconds, build, epochs = self.timings.get(trial.trial_id, (0.0, 0.0, None))
