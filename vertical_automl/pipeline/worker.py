@@ -23,7 +23,7 @@ from ..registry.layout import published_run, run_folder
 from ..registry.run_folder import saved_request
 from ..search_engine.budget import RunClock
 from ..search_engine.progress import SearchProgress
-from ..search_engine.study import ParallelPlan, StudyKeys, worker_name
+from ..search_engine.study import ParallelPlan, StudyKeys, open_storage, worker_name
 from . import phases
 from .inputs import read_inputs
 
@@ -111,8 +111,6 @@ def _run_to_join(root: Path, run_id: str) -> tuple[ParallelPlan, RunRequest]:
 def _shared_clock(plan: ParallelPlan, budget: float | None) -> RunClock:
     """A clock that runs out when the launcher's does: the study holds the deadline as wall-clock time."""
     import optuna
-
-    from ..search_engine.study import open_storage
 
     study = optuna.load_study(study_name=plan.study, storage=open_storage(plan.storage))
     deadline = study.user_attrs.get(StudyKeys.DEADLINE)

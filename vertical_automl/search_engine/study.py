@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SearchError, UsageError
+from ..registry import damaged_run_folder
 
 if TYPE_CHECKING:  # pragma: no cover - Optuna loads only for a parallel search
     import optuna
@@ -114,8 +115,6 @@ class ParallelPlan:
         path = work / PLAN_FILE
         if not path.exists():
             return None
-        from ..registry import damaged_run_folder
-
         try:
             return cls(**json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError) as error:

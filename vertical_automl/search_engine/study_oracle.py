@@ -34,6 +34,7 @@ from .study import (
     open_storage,
     quiet_optuna,
     replaced_trials,
+    requeue,
     slots_used,
     storage_guard,
     storage_lost,
@@ -287,8 +288,6 @@ class StudyOracle(RecipesFirst, kt.Oracle):
             return
         asked, heartbeat = self._running.pop(trial_id)
         heartbeat.stop()
-        from .study import requeue
-
         try:
             frozen = self.study.get_trials(deepcopy=False)[asked.number]
             self.study.tell(asked, state=TrialState.FAIL)
