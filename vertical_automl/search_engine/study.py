@@ -27,6 +27,7 @@ import json
 import os
 import socket
 import threading
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -155,14 +156,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     if url.startswith("sqlite"):
         engine = {"connect_args": {"timeout": 60}}  # workers wait for each other's writes instead of failing
     try:
-        with quiet_optuna():
-            return optuna.storages.RDBStorage(
-                url,
-                engine_kwargs=engine,
-                heartbeat_interval=heartbeat_seconds(),
-                grace_period=grace_seconds(),
-                heartbeat_stale_trial_callback=retry_stale_trial,
-            )
+        return _rdb_storage(url, engine)
     except ImportError as error:
         raise UsageError(
             f"the storage {without_password(url)} needs a database driver that is not installed ({error})",
@@ -174,6 +168,33 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             f"cannot open the search storage {without_password(url)}: {first}",
             "check that the database server is running and the address is right",
         ) from error
+
+
+def _rdb_storage(url: str, engine: dict[str, Any]) -> optuna.storages.RDBStorage:
+    """Optuna's storage, opened again when another process was creating the same new database at that moment.
+
+    Two processes that open one fresh database at once (a search starting and
+    ``vautoml search status``) race to create its tables; the loser's
+    ``IntegrityError`` means the tables now exist.
+    """
+    import optuna
+    import sqlalchemy
+
+    def opened() -> optuna.storages.RDBStorage:
+        with quiet_optuna():
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine,
+                heartbeat_interval=heartbeat_seconds(),
+                grace_period=grace_seconds(),
+                heartbeat_stale_trial_callback=retry_stale_trial,
+            )
+
+    try:
+        return opened()
+    except sqlalchemy.exc.IntegrityError:
+        time.sleep(0.5)
+        return opened()
 
 
 @contextmanager
