@@ -18,6 +18,7 @@ from vertical_automl.records import RunRequest
 from vertical_automl.registry import DamagedRunFolder, open_run
 from vertical_automl.search_engine.budget import (
     STATE_FILE,
+    WORKERS_FOLDER,
     RunClock,
     TrialBudget,
     has_finished_work,
@@ -148,6 +149,17 @@ def test_a_damaged_state_file_is_refused_as_a_damaged_run_folder(tmp_path, text,
 def test_has_finished_work_reads_the_completed_trials(tmp_path, state, finished):
     if state is not None:
         write_state(tmp_path, state)
+    assert has_finished_work(tmp_path) is finished
+
+
+@pytest.mark.parametrize("completed, finished", [(["0"], True), ([], False)])
+def test_a_parallel_workers_completed_trial_is_finished_work_before_the_launchers_first(tmp_path, completed, finished):
+    # The launcher failing (its storage gone) while its first trial runs must not remove the run folder
+    # holding the checkpoints of trials its workers already finished.
+    write_state(tmp_path, {"trials": {}, "completed": []})
+    (tmp_path / WORKERS_FOLDER / "w0").mkdir(parents=True)
+    (tmp_path / WORKERS_FOLDER / "w1.log").write_text("a log, not bookkeeping\n")
+    write_state(tmp_path / WORKERS_FOLDER / "w1", {"trials": TRIALS, "completed": completed})
     assert has_finished_work(tmp_path) is finished
 
 

@@ -21,7 +21,7 @@ from ..plugins import InstalledPlugins, get_plugins
 from ..records import RunRequest
 from ..registry.layout import published_run, run_folder
 from ..registry.run_folder import saved_request
-from ..search_engine.budget import RunClock
+from ..search_engine.budget import WORKERS_FOLDER, RunClock
 from ..search_engine.progress import SearchProgress
 from ..search_engine.study import ParallelPlan, StudyKeys, open_storage, worker_name
 from . import phases
@@ -74,7 +74,7 @@ def run_worker(
     worker = StudyWorker(
         plan, name, index, finisher=False, keep_going=keep_going, started_by_launcher=parent is not None
     )
-    budget_folder = work / "workers" / label
+    budget_folder = work / WORKERS_FOLDER / label
     budget_folder.mkdir(parents=True, exist_ok=True)
     import keras
 

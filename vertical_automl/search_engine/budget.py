@@ -28,6 +28,7 @@ from typing import Any
 from ..registry import DamagedRunFolder, read_run_file
 
 STATE_FILE = "trials_state.json"  # the trials' bookkeeping, written after every trial
+WORKERS_FOLDER = "workers"  # in the run folder: each worker's log and its own STATE_FILE, in <worker>/
 SLACK = 0.03  # of the budget, kept back for the tuner's own work between trials and reloading the best
 
 
@@ -64,13 +65,18 @@ def seconds_used(work: Path) -> float:
 def has_finished_work(work: Path) -> bool:
     """Whether the run's bookkeeping lists a completed trial; unreadable bookkeeping counts as yes (keep, not lose).
 
-    :func:`vertical_automl.registry.open_run` asks it whether a failed run's folder is worth keeping.
+    :func:`vertical_automl.registry.open_run` asks it whether a failed run's folder is worth keeping.  In a
+    parallel search each worker keeps its own bookkeeping, and a launcher failing before its own first trial
+    ends must not remove trials its workers finished, so theirs counts too.
     """
-    try:
-        state = read_state(work)
-    except DamagedRunFolder:
-        return True
-    return bool(state.get("completed", state.get("trials")))
+    for folder in (work, *sorted(p for p in (work / WORKERS_FOLDER).glob("*") if p.is_dir())):
+        try:
+            state = read_state(folder)
+        except DamagedRunFolder:
+            return True
+        if state.get("completed", state.get("trials")):
+            return True
+    return False
 
 
 class TrialBudget:

@@ -36,7 +36,7 @@ from ..registry.lock import lock_path
 from ..registry.run_folder import damaged_run_folder, read_run_file, saved_request
 from ..registry.runs import damaged_run, read_run
 from ..settings import SearchSettings
-from .budget import read_state
+from .budget import WORKERS_FOLDER, read_state
 from .records import TrialRecord
 from .study import ParallelPlan, StudyKeys, TrialKeys, grace_seconds, open_storage, replaced_trials, without_password
 
@@ -322,7 +322,7 @@ def _workers(rows: list[TrialRow], work: Path | None = None) -> list[WorkerRow]:
     for row in rows:
         if row.worker is not None:
             seen.setdefault(row.worker, []).append(row)
-    logs = {path.stem: path for path in sorted((work / "workers").glob("*.log"))} if work is not None else {}
+    logs = {path.stem: path for path in sorted((work / WORKERS_FOLDER).glob("*.log"))} if work is not None else {}
     workers = []
     for name, mine in seen.items():
         label = name.split("@")[0]

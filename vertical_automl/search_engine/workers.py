@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .budget import WORKERS_FOLDER
 from .study import ParallelPlan
 
-WORKER_LOGS = "workers"  # in the run folder
 STOP_WAIT_SECONDS = 60  # how long the launcher waits for its workers to exit once the study has no trials left
 
 
@@ -111,7 +111,7 @@ class WorkerPool:
         """Start the workers, each with its share of threads and, where there are GPUs, one GPU."""
         threads = threads_per_worker(self.workers)
         gpus = visible_gpus() if self.workers > 1 else []
-        logs = self.work / WORKER_LOGS
+        logs = self.work / WORKERS_FOLDER
         logs.mkdir(exist_ok=True)
         for index in range(1, self.workers):
             name = f"w{index}"
@@ -159,7 +159,7 @@ class WorkerPool:
 
     def last_line(self, name: str) -> str:
         try:
-            lines = (self.work / WORKER_LOGS / f"{name}.log").read_text(errors="replace").strip().splitlines()
+            lines = (self.work / WORKERS_FOLDER / f"{name}.log").read_text(errors="replace").strip().splitlines()
         except OSError:
             return "(no log)"
         return lines[-1] if lines else "(empty log)"
