@@ -42,9 +42,11 @@ def test_log_progress_prints_one_line_per_trial():
     progress.search_started(2, "val_loss", "min", None, [])
     progress.epoch_ended("0", 1, 3, {})
     progress.trial_ended(record("0", score=0.25))
+    progress.trial_ended(record("2", score=0.5))  # the retry of a lost trial 1, in a parallel search
     assert stream.getvalue().splitlines() == [
         "tiny-image (multiclass): 10 train",
         "trial 0 (1/2)  COMPLETED val_loss=0.2500  epochs=4  1.5s",
+        "trial 2 (3)  COMPLETED val_loss=0.5000  epochs=4  1.5s",
     ]
 
 

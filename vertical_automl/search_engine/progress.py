@@ -53,7 +53,9 @@ class SearchProgress:
 def trial_line(record: TrialRecord, objective: str, total: int | None) -> str:
     score = f"{objective}={record.score:.4f}" if record.score is not None else f"{objective}=-"
     suffix = (f"  [{record.worker}]" if record.worker else "") + (f"  {record.error}" if record.error else "")
-    count = f"{int(record.trial_id) + 1}/{total}" if total else f"{int(record.trial_id) + 1}"
+    number = int(record.trial_id) + 1
+    # Past the cap only in a parallel search, where the retry of a lost trial takes its place: no "13/12".
+    count = f"{number}/{total}" if total and number <= total else f"{number}"
     return (
         f"trial {record.trial_id} ({count})  {record.status:<9} {score}  "
         f"epochs={record.epochs_run}  {record.seconds:.1f}s{suffix}"
