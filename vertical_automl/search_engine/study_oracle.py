@@ -220,7 +220,9 @@ class StudyOracle(RecipesFirst, kt.Oracle):
         """Ask the study for a trial and start it; ``None`` when it came beyond the cap (a worker won a race)."""
         with quiet_optuna():
             asked = self.study.ask()
-        heartbeat = Heartbeat(self.storage, asked._trial_id).start()
+        study_id = self.storage.get_study_id_from_name(self.study.study_name)  # the storage's ids, by public calls
+        trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, asked.number)
+        heartbeat = Heartbeat(self.storage, trial_id).start()
         try:
             attrs = asked.user_attrs
             planned = attrs.get(TrialKeys.VALUES)
