@@ -16,6 +16,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import pytest
+from helpers import run_vautoml
 
 REPO = Path(__file__).resolve().parents[1]
 CORE = REPO / "vertical_automl"
@@ -117,6 +118,20 @@ def test_prediction_imports_no_training_code():
     assert done.stdout.splitlines()[-1] == "[]"
     assert "keras_tuner" not in done.stderr  # -X importtime lists every module imported
     assert "keras" in done.stderr  # the check can see imports at all
+
+
+def test_a_one_process_search_loads_no_parallel_engine(tmp_path):
+    """Optuna and SQLAlchemy load for ``--workers``/``--storage`` only: a machine without them (the GPU check's)
+    still searches in one process, and a one-process search pays nothing for them."""
+    done = run_vautoml(
+        *("search", "--plugin", "tiny-table", "--max-trials", "1", "--epochs", "1", "--quiet"),
+        *("--registry", str(tmp_path / "registry")),
+        env={"PYTHONPROFILEIMPORTTIME": "1"},  # stderr lists every module imported
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "keras_tuner" in imported  # the check can see the search's imports at all
+    assert not {m for m in imported if m.split(".")[0] in ("optuna", "sqlalchemy", "alembic")}
 
 
 PUBLIC_FOR_PLUGINS = {"vertical_automl.plugin_api", "vertical_automl.testing"}

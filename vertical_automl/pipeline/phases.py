@@ -68,9 +68,12 @@ def search_trials(
 ) -> SearchOutcome:
     """Run (or continue) the search (in parallel, given a plan); if every trial fails, keep their errors."""
     from ..search_engine.loop import AllTrialsFailed, run_search
-    from ..search_engine.parallel import ParallelSearch
 
-    launcher = ParallelSearch(parallel, run.run_id, run.root, run.work) if parallel is not None else None
+    launcher = None
+    if parallel is not None:
+        from ..search_engine.parallel import ParallelSearch  # Optuna loads for a parallel search only
+
+        launcher = ParallelSearch(parallel, run.run_id, run.root, run.work)
     try:
         outcome = run_search(run.vertical, run.dataset, run.settings, run.work, clock, run.progress, verbose, launcher)
     except AllTrialsFailed as failed:

@@ -12,6 +12,7 @@ import contextlib
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 import keras_tuner as kt
@@ -28,11 +29,13 @@ from . import ensemble_selection
 from .budget import RunClock, TrialBudget
 from .callbacks import NonFiniteLoss, StopOnInterrupt
 from .hypermodel import VerticalHyperModel
-from .parallel import ParallelSearch
 from .progress import SearchProgress
 from .records import SearchOutcome, TrialRecord, TrialStatus
 from .tuner import check_saved_state, load_trial_model, make_tuner, tracebacks_only_with_debug
 from .workers import StudyWorker
+
+if TYPE_CHECKING:
+    from .parallel import ParallelSearch
 
 
 class AllTrialsFailed(SearchError):

@@ -20,7 +20,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import keras_tuner as kt
@@ -35,8 +35,10 @@ from .hypermodel import VerticalHyperModel
 from .oracles import BayesianWithRecipes, RandomWithRecipes
 from .progress import SearchProgress
 from .records import TrialRecord, TrialStatus
-from .study_oracle import StudyOracle
 from .workers import StudyWorker
+
+if TYPE_CHECKING:
+    from .study_oracle import StudyOracle
 
 # KerasTuner's oracles need a number; a budgeted search without --max-trials is ended by the budget long before this.
 UNCAPPED_TRIALS = 10_000
@@ -256,6 +258,9 @@ def make_tuner(
     )
     with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner prints "Reloading Tuner from ..." to stdout
         if worker is not None:
+            # The parallel engine (Optuna, SQLAlchemy) loads for a parallel search only: one process needs none of it.
+            from .study_oracle import StudyOracle
+
             oracle = StudyOracle(
                 **oracle_options,
                 recipes=tuple(vertical.recipes),
