@@ -6,6 +6,7 @@ import pytest
 
 from vertical_automl.errors import UsageError
 from vertical_automl.pipeline.execution import Execution
+from vertical_automl.search_engine import workers as worker_pool
 from vertical_automl.search_engine.records import TrialRecord, TrialStatus
 from vertical_automl.search_engine.study import (
     ParallelPlan,
@@ -17,7 +18,7 @@ from vertical_automl.search_engine.study import (
     slots_used,
     without_password,
 )
-from vertical_automl.search_engine.workers import threads_per_worker
+from vertical_automl.search_engine.workers import WorkerPool, threads_per_worker
 
 
 @pytest.fixture
@@ -82,6 +83,33 @@ def test_workers_and_tuners_are_checked_before_anything_runs():
 
 def test_threads_split_so_workers_never_oversubscribe_the_cores():
     assert [threads_per_worker(n, cores=8) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+
+
+class StartedWorker:
+    """What ``subprocess.Popen`` would have started: its command and environment; it has exited cleanly."""
+
+    def __init__(self, command, env, **_options):
+        self.command, self.env = command, env
+
+    def poll(self):
+        return 0
+
+    def wait(self, timeout=None):
+        return 0
+
+
+def test_each_worker_gets_one_gpu_round_robin_and_its_share_of_threads(tmp_path, monkeypatch):
+    # The CUDA machine is not in CI: the GPUs the launcher sees are given, the processes recorded, not run.
+    monkeypatch.setattr(worker_pool, "visible_gpus", lambda: ["2", "5"])  # e.g. CUDA_VISIBLE_DEVICES=2,5
+    monkeypatch.setattr(worker_pool, "usable_cores", lambda: 8)
+    monkeypatch.setattr(worker_pool.subprocess, "Popen", StartedWorker)
+    pool = WorkerPool("r1", tmp_path, tmp_path, 4, report=lambda line: None).start()
+    pool.stop()
+    started = {name: process.env for name, process in pool.processes.items()}
+    # Worker 0, the launcher, keeps torch's default device: the first visible GPU, "2".
+    assert {name: env["CUDA_VISIBLE_DEVICES"] for name, env in started.items()} == {"w1": "5", "w2": "2", "w3": "5"}
+    assert {env["OMP_NUM_THREADS"] for env in started.values()} == {"2"}
+    assert all(process.command[-4:-2] == ["--threads", "2"] for process in pool.processes.values())
 
 
 def test_a_storage_url_is_shown_without_its_password():
