@@ -112,6 +112,25 @@ def test_each_worker_gets_one_gpu_round_robin_and_its_share_of_threads(tmp_path,
     assert all(process.command[-4:-2] == ["--threads", "2"] for process in pool.processes.values())
 
 
+@pytest.mark.parametrize("cores, warned", [(2, True), (3, False)])
+def test_more_workers_than_cores_is_run_with_a_warning_that_names_the_fix(tmp_path, monkeypatch, cores, warned):
+    from vertical_automl.search_engine import parallel
+
+    monkeypatch.setattr(worker_pool, "visible_gpus", lambda: [])
+    monkeypatch.setattr(worker_pool.subprocess, "Popen", StartedWorker)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: cores)
+    search = parallel.ParallelSearch(ParallelPlan.one_machine(tmp_path, "r1", 3), "r1", tmp_path, tmp_path)
+    lines: list[str] = []
+    with search.workers_running(lines.append) as pool:
+        assert len(pool.processes) == 2
+    warnings = [line for line in lines if line.startswith("warning:")]
+    expected = [
+        "warning: 3 workers on 2 cores: more threads than cores, so each trial runs slower; "
+        "on a CPU, use --workers 2 at most"
+    ]
+    assert warnings == (expected if warned else [])
+
+
 def test_a_storage_url_is_shown_without_its_password():
     assert (
         without_password("postgresql+psycopg://ann:s3cret@db:5432/runs") == "postgresql+psycopg://ann:***@db:5432/runs"

@@ -20,10 +20,10 @@ import keras
 import keras_tuner as kt
 
 from ..settings import SearchSettings
-from .budget import RunClock
+from .budget import WORKERS_FOLDER, RunClock
 from .study import ParallelPlan, worker_name
 from .study_oracle import StudyOracle, create_study, set_deadline
-from .workers import StudyWorker, WorkerPool
+from .workers import StudyWorker, WorkerPool, usable_cores
 
 
 def build_and_release(hypermodel: kt.HyperModel, hp: kt.HyperParameters) -> None:
@@ -54,7 +54,13 @@ class ParallelSearch:
         """Start workers 1..N-1 (they wait for :meth:`open_search`); after the block, end them."""
         pool = WorkerPool(self.run_id, self.root, self.work, self.plan.workers, report).start()
         if self.plan.workers > 1:
-            report(f"searching with {self.plan.workers} workers; their logs are in {self.work / 'workers'}")
+            report(f"searching with {self.plan.workers} workers; their logs are in {self.work / WORKERS_FOLDER}")
+        cores = usable_cores()
+        if self.plan.workers > cores:  # allowed (a GPU each, say), but the threads oversubscribe the CPU
+            report(
+                f"warning: {self.plan.workers} workers on {cores} cores: more threads than cores, so each trial "
+                f"runs slower; on a CPU, use --workers {cores} at most"
+            )
         try:
             yield pool
         except BaseException:
