@@ -298,7 +298,7 @@ def main() -> None:
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         raise SystemExit(f"--only {','.join(unknown)}: choose from {', '.join(PARTS)}")
-    if not GERMAN.exists():
+    if {"table", "concurrent"} & set(parts) and not GERMAN.exists():  # the image search needs no shared data
         raise SystemExit(f"{GERMAN} not found; set VAUTOML_SHARED_DATA to the shared data folder")
     if args.work is not None and args.work.exists() and any(args.work.iterdir()):
         raise SystemExit(f"--work {args.work} is not empty: give a new folder (a run name found again would resume)")
