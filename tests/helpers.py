@@ -50,17 +50,37 @@ def run_vautoml(
     A ``PYTHONPATH`` in ``env`` goes before the inherited one rather than
     replacing it, so the process still finds the test verticals.
     """
-    full_env = {**os.environ, **(env or {})}
-    if env and "PYTHONPATH" in env:
-        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [env["PYTHONPATH"], os.environ.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", "vertical_automl.cli", *args],
         capture_output=True,
         text=True,
-        env=full_env,
+        env=_with_environment(env),
         cwd=cwd,
         timeout=timeout,
     )
+
+
+def start_vautoml(*args: str, env: dict[str, str] | None = None, **options: Any) -> subprocess.Popen:
+    """Start the real console entry point in the background, its output piped as text; ``env`` as in run_vautoml.
+
+    ``options`` go to ``subprocess.Popen`` (``start_new_session``, say, to kill a search with its workers).
+    """
+    return subprocess.Popen(
+        [sys.executable, "-m", "vertical_automl.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_with_environment(env),
+        **options,
+    )
+
+
+def _with_environment(env: dict[str, str] | None) -> dict[str, str]:
+    """This process's environment with ``env`` on top, its ``PYTHONPATH`` before the inherited one."""
+    full_env = {**os.environ, **(env or {})}
+    if env and "PYTHONPATH" in env:
+        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [env["PYTHONPATH"], os.environ.get("PYTHONPATH")]))
+    return full_env
 
 
 def run_standalone(script: str, cwd: Path, timeout: int = 300) -> dict:

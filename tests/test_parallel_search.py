@@ -12,26 +12,19 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import pytest
-from helpers import only_run, run_vautoml
+from helpers import only_run, run_vautoml, start_vautoml
 
 ENV = {"VAUTOML_HEARTBEAT_SECONDS": "2", "VAUTOML_LOAD_PLUGINS": "throwaway-verticals"}
 SEARCH = ["search", "--plugin", "tiny-table", "--quiet"]  # the default seed, 0: KerasTuner's "no seed"
 
 
 def start(registry: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "vertical_automl.cli", *SEARCH, "--registry", str(registry), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **ENV},
-    )
+    return start_vautoml(*SEARCH, "--registry", str(registry), *args, env=ENV)
 
 
 def study_trials(run: Path) -> list:

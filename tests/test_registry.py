@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
-from helpers import run_vautoml
+from helpers import run_vautoml, start_vautoml
 
 SEARCH = ["search", "--plugin", "tiny-table", "--max-trials", "2", "--epochs", "2", "--quiet"]
 
 
 def test_two_concurrent_searches_both_land_and_the_registry_commands_browse_them(tmp_path):
     registry = tmp_path / "registry"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two processes on a small machine
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "vertical_automl.cli", *SEARCH, "--seed", str(seed), "--registry", str(registry)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for seed in (1, 2)
-    ]
+    env = {"OMP_NUM_THREADS": "1"}  # two processes on a small machine
+    processes = [start_vautoml(*SEARCH, "--seed", str(seed), "--registry", str(registry), env=env) for seed in (1, 2)]
     for process in processes:
         _, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, stderr

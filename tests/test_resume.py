@@ -6,12 +6,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from helpers import only_run, run_vautoml
+from helpers import only_run, run_vautoml, start_vautoml
 
 from vertical_automl import interrupts
 
@@ -19,12 +18,7 @@ SEARCH = ["search", "--plugin", "tiny-table", "--max-trials", "6", "--epochs", "
 
 
 def start_search(registry: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "vertical_automl.cli", *SEARCH, "--registry", str(registry), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_vautoml(*SEARCH, "--registry", str(registry), *extra)
 
 
 def wait_until_mid_trial(process: subprocess.Popen, logs: Path, finished: int, timeout: float = 240) -> None:

@@ -10,14 +10,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import digits_plugins, only_run, run_vautoml
+from helpers import digits_plugins, only_run, run_vautoml, start_vautoml
 
 import vertical_automl.cli as cli
 import vertical_automl.pipeline.run as pipeline
@@ -27,12 +26,7 @@ SEARCH = ["search", "--plugin", "tiny-image", "--max-trials", "3", "--epochs", "
 
 
 def start(registry: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "vertical_automl.cli", *SEARCH, "--registry", str(registry), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_vautoml(*SEARCH, "--registry", str(registry), *extra)
 
 
 def one_error_line(stderr: str) -> str:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner
-from helpers import run_vautoml
+from helpers import run_vautoml, start_vautoml
 
 from vertical_automl.cli import main
 from vertical_automl.registry.lock import locked_run
@@ -40,14 +40,7 @@ def status_json(registry: Path, run_id: str) -> dict:
 def start_search(registry: Path, run_id: str, *flags: str) -> subprocess.Popen:
     """A search in its own process group, so that its workers are frozen and killed with it."""
     command = ["search", "--plugin", "tiny-table", "--quiet", "--registry", str(registry), "--run-name", run_id]
-    return subprocess.Popen(
-        [sys.executable, "-m", "vertical_automl.cli", *command, *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **FAST},
-        start_new_session=True,
-    )
+    return start_vautoml(*command, *flags, env=FAST, start_new_session=True)
 
 
 def wait_for(process: subprocess.Popen, probe, timeout: float = 150):
