@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,8 +22,12 @@ from click.testing import CliRunner
 from helpers import run_vautoml, start_vautoml
 
 from vertical_automl.cli import main
+from vertical_automl.records import RunRequest
 from vertical_automl.registry.lock import locked_run
+from vertical_automl.search_engine import run_status
 from vertical_automl.search_engine.records import TrialRecord, TrialStatus
+from vertical_automl.search_engine.study import ParallelPlan
+from vertical_automl.settings import SearchSettings
 
 FAST = {"VAUTOML_HEARTBEAT_SECONDS": "1"}  # a killed worker's trial looks dead after 4 s, in the status too
 
@@ -246,6 +251,23 @@ def test_a_search_holding_its_lock_before_its_run_folder_is_running(tmp_path):
         found = status_json(registry, "early")
     assert found["state"] == "running" and found["held_by"] == str(os.getpid()) and found["trials"] == []
     assert status(registry, "early").returncode == 2  # released: nothing is left of it
+
+
+def test_a_run_that_finishes_while_its_status_is_read_is_shown_finished(tmp_path, monkeypatch):
+    """The search publishes between the status's first look and its reading of the study, which went with the move."""
+    registry, run_id = tmp_path / "registry", "golden-table-regression"
+    work = registry / ".runs" / run_id
+    work.mkdir(parents=True)
+    (work / "run.json").write_text(json.dumps(RunRequest("finance", None, None, SearchSettings()).to_json()))
+    ParallelPlan.one_machine(work, run_id, 2).save(work)  # its study.db: gone by the time it is opened
+    golden = Path(__file__).parent / "golden" / "registry" / "finance" / run_id
+
+    def publish_as_the_status_looks(root: Path, run: str) -> None:
+        shutil.copytree(golden, root / "finance" / run)
+
+    monkeypatch.setattr(run_status, "run_holder", publish_as_the_status_looks)
+    found = run_status.read_status(registry, run_id)
+    assert found.state == "finished" and found.folder == str(registry / "finance" / run_id)
 
 
 def test_a_failed_run_shows_every_trials_error(tmp_path):

@@ -36,6 +36,21 @@ def lock_path(root: Path, run_id: str) -> Path:
     return root / RUNS / f"{run_id}.lock"
 
 
+def run_holder(root: Path, run_id: str) -> str | None:
+    """The pid holding the run's lock, or ``None``: a shared lock, taken and let go at once, fails while it is held."""
+    try:
+        descriptor = os.open(lock_path(root, run_id), os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)  # let go as the descriptor closes
+    except BlockingIOError:
+        return _holder(descriptor) or "another process"
+    finally:
+        os.close(descriptor)
+    return None
+
+
 @contextlib.contextmanager
 def locked_run(root: Path, run_id: str) -> Iterator[None]:
     """Hold ``run_id`` for the block; raise :class:`RunBusy` at once if another process holds it.

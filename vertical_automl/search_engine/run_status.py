@@ -16,9 +16,7 @@ run, so it answers at once beside a search that trains.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
 import shlex
 import time
@@ -32,7 +30,7 @@ from typing import Any
 from ..bundle.files import HTML_FILE, TRIALS_FILE
 from ..errors import UsageError
 from ..registry.layout import FAILED, check_run_id, default_root, interrupted_runs, published_run, run_folder
-from ..registry.lock import lock_path
+from ..registry.lock import run_holder
 from ..registry.run_folder import damaged_run_folder, read_run_file, saved_request
 from ..registry.runs import damaged_run, read_run
 from ..settings import SearchSettings
@@ -112,10 +110,18 @@ def read_status(root: Path, run_id: str) -> RunStatus:
     published = published_run(root, run_id)
     if published is not None:
         return _finished(run_id, published)
-    holder = held_by(lock_path(root, run_id))
+    try:
+        return _unpublished(root, run_id)
+    except (UsageError, OSError):  # its run folder went while being read: the search may have just finished
+        if (published := published_run(root, run_id)) is not None:
+            return _finished(run_id, published)
+        raise
+
+
+def _unpublished(root: Path, run_id: str) -> RunStatus:
+    """A run not (yet) in the registry: starting, running or interrupted in ``.runs``, or failed."""
+    holder = run_holder(root, run_id)
     request, work = saved_request(root, run_id), run_folder(root, run_id)
-    if request is None and (published := published_run(root, run_id)) is not None:  # it finished just now
-        return _finished(run_id, published)
     if request is None:
         if holder is not None:  # the lock comes before the run folder: the search is reading its data
             return RunStatus(run_id, RunState.RUNNING, str(work), "starting: reading the data", held_by=holder)
@@ -151,21 +157,6 @@ def read_status(root: Path, run_id: str) -> RunStatus:
         **extra,
     )
     return _with_counts_and_best(status)
-
-
-def held_by(lock: Path) -> str | None:
-    """The pid holding the run's lock, or ``None``: a shared lock, taken and let go at once, fails while it is held."""
-    try:
-        descriptor = os.open(lock, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)  # let go as the descriptor closes
-    except BlockingIOError:
-        return os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "another process"
-    finally:
-        os.close(descriptor)
-    return None
 
 
 def _next_step(root: Path, run_id: str, running: bool, parallel: bool) -> str:
