@@ -144,6 +144,43 @@ def test_an_unreachable_storage_is_one_line_naming_it_without_the_password():
     assert "s3cret" not in str(refused.value) and "ann:***@127.0.0.1:1" in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    "race",
+    [
+        "(sqlite3.OperationalError) table study_directions already exists",
+        'duplicate key value violates unique constraint "alembic_version_pkc"',
+    ],
+)
+def test_opening_a_database_that_another_process_is_creating_tries_again(tmp_path, monkeypatch, race):
+    # A search starting while `vautoml search status` or `optuna trials` opens its fresh study.db: who loses the
+    # race to create the tables sees one of these, once; CI saw both fail a search.
+    import optuna
+    import sqlalchemy
+
+    real, calls = optuna.storages.RDBStorage, []
+
+    def racing(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            kind = sqlalchemy.exc.OperationalError if "already exists" in race else sqlalchemy.exc.IntegrityError
+            raise kind("CREATE TABLE ...", {}, Exception(race))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    assert len(calls) == 2 and storage.get_all_studies() == []
+
+
+def test_a_storage_that_is_not_there_is_not_tried_again(tmp_path, monkeypatch):
+    import optuna
+
+    real, calls = optuna.storages.RDBStorage, []
+    monkeypatch.setattr(optuna.storages, "RDBStorage", lambda *a, **k: calls.append(a) or real(*a, **k))
+    with pytest.raises(UsageError, match="unable to open database file"):
+        open_storage(f"sqlite:///{tmp_path / 'no-such-folder' / 'study.db'}")
+    assert len(calls) == 1
+
+
 def test_a_trial_record_names_its_worker_only_in_a_parallel_search():
     alone = TrialRecord("0", TrialStatus.COMPLETED, 0.9, 3, 4, 1.0, {"units": 8})
     assert "worker" not in alone.to_json()

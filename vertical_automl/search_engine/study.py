@@ -45,6 +45,7 @@ PLAN_FILE = "parallel.json"  # in the run folder: where the study is and how man
 STUDY_FILE = "study.db"  # the one-machine storage, in the run folder
 MAX_ATTEMPTS = 3  # a trial whose worker died is run at most this often (a trial that kills its worker each time)
 MAX_WORKERS = 256
+CREATION_ATTEMPTS = 3  # opening a fresh database that other processes are creating the tables of at that moment
 PARALLEL_TUNERS = ("random", "bayesian")  # hyperband brackets and grid order need one process that plans them
 
 
@@ -173,9 +174,10 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
 def _rdb_storage(url: str, engine: dict[str, Any]) -> optuna.storages.RDBStorage:
     """Optuna's storage, opened again when another process was creating the same new database at that moment.
 
-    Two processes that open one fresh database at once (a search starting and
-    ``vautoml search status``) race to create its tables; the loser's
-    ``IntegrityError`` means the tables now exist.
+    Processes that open one fresh database at once (a search starting, and
+    ``vautoml search status`` or ``optuna trials`` on it) race to create its
+    tables: the loser sees an ``IntegrityError`` (the version row is there) or
+    "table ... already exists", and either means the tables now exist.
     """
     import optuna
     import sqlalchemy
@@ -190,11 +192,14 @@ def _rdb_storage(url: str, engine: dict[str, Any]) -> optuna.storages.RDBStorage
                 heartbeat_stale_trial_callback=retry_stale_trial,
             )
 
-    try:
-        return opened()
-    except sqlalchemy.exc.IntegrityError:
-        time.sleep(0.5)
-        return opened()
+    for _ in range(CREATION_ATTEMPTS - 1):
+        try:
+            return opened()
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as error:
+            if isinstance(error, sqlalchemy.exc.OperationalError) and "already exists" not in str(error):
+                raise  # the server is not there, or refused: not a race
+            time.sleep(0.5)
+    return opened()
 
 
 @contextmanager
