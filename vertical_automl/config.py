@@ -33,7 +33,7 @@ from typing import Any
 
 from . import space
 from .errors import UsageError
-from .settings import TUNERS, parse_duration
+from .settings import MAX_FOLDS, TUNERS, parse_duration
 from .space import SpaceConfig
 
 
@@ -105,6 +105,7 @@ SEARCH_KEYS: dict[str, Callable[[Any], Any]] = {
     "seed": _integer(0, 2**32 - 1),
     "time_budget": _duration,
     "max_failed_trials": _integer(1, 1000),
+    "folds": _integer(1, MAX_FOLDS),
     "objective": _objective,
     "direction": _one_of(("min", "max")),
 }

@@ -27,6 +27,11 @@ MIN_BATCH, MAX_BATCH, ROWS_PER_BATCH_UNIT = 32, 256, 32
 # Epochs follow the steps per epoch: about this many optimizer steps per
 # trial, between 30 and 100 epochs (early stopping usually ends sooner).
 TARGET_STEPS, MIN_EPOCHS, MAX_EPOCHS = 2000, 30, 100
+# Cross-validated selection (search_engine/folds.py) where one validation split is too small to judge by: tables
+# and text up to this many train+validation rows get DEFAULT_FOLDS folds; larger data, images and time-ordered
+# splits keep one validation split.  Measured in benchmarks/quality.py --corpus.
+DEFAULT_FOLDS, MAX_FOLDS, CROSS_VALIDATED_ROWS = 5, 20, 5000
+CROSS_VALIDATED_KINDS = ("table", "text")
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class SearchSettings:
     max_consecutive_failed_trials: int = 3
     time_budget: float | None = None  # seconds; None: no limit
     refit: bool = True  # False: export the best trial's own weights
+    folds: int | None = None  # None: chosen from the data (with_folds); 1: one validation split
     objective: str | None = None  # None: the vertical's objective for the task
     direction: str | None = None  # "min" or "max"; None: inferred from the objective's name
     space: SpaceConfig = field(default_factory=SpaceConfig)
@@ -75,6 +81,28 @@ class SearchSettings:
         patience = self.patience or max(5, epochs // 10)
         return replace(self, batch_size=batch, epochs=epochs, patience=patience)
 
+    def with_folds(self, rows: int, kind: str, time_ordered: bool) -> SearchSettings:
+        """These settings with the fold count chosen for ``rows`` train+validation rows of input kind ``kind``.
+
+        Small tables and text are judged out of fold; images (whose models
+        cost k times as much per step), large data (whose validation split
+        is big enough) and time-ordered splits (where folds would train on
+        the future) keep one validation split.
+        """
+        if self.folds is not None:
+            return self
+        small = rows <= CROSS_VALIDATED_ROWS and kind in CROSS_VALIDATED_KINDS and not time_ordered
+        return replace(self, folds=DEFAULT_FOLDS if small else 1)
+
+    @property
+    def cross_validated(self) -> bool:
+        return (self.folds or 1) > 1
+
+    @property
+    def refits(self) -> bool:
+        """Whether the export is a refit on train+validation: cross-validation exports its fold models instead."""
+        return self.refit and not self.cross_validated
+
     def objective_for(self, vertical: Vertical, task: str) -> tuple[str, str]:
         """The configured objective and direction, else the vertical's for ``task``."""
         if self.objective:
@@ -90,7 +118,8 @@ class SearchSettings:
 
     @classmethod
     def from_json(cls, values: dict[str, Any]) -> SearchSettings:
-        return cls(**{**values, "space": SpaceConfig.from_overrides(values.get("space", {}))})
+        """Settings saved before cross-validation existed had one validation split, and resume with one."""
+        return cls(**{"folds": 1, **values, "space": SpaceConfig.from_overrides(values.get("space", {}))})
 
 
 def parse_duration(text: str) -> float | None:

@@ -20,9 +20,12 @@ from ..errors import UsageError
 from ..plugins import get_plugins
 from ..search_engine.study import MAX_WORKERS
 from ..settings import (
+    CROSS_VALIDATED_ROWS,
+    DEFAULT_FOLDS,
     DEFAULT_MAX_TRIALS,
     MAX_BATCH,
     MAX_EPOCHS,
+    MAX_FOLDS,
     MIN_BATCH,
     MIN_EPOCHS,
     ROWS_PER_BATCH_UNIT,
@@ -124,6 +127,7 @@ _REQUEST_FLAGS = (
     "batch_size",
     "time_budget",
     "max_failed_trials",
+    "folds",
     "refit",
     "cost_fp",
     "cost_fn",
@@ -212,6 +216,13 @@ _REQUEST_FLAGS = (
     help="Consecutive failed trials that end the search (the best completed trial is still exported).",
 )
 @click.option(
+    "--folds",
+    type=click.IntRange(1, MAX_FOLDS),
+    help="Judge every trial on out-of-fold predictions of this many folds over train+validation, and export each "
+    "chosen trial's fold models averaged; 1 = one validation split and a refit. "
+    f"Default: {DEFAULT_FOLDS} for tables and text of at most {CROSS_VALIDATED_ROWS} train+validation rows, else 1.",
+)
+@click.option(
     "--refit/--no-refit",
     default=True,
     show_default=True,
@@ -286,6 +297,7 @@ def search(
     batch_size: int | None,
     time_budget: str | None,
     max_failed_trials: int | None,
+    folds: int | None,
     refit: bool,
     cost_fp: float | None,
     cost_fn: float | None,
@@ -346,6 +358,7 @@ def search(
             seed=seed,
             time_budget=_parse_duration(time_budget),
             max_failed_trials=max_failed_trials,
+            folds=folds,
             refit=refit,
             cost_fp=cost_fp,
             cost_fn=cost_fn,

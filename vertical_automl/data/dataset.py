@@ -190,6 +190,10 @@ class Dataset:
             order=_joined(train.order, validation.order),
         )
 
+    def selection_data(self, cross_validated: bool) -> LabeledData:
+        """The rows candidates are judged on: the validation split, or, cross-validated, every train+validation row."""
+        return self.train_and_validation() if cross_validated else self.validation
+
     def summary(self) -> dict[str, Any]:
         splits = {}
         for name, split in (("train", self.train), ("validation", self.validation), ("test", self.test)):

@@ -86,10 +86,13 @@ def model_summary(
 ) -> ModelSummary:
     refit_histories = exported.refit_histories
     fitted = len(dataset.train) + len(dataset.validation)
-    trained = refit_epochs(refit_histories) if settings.refit else None
+    trained = refit_epochs(refit_histories) if settings.refits else None
+    training = training_text(outcome, fitted, settings.refits, trained)
+    if settings.cross_validated:
+        training = folds_text(outcome, fitted, int(settings.folds))
     return ModelSummary(
-        training=training_text(outcome, fitted, settings.refit, trained),
-        refit=settings.refit,
+        training=training,
+        refit=settings.refits,
         epochs=outcome.best.best_epoch,
         ensemble=tuple(
             EnsembleMember(record.trial_id, record.score, record.best_epoch, weight)
@@ -164,6 +167,23 @@ def training_text(outcome: SearchOutcome, fitted: int, refit: bool, trained: lis
         f"the weighted average of {len(outcome.members)} trials ({trials}), "
         "chosen by greedy ensemble selection on validation predictions, "
         f"each refit from scratch on train+validation ({fitted} examples) for its own best epoch count"
+    )
+
+
+def folds_text(outcome: SearchOutcome, fitted: int, folds: int) -> str:
+    """How a cross-validated run's model was trained, in the words of the report and the model card."""
+    each = (
+        f"{folds} models, each trained on all but one of {folds} folds of the {fitted} train+validation examples "
+        "for the same number of epochs, the one with the best out-of-fold score"
+    )
+    if len(outcome.members) == 1:
+        return f"the average of trial {outcome.best.trial_id}'s {each}"
+    trials = ", ".join(
+        f"{record.trial_id} ({weight:.0%})" for (record, _), weight in zip(outcome.members, outcome.weights)
+    )
+    return (
+        f"the weighted average of {len(outcome.members)} trials ({trials}), chosen by greedy ensemble selection "
+        f"on out-of-fold predictions of every train+validation example; each trial is the average of its {each}"
     )
 
 

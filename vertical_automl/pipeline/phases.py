@@ -7,6 +7,7 @@ search and the refit count against the time budget; what follows is the export.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +15,10 @@ import numpy as np
 
 from .. import interrupts
 from ..bundle.documents import BundleDocuments
+from ..data.cross_validation import usable_folds
 from ..data.dataset import Dataset
 from ..data.split import split_dataset
-from ..errors import SearchError
+from ..errors import SearchError, UsageError
 from ..evaluate import choose_threshold, transfer_threshold
 from ..plugin_calls import encoder_crash
 from ..records import Decision, RunRequest, SplitSummary
@@ -51,7 +53,7 @@ def split(
         if crash is None:
             raise
         raise crash from error
-    settings = request.settings.for_rows(len(dataset.train))
+    settings = cross_validation(request.settings.for_rows(len(dataset.train)), dataset, inputs.kind.name)
     classes = f"{dataset.info.num_classes} classes" if task != "regression" else f"regression on '{training.target}'"
     progress.message(
         f"{vertical.name} ({task}): {len(dataset.train)} train / {len(dataset.validation)} validation / "
@@ -60,7 +62,28 @@ def split(
     )
     if dataset.split.group is not None or dataset.split.order is not None:
         progress.message(f"split {SplitSummary.from_json(dataset.split_summary()).text()}")
+    if settings.cross_validated:
+        progress.message(
+            f"{settings.folds}-fold cross-validation over the {len(dataset.train) + len(dataset.validation)} "
+            "train+validation examples: trials, ensemble and threshold are chosen on out-of-fold predictions"
+        )
     return dataset, settings
+
+
+def cross_validation(settings: SearchSettings, dataset: Dataset, kind: str) -> SearchSettings:
+    """The settings with their fold count: chosen from the data unless given, and no more than the data can fill."""
+    time_ordered = dataset.split.order is not None
+    if (settings.folds or 1) > 1 and time_ordered:
+        raise UsageError(
+            "cross-validation (--folds) cannot be used with a time-ordered split (-O order): folds would train on "
+            "the future",
+            "leave out --folds, or pass --folds 1",
+        )
+    fitting = dataset.train_and_validation()
+    settings = settings.with_folds(len(fitting), kind, time_ordered)
+    if settings.cross_validated:
+        settings = replace(settings, folds=usable_folds(settings.folds, fitting.y, dataset.info.task, fitting.groups))
+    return settings
 
 
 def search_trials(
@@ -86,13 +109,20 @@ def search_trials(
 
 
 def train_exported_model(run: RunContext, outcome: SearchOutcome, clock: RunClock) -> ExportedModel:
-    """Refit the chosen trials on train+validation (or, with ``--no-refit``, combine their own models)."""
+    """Refit the chosen trials on train+validation, or combine their own models (cross-validated, ``--no-refit``)."""
     from ..search_engine.ensembling import combine
     from ..search_engine.refit import refit
 
     objective = run.settings.objective_for(run.vertical, run.task)[0]
     members = len(outcome.members)
-    if run.settings.refit:
+    if run.settings.cross_validated:
+        folds = f"the {run.settings.folds} fold models"
+        doing = (
+            f"exporting the average of {folds}"
+            if members == 1
+            else f"averaging {members} trials chosen by ensemble selection on out-of-fold predictions, each {folds}"
+        )
+    elif run.settings.refit:
         doing = (
             "refitting on train+validation"
             if members == 1
@@ -108,7 +138,7 @@ def train_exported_model(run: RunContext, outcome: SearchOutcome, clock: RunCloc
         f"best: trial {outcome.best.trial_id}, {objective}={outcome.best.score:.4f} "
         f"at epoch {outcome.best.best_epoch}; {doing}"
     )
-    if run.settings.refit:
+    if run.settings.refits:
         exported = ExportedModel(*refit(run.vertical, run.dataset, outcome, run.settings, deadline=clock.end()))
     else:
         exported = ExportedModel(combine(outcome.trial_models, outcome, run.vertical, run.task), [])
@@ -117,13 +147,13 @@ def train_exported_model(run: RunContext, outcome: SearchOutcome, clock: RunCloc
 
 
 def decide_threshold(run: RunContext, outcome: SearchOutcome, exported: ExportedModel) -> Decision | None:
-    """A binary run's threshold, chosen on the trials' validation scores (``None`` for other tasks)."""
+    """A binary run's threshold, chosen on the trials' validation (or out-of-fold) scores (``None`` for other tasks)."""
     if run.task != "binary":
         return None
-    validation = run.dataset.validation
+    validation = run.dataset.selection_data(run.settings.cross_validated)
     chosen = outcome.validation_scores[:, 1]
     decision = choose_threshold(validation.y, chosen, run.request.cost_fp, run.request.cost_fn)
-    if run.settings.refit and refit_epochs(exported.refit_histories) != outcome.planned_epochs:
+    if run.settings.refits and refit_epochs(exported.refit_histories) != outcome.planned_epochs:
         # A refit cut short by the budget is calibrated unlike the trials: keep the share called positive instead.
         refit_scores = predict_scores(exported.model, validation.x, run.task)[:, 1]
         decision = transfer_threshold(decision, chosen, refit_scores)

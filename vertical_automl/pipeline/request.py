@@ -15,7 +15,7 @@ from ..errors import UsageError
 from ..records import RunRequest
 from ..registry.layout import check_writable, interrupted_runs, published_run
 from ..registry.run_folder import saved_request
-from ..settings import TUNERS, SearchSettings
+from ..settings import MAX_FOLDS, TUNERS, SearchSettings
 from ..space import Dimension
 
 
@@ -72,10 +72,17 @@ def check_arguments(root: Path, request: RunRequest) -> None:
         ("patience", 1, 10_000),
         ("seed", 0, 2**32 - 1),
         ("max_consecutive_failed_trials", 1, 1000),
+        ("folds", 1, MAX_FOLDS),
     )
     for name, low, high in limits:
         value = getattr(settings, name)
-        if value is None and name in ("max_trials", "epochs", "batch_size", "patience"):  # chosen later, from the data
+        if value is None and name in (
+            "max_trials",
+            "epochs",
+            "batch_size",
+            "patience",
+            "folds",
+        ):  # chosen later, from the data
             continue
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise UsageError(

@@ -54,6 +54,7 @@ def search(
     seed: int | None = None,
     time_budget: float | None = None,
     max_failed_trials: int | None = None,
+    folds: int | None = None,
     objective: str | None = None,
     direction: str | None = None,
     refit: bool = True,
@@ -83,7 +84,9 @@ def search(
     the whole run up to the export (``started``, a ``time.monotonic()``
     value, is when the run began; default: now); ``max_failed_trials``
     consecutive failures end the search (the best completed trial is still
-    exported).  ``refit=False`` exports the best trial's own weights instead
+    exported).  ``folds`` cross-validates every trial (1: one validation
+    split; default: 5 folds on tables and text of at most 5,000
+    train+validation rows, else 1).  ``refit=False`` exports the best trial's own weights instead
     of a refit on train+validation.  ``run_name`` names the run (its id); a
     run of that name that was interrupted continues, if the request is the same.
     ``workers`` above 1 runs that many trials at once, each in its own
@@ -108,6 +111,7 @@ def search(
         seed=seed,
         time_budget=time_budget,
         max_failed_trials=max_failed_trials,
+        folds=folds,
         objective=objective,
         direction=direction,
     )

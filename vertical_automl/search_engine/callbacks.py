@@ -127,15 +127,27 @@ class ValidationPredictions(keras.callbacks.Callback):
         self.best, self.sink.best = None, None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        from sklearn.metrics import roc_auc_score
-
         if logs is None:
             return
-        members = heads.has_members(self.model)
-        scores = scores_from_output(
-            self.model.predict(self.x, batch_size=self.batch_size, verbose=0), self.task, members
-        )
+        scores = self.predict()
         finite = bool(np.isfinite(scores).all())
+        self.add_metrics(logs, scores, finite)
+        value = logs.get(self.objective)
+        if value is None or not finite or not math.isfinite(float(value)):
+            return
+        if self.best is None or (float(value) > self.best if self.direction == "max" else float(value) < self.best):
+            self.best, self.sink.best = float(value), scores
+
+    def predict(self) -> np.ndarray:
+        """The model's scores for the validation rows."""
+        members = heads.has_members(self.model)
+        return scores_from_output(self.model.predict(self.x, batch_size=self.batch_size, verbose=0), self.task, members)
+
+    def add_metrics(self, logs: dict, scores: np.ndarray, finite: bool) -> None:
+        """The exact metrics Keras's own validation pass lacks (see the class docstring)."""
+        from sklearn.metrics import roc_auc_score
+
+        members = heads.has_members(self.model)
         if self.task == "binary":
             if "val_auc" not in logs:
                 logs["val_auc"] = float(roc_auc_score(self.y, scores[:, 1])) if finite else float("nan")
@@ -144,11 +156,6 @@ class ValidationPredictions(keras.callbacks.Callback):
         elif self.task == "regression" and members and finite:
             logs["val_mae"] = float(np.mean(np.abs(scores - self.y)))
             logs["val_rmse"] = float(np.sqrt(np.mean((scores - self.y) ** 2)))
-        value = logs.get(self.objective)
-        if value is None or not finite or not math.isfinite(float(value)):
-            return
-        if self.best is None or (float(value) > self.best if self.direction == "max" else float(value) < self.best):
-            self.best, self.sink.best = float(value), scores
 
 
 @dataclass

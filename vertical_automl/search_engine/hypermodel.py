@@ -16,9 +16,11 @@ import keras_tuner as kt
 import numpy as np
 
 from .. import heads, space
+from ..data.cross_validation import assign_folds
 from ..data.dataset import Dataset
 from ..settings import SearchSettings
 from ..vertical import Vertical
+from . import folds
 from .callbacks import PredictionSink, ScheduledRate, ValidationPredictions
 
 
@@ -68,6 +70,10 @@ class VerticalHyperModel(kt.HyperModel):
         self.settings = settings
         self.predictions = PredictionSink()
         task = dataset.info.task
+        self.folds: np.ndarray | None = None  # each train+validation row's fold, when trials are cross-validated
+        if settings.cross_validated:
+            fitting = dataset.train_and_validation()
+            self.folds = assign_folds(fitting.y, task, int(settings.folds), settings.seed, fitting.groups)
         # Binary tasks need the predictions for val_auc; ensembling verticals choose members on them.
         self.collects_predictions = task == "binary" or vertical.ensemble_size > 1
 
@@ -77,6 +83,10 @@ class VerticalHyperModel(kt.HyperModel):
             model = self.vertical.build_model(hp, self.dataset.info)
             space.batch_size(hp, self.settings.batch_size)  # declared here so every trial records it
         check_built(model)
+        if self.folds is not None:  # the other folds' copies; every copy declares the same hyperparameters
+            with space.using(self.settings.space):
+                copies = [self.vertical.build_model(hp, self.dataset.info) for _ in range(int(self.settings.folds) - 1)]
+            model = folds.pack([model, *copies])
         self.last_build_seconds = time.perf_counter() - started  # the time budget reserves it for each refit member
         return model
 
@@ -86,6 +96,14 @@ class VerticalHyperModel(kt.HyperModel):
         first = options.pop(
             "callbacks"
         )  # before the logging, early-stopping and tuner callbacks, which read what these add
+        if self.folds is not None:
+            objective, direction = self.settings.objective_for(self.vertical, task)
+            scoring = folds.OutOfFold(
+                x, np.asarray(y), self.folds, task, objective, direction, self.predictions, options["batch_size"]
+            )
+            kwargs["callbacks"] = [*first, *kwargs.get("callbacks", [])]
+            weights = options.pop("sample_weight", None)
+            return folds.fit(model, x, np.asarray(y), self.folds, task, weights, scoring, **{**options, **kwargs})
         validation = kwargs.get("validation_data")
         if validation is not None and (self.collects_predictions or heads.has_members(model)):
             objective, direction = self.settings.objective_for(self.vertical, task)

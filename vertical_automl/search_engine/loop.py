@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import keras
 import keras_tuner as kt
+import numpy as np
 
 from .. import space
 from ..data.dataset import Dataset
@@ -25,7 +26,7 @@ from ..registry import disk_full
 from ..scoring import predict_scores
 from ..settings import SearchSettings
 from ..vertical import Vertical
-from . import ensemble_selection
+from . import ensemble_selection, folds
 from .budget import RunClock, TrialBudget
 from .callbacks import NonFiniteLoss, StopOnInterrupt
 from .hypermodel import VerticalHyperModel
@@ -86,17 +87,18 @@ def run_search(
         )
     reason = stop_reason(settings, len(trials), tuner.out_of_time, stopped)
     objective, direction = settings.objective_for(vertical, dataset.info.task)
-    selection = select_members(tuner, completed, dataset, vertical, objective, direction)
+    judged_on = dataset.selection_data(settings.cross_validated).y
+    selection = select_members(tuner, completed, judged_on, vertical, objective, direction, dataset.info.task)
     by_id = {t.trial_id: t for t in trials}
     hyperparameters = {trial.trial_id: trial.hyperparameters for trial in tuner.oracle.trials.values()}
     members = [(by_id[trial_id], hyperparameters[trial_id]) for trial_id in selection.trial_ids]
     models = None
-    if not settings.refit or selection.validation_scores is None:
-        models = trial_models(tuner, selection.trial_ids, settings, directory)
+    if not settings.refits or selection.validation_scores is None:
+        models = trial_models(tuner, selection.trial_ids, settings, directory, dataset.info.task)
     validation_scores = selection.validation_scores
     if validation_scores is None:
         validation_scores = predict_scores(models[0], dataset.validation.x, dataset.info.task)
-    kept = None if settings.refit else models  # only --no-refit exports them; a refit would otherwise hold them
+    kept = None if settings.refits else models  # exported as they are; a refit would otherwise hold them
     return SearchOutcome(
         trials,
         members,
@@ -134,7 +136,7 @@ def open_tuner(
     budget = TrialBudget(
         clock,
         budget_folder or directory,
-        refit_members=max(1, vertical.ensemble_size) if settings.refit else 0,
+        refit_members=max(1, vertical.ensemble_size) if settings.refits else 0,
         refit_scale=fitted / len(dataset.train),
     )
     try:
@@ -182,16 +184,18 @@ def run_trials(
     ]
     finished = [tuner.record(trial_id) for trial_id in tuner.oracle.end_order]
     progress.search_started(settings.trial_cap(), objective, direction, clock.end(), finished)
+    if settings.cross_validated:  # every fitting row trains, and is scored out of fold (search_engine/folds.py)
+        fitting = dataset.train_and_validation()
+        data: dict = {"x": fitting.x, "y": fitting.y}
+    else:
+        data = {
+            "x": dataset.train.x,
+            "y": dataset.train.y,
+            "validation_data": (dataset.validation.x, dataset.validation.y),
+        }
     try:
         with tracebacks_only_with_debug():
-            tuner.search(
-                dataset.train.x,
-                dataset.train.y,
-                validation_data=(dataset.validation.x, dataset.validation.y),
-                epochs=settings.epochs,
-                callbacks=callbacks,
-                verbose=1 if verbose else 0,
-            )
+            tuner.search(**data, epochs=settings.epochs, callbacks=callbacks, verbose=1 if verbose else 0)
     except RuntimeError as error:  # KerasTuner: too many consecutive failed trials
         return str(error).splitlines()[0]
     finally:
@@ -213,13 +217,17 @@ def completed_trials(trials: list[TrialRecord]) -> list[TrialRecord]:
 
 
 def trial_models(
-    tuner: kt.Tuner, trial_ids: tuple[str, ...], settings: SearchSettings, directory: Path
+    tuner: kt.Tuner, trial_ids: tuple[str, ...], settings: SearchSettings, directory: Path, task: str
 ) -> list[keras.Model]:
-    """The trials' own trained models, from their checkpoints (for --no-refit, or to score the best one)."""
+    """The trials' own trained models, from their checkpoints (for --no-refit, or to score the best one).
+
+    A cross-validated trial's model is its fold models' average.
+    """
     with warnings.catch_warnings():  # the checkpoints hold weights only; Keras warns that optimizer state is absent
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         with space.using(settings.space):
-            return [load_trial_model(tuner, trial_id, directory) for trial_id in trial_ids]
+            models = [load_trial_model(tuner, trial_id, directory) for trial_id in trial_ids]
+    return [folds.average(model, task) for model in models] if settings.cross_validated else models
 
 
 def stop_reason(settings: SearchSettings, trials: int, out_of_time: bool, failures: str | None) -> str:
@@ -239,9 +247,18 @@ def stop_reason(settings: SearchSettings, trials: int, out_of_time: bool, failur
 
 
 def select_members(
-    tuner: kt.Tuner, completed: list[TrialRecord], dataset: Dataset, vertical: Vertical, objective: str, direction: str
+    tuner: kt.Tuner,
+    completed: list[TrialRecord],
+    y: np.ndarray,
+    vertical: Vertical,
+    objective: str,
+    direction: str,
+    task: str,
 ) -> ensemble_selection.Selection:
     """The trials the export averages: greedy ensemble selection on validation predictions, or the best trial alone.
+
+    ``y`` are the labels of the rows the predictions score: the validation
+    split, or every train+validation row when the trials were cross-validated.
 
     Verticals with ``ensemble_size`` 1, and runs whose trials left no
     predictions (older runs resumed), export the best trial.
@@ -258,6 +275,4 @@ def select_members(
     ]
     if any(c.scores is None for c in candidates):
         return alone
-    return ensemble_selection.select(
-        candidates, dataset.validation.y, objective, direction, dataset.info.task, vertical.ensemble_size
-    )
+    return ensemble_selection.select(candidates, y, objective, direction, task, vertical.ensemble_size)

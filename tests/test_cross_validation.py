@@ -1,0 +1,181 @@
+"""Cross-validated selection: folds, the packed fold models, out-of-fold scores, and a search that uses them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import BLOCK_VAUTOML, run_vautoml
+
+from vertical_automl import search
+from vertical_automl.data.cross_validation import assign_folds, usable_folds
+from vertical_automl.predictor import evaluate
+from vertical_automl.search_engine import folds
+from vertical_automl.settings import CROSS_VALIDATED_ROWS, DEFAULT_FOLDS, SearchSettings
+
+
+def test_folds_are_stratified_reproducible_and_cover_every_row_once():
+    y = np.array([0] * 90 + [1] * 30)
+    assigned = assign_folds(y, "binary", 5, seed=3)
+    assert sorted(np.unique(assigned)) == [0, 1, 2, 3, 4]
+    for fold in range(5):  # a fifth of each class in every fold
+        assert np.sum((assigned == fold) & (y == 1)) == 6
+        assert np.sum((assigned == fold) & (y == 0)) == 18
+    assert np.array_equal(assigned, assign_folds(y, "binary", 5, seed=3))
+    assert not np.array_equal(assigned, assign_folds(y, "binary", 5, seed=4))
+
+
+def test_whole_groups_stay_in_one_fold():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(40), 3)
+    y = rng.integers(0, 2, len(groups))
+    assigned = assign_folds(y, "binary", 5, seed=0, groups=groups)
+    for group in range(40):
+        assert len(set(assigned[groups == group])) == 1
+    regression = assign_folds(rng.normal(size=len(groups)), "regression", 4, seed=0, groups=groups)
+    assert all(len(set(regression[groups == g])) == 1 for g in range(40))
+
+
+def test_the_rarest_class_or_the_groups_limit_the_folds():
+    assert usable_folds(5, np.array([0] * 50 + [1] * 3), "binary", None) == 3
+    assert usable_folds(5, np.array([0] * 50 + [1] * 1), "binary", None) == 1
+    assert usable_folds(5, np.arange(100.0), "regression", np.repeat(np.arange(4), 25)) == 4
+    assert usable_folds(5, np.arange(100.0), "regression", None) == 5
+
+
+def test_small_tables_and_text_are_cross_validated_by_default_and_nothing_else():
+    default = SearchSettings()
+    assert default.with_folds(800, "table", False).folds == DEFAULT_FOLDS
+    assert default.with_folds(800, "text", False).folds == DEFAULT_FOLDS
+    assert default.with_folds(CROSS_VALIDATED_ROWS + 1, "table", False).folds == 1
+    assert default.with_folds(800, "image", False).folds == 1
+    assert default.with_folds(800, "table", True).folds == 1  # folds would train on the future
+    assert SearchSettings(folds=1).with_folds(800, "table", False).folds == 1
+    assert SearchSettings(folds=8).with_folds(50_000, "image", False).folds == 8
+    cross = default.with_folds(800, "table", False)
+    assert cross.cross_validated and not cross.refits
+    # A run saved before cross-validation existed resumes as it started: one validation split.
+    saved = default.as_json()
+    del saved["folds"]
+    assert SearchSettings.from_json(saved).folds == 1
+    assert SearchSettings.from_json(default.as_json()).folds is None
+
+
+def _linear(features: int, seed: int) -> keras.Model:
+    inputs = keras.Input((features,))
+    layer = keras.layers.Dense(1, activation="sigmoid", kernel_initializer=keras.initializers.GlorotUniform(seed))
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
+    return model
+
+
+def test_each_fold_model_learns_from_every_row_but_its_own_folds():
+    """Trained packed, fold model i ends exactly where the same model trained alone on rows outside fold i does."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    assigned = assign_folds(y, "binary", 3, seed=0)
+    packed = folds.pack([_linear(4, seed) for seed in range(3)])
+    alone = [_linear(4, seed) for seed in range(3)]
+    sink = folds.OutOfFold(x, y, assigned, "binary", "val_auc", "max", _Sink(), 64)
+    folds.fit(packed, x, y, assigned, "binary", None, sink, batch_size=20, epochs=3, shuffle=False, verbose=0)
+    for fold, model in enumerate(alone):
+        model.fit(
+            x, y, sample_weight=(assigned != fold).astype("float32"), batch_size=20, epochs=3, shuffle=False, verbose=0
+        )
+        for trained, reference in zip(folds.fold_models(packed)[fold].get_weights(), model.get_weights()):
+            np.testing.assert_allclose(trained, reference, rtol=1e-5, atol=1e-6)
+
+
+class _Sink:
+    best = None
+
+
+def test_out_of_fold_scores_come_from_the_model_that_never_saw_the_row():
+    x = np.zeros((9, 2), dtype="float32")
+    y = np.array([0, 1, 0, 1, 0, 1, 0, 1, 1])
+    assigned = np.array([0, 1, 2] * 3)
+    models = []
+    for fold in range(3):  # model i always answers sigmoid(i - 1)
+        inputs = keras.Input((2,))
+        layer = keras.layers.Dense(1, activation="sigmoid", kernel_initializer="zeros")
+        models.append(keras.Model(inputs, layer(inputs)))
+        models[-1].compile(optimizer="sgd", loss="binary_crossentropy")
+        layer.bias.assign([fold - 1.0])
+    scoring = folds.OutOfFold(x, y, assigned, "binary", "val_auc", "max", _Sink(), 32)
+    scoring.set_model(folds.pack(models))
+    scores = scoring.predict()
+    expected = 1 / (1 + np.exp(-(assigned - 1.0)))
+    np.testing.assert_allclose(scores[:, 1], expected, rtol=1e-6)
+    logs: dict = {}
+    scoring.add_metrics(logs, scores, True)
+    assert set(logs) == {"val_loss", "val_accuracy", "val_auc"}
+
+
+def test_the_export_averages_the_fold_models_in_stock_layers(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(16, 4)).astype("float32")
+    packed = folds.pack([_linear(4, seed) for seed in range(4)])
+    averaged = folds.average(packed, "binary")
+    expected = np.mean([m.predict(x, verbose=0) for m in folds.fold_models(packed)], axis=0)
+    np.testing.assert_allclose(averaged.predict(x, verbose=0), expected, rtol=1e-5)
+    path = tmp_path / "model.keras"
+    averaged.save(path)
+    np.save(tmp_path / "x.npy", x)
+    code = BLOCK_VAUTOML + (
+        "import os, numpy as np; os.environ['KERAS_BACKEND'] = 'torch'\n"
+        "import keras\n"
+        f"m = keras.saving.load_model({str(path)!r}, safe_mode=True)\n"
+        f"print(float(m.predict(np.load({str(tmp_path / 'x.npy')!r}), verbose=0).sum()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.strip().splitlines()[-1]) == pytest.approx(float(expected.sum()), rel=1e-5)
+
+
+def _table(path, n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    label = np.where(x[:, 0] + 0.5 * x[:, 1] + rng.normal(scale=0.7, size=n) > 0, "yes", "no")
+    pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "label": label}).to_csv(path, index=False)
+
+
+def test_a_cross_validated_search_chooses_out_of_fold_and_exports_what_it_scored(tmp_path):
+    """Default settings on 300 rows: 5 folds, no refit, and evaluating the export gives the report's test metrics."""
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    _table(train, 300, 0)
+    _table(test, 120, 1)
+    runs = [
+        search("tiny-table", train, test_data=test, max_trials=2, epochs=4, registry=tmp_path / f"r{i}")
+        for i in range(2)
+    ]
+    report = runs[0].report
+    assert report["search"]["settings"]["folds"] == 5 and report["model"]["refit"] is False
+    assert "5 folds of the 300 train+validation examples" in report["model"]["training"]
+    assert report["test_metrics"]["binary"]["roc_auc"] > 0.75
+    evaluated = evaluate(runs[0].path, test)
+    assert json.dumps(evaluated["test_metrics"], sort_keys=True) == json.dumps(report["test_metrics"], sort_keys=True)
+    # the same seed and data: the same trials, scores and export
+    trials = [json.loads((run.path / "trials.json").read_text()) for run in runs]
+    assert [(t["hyperparameters"], t["score"], t["best_epoch"]) for t in trials[0]] == [
+        (t["hyperparameters"], t["score"], t["best_epoch"]) for t in trials[1]
+    ]
+    assert runs[0].report["test_metrics"] == runs[1].report["test_metrics"]
+
+
+def test_folds_are_refused_with_a_time_ordered_split_and_out_of_range(tmp_path):
+    train = tmp_path / "train.csv"
+    _table(train, 200, 0)
+    ordered = run_vautoml(
+        "search", "--plugin", "tiny-table", "--data", str(train), "--folds", "5", "-O", "order=a",
+        "--registry", str(tmp_path / "r"),
+    )  # fmt: skip
+    assert ordered.returncode == 2 and "time-ordered split" in ordered.stderr and "--folds 1" in ordered.stderr
+    assert "Traceback" not in ordered.stderr
+    zero = run_vautoml("search", "--plugin", "tiny-table", "--data", str(train), "--folds", "0")
+    assert zero.returncode == 2 and "--folds" in zero.stderr
