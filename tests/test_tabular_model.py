@@ -118,4 +118,6 @@ def test_every_recipe_builds_a_model_that_uses_its_values():
             recipe["numeric_embedding"] == "piecewise_linear"
         )
         used = {name: hp.values[name] for name in recipe if hp.is_active(name)}
-        assert used == {name: recipe[name] for name in used} and "depth" in used and "optimizer" in used
+        assert used == {name: recipe[name] for name in used} and "optimizer" in used
+        assert ("depth" in used) == (recipe["architecture"] != "linear")
+        assert ("linear_l2" in used) == (recipe["architecture"] == "linear")

@@ -73,14 +73,20 @@ def dense_stack(
     return x
 
 
-ARCHITECTURES = ("tabm", "mlp")
+ARCHITECTURES = ("tabm", "mlp", "linear")
+# L2 penalties of the linear model, per example (Keras adds l2 * sum(w^2) to the mean loss): scikit-learn's
+# LogisticRegression(C=1) on n rows is l2 = 1 / (2n), about 1e-3 on the few hundred rows where linear models win.
+LINEAR_L2 = (1e-3, 1e-4, 1e-2, 3e-2)
 NUMERIC_EMBEDDINGS = ("piecewise_linear", "none")
 # Hand-picked points of the tabular space, run first (in this order) before
 # the tuner samples: what each family of recent tabular deep-learning papers
 # recommends (TabM with piecewise-linear embeddings, Gorishniy et al. 2022 and
 # 2025; a regularised MLP in the spirit of RealMLP, Holzmueller et al. 2024),
-# and a nearly linear model for tables of a few hundred rows.  Values outside
-# a user's [space] fall back to the dimension's default.
+# a nearly linear MLP, and two linear models (a regularised logistic or linear
+# regression, and the same over piecewise-linear bins, an additive model): on
+# tables of a few hundred rows nothing beats them reliably, and
+# cross-validated selection can tell when.  Values outside a user's [space]
+# fall back to the dimension's default.
 TABULAR_RECIPES: tuple[dict[str, object], ...] = (
     {
         "architecture": "tabm",
@@ -114,6 +120,15 @@ TABULAR_RECIPES: tuple[dict[str, object], ...] = (
         "class_weight": "none",
     },
     {
+        "architecture": "linear",
+        "numeric_embedding": "none",
+        "linear_l2": 1e-3,
+        "optimizer": "adam",
+        "learning_rate": 1e-2,
+        "lr_schedule": "constant",
+        "class_weight": "none",
+    },
+    {
         "architecture": "tabm",
         "numeric_embedding": "none",
         "members": 8,
@@ -142,6 +157,16 @@ TABULAR_RECIPES: tuple[dict[str, object], ...] = (
         "batch_norm": False,
         "l1": 0.0,
         "l2": 1e-4,
+        "class_weight": "none",
+    },
+    {
+        "architecture": "linear",
+        "numeric_embedding": "piecewise_linear",
+        "bins": 8,
+        "linear_l2": 1e-2,
+        "optimizer": "adam",
+        "learning_rate": 1e-2,
+        "lr_schedule": "constant",
         "class_weight": "none",
     },
 )
@@ -241,7 +266,8 @@ def tabular_model(
     """Robust scaling [+ piecewise-linear embeddings] -> an MLP or a TabM ensemble -> task head.
 
     Searched: the architecture (``mlp``: one network; ``tabm``: 8 or 16
-    members trained at once, each on its own loss, exported as their mean),
+    members trained at once, each on its own loss, exported as their mean;
+    ``linear``: the features straight into the head, with a searched L2 penalty),
     the numeric embedding and its bin count, the stack (depth, width,
     dropout; for the MLP also initializer, batch norm, L1/L2), class
     weighting, optimizer, learning rate and schedule.  :data:`TABULAR_RECIPES`
@@ -262,15 +288,21 @@ def tabular_model(
         if embedded is not None:
             features = keras.layers.Concatenate()([features, embedded])
     architecture = hp.Choice("architecture", list(ARCHITECTURES))
-    shape = StackShape.declare(hp, widths)
-    if architecture == "tabm":
-        with hp.conditional_scope("architecture", ["tabm"]):
-            x = tabm_stack(hp, features, shape)
-        output = heads.member_output(x, info)
+    if architecture == "linear":
+        with hp.conditional_scope("architecture", ["linear"]):
+            penalty = float(hp.Choice("linear_l2", list(LINEAR_L2)))
+        output = heads.output(features, info, regularizer=keras.regularizers.L2(penalty))
     else:
-        with hp.conditional_scope("architecture", ["mlp"]):
-            x = dense_stack(hp, features, shape=shape)
-        output = heads.output(x, info)
+        with hp.conditional_scope("architecture", ["tabm", "mlp"]):
+            shape = StackShape.declare(hp, widths)
+        if architecture == "tabm":
+            with hp.conditional_scope("architecture", ["tabm"]):
+                x = tabm_stack(hp, features, shape)
+            output = heads.member_output(x, info)
+        else:
+            with hp.conditional_scope("architecture", ["mlp"]):
+                x = dense_stack(hp, features, shape=shape)
+            output = heads.output(x, info)
     if info.task != "regression":
         space.class_weight(hp)
     model = keras.Model(inputs, output, name=name)

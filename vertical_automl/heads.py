@@ -44,16 +44,21 @@ def direction_of(objective: str) -> str:
     return "min" if any(word in objective for word in ("loss", "mae", "mse", "rmse", "error")) else "max"
 
 
-def output(x: keras.KerasTensor, info: DatasetInfo, name: str = "output") -> keras.KerasTensor:
-    """The last layer(s) for ``info.task``."""
+def output(
+    x: keras.KerasTensor,
+    info: DatasetInfo,
+    name: str = "output",
+    regularizer: keras.regularizers.Regularizer | None = None,
+) -> keras.KerasTensor:
+    """The last layer(s) for ``info.task``; ``regularizer`` penalises the head's kernel (a linear model's L2)."""
     import keras
 
     if info.task == "binary":
-        return keras.layers.Dense(1, activation="sigmoid", name=name)(x)
+        return keras.layers.Dense(1, activation="sigmoid", kernel_regularizer=regularizer, name=name)(x)
     if info.task == "multiclass":
-        return keras.layers.Dense(info.num_classes, activation="softmax", name=name)(x)
+        return keras.layers.Dense(info.num_classes, activation="softmax", kernel_regularizer=regularizer, name=name)(x)
     mean, std = info.statistics["target_mean"], info.statistics["target_std"]
-    x = keras.layers.Dense(1, name=f"{name}_standardised")(x)
+    x = keras.layers.Dense(1, kernel_regularizer=regularizer, name=f"{name}_standardised")(x)
     return keras.layers.Rescaling(scale=std, offset=mean, name=name)(x)
 
 

@@ -150,8 +150,9 @@ def out_of_fold_metrics(y: np.ndarray, scores: np.ndarray, task: str) -> dict[st
             "val_rmse": float(math.sqrt(np.mean(error**2))),
         }
     labels = list(range(scores.shape[1]))
+    clipped = np.clip(scores, 1e-7, 1.0)
     metrics = {
-        "val_loss": float(log_loss(y, np.clip(scores, 1e-7, 1.0), labels=labels)),
+        "val_loss": float(log_loss(y, clipped / clipped.sum(axis=1, keepdims=True), labels=labels)),
         "val_accuracy": float(np.mean(scores.argmax(axis=1) == y)),
     }
     if task == "binary":
