@@ -9,7 +9,8 @@ same 20%:
 
 * tables (finance: German credit; medical: Pima diabetes; finance at scale:
   adult census, 32,561 training rows scored on its own 16,281-row test file
-  instead of a split): logistic regression and histogram gradient boosting;
+  instead of a split): logistic regression, histogram gradient boosting and
+  a random forest;
 * text (SMS spam): TF-IDF + logistic regression;
 * images (MNIST test set, 10,000 digits): an RBF SVM.
 
@@ -17,273 +18,115 @@ Binary tasks compare test ROC-AUC, MNIST compares accuracy.  The search runs
 as a user's would: no trial cap, so the budget ends it.  It prints one table
 (and the same as Markdown, for the README) with the margin to the best
 baseline, the trials run and why the search stopped; nothing is asserted.
+
+``--corpus`` runs the 12 datasets of ../shared/data/corpus and these five on
+repeated splits with standard errors, wins/ties/losses and vautoml's average
+rank (see corpus.py); ``--baselines-only`` prints just the baselines' scores.
 Run nothing else meanwhile (two torch processes on 2 cores slow each other
 many times over).  Run:  python benchmarks/quality.py [--budget 180] [--only finance,adult]
+[--corpus [--resume] [--results PATH] [--baselines-only] [--max-rows N]]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
 import os
 import sys
 import tempfile
-import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import accuracy_score, roc_auc_score
-from sklearn.model_selection import train_test_split
+import pandas as pd
+from corpus import METRICS, Case, corpus_case, corpus_specs, evaluate_split, run_corpus, summarise
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("VAUTOML_SHARED_DATA", REPO.parent / "shared" / "data"))
 PIMA_ZERO_MEANS_MISSING = [1, 2, 3, 4, 5]  # 0-based: glucose, blood pressure, skin thickness, insulin, BMI
 
 
-def split_lines(lines: list, labels: list) -> tuple[list[int], list[int]]:
-    """The fixed split every contender shares: stratified 80/20, seed 0."""
-    index = np.arange(len(lines))
-    train, test = train_test_split(index, test_size=0.2, stratify=labels, random_state=0)
-    return list(train), list(test)
+def headerless(path: Path) -> pd.DataFrame:
+    """A file without a header, its columns named as vautoml names them (column_1, ...), so options can name them."""
+    frame = pd.read_csv(path, header=None)
+    frame.columns = [f"column_{i}" for i in range(1, frame.shape[1] + 1)]
+    return frame
 
 
-def write_split(
-    lines: list[str], labels: list[str], work: Path, stem: str, suffix: str, header: str | None = None
-) -> tuple[list[int], list[int], Path, Path]:
-    """Split data lines and write them as ``<stem>_train`` / ``<stem>_test`` files (with ``header`` when given)."""
-    train, test = split_lines(lines, labels)
-    paths = []
-    for part, index in (("train", train), ("test", test)):
-        path = work / f"{stem}_{part}{suffix}"
-        path.write_text("\n".join(([header] if header else []) + [lines[i] for i in index]) + "\n", encoding="utf-8")
-        paths.append(path)
-    return train, test, paths[0], paths[1]
+def german() -> Case:
+    frame = headerless(SHARED / "german-credit" / "german.csv")
+    options = {"target_column": "column_21", "positive_class": "2"}  # 2 = bad credit
+    y = frame.pop("column_21").to_numpy()
+    return Case("finance", "binary", "table", "finance", frame, y, "column_21", options, "2")
 
 
-def vautoml_run(plugin: str, train: Path, test: Path, budget: float, options: dict[str, str]) -> tuple[dict, float]:
-    from vertical_automl import search
-    from vertical_automl.search_engine.progress import LogProgress
-
-    class Prefixed:
-        def write(self, text: str) -> None:
-            sys.stderr.write(
-                "".join(f"  [{plugin}] {line}" if line.strip() else line for line in text.splitlines(keepends=True))
-            )
-
-        def flush(self) -> None:
-            sys.stderr.flush()
-
-    with tempfile.TemporaryDirectory() as registry:
-        started = time.perf_counter()
-        result = search(
-            plugin,
-            train,
-            test_data=test,
-            data_options=options,
-            time_budget=budget,
-            registry=registry,
-            progress=LogProgress(Prefixed()),
-        )
-        return result.report, time.perf_counter() - started
+def pima() -> Case:
+    frame = headerless(SHARED / "pima-indians-diabetes" / "pima-indians-diabetes.csv")
+    zero = tuple(f"column_{i + 1}" for i in PIMA_ZERO_MEANS_MISSING)
+    options = {"target_column": "column_9", "missing_values": ",".join(zero) + "=0", "positive_class": "1"}
+    y = frame.pop("column_9").to_numpy()
+    return Case("medical", "binary", "table", "medical", frame, y, "column_9", options, "1", zero)
 
 
-def tabular_baselines(
-    rows: list[list[str]],
-    train: list[int],
-    test: list[int],
-    categorical: list[int],
-    missing_zero: list[int],
-    positive: str,
-) -> dict[str, float]:
-    import pandas as pd
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
-
-    frame = pd.DataFrame([r[:-1] for r in rows])
-    y = np.array([r[-1] == positive for r in rows])
-    numeric = [c for c in frame.columns if c not in categorical]
-    frame[numeric] = frame[numeric].astype(float)
-    for c in missing_zero:
-        frame.loc[frame[c] == 0, c] = np.nan
-    frame.columns = [str(c) for c in frame.columns]
-    num, cat = [str(c) for c in numeric], [str(c) for c in categorical]
-    linear = make_pipeline(
-        ColumnTransformer(
-            [
-                ("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), num),
-                ("cat", OneHotEncoder(handle_unknown="ignore"), cat),
-            ]
-        ),
-        LogisticRegression(max_iter=2000),
-    )
-    boosted = make_pipeline(
-        ColumnTransformer(
-            [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), cat)],
-            remainder="passthrough",
-        ),
-        HistGradientBoostingClassifier(categorical_features=list(range(len(cat))), random_state=0),
-    )
-    scores = {}
-    for name, model in (("logistic regression", linear), ("hist gradient boosting", boosted)):
-        model.fit(frame.iloc[train], y[train])
-        scores[name] = roc_auc_score(y[test], model.predict_proba(frame.iloc[test])[:, 1])
-    return scores
+def adult() -> Case:
+    """Adult census: its own train and test files (the test labels lose their trailing full stop); '?' is missing."""
+    parts = [
+        pd.read_csv(SHARED / "adult-census" / name, skipinitialspace=True) for name in ("adult.data", "adult.test")
+    ]
+    frame = pd.concat(parts, ignore_index=True)
+    y = frame.pop("income").str.rstrip(".").to_numpy()
+    fixed = (np.arange(len(parts[0])), np.arange(len(parts[0]), len(frame)))
+    options = {"target_column": "income", "missing_values": "?", "positive_class": ">50K"}
+    return Case("adult", "binary", "table", "finance", frame, y, "income", options, ">50K", fixed=fixed)
 
 
-def bench_finance(work: Path, budget: float) -> dict:
-    lines = (SHARED / "german-credit" / "german.csv").read_text().strip().splitlines()
-    rows = [line.split(",") for line in lines]
-    train, test, train_path, test_path = write_split(lines, [r[-1] for r in rows], work, "german", ".csv")
-    report, seconds = vautoml_run("finance", train_path, test_path, budget, {"header": "false", "target_column": "-1"})
-    categorical = [i for i, v in enumerate(rows[0][:-1]) if not v.replace(".", "").isdigit()]
-    baselines = tabular_baselines(rows, train, test, categorical, [], positive="2")
-    return {
-        "dataset": "german-credit (finance)",
-        "metric": "ROC-AUC",
-        "vautoml": report["test_metrics"]["binary"]["roc_auc"],
-        "baselines": baselines,
-        "report": report,
-        "seconds": seconds,
-    }
+def sms() -> Case:
+    path = SHARED / "sms-spam-collection" / "SMSSpamCollection"
+    frame = pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=False, encoding="utf-8")
+    options = {"text_column": "SMS", "target_column": "Label", "positive_class": "spam"}
+    return Case("text", "binary", "text", "text", frame[["SMS"]], frame["Label"].to_numpy(), "Label", options, "spam")
 
 
-def bench_medical(work: Path, budget: float) -> dict:
-    lines = (SHARED / "pima-indians-diabetes" / "pima-indians-diabetes.csv").read_text().strip().splitlines()
-    rows = [line.split(",") for line in lines]
-    train, test, train_path, test_path = write_split(lines, [r[-1] for r in rows], work, "pima", ".csv")
-    missing = ",".join(f"column_{i + 1}" for i in PIMA_ZERO_MEANS_MISSING) + "=0"
-    report, seconds = vautoml_run(
-        "medical", train_path, test_path, budget, {"header": "false", "missing_values": missing}
-    )
-    baselines = tabular_baselines(rows, train, test, [], PIMA_ZERO_MEANS_MISSING, positive="1")
-    return {
-        "dataset": "pima-indians-diabetes (medical)",
-        "metric": "ROC-AUC",
-        "vautoml": report["test_metrics"]["binary"]["roc_auc"],
-        "baselines": baselines,
-        "report": report,
-        "seconds": seconds,
-    }
-
-
-def bench_adult(work: Path, budget: float) -> dict:
-    """Adult census: its own train and test files (the test labels lose their trailing full stop)."""
-    folder = SHARED / "adult-census"
-    files = {}
-    for part, name in (("train", "adult.data"), ("test", "adult.test")):
-        lines = [line.rstrip(".") for line in (folder / name).read_text().splitlines() if line.strip()]
-        files[part] = lines
-        (work / f"adult_{part}.csv").write_text("\n".join(lines) + "\n")
-    rows = [[cell.strip() for cell in line.split(",")] for line in files["train"][1:] + files["test"][1:]]
-    train, test = list(range(len(files["train"]) - 1)), list(range(len(files["train"]) - 1, len(rows)))
-    report, seconds = vautoml_run(
-        "finance",
-        work / "adult_train.csv",
-        work / "adult_test.csv",
-        budget,
-        {"target_column": "income", "missing_values": "?"},
-    )
-    categorical = [i for i, v in enumerate(rows[0][:-1]) if not v.replace(".", "").isdigit()]
-    for row in rows:  # '?' marks a missing cell; the baselines impute numbers and treat '?' as a category
-        row[:-1] = [("nan" if i not in categorical and v == "?" else v) for i, v in enumerate(row[:-1])]
-    baselines = tabular_baselines(rows, train, test, categorical, [], positive=">50K")
-    return {
-        "dataset": "adult-census (finance, 32k rows)",
-        "metric": "ROC-AUC",
-        "vautoml": report["test_metrics"]["binary"]["roc_auc"],
-        "baselines": baselines,
-        "report": report,
-        "seconds": seconds,
-    }
-
-
-def bench_text(work: Path, budget: float) -> dict:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
-    lines = (SHARED / "sms-spam-collection" / "SMSSpamCollection").read_text(encoding="utf-8").strip().splitlines()
-    header, body = lines[0], lines[1:]
-    labels = [line.split("\t", 1)[0] for line in body]
-    texts = [line.split("\t", 1)[1] for line in body]
-    train, test, train_path, test_path = write_split(body, labels, work, "sms", ".tsv", header)
-    report, seconds = vautoml_run(
-        "text", train_path, test_path, budget, {"text_column": "SMS", "target_column": "Label"}
-    )
-    y = np.array(labels) == "spam"
-    model = make_pipeline(
-        TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1), LogisticRegression(max_iter=2000, C=10)
-    )
-    model.fit([texts[i] for i in train], y[train])
-    score = roc_auc_score(y[test], model.predict_proba([texts[i] for i in test])[:, 1])
-    return {
-        "dataset": "sms-spam-collection (text)",
-        "metric": "ROC-AUC",
-        "vautoml": report["test_metrics"]["binary"]["roc_auc"],
-        "baselines": {"TF-IDF + logistic regression": score},
-        "report": report,
-        "seconds": seconds,
-    }
-
-
-def bench_vision(work: Path, budget: float) -> dict:
-    from sklearn.svm import SVC
-
+def mnist() -> Case:
     folder = SHARED / "mnist-test"
-    images = np.frombuffer(gzip.open(folder / "t10k-images-idx3-ubyte.gz").read(), np.uint8, offset=16).reshape(
-        -1, 28, 28
-    )
+    images = np.frombuffer(gzip.open(folder / "t10k-images-idx3-ubyte.gz").read(), np.uint8, offset=16)
     labels = np.frombuffer(gzip.open(folder / "t10k-labels-idx1-ubyte.gz").read(), np.uint8, offset=8)
-    train, test = split_lines(list(range(len(labels))), list(labels))
-    np.savez(work / "mnist_train.npz", x=images[train], y=labels[train])
-    np.savez(work / "mnist_test.npz", x=images[test], y=labels[test])
-    report, seconds = vautoml_run("vision", work / "mnist_train.npz", work / "mnist_test.npz", budget, {})
-    svm = SVC(kernel="rbf")
-    svm.fit(images[train].reshape(len(train), -1) / 255.0, labels[train])
-    score = accuracy_score(labels[test], svm.predict(images[test].reshape(len(test), -1) / 255.0))
-    return {
-        "dataset": "mnist-test 10k (vision)",
-        "metric": "accuracy",
-        "vautoml": report["test_metrics"]["accuracy"],
-        "baselines": {"RBF SVM": score},
-        "report": report,
-        "seconds": seconds,
-    }
+    return Case("vision", "multiclass", "images", "vision", images.reshape(-1, 28, 28), labels, "label")
 
 
-BENCHMARKS = {
-    "finance": bench_finance,
-    "medical": bench_medical,
-    "adult": bench_adult,
-    "text": bench_text,
-    "vision": bench_vision,
+HEADLINE = {
+    "finance": ("german-credit (finance)", german),
+    "medical": ("pima-indians-diabetes (medical)", pima),
+    "adult": ("adult-census (finance, 32k rows)", adult),
+    "text": ("sms-spam-collection (text)", sms),
+    "vision": ("mnist-test 10k (vision)", mnist),
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--budget", type=float, default=180.0, help="wall-clock budget of each vautoml search, seconds (default 180)"
-    )
-    parser.add_argument(
-        "--only", default=",".join(BENCHMARKS), help="comma-separated subset of: " + ", ".join(BENCHMARKS)
-    )
-    args = parser.parse_args()
-    if not SHARED.exists():
-        sys.exit(f"shared data not found at {SHARED}; set VAUTOML_SHARED_DATA")
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in args.only.split(","):
-            results.append(BENCHMARKS[name.strip()](Path(tmp), args.budget))
-
+def print_table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """A rich table for the terminal, then the same rows as Markdown for the README."""
     from rich.console import Console
     from rich.table import Table
 
-    title = f"vautoml vs baselines: same rows, search budget {args.budget:g}s, 2 CPU cores"
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    Console(width=240).print(table)
+    print("\n" + " | ".join(columns).join(("| ", " |")))
+    print("|" + " --- |" * len(columns))
+    for row in rows:
+        print(" | ".join(row).join(("| ", " |")))
+
+
+def headline(names: list[str], budget: float) -> None:
+    """The five headline datasets, one split each (seed 0; adult's own test file)."""
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            results.append((HEADLINE[name][0], evaluate_split(HEADLINE[name][1](), 0, budget, Path(tmp))))
     columns = (
         "dataset",
         "metric",
@@ -296,34 +139,104 @@ def main() -> None:
         "vautoml seconds",
     )
     rows = []
-    for r in results:
+    for title, r in results:
         best_name, best = max(r["baselines"].items(), key=lambda item: item[1])
         others = "; ".join(f"{k} {v:.4f}" for k, v in r["baselines"].items())
-        search = r["report"]["search"]
-        trials = search["trials"]
+        completed, total = r["trials"]
         rows.append(
             (
-                r["dataset"],
-                r["metric"],
+                title,
+                METRICS[r["task"]],
                 f"{r['vautoml']:.4f}",
                 best_name,
                 others,
                 f"{r['vautoml'] - best:+.4f}",
-                f"{trials.get('COMPLETED', 0)}/{trials['total']}",
-                search.get("stop_reason", ""),
+                f"{completed}/{total}",
+                r["stop_reason"],
                 f"{r['seconds']:.0f}",
             )
         )
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    Console(width=220).print(table)
-    print("\n" + " | ".join(columns).join(("| ", " |")))
-    print("|" + " --- |" * len(columns))
-    for row in rows:
-        print(" | ".join(row).join(("| ", " |")))
+    print_table(f"vautoml vs baselines: same rows, search budget {budget:g}s, 2 CPU cores", columns, rows)
+
+
+def corpus(args: argparse.Namespace) -> None:
+    """The corpus and the headline datasets on repeated splits: one row per dataset, then wins/ties/losses."""
+    folder = SHARED / "corpus"
+    cases = {name: partial(corpus_case, folder, spec) for name, spec in corpus_specs(folder).items()}
+    cases.update({name: build for name, (_, build) in HEADLINE.items()})
+    names = [n.strip() for n in args.only.split(",")] if args.only else list(cases)
+    unknown = [n for n in names if n not in cases]
+    if unknown:
+        sys.exit(f"unknown dataset(s) {', '.join(unknown)}; choose from: {', '.join(cases)}")
+    chosen = {name: cases[name] for name in names}
+    records, failures = run_corpus(chosen, args.budget, args.results, args.resume, args.baselines_only, args.max_rows)
+    columns = ["dataset", "task", "rows", "metric", "splits"]
+    if args.baselines_only:
+        columns += ["baselines (mean over splits)", "strongest", "RMSE (strongest)", "baseline seconds"]
+    else:
+        columns += ["vautoml", "strongest baseline", "margin", "SE", "split SD", "W/T/L", "avg rank", "RMSE (v / b)"]
+        columns += ["trials", "seconds"]
+    rows, outcomes, ranks = [], [], []
+    for name in chosen:
+        mine = [r for r in records if r["dataset"] == name]
+        if not mine:
+            continue
+        s, first = summarise(mine), mine[0]
+        row = [HEADLINE[name][0] if name in HEADLINE else name, first["task"], str(first["rows"])]
+        row += [METRICS[first["task"]], str(s["splits"])]
+        if args.baselines_only:
+            seconds = np.mean([r["baseline_seconds"] for r in mine])
+            rmse = f"{np.mean([r['rmse'][s['strongest']] for r in mine]):.4g}" if "rmse" in first else ""
+            row += ["; ".join(f"{k} {v:.4f}" for k, v in s["means"].items()), s["strongest"], rmse, f"{seconds:.0f}"]
+        else:
+            outcomes.append(s["outcome"])
+            ranks.append(s["rank"])
+            sd = f"{s['sd']:.4f}" if s["sd"] is not None else ""
+            rmse = " / ".join(f"{v:.4g}" for v in s["rmse"]) if "rmse" in s else ""
+            row += [f"{s['vautoml']:.4f}", f"{s['strongest']} {s['baseline']:.4f}", f"{s['margin']:+.4f}"]
+            row += [f"{s['se']:.4f}", sd, s["outcome"], f"{s['rank']:.2f}", rmse]
+            row += [f"{s['trials'][0]}/{s['trials'][1]}", f"{s['seconds']:.0f}"]
+        rows.append(tuple(row))
+    what = "baselines only" if args.baselines_only else f"vautoml vs baselines, search budget {args.budget:g}s"
+    print_table(f"Corpus quality: {what}, same rows, 2 CPU cores", tuple(columns), rows)
+    if outcomes:
+        wins, ties, losses = (outcomes.count(o) for o in "WTL")
+        print(
+            f"\nvautoml over {len(outcomes)} datasets: {wins} wins, {ties} ties, {losses} losses "
+            f"(a tie is within one SE); mean rank {np.mean(ranks):.2f} (1 = best of vautoml and the baselines)"
+        )
+    for f in failures:
+        print(f"failed: {f['dataset']} seed {f['seed']}: {f['error']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--budget", type=float, default=180.0, help="wall-clock budget of each vautoml search, seconds (default 180)"
+    )
+    parser.add_argument(
+        "--only",
+        help="comma-separated subset of: " + ", ".join(HEADLINE) + " (with --corpus also the corpus dataset names)",
+    )
+    parser.add_argument("--corpus", action="store_true", help="the corpus and headline datasets on repeated splits")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=REPO / "benchmarks" / "results" / "quality-corpus.jsonl",
+        help="--corpus: JSON-lines file each finished split is appended to (default benchmarks/results/...)",
+    )
+    parser.add_argument("--resume", action="store_true", help="--corpus: skip the splits already in --results")
+    parser.add_argument("--baselines-only", action="store_true", help="--corpus: the baselines alone, no vautoml")
+    parser.add_argument(
+        "--max-rows", type=int, help="--corpus: subsample larger datasets to this many rows (default: all rows)"
+    )
+    args = parser.parse_args()
+    if not SHARED.exists():
+        sys.exit(f"shared data not found at {SHARED}; set VAUTOML_SHARED_DATA")
+    if args.corpus:
+        corpus(args)
+    else:
+        headline([n.strip() for n in (args.only or ",".join(HEADLINE)).split(",")], args.budget)
 
 
 if __name__ == "__main__":

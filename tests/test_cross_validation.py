@@ -53,6 +53,11 @@ def test_small_tables_and_text_are_cross_validated_by_default_and_nothing_else()
     assert default.with_folds(800, "table", False).folds == DEFAULT_FOLDS
     assert default.with_folds(800, "text", False).folds == DEFAULT_FOLDS
     assert default.with_folds(CROSS_VALIDATED_ROWS + 1, "table", False).folds == 1
+    # a time budget lowers the limit: 12 rows per second of it, at least 1,000 rows
+    assert SearchSettings(time_budget=180).with_folds(2160, "table", False).folds == DEFAULT_FOLDS
+    assert SearchSettings(time_budget=180).with_folds(2161, "table", False).folds == 1
+    assert SearchSettings(time_budget=10).with_folds(1000, "table", False).folds == DEFAULT_FOLDS
+    assert SearchSettings(time_budget=3600).with_folds(CROSS_VALIDATED_ROWS, "text", False).folds == DEFAULT_FOLDS
     assert default.with_folds(800, "image", False).folds == 1
     assert default.with_folds(800, "table", True).folds == 1  # folds would train on the future
     assert SearchSettings(folds=1).with_folds(800, "table", False).folds == 1

@@ -29,8 +29,11 @@ MIN_BATCH, MAX_BATCH, ROWS_PER_BATCH_UNIT = 32, 256, 32
 TARGET_STEPS, MIN_EPOCHS, MAX_EPOCHS = 2000, 30, 100
 # Cross-validated selection (search_engine/folds.py) where one validation split is too small to judge by: tables
 # and text up to this many train+validation rows get DEFAULT_FOLDS folds; larger data, images and time-ordered
-# splits keep one validation split.  Measured in benchmarks/quality.py --corpus.
-DEFAULT_FOLDS, MAX_FOLDS, CROSS_VALIDATED_ROWS = 5, 20, 5000
+# splits keep one validation split.  k folds cost up to k times a trial's arithmetic, so a time budget lowers the
+# limit to ROWS_PER_BUDGET_SECOND rows per second of it (2,160 rows at 3 minutes, where a 5-fold TabM trial on
+# 800 rows took 36 s on 2 cores), never below MIN_CROSS_VALIDATED_ROWS.
+DEFAULT_FOLDS, MAX_FOLDS = 5, 20
+CROSS_VALIDATED_ROWS, MIN_CROSS_VALIDATED_ROWS, ROWS_PER_BUDGET_SECOND = 5000, 1000, 12
 CROSS_VALIDATED_KINDS = ("table", "text")
 
 
@@ -86,13 +89,19 @@ class SearchSettings:
 
         Small tables and text are judged out of fold; images (whose models
         cost k times as much per step), large data (whose validation split
-        is big enough) and time-ordered splits (where folds would train on
+        is big enough; see :meth:`cross_validated_rows`) and time-ordered splits (where folds would train on
         the future) keep one validation split.
         """
         if self.folds is not None:
             return self
-        small = rows <= CROSS_VALIDATED_ROWS and kind in CROSS_VALIDATED_KINDS and not time_ordered
+        small = rows <= self.cross_validated_rows() and kind in CROSS_VALIDATED_KINDS and not time_ordered
         return replace(self, folds=DEFAULT_FOLDS if small else 1)
+
+    def cross_validated_rows(self) -> int:
+        """The most train+validation rows cross-validated by default: fewer with a short time budget."""
+        if self.time_budget is None:
+            return CROSS_VALIDATED_ROWS
+        return int(min(CROSS_VALIDATED_ROWS, max(MIN_CROSS_VALIDATED_ROWS, self.time_budget * ROWS_PER_BUDGET_SECOND)))
 
     @property
     def cross_validated(self) -> bool:

@@ -29,6 +29,7 @@ from ..settings import (
     MIN_BATCH,
     MIN_EPOCHS,
     ROWS_PER_BATCH_UNIT,
+    ROWS_PER_BUDGET_SECOND,
     TARGET_STEPS,
     TUNERS,
     SearchSettings,
@@ -220,7 +221,8 @@ _REQUEST_FLAGS = (
     type=click.IntRange(1, MAX_FOLDS),
     help="Judge every trial on out-of-fold predictions of this many folds over train+validation, and export each "
     "chosen trial's fold models averaged; 1 = one validation split and a refit. "
-    f"Default: {DEFAULT_FOLDS} for tables and text of at most {CROSS_VALIDATED_ROWS} train+validation rows, else 1.",
+    f"Default: {DEFAULT_FOLDS} for tables and text of at most {CROSS_VALIDATED_ROWS} train+validation rows "
+    f"({ROWS_PER_BUDGET_SECOND} per second of a shorter --time-budget), else 1.",
 )
 @click.option(
     "--refit/--no-refit",

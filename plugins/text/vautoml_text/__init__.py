@@ -35,6 +35,9 @@ TEXT = Vertical(
         "The bag's idf weights (smooth idf of the training split) are inside the model, not in preprocessing.json.",
     ),
     recipes=TEXT_RECIPES,
+    # up to 3 trials, chosen by greedy selection on validation (or out-of-fold) predictions: an n-gram model and a
+    # sequence model err on different texts
+    ensemble_size=3,
 )
 
 
