@@ -48,6 +48,8 @@ SEARCH = (
     "--epochs",
     "10",
     "--quiet",
+    "--folds",  # one validation split: these tests are about the storage, and it keeps each trial short
+    "1",
     "--run-name",
     "X",
 )
