@@ -86,8 +86,9 @@ def search(
     consecutive failures end the search (the best completed trial is still
     exported).  ``folds`` cross-validates every trial (1: one validation
     split; default: 5 folds on tables and text of at most 5,000
-    train+validation rows, 12 per second of a shorter ``time_budget``, else 1).  ``refit=False`` exports the best trial's own weights instead
-    of a refit on train+validation.  ``run_name`` names the run (its id); a
+    train+validation rows, 12 per second of a shorter ``time_budget``, else
+    1).  ``refit=False`` exports the best trial's own weights instead of a
+    refit on train+validation (with one validation split).  ``run_name`` names the run (its id); a
     run of that name that was interrupted continues, if the request is the same.
     ``workers`` above 1 runs that many trials at once, each in its own
     process; ``storage`` (an SQLAlchemy URL such as
