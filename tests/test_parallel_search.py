@@ -80,7 +80,7 @@ def test_two_workers_run_the_trial_list_one_worker_runs_and_the_export_names_eac
     alone = run_vautoml(
         *SEARCH,
         "--max-trials",
-        "9",  # 4 recipes, then 5 random trials: the values a worker draws are what may differ
+        "9",  # 6 recipes, then 3 random trials: the values a worker draws are what may differ
         "--epochs",
         "4",
         "--workers",
