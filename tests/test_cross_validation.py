@@ -16,6 +16,7 @@ from vertical_automl import search
 from vertical_automl.data.cross_validation import assign_folds, usable_folds
 from vertical_automl.predictor import evaluate
 from vertical_automl.search_engine import folds
+from vertical_automl.search_engine.callbacks import PredictionSink
 from vertical_automl.settings import CROSS_VALIDATED_ROWS, DEFAULT_FOLDS, SearchSettings
 
 
@@ -87,7 +88,7 @@ def test_each_fold_model_learns_from_every_row_but_its_own_folds():
     assigned = assign_folds(y, "binary", 3, seed=0)
     packed = folds.pack([_linear(4, seed) for seed in range(3)])
     alone = [_linear(4, seed) for seed in range(3)]
-    sink = folds.OutOfFold(x, y, assigned, "binary", "val_auc", "max", _Sink(), 64)
+    sink = folds.OutOfFold(x, y, assigned, "binary", "val_auc", "max", PredictionSink(), 64)
     folds.fit(packed, x, y, assigned, "binary", None, sink, batch_size=20, epochs=3, shuffle=False, verbose=0)
     for fold, model in enumerate(alone):
         model.fit(
@@ -95,10 +96,6 @@ def test_each_fold_model_learns_from_every_row_but_its_own_folds():
         )
         for trained, reference in zip(folds.fold_models(packed)[fold].get_weights(), model.get_weights()):
             np.testing.assert_allclose(trained, reference, rtol=1e-5, atol=1e-6)
-
-
-class _Sink:
-    best = None
 
 
 def test_out_of_fold_scores_come_from_the_model_that_never_saw_the_row():
@@ -112,7 +109,7 @@ def test_out_of_fold_scores_come_from_the_model_that_never_saw_the_row():
         models.append(keras.Model(inputs, layer(inputs)))
         models[-1].compile(optimizer="sgd", loss="binary_crossentropy")
         layer.bias.assign([fold - 1.0])
-    scoring = folds.OutOfFold(x, y, assigned, "binary", "val_auc", "max", _Sink(), 32)
+    scoring = folds.OutOfFold(x, y, assigned, "binary", "val_auc", "max", PredictionSink(), 32)
     scoring.set_model(folds.pack(models))
     scores = scoring.predict()
     expected = 1 / (1 + np.exp(-(assigned - 1.0)))

@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import heads
 from ..scoring import scores_from_output
-from .callbacks import ValidationPredictions
+from .callbacks import PredictionSink, ValidationPredictions
 
 FOLD_PREFIX = "fold_"  # each fold model's name inside the packed model, so the export can find them again
 
@@ -112,7 +112,7 @@ class OutOfFold(ValidationPredictions):
         task: str,
         objective: str,
         direction: str,
-        sink: Any,
+        sink: PredictionSink,
         batch_size: int,
     ) -> None:
         super().__init__(x, y, task, objective, direction, sink, batch_size)
