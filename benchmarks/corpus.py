@@ -288,6 +288,7 @@ def evaluate_split(case: Case, seed: int, budget: float, work: Path, with_vautom
         search = report["search"]
         record.update(trials=[search["trials"].get("COMPLETED", 0), search["trials"]["total"]], seconds=seconds)
         record.update(stop_reason=search.get("stop_reason", ""), vautoml=score(task, y, ours))
+        record.update(at_once=search.get("at_once", 1), folds=search["settings"].get("folds"))
         metrics = report["test_metrics"]  # vautoml's own score of the same rows: a check that both read them alike
         said = (
             metrics["binary"]["roc_auc"] if task == "binary" else metrics["accuracy" if task == "multiclass" else "r2"]

@@ -37,7 +37,10 @@ def main() -> None:
             print(f"trial {done:3d}: peak RSS {peaks[done]:8.1f} MiB", file=sys.stderr)
 
     with tempfile.TemporaryDirectory() as registry:
-        search(args.plugin, max_trials=args.trials, epochs=1, registry=registry, progress=PeakAfterEachTrial())
+        # one process, so every trial runs in the process whose memory is measured
+        search(
+            args.plugin, max_trials=args.trials, epochs=1, registry=registry, progress=PeakAfterEachTrial(), workers=1
+        )
     early, late = peaks.get(5), peaks.get(max(peaks))
     print(
         f"{args.plugin}: {len(peaks)} trials; peak RSS after trial 5: {early:.1f} MiB; "

@@ -22,8 +22,9 @@ baseline, the trials run and why the search stopped; nothing is asserted.
 ``--corpus`` runs the 12 datasets of ../shared/data/corpus and these five on
 repeated splits with standard errors, wins/ties/losses and vautoml's average
 rank (see corpus.py); ``--baselines-only`` prints just the baselines' scores.
-Run nothing else meanwhile (two torch processes on 2 cores slow each other
-many times over).  Run:  python benchmarks/quality.py [--budget 180] [--only finance,adult]
+The searches use the default workers (one per core); ``VAUTOML_WORKERS=1``
+measures one process.  Run nothing else meanwhile (two torch processes on 2
+cores slow each other many times over).  Run:  python benchmarks/quality.py [--budget 180] [--only finance,adult]
 [--corpus [--resume] [--results PATH] [--baselines-only] [--max-rows N]]
 """
 

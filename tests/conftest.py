@@ -16,4 +16,8 @@ if "PYTEST_XDIST_WORKER" in os.environ:
     # other 30-70x, one thread each costs nothing on these small models (DESIGN.md, section 8). Processes the
     # tests start (searches, servers) inherit it.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+# A search left to its default runs one worker process per core; pytest-xdist already runs one test process per
+# core, and a test's tiny search costs less than starting a worker. So tests search in one process unless they pass
+# --workers (the parallel tests) or unset this (the test of the default, in test_study.py).
+os.environ.setdefault("VAUTOML_WORKERS", "1")
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(VERTICALS)]))

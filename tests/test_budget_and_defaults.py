@@ -91,3 +91,5 @@ def test_without_a_budget_the_default_cap_ends_the_search_and_says_so(tmp_path):
     assert info["stop_reason"].startswith(f"the default cap of {DEFAULT_MAX_TRIALS} trials without a --time-budget")
     report = (result.path / "report.md").read_text()
     assert "Search stopped" in report and "default cap" in report
+    # plugins passed in: their trials stay in this process, which workers could not load them into
+    assert info["at_once"] == 1 and "**Trials at once:** 1, " in report and "(one process)" in report

@@ -18,7 +18,14 @@ from vertical_automl.search_engine.study import (
     slots_used,
     without_password,
 )
-from vertical_automl.search_engine.workers import WorkerPool, threads_per_worker
+from vertical_automl.search_engine.workers import (
+    DEFAULT_WORKERS_LIMIT,
+    WORKERS_VARIABLE,
+    WorkerPool,
+    default_workers,
+    threads_per_worker,
+)
+from vertical_automl.settings import SearchSettings
 
 
 @pytest.fixture
@@ -58,17 +65,46 @@ def test_a_trial_skipped_beyond_the_cap_takes_no_place(study):
 
 
 def test_the_plan_round_trips_and_a_run_keeps_its_engine(tmp_path):
+    settings = SearchSettings()
     plan = ParallelPlan.one_machine(tmp_path, "night", 3)
     assert plan.storage == f"sqlite:///{(tmp_path / 'study.db').resolve()}"
-    assert Execution(workers=1).plan(tmp_path, "night", resumed=False) is None  # the default: one process
+    assert Execution(workers=1).plan(tmp_path, "night", False, settings) is None  # --workers 1: one process
     plan.save(tmp_path)
     assert ParallelPlan.read(tmp_path) == plan
-    assert Execution().plan(tmp_path, "night", resumed=True) == plan  # resumed with the workers it started with
-    assert Execution(workers=5).plan(tmp_path, "night", resumed=True).workers == 5
+    assert Execution().plan(tmp_path, "night", True, settings) == plan  # resumed with the workers it started with
+    assert Execution(workers=5).plan(tmp_path, "night", True, settings).workers == 5
     with pytest.raises(UsageError, match="keeps its trials in the storage it started with"):
-        Execution(storage="postgresql+psycopg://db/x").plan(tmp_path, "night", resumed=True)
+        Execution(storage="postgresql+psycopg://db/x").plan(tmp_path, "night", True, settings)
     with pytest.raises(UsageError, match="started in one process and continues in one"):
-        Execution(workers=2).plan(tmp_path / "other", "day", resumed=True)
+        Execution(workers=2).plan(tmp_path / "other", "day", True, settings)
+    assert Execution().plan(tmp_path / "other", "day", True, settings) is None  # and without --workers, it does
+
+
+def test_a_new_search_runs_one_worker_per_core_by_default(tmp_path, monkeypatch):
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
+    monkeypatch.setattr(worker_pool, "visible_gpus", lambda: [])
+    monkeypatch.setattr(worker_pool, "usable_cores", lambda: 4)
+    plan = Execution().plan(tmp_path, "night", False, SearchSettings())
+    assert plan.workers == 4 and plan.storage == f"sqlite:///{(tmp_path / 'study.db').resolve()}"
+    assert default_workers("random", trial_cap=3) == 3  # never more workers than trials
+    assert default_workers("hyperband", None) == 1  # it plans its brackets in one process
+    assert Execution().plan(tmp_path / "grid", "g", False, SearchSettings(tuner="grid")) is None
+    monkeypatch.setattr(worker_pool, "usable_cores", lambda: 64)
+    assert default_workers("random", None) == DEFAULT_WORKERS_LIMIT
+    monkeypatch.setattr(worker_pool, "visible_gpus", lambda: ["0", "1"])
+    assert default_workers("bayesian", None) == 2  # one per GPU
+
+
+def test_the_default_worker_count_can_be_set_in_the_environment(monkeypatch):
+    monkeypatch.setattr(worker_pool, "usable_cores", lambda: 4)
+    monkeypatch.setenv(WORKERS_VARIABLE, "1")
+    assert default_workers("random", None) == 1
+    monkeypatch.setenv(WORKERS_VARIABLE, "3")
+    assert default_workers("random", None) == 3
+    for wrong in ("0", "two", "-1", "300"):
+        monkeypatch.setenv(WORKERS_VARIABLE, wrong)
+        with pytest.raises(UsageError, match=f"VAUTOML_WORKERS must be a whole number from 1 to 256, got '{wrong}'"):
+            default_workers("random", None)
 
 
 def test_workers_and_tuners_are_checked_before_anything_runs():

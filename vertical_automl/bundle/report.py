@@ -112,6 +112,7 @@ def _summary(report: dict[str, Any], manifest: dict[str, Any]) -> list[Block]:
             f"{search['tuner']} tuner, objective {search['objective']} ({search['direction']}imise), "
             f"{search['trials']['total']} trial(s): " + ", ".join(f"{n} {s.lower()}" for s, n in counts.items()),
         ),
+        ("Trials at once", _at_once_text(search)),
         ("Best trial", f"trial {search['best_trial']}, {search['objective']} = {_number(search['best_score'])}"),
         (
             "Time",
@@ -128,6 +129,17 @@ def _summary(report: dict[str, Any], manifest: dict[str, Any]) -> list[Block]:
     elif search["stopped_early"]:  # bundles written before stop_reason existed
         facts.append(("Search stopped", search["stopped_early"]))
     return [Heading("Summary", anchor="summary"), Facts(facts)]
+
+
+def _at_once_text(search: dict[str, Any]) -> str:
+    """How many trials ran side by side, each on how many threads, and which worker ran how many."""
+    at_once = search.get("at_once", 1)
+    threads = search.get("threads")
+    text = f"{at_once}" + (f", {threads} CPU thread(s) each" if threads else "")
+    if at_once == 1:
+        return text + " (one process)"
+    by_worker = ", ".join(f"{name.split('@')[0]} {n}" for name, n in search.get("workers", {}).items())
+    return text + f" (worker processes; trials by worker: {by_worker})" if by_worker else text
 
 
 def _space_text(configured: dict[str, Any]) -> str:

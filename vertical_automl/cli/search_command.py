@@ -259,8 +259,9 @@ _REQUEST_FLAGS = (
     type=click.IntRange(1, MAX_WORKERS),
     default=None,
     help="Trials run at once, each in its own process with its share of the cores (and one GPU each, where there "
-    "are GPUs). More workers join from other terminals or machines with 'vautoml worker RUN_ID'. Default: 1; "
-    "--resume: as the run started.",
+    "are GPUs). More workers join from other terminals or machines with 'vautoml worker RUN_ID'. Default: one per "
+    "core (one per GPU), at most 8, or $VAUTOML_WORKERS; 1 with --tuner hyperband or grid; --resume: as the run "
+    "started. --workers 1 searches in this one process.",
 )
 @click.option(
     "--storage",
@@ -369,7 +370,7 @@ def search(
             progress=progress,
             verbose=verbose,
             started=started,
-            workers=workers or 1,
+            workers=workers,
             storage=storage,
         )
     _print_outcome(result)
@@ -383,8 +384,9 @@ def _print_outcome(result: SearchResult) -> None:
     info = result.report["search"]
     trials = info["trials"]
     budget = f" of a {info['time_budget_seconds']:g}s budget" if info["time_budget_seconds"] else ""
+    at_once = f" ({info['at_once']} at once)" if info.get("at_once", 1) > 1 else ""
     click.echo(
-        f"run {result.run_id}: {trials.get('COMPLETED', 0)}/{trials['total']} trials completed, "
+        f"run {result.run_id}: {trials.get('COMPLETED', 0)}/{trials['total']} trials completed{at_once}, "
         f"{info['time_used_seconds']:.0f}s used{budget} "
         f"(+{result.export_seconds:.1f}s export); {metrics_summary(result.report)}"
     )

@@ -127,6 +127,8 @@ def search_summary(run: RunContext, outcome: SearchOutcome, timing: Timing) -> S
         phase_seconds={k: round(v, 2) for k, v in timing.phases.items()},
         resumed=timing.resumed,
         workers=dict(sorted(Counter(t.worker for t in outcome.trials if t.worker).items())),
+        at_once=outcome.at_once,
+        threads=outcome.threads,
     )
 
 

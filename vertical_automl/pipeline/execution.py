@@ -12,16 +12,22 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..search_engine.study import ParallelPlan
+from ..search_engine.workers import default_workers
+from ..settings import SearchSettings
 
 
 @dataclass(frozen=True)
 class Execution:
-    """``workers`` (``None``: as the run started, else one) and the ``storage`` URL a new parallel run uses."""
+    """``workers`` and the ``storage`` URL a new parallel run uses.
+
+    ``workers=None`` continues a run as it started, and gives a new run the
+    default (:func:`.default_workers`: one per core or GPU).
+    """
 
     workers: int | None = None
     storage: str | None = None
 
-    def plan(self, work: Path, run_id: str, resumed: bool) -> ParallelPlan | None:
+    def plan(self, work: Path, run_id: str, resumed: bool, settings: SearchSettings) -> ParallelPlan | None:
         """The run's parallel plan, or ``None`` to search in this process as before.
 
         A run continues on the engine it started on: a one-process run has
@@ -34,13 +40,15 @@ class Execution:
                     f"run '{run_id}' keeps its trials in the storage it started with", "leave out --storage"
                 )
             return saved.with_workers(self.workers or saved.workers)
-        if (self.workers or 1) == 1 and self.storage is None:
-            return None
         if resumed:
+            if (self.workers or 1) == 1 and self.storage is None:
+                return None
             raise UsageError(
                 f"run '{run_id}' started in one process and continues in one", "leave out --workers and --storage"
             )
-        workers = self.workers or 1
+        workers = self.workers or default_workers(settings.tuner, settings.trial_cap())
+        if workers == 1 and self.storage is None:
+            return None
         if self.storage is None:
             return ParallelPlan.one_machine(work, run_id, workers)
         return ParallelPlan(self.storage, run_id, workers)

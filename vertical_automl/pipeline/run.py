@@ -68,7 +68,7 @@ def search(
     progress: SearchProgress | None = None,
     verbose: bool = False,
     started: float | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     storage: str | None = None,
 ) -> SearchResult:
     """Run a search for vertical ``plugin`` and export the best model into the registry.
@@ -91,12 +91,16 @@ def search(
     refit on train+validation (with one validation split).  ``run_name`` names the run (its id); a
     run of that name that was interrupted continues, if the request is the same.
     ``workers`` above 1 runs that many trials at once, each in its own
-    process; ``storage`` (an SQLAlchemy URL such as
+    process (default: one per core or GPU, see
+    :func:`~vertical_automl.search_engine.workers.default_workers`; one when
+    ``plugins`` is given, since worker processes find plugins by their entry
+    points); ``storage`` (an SQLAlchemy URL such as
     ``postgresql+psycopg://...``) keeps the trials in a database that workers
     on other machines join (``vautoml worker``).  Default: one process, or,
     for a parallel search, an SQLite file in the run folder.
     """
     started = time.monotonic() if started is None else started
+    explicit_plugins = plugins is not None
     plugins = plugins or get_plugins()
     root = Path(registry) if registry is not None else default_root()
     vertical, _ = plugins.get_vertical(plugin)  # an unknown plugin fails before any data is read
@@ -120,7 +124,9 @@ def search(
         plugin, data, test_data, data_options, settings, cost_fp, cost_fn, validation_fraction, test_fraction
     )
     check_arguments(root, request)
-    if workers != 1 or storage is not None:
+    if workers is None and explicit_plugins:
+        workers = 1
+    if workers is not None and (workers != 1 or storage is not None):
         check_workers(workers, settings.tuner)
     check_writable(root / vertical.name)  # where the bundle will be published: checked now, not after the search
     run_id = check_run_id(run_name) if run_name is not None else new_run_id()
@@ -186,7 +192,7 @@ def run(
         open_run(root, run_id, started_with, has_finished_work=budget.has_finished_work) as work,
     ):
         context = RunContext(run_id, root, work, vertical, plugin, request, inputs, dataset, settings, progress)
-        parallel = (execution or Execution()).plan(work, run_id, resumed=saved is not None)
+        parallel = (execution or Execution()).plan(work, run_id, saved is not None, settings)
         spent_before = budget.seconds_used(work)
         if saved is not None:
             progress.message(f"resuming run {run_id} ({spent_before:.0f}s used before); finished trials are kept")

@@ -125,7 +125,9 @@ class SearchSummary:
     ``trials`` counts them: ``total`` and one entry per status (``COMPLETED``,
     ``FAILED``, ...).  ``time_used_seconds`` is the time the budget counts,
     across every session of a resumed run.  ``workers`` counts the trials
-    each worker of a parallel search ran (empty for a search in one process).
+    each worker of a parallel search ran (empty for a search in one process);
+    ``at_once`` is how many trials ran at the same time, with ``threads``
+    CPU threads each (reports written before these existed: 1 and unknown).
     """
 
     tuner: str | None = None
@@ -144,6 +146,8 @@ class SearchSummary:
     phase_seconds: dict[str, float] = field(default_factory=dict)
     resumed: bool = False
     workers: dict[str, int] = field(default_factory=dict)
+    at_once: int = 1
+    threads: int | None = None
 
     @property
     def completed_trials(self) -> int:
@@ -171,6 +175,8 @@ class SearchSummary:
             "phase_seconds": dict(self.phase_seconds),
             "resumed": self.resumed,
             **({"workers": dict(self.workers)} if self.workers else {}),  # a one-process run's report is as before
+            # reports written before these existed read as before
+            **({"at_once": self.at_once, "threads": self.threads} if self.threads is not None else {}),
         }
 
     @classmethod
@@ -192,6 +198,8 @@ class SearchSummary:
             phase_seconds=dict(value.get("phase_seconds", {})),
             resumed=bool(value.get("resumed", False)),
             workers=dict(value.get("workers", {})),
+            at_once=int(value.get("at_once", 1)),
+            threads=value.get("threads"),
         )
 
 

@@ -33,7 +33,7 @@ from .hypermodel import VerticalHyperModel
 from .progress import SearchProgress
 from .records import SearchOutcome, TrialRecord, TrialStatus
 from .tuner import check_saved_state, load_trial_model, make_tuner, tracebacks_only_with_debug
-from .workers import StudyWorker
+from .workers import StudyWorker, threads_per_worker, torch_threads
 
 if TYPE_CHECKING:
     from .parallel import ParallelSearch
@@ -69,8 +69,10 @@ def run_search(
     keras.utils.set_random_seed(settings.seed)
     started = time.perf_counter()
     worker = None
+    at_once, threads = 1, torch_threads()
     if parallel is not None:
         worker = parallel.prepare(settings, settings.objective_for(vertical, dataset.info.task)[1], clock)
+        at_once, threads = parallel.plan.workers, threads_per_worker(parallel.plan.workers)
     with parallel.workers_running(progress.message) if parallel else contextlib.nullcontext():
         tuner = open_tuner(vertical, dataset, settings, directory, clock, progress, worker)
         if parallel is not None:
@@ -109,6 +111,8 @@ def run_search(
         selection.weights,
         reason,
         selection.validation_score,
+        max(at_once, len({t.worker for t in trials if t.worker})),  # with workers that joined from elsewhere
+        threads,
     )
 
 

@@ -27,10 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import UsageError
 from .budget import WORKERS_FOLDER
-from .study import ParallelPlan
+from .study import MAX_WORKERS, PARALLEL_TUNERS, ParallelPlan
 
 STOP_WAIT_SECONDS = 60  # how long the launcher waits for its workers to exit once the study has no trials left
+DEFAULT_WORKERS_LIMIT = 8  # the most workers a search starts on its own: each holds its own torch, data and model
+WORKERS_VARIABLE = "VAUTOML_WORKERS"  # the worker count a search uses when --workers is left out
 
 
 def usable_cores() -> int:
@@ -44,6 +47,36 @@ def usable_cores() -> int:
 def threads_per_worker(workers: int, cores: int | None = None) -> int:
     """Threads each of ``workers`` processes gets so that together they never use more than the cores."""
     return max(1, (cores or usable_cores()) // max(1, workers))
+
+
+def default_workers(tuner: str, trial_cap: int | None) -> int:
+    """How many trials a new search runs at once when ``--workers`` is left out: one per core, or one per GPU.
+
+    Measured on 2 cores (``benchmarks/parallel.py``): two one-thread
+    workers run 1.7-1.9x the trials per hour of one two-thread process, for
+    tables and for images, because our models are too small for torch's
+    threads to keep two cores busy.  So a CPU search runs one worker per
+    core (at most :data:`DEFAULT_WORKERS_LIMIT`, each then with
+    ``cores // workers`` threads), and never more workers than trials.  With
+    GPUs each worker gets one, so there are as many workers as GPUs.  Tuners
+    that plan in one process (hyperband, grid) keep one.
+    ``$VAUTOML_WORKERS`` sets the default instead (``1``: one process).
+    """
+    if tuner not in PARALLEL_TUNERS:
+        return 1
+    chosen = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if chosen:
+        if not chosen.isdigit() or not 1 <= int(chosen) <= MAX_WORKERS:
+            raise UsageError(
+                f"{WORKERS_VARIABLE} must be a whole number from 1 to {MAX_WORKERS}, got '{chosen}'",
+                f"set e.g. {WORKERS_VARIABLE}=1 for one process, or unset it",
+            )
+        return int(chosen)
+    gpus = len(visible_gpus())
+    wanted = gpus or min(usable_cores(), DEFAULT_WORKERS_LIMIT)
+    if trial_cap is not None:
+        wanted = min(wanted, trial_cap)
+    return max(1, wanted)
 
 
 def visible_gpus() -> list[str]:

@@ -87,6 +87,7 @@ class Shared:
                 refit=refit,
                 registry=subject.workdir / folder,
                 plugins=subject.plugins,
+                workers=1,  # two tiny searches: starting worker processes would cost more than it saves
             )
         except VautomlError as error:
             return Failure(
