@@ -73,20 +73,34 @@ def test_small_tables_and_text_are_cross_validated_by_default_and_nothing_else()
 
 
 def _linear(features: int, seed: int) -> keras.Model:
+    """A logistic regression whose layer has a fixed name, as every model built by ``heads.output`` has."""
     inputs = keras.Input((features,))
-    layer = keras.layers.Dense(1, activation="sigmoid", kernel_initializer=keras.initializers.GlorotUniform(seed))
+    initializer = keras.initializers.GlorotUniform(seed)
+    layer = keras.layers.Dense(1, activation="sigmoid", kernel_initializer=initializer, name="output")
     model = keras.Model(inputs, layer(inputs))
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
     return model
 
 
+def _built_as_the_search_builds_them(count: int) -> list[keras.Model]:
+    models = []
+    for fold in range(count):
+        with folds.fold_scope(fold):
+            models.append(_linear(4, fold))
+    return models
+
+
 def test_each_fold_model_learns_from_every_row_but_its_own_folds():
-    """Trained packed, fold model i ends exactly where the same model trained alone on rows outside fold i does."""
+    """Trained packed, fold model i ends exactly where the same model trained alone on rows outside fold i does.
+
+    The copies' layers have the same names: before each was built in its fold's scope, the torch backend kept
+    only the last fold's weights as parameters, and the others trained wrongly.
+    """
     rng = np.random.default_rng(0)
     x = rng.normal(size=(60, 4)).astype("float32")
     y = (x[:, 0] > 0).astype("int64")
     assigned = assign_folds(y, "binary", 3, seed=0)
-    packed = folds.pack([_linear(4, seed) for seed in range(3)])
+    packed = folds.pack(_built_as_the_search_builds_them(3))
     alone = [_linear(4, seed) for seed in range(3)]
     sink = folds.OutOfFold(x, y, assigned, "binary", "val_auc", "max", PredictionSink(), 64)
     folds.fit(packed, x, y, assigned, "binary", None, sink, batch_size=20, epochs=3, shuffle=False, verbose=0)
@@ -96,6 +110,14 @@ def test_each_fold_model_learns_from_every_row_but_its_own_folds():
         )
         for trained, reference in zip(folds.fold_models(packed)[fold].get_weights(), model.get_weights()):
             np.testing.assert_allclose(trained, reference, rtol=1e-5, atol=1e-6)
+
+
+def test_fold_copies_that_share_weights_are_refused():
+    with pytest.raises(TypeError, match="share output/bias .*build_model must make new layers on every call"):
+        folds.pack([_linear(4, 0), _linear(4, 1)])  # built outside their folds' scopes: the same weight paths
+    shared = _linear(4, 0)
+    with pytest.raises(TypeError, match="have its own weights"):
+        folds.pack([shared, keras.Model(shared.inputs, shared.outputs)])
 
 
 def test_out_of_fold_scores_come_from_the_model_that_never_saw_the_row():
@@ -122,7 +144,7 @@ def test_out_of_fold_scores_come_from_the_model_that_never_saw_the_row():
 def test_the_export_averages_the_fold_models_in_stock_layers(tmp_path):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(16, 4)).astype("float32")
-    packed = folds.pack([_linear(4, seed) for seed in range(4)])
+    packed = folds.pack(_built_as_the_search_builds_them(4))
     averaged = folds.average(packed, "binary")
     expected = np.mean([m.predict(x, verbose=0) for m in folds.fold_models(packed)], axis=0)
     np.testing.assert_allclose(averaged.predict(x, verbose=0), expected, rtol=1e-5)

@@ -19,6 +19,7 @@ times.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -32,11 +33,28 @@ from .callbacks import PredictionSink, ValidationPredictions
 FOLD_PREFIX = "fold_"  # each fold model's name inside the packed model, so the export can find them again
 
 
+def fold_scope(index: int) -> contextlib.AbstractContextManager:
+    """Where fold ``index``'s model is built, so its weights' paths start ``fold_<index>/`` and no two copies share one.
+
+    Keras's torch backend keeps a model's parameters in a dict keyed by weight
+    path (``keras/src/backend/torch/layer.py``).  Copies built alike have the
+    same paths, so in the packed model all but the last fold's parameters drop
+    out of it, and those folds train wrongly: measured on German credit, the
+    first four fold models of the linear recipe swung between 0.02 and 0.6 mean
+    probability from epoch to epoch (the last stayed at 0.30) and its
+    out-of-fold AUC fell from 0.77 to 0.65 as it trained; in scopes, all five
+    hold 0.29-0.32 and it reaches the 0.79 of five separate fits.
+    """
+    return keras.name_scope(f"{FOLD_PREFIX}{index}")
+
+
 def pack(models: list[keras.Model]) -> keras.Model:
     """The fold models as one trainable model: one input, one output per fold, the first model's optimizer and loss.
 
     Only for training: the export is :func:`average`.  Each copy is renamed
-    ``fold_<i>`` (Keras wants unique names in one graph).
+    ``fold_<i>`` (Keras wants unique names in one graph) and called in its
+    :func:`fold_scope`, where layers not built yet get their weights; a model
+    built outside its scope, or sharing layers with another copy, is refused.
     """
     first = models[0]
     if len(first.outputs) != 1:
@@ -44,11 +62,21 @@ def pack(models: list[keras.Model]) -> keras.Model:
             "cross-validation needs a model with one output; build_model returned "
             f"{len(first.outputs)} (search with --folds 1)"
         )
-    for index, model in enumerate(models):
-        model.name = f"{FOLD_PREFIX}{index}"
     spec = first.inputs[0]
     inputs = keras.Input(shape=tuple(spec.shape[1:]), dtype=spec.dtype, name=spec.name)
-    packed = keras.Model(inputs, [model(inputs) for model in models], name="cross_validation_folds")
+    outputs = []
+    for index, model in enumerate(models):
+        model.name = f"{FOLD_PREFIX}{index}"
+        with fold_scope(index):
+            outputs.append(model(inputs))
+    packed = keras.Model(inputs, outputs, name="cross_validation_folds")
+    paths = [variable.path for model in models for variable in model.trainable_variables]
+    if len(set(paths)) != len(paths):  # the same weights twice (a shared layer), or copies built outside their scopes
+        shared = sorted({path for path in paths if paths.count(path) > 1})
+        raise TypeError(
+            f"cross-validation needs each fold's model to have its own weights, but the fold copies share {shared[0]} "
+            "(build_model must make new layers on every call; or search with --folds 1)"
+        )
     optimizer = keras.optimizers.deserialize(keras.optimizers.serialize(first.optimizer))
     packed.compile(optimizer=optimizer, loss=[first.loss] * len(models))
     return packed

@@ -7,6 +7,7 @@ but trains with the same :func:`fit_options`, so it trains the way the trial did
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Any
@@ -80,12 +81,16 @@ class VerticalHyperModel(kt.HyperModel):
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         started = time.perf_counter()
         with space.using(self.settings.space):
-            model = self.vertical.build_model(hp, self.dataset.info)
+            with folds.fold_scope(0) if self.folds is not None else contextlib.nullcontext():
+                model = self.vertical.build_model(hp, self.dataset.info)
             space.batch_size(hp, self.settings.batch_size)  # declared here so every trial records it
         check_built(model)
         if self.folds is not None:  # the other folds' copies; every copy declares the same hyperparameters
+            copies = []
             with space.using(self.settings.space):
-                copies = [self.vertical.build_model(hp, self.dataset.info) for _ in range(int(self.settings.folds) - 1)]
+                for index in range(1, int(self.settings.folds)):
+                    with folds.fold_scope(index):
+                        copies.append(self.vertical.build_model(hp, self.dataset.info))
             model = folds.pack([model, *copies])
         self.last_build_seconds = time.perf_counter() - started  # the time budget reserves it for each refit member
         return model
