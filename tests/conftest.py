@@ -21,3 +21,13 @@ if "PYTEST_XDIST_WORKER" in os.environ:
 # --workers (the parallel tests) or unset this (the test of the default, in test_study.py).
 os.environ.setdefault("VAUTOML_WORKERS", "1")
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(VERTICALS)]))
+
+
+# Modules whose tests start real search processes and take minutes between them. With --dist loadscope a module
+# runs on one worker; started last, such a module leaves the other worker idle at the end of the suite, so they
+# start first and the short modules fill in around them.
+LONG_MODULES = ("test_parallel_search.py", "test_parallel_postgres.py", "test_resume.py", "test_search_status.py")
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    items.sort(key=lambda item: item.path.name not in LONG_MODULES)  # stable: each module keeps its own order

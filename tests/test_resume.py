@@ -81,8 +81,10 @@ def test_sigkill_mid_trial_then_resume_runs_no_finished_trial_twice(tmp_path):
 
 
 def test_ctrl_c_keeps_the_run_and_the_same_command_with_run_name_continues_it(tmp_path):
+    """About the run and its name, not how trials judge: one validation split keeps the trials short."""
     registry = tmp_path / "registry"
-    process = start_search(registry, "--run-name", "ctrl-c")
+    search = [*SEARCH, "--folds", "1"]
+    process = start_vautoml(*search, "--registry", str(registry), "--run-name", "ctrl-c")
     wait_until_mid_trial(process, registry / ".runs" / "ctrl-c" / "logs", finished=1)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
@@ -90,9 +92,9 @@ def test_ctrl_c_keeps_the_run_and_the_same_command_with_run_name_continues_it(tm
     assert "Continue it with: vautoml search --resume ctrl-c" in stderr.splitlines()[-1]
     assert (registry / ".runs" / "ctrl-c" / "run.json").exists()
 
-    changed = run_vautoml(*SEARCH[:-1], "--seed", "3", "--run-name", "ctrl-c", "--registry", str(registry))
+    changed = run_vautoml(*search, "--seed", "3", "--run-name", "ctrl-c", "--registry", str(registry))
     assert changed.returncode == 2 and "was started with other settings than given now" in changed.stderr
-    again = run_vautoml(*SEARCH, "--run-name", "ctrl-c", "--registry", str(registry))
+    again = run_vautoml(*search, "--run-name", "ctrl-c", "--registry", str(registry))
     assert again.returncode == 0, again.stderr
     assert [line.split()[1] for line in again.stderr.splitlines() if line.startswith("trial ")] == [
         "1",
@@ -102,7 +104,7 @@ def test_ctrl_c_keeps_the_run_and_the_same_command_with_run_name_continues_it(tm
         "5",
     ]
     assert only_run(registry).name == "ctrl-c"
-    finished = run_vautoml(*SEARCH, "--run-name", "ctrl-c", "--registry", str(registry))
+    finished = run_vautoml(*search, "--run-name", "ctrl-c", "--registry", str(registry))
     assert finished.returncode == 2 and "already finished" in finished.stderr
 
 
