@@ -82,7 +82,7 @@ def test_two_workers_run_the_trial_list_one_worker_runs_and_the_export_names_eac
         "--max-trials",
         "8",  # 6 recipes, then 2 random trials: the values a worker draws are what may differ
         "--epochs",
-        "3",
+        "2",
         "--workers",
         "1",
         "--storage",
@@ -93,7 +93,7 @@ def test_two_workers_run_the_trial_list_one_worker_runs_and_the_export_names_eac
     )
     assert alone.returncode == 0, alone.stderr
     two = run_vautoml(
-        *SEARCH, "--max-trials", "8", "--epochs", "3", "--workers", "2", "--registry", str(tmp_path / "two"), env=ENV
+        *SEARCH, "--max-trials", "8", "--epochs", "2", "--workers", "2", "--registry", str(tmp_path / "two"), env=ENV
     )
     assert two.returncode == 0, two.stderr
     assert "searching with 2 workers" in two.stderr and "8/8 trials completed (2 at once)" in two.stdout

@@ -51,7 +51,7 @@ def test_log_progress_prints_one_line_per_trial():
 
 
 def test_keras_epoch_bars_only_with_verbose(tmp_path):
-    args = ("search", "--plugin", "tiny-table", "--max-trials", "1", "--epochs", "2")
+    args = ("search", "--plugin", "tiny-table", "--max-trials", "1", "--epochs", "2", "--folds", "1")  # one split
     verbose = run_vautoml(*args, "--verbose", "--registry", str(tmp_path / "a"))
     quiet = run_vautoml(*args, "--quiet", "--registry", str(tmp_path / "b"))
     assert verbose.returncode == 0 and quiet.returncode == 0, verbose.stderr + quiet.stderr
