@@ -111,7 +111,7 @@ def run_search(
         selection.weights,
         reason,
         selection.validation_score,
-        max(at_once, len({t.worker for t in trials if t.worker})),  # with workers that joined from elsewhere
+        at_once,
         threads,
     )
 

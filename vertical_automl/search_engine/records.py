@@ -79,7 +79,9 @@ class SearchOutcome:
     weights: tuple[float, ...] = (1.0,)  # each member's share of the exported average
     stop_reason: str = ""  # why no further trial ran, in words, for the summary and the report
     ensemble_score: float | None = None  # the weighted members' validation score, when they were chosen on predictions
-    at_once: int = 1  # trials that ran at the same time: the worker processes of a parallel search
+    # trials this search ran at the same time: the workers it started (workers joined with `vautoml worker`, and
+    # those of earlier sessions of a resumed run, have their own names in each trial's record)
+    at_once: int = 1
     threads: int | None = None  # the CPU threads each of them used
 
     @property
