@@ -18,10 +18,10 @@ from vertical_automl.space import scheduled_rate
     [
         (32, 32, 100, 10),
         (194, 32, 100, 10),
-        (1149, 32, 56, 5),
-        (6400, 128, 40, 5),
-        (15_000, 256, 34, 5),
-        (26_048, 256, 30, 5),
+        (1149, 32, 100, 10),
+        (6400, 128, 80, 8),
+        (15_000, 256, 68, 8),
+        (26_048, 256, 39, 8),
     ],
 )
 def test_batch_size_epochs_and_patience_follow_the_training_rows(rows, batch, epochs, patience):

@@ -78,6 +78,9 @@ ARCHITECTURES = ("tabm", "mlp", "linear")
 # LogisticRegression(C=1) on n rows is l2 = 1 / (2n), about 1e-3 on the few hundred rows where linear models win.
 LINEAR_L2 = (1e-3, 1e-4, 1e-2, 3e-2)
 NUMERIC_EMBEDDINGS = ("piecewise_linear", "none")
+# Piecewise-linear bins per feature (at most: small tables keep fewer quantiles).  48 is TabM's default with PLE;
+# 96 is near the ~100 of the embeddings paper's best adult models; 8 and 16 suit the additive and small models.
+PLE_BINS = (48, 16, 8, 96)
 # Hand-picked points of the tabular space, run first (in this order) before
 # the tuner samples: what each family of recent tabular deep-learning papers
 # recommends (TabM with piecewise-linear embeddings, Gorishniy et al. 2022 and
@@ -91,7 +94,7 @@ TABULAR_RECIPES: tuple[dict[str, object], ...] = (
     {
         "architecture": "tabm",
         "numeric_embedding": "piecewise_linear",
-        "bins": 16,
+        "bins": 48,
         "members": 8,
         "depth": 2,
         "width": 128,
@@ -199,7 +202,9 @@ def piecewise_linear_encoding(
 ) -> keras.KerasTensor | None:
     """Piecewise-linear encoding of every feature with at least two distinct bins (Gorishniy et al. 2022).
 
-    For bin ``[e_t, e_t+1)`` of a feature's training quantiles the encoding is
+    ``bins`` equal-frequency bins per feature, or one per training quantile
+    where fewer were kept (small tables; see ``table_statistics``), fewer
+    again where quantiles coincide.  For bin ``[e_t, e_t+1)`` of a feature's training quantiles the encoding is
     ``clip((x - e_t) / (e_t+1 - e_t), 0, 1)``: 1 for bins below the value, 0
     above, the position inside its own bin.  It is one frozen ``Dense`` (each
     output reads one feature, scaled and shifted) and ``ReLU(max_value=1)``, so
@@ -209,10 +214,11 @@ def piecewise_linear_encoding(
     import keras
     import numpy as np
 
-    step = max(1, (len(quantiles[0]) - 1) // bins)
+    levels = len(quantiles[0]) - 1
+    chosen = np.unique(np.round(np.linspace(0, levels, min(bins, levels) + 1)).astype(int))
     columns: list[tuple[int, float, float]] = []
-    for feature, levels in enumerate(quantiles):
-        edges = np.unique(np.asarray(levels, dtype=np.float64)[::step].tolist() + [levels[-1]])
+    for feature, values in enumerate(quantiles):
+        edges = np.unique(np.asarray(values, dtype=np.float64)[chosen])
         if len(edges) < 3:
             continue
         columns += [(feature, float(left), float(right - left)) for left, right in zip(edges[:-1], edges[1:])]
@@ -283,7 +289,7 @@ def tabular_model(
         and hp.Choice("numeric_embedding", list(NUMERIC_EMBEDDINGS)) == "piecewise_linear"
     ):
         with hp.conditional_scope("numeric_embedding", ["piecewise_linear"]):
-            bins = int(hp.Choice("bins", [16, 8, 32]))
+            bins = int(hp.Choice("bins", list(PLE_BINS)))
         embedded = piecewise_linear_encoding(inputs, info.statistics["quantiles"], bins)
         if embedded is not None:
             features = keras.layers.Concatenate()([features, embedded])

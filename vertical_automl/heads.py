@@ -7,7 +7,10 @@
 * multiclass: a softmax over the classes; sparse categorical cross-entropy; accuracy;
 * regression: one linear unit rescaled to the target's units with the
   training mean and standard deviation (a stock ``Rescaling`` layer, so the
-  exported model predicts real values); mean squared error; MAE and RMSE.
+  exported model predicts real values); mean squared error of the
+  standardised target (the loss is weighted by ``1 / std**2``, so L1/L2
+  penalties weigh the same against it whatever the target's units); MAE and
+  RMSE in the target's units.
 
 The metric names are what objectives refer to: ``val_auc``,
 ``val_accuracy``, ``val_mae``.
@@ -65,11 +68,13 @@ def output(
 def member_output(x: keras.KerasTensor, info: DatasetInfo, name: str = "output") -> keras.KerasTensor:
     """The last layers of an ensemble packed into one model, from features shaped (batch, members, width).
 
-    Binary and regression models output one column per member, shape
-    (batch, members): the search trains each column on its own loss against
-    the target (see :func:`targets`), which keeps the members diverse, and
-    scores and exports their mean (:func:`vertical_automl.search_engine.ensembling.single_output`).
-    Multiclass members' probabilities are averaged inside the model.
+    Each member has its own output: binary and regression models one column
+    per member, shape (batch, members); multiclass models one softmax per
+    member, shape (batch, members, classes).  The search trains each member on
+    its own loss against the target (see :func:`targets`), which keeps the
+    members diverse (TabM, Gorishniy et al. 2025: training their mean as one
+    model loses most of the ensemble's gain), and scores and exports their
+    mean (:func:`vertical_automl.search_engine.ensembling.single_output`).
     """
     import keras
 
@@ -77,8 +82,7 @@ def member_output(x: keras.KerasTensor, info: DatasetInfo, name: str = "output")
     units = info.num_classes if info.task == "multiclass" else 1
     x = keras.layers.EinsumDense("bkd,kdo->bko", output_shape=(members, units), bias_axes="ko", name=f"{name}_heads")(x)
     if info.task == "multiclass":
-        x = keras.layers.Softmax(axis=-1)(x)
-        return keras.layers.GlobalAveragePooling1D(name=name)(x)
+        return keras.layers.Softmax(axis=-1, name=name + MEMBERS_SUFFIX)(x)
     x = keras.layers.Reshape((members,))(x)
     if info.task == "binary":
         return keras.layers.Activation("sigmoid", name=name + MEMBERS_SUFFIX)(x)
@@ -92,15 +96,15 @@ def has_members(model: keras.Model) -> bool:
 
 
 def targets(y: np.ndarray, task: str, model: keras.Model) -> np.ndarray:
-    """Targets as ``fit`` takes them for ``model``: binary and regression targets repeated once per
-    output column, so a model with one column per ensemble member (:func:`member_output`) trains
-    each member on its own loss (the torch backend's losses want equal shapes); class indices as
-    they are for multiclass."""
+    """Targets as ``fit`` takes them for ``model``: with one output per ensemble member
+    (:func:`member_output`) the targets (labels, class indices or values) repeated once per member,
+    shape (batch, members), so each member trains on its own loss (the torch backend's losses want
+    matching shapes); otherwise as they are."""
     import numpy as np
 
-    if task == "multiclass" or not has_members(model):
+    if not has_members(model):
         return np.asarray(y)
-    return np.repeat(np.asarray(y).reshape(-1, 1), int(model.outputs[0].shape[-1]), axis=1)
+    return np.repeat(np.asarray(y).reshape(-1, 1), int(model.outputs[0].shape[1]), axis=1)
 
 
 def compile_model(model: keras.Model, hp: keras_tuner.HyperParameters, info: DatasetInfo) -> keras.Model:
@@ -116,5 +120,19 @@ def compile_model(model: keras.Model, hp: keras_tuner.HyperParameters, info: Dat
             "mean_squared_error",
             [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")],
         )
-    model.compile(optimizer=space.optimizer(hp), loss=loss, metrics=metrics)
+    model.compile(optimizer=space.optimizer(hp), loss=loss, metrics=metrics, loss_weights=loss_weight(info))
     return model
+
+
+def loss_weight(info: DatasetInfo) -> float | None:
+    """``1 / std**2`` for regression: the loss of the standardised target, which the head rescales from.
+
+    The model predicts in the target's units, so its squared error is in
+    units squared: 4e10 for house prices, 1e-2 for a rate.  Adam does not care,
+    but every weight penalty (the linear model's searched L2, the MLP's L1/L2)
+    is added to that loss, and against house prices it weighed nothing at all.
+    """
+    if info.task != "regression":
+        return None
+    std = float(info.statistics["target_std"])  # never 0 (data/split.py)
+    return 1.0 / (std * std)

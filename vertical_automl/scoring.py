@@ -21,12 +21,14 @@ if TYPE_CHECKING:  # pragma: no cover - a type name only
 def scores_from_output(out: np.ndarray, task: str, members: bool = False) -> np.ndarray:
     """A model's raw output as class probabilities (N, classes), or predictions (N,) for regression.
 
-    With ``members`` the columns of a binary or regression output are
-    ensemble members' predictions (:func:`heads.member_output`) and their
-    mean is the prediction.  A binary probability p becomes the two columns
-    (1 - p, p); a binary model with two softmax columns keeps them.
+    With ``members`` the output's second axis holds ensemble members'
+    predictions (:func:`heads.member_output`) and their mean is the
+    prediction.  A binary probability p becomes the two columns (1 - p, p);
+    a binary model with two softmax columns keeps them.
     """
     out = np.asarray(out, dtype=np.float64)
+    if task == "multiclass" and members:
+        return out.mean(axis=1)
     if task == "regression":
         return out.reshape(len(out), -1).mean(axis=1)
     if task == "binary" and (members or out.shape[1] == 1):

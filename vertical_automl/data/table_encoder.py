@@ -41,7 +41,10 @@ from .tables import (
 )
 
 MAX_CATEGORIES = 50
-QUANTILE_LEVELS = 32  # training quantiles kept per feature: bin edges for 32, 16 or 8 equal-frequency bins
+# Training quantiles kept per feature, the edges piecewise-linear encodings choose their bins from: up to 96
+# (the TabM and embeddings papers use about 48-128 bins on tables like adult), at least 16 training rows apart on
+# average, so a bin of a few hundred rows is not a handful of points whose slope the model memorises.
+QUANTILE_LEVELS, MIN_QUANTILE_LEVELS, ROWS_PER_QUANTILE = 96, 8, 16
 MISSING_CATEGORY = "(missing)"
 OTHER_CATEGORY = "(other)"
 # A column with a few non-numbers among mostly numbers is more likely a typo
@@ -147,15 +150,16 @@ def table_statistics(encoded_train: np.ndarray) -> dict[str, Any]:
     ``mean``/``variance`` standardise; ``median``/``scale`` standardise
     robustly (the interquartile range, or the standard deviation where
     that is 0, so a skewed column's bulk is not squashed by its tail);
-    ``quantiles`` are ``QUANTILE_LEVELS + 1`` training quantiles per
-    feature, the bin edges of piecewise-linear encodings.
+    ``quantiles`` are up to ``QUANTILE_LEVELS + 1`` training quantiles per
+    feature (fewer on few rows), the bin edges of piecewise-linear encodings.
     """
     x = encoded_train.astype(np.float64)
     low, median, high = np.percentile(x, [25, 50, 75], axis=0)
     spread = (high - low) / 1.349  # the IQR of a standard normal is 1.349
     std = x.std(axis=0)
     scale = np.where(spread > 0, spread, np.where(std > 0, std, 1.0))
-    quantiles = np.quantile(x, np.linspace(0, 1, QUANTILE_LEVELS + 1), axis=0).T
+    levels = min(QUANTILE_LEVELS, max(MIN_QUANTILE_LEVELS, len(x) // ROWS_PER_QUANTILE))
+    quantiles = np.quantile(x, np.linspace(0, 1, levels + 1), axis=0).T
     return {
         "mean": x.mean(axis=0).tolist(),
         "variance": x.var(axis=0).tolist(),

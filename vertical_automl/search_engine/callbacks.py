@@ -101,7 +101,7 @@ class ValidationPredictions(keras.callbacks.Callback):
       prediction pass per epoch is far cheaper, and gives the exact ROC AUC
       (scikit-learn) as ``val_auc``.  A model that compiled its own AUC keeps it.
     * A model with one output column per ensemble member (TabM) is scored on
-      the members' mean: ``val_accuracy`` (binary), ``val_mae`` and
+      the members' mean: ``val_accuracy`` (binary, multiclass), ``val_mae`` and
       ``val_rmse`` (regression) are replaced by the ensemble's own.
     * The predictions of the epoch with the best ``objective`` are kept in
       ``sink.best`` (the checkpoint KerasTuner keeps is that epoch's), for
@@ -153,6 +153,8 @@ class ValidationPredictions(keras.callbacks.Callback):
                 logs["val_auc"] = float(roc_auc_score(self.y, scores[:, 1])) if finite else float("nan")
             if members:
                 logs["val_accuracy"] = float(np.mean((scores[:, 1] >= 0.5) == (self.y == 1)))
+        elif self.task == "multiclass" and members and finite:  # Keras's val_accuracy is the members' mean accuracy
+            logs["val_accuracy"] = float(np.mean(scores.argmax(axis=1) == self.y))
         elif self.task == "regression" and members and finite:
             logs["val_mae"] = float(np.mean(np.abs(scores - self.y)))
             logs["val_rmse"] = float(np.sqrt(np.mean((scores - self.y) ** 2)))

@@ -14,17 +14,18 @@ from .records import SearchOutcome
 
 
 def single_output(model: keras.Model, task: str) -> keras.Model:
-    """A binary or regression model with one output column per ensemble member, wrapped to output their mean.
+    """A model with one output per ensemble member (:func:`heads.member_output`), wrapped to output their mean.
 
     Other models come back as they are.  Stock layers only (``Reshape`` and
     ``GlobalAveragePooling1D``), so the export loads in safe mode.
     """
     if not heads.has_members(model):
         return model
-    columns = int(model.outputs[0].shape[-1])
     first = model.inputs[0]
     inputs = keras.Input(shape=tuple(first.shape[1:]), dtype=first.dtype, name=first.name)
-    x = keras.layers.Reshape((columns, 1))(model(inputs))
+    x = model(inputs)
+    if len(x.shape) == 2:  # one column per member (binary, regression): the mean over a length-1 feature axis
+        x = keras.layers.Reshape((int(x.shape[-1]), 1))(x)
     outputs = keras.layers.GlobalAveragePooling1D(name="members_mean")(x)
     return keras.Model(inputs, outputs, name=model.name)
 

@@ -78,7 +78,9 @@ def pack(models: list[keras.Model]) -> keras.Model:
             "(build_model must make new layers on every call; or search with --folds 1)"
         )
     optimizer = keras.optimizers.deserialize(keras.optimizers.serialize(first.optimizer))
-    packed.compile(optimizer=optimizer, loss=[first.loss] * len(models))
+    weight = first.get_compile_config().get("loss_weights")  # a regression loss's 1 / std**2 (heads.loss_weight)
+    weights = None if weight is None else [float(np.ravel(weight)[0])] * len(models)
+    packed.compile(optimizer=optimizer, loss=[first.loss] * len(models), loss_weights=weights)
     return packed
 
 
