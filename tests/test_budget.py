@@ -189,3 +189,30 @@ def test_the_budget_and_the_records_load_no_keras():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_worker_reserves_the_refit_of_a_best_trial_another_worker_finished_while_it_trains(tmp_path):
+    """The deadline a running trial checks at each epoch end counts the study's trials, not this worker's alone."""
+    import keras_tuner as kt
+
+    from vertical_automl.search_engine.tuner import StudyTuner
+
+    budget = TrialBudget(RunClock(1000.0, 0.0, 180.0), tmp_path, refit_members=1, refit_scale=1.25)
+
+    class Study:  # the oracle of a worker whose peer has just finished trial 00000 (16 epochs in 106 s, best 8)
+        best: list = []
+
+        def sync(self) -> None:
+            trial = kt.engine.trial.Trial(kt.HyperParameters(), trial_id="00000")
+            trial.best_step = 7
+            self.best = [trial]
+            budget.trial_ran("00000", 106.0, 2.0)
+            budget.trial_trained("00000", 16)
+
+        def get_best_trials(self, count: int) -> list:
+            return self.best[:count]
+
+    tuner = object.__new__(StudyTuner)
+    tuner.budget, tuner.oracle = budget, Study()
+    reserve = 0.03 * 180 + 2 * 2.0 + (104.0 / 16) * 8 * 1.25
+    assert tuner.search_deadline() == pytest.approx(1000.0 + 180.0 - reserve)

@@ -196,6 +196,18 @@ class StudyTuner(_TrialBookkeeping, kt.Tuner):
     def stop_creating_trials(self) -> None:
         self.oracle.closed = True
 
+    def search_deadline(self) -> float | None:
+        """As one process's, over the trials every worker has finished so far, not only this worker's.
+
+        Asked at every epoch end: a best trial another worker finished while
+        this one trains must have its refit reserved here too.  Without the
+        sync, on MNIST at 3 minutes, worker 1 trained on to 160 s after
+        worker 0's best trial ended, and its refit got 1 of 8 epochs.
+        """
+        if self.budget.refits_to_reserve:
+            self.oracle.sync()
+        return super().search_deadline()
+
     def worker_of(self, trial_id: str) -> str | None:
         return self.oracle.workers.get(trial_id)
 

@@ -56,3 +56,19 @@ def test_depth_range_follows_the_image_size():
         depth = {h.name: h for h in hp.space}["depth"]
         bounds = (depth.min_value, depth.max_value) if hasattr(depth, "max_value") else (depth.value, depth.value)
         assert bounds == (least, most), shape
+
+
+def test_the_recipe_is_a_legal_point_of_the_space_and_every_value_is_used():
+    from vertical_automl.search_engine.oracles import RandomWithRecipes
+
+    for shape in ((28, 28, 1), (8, 8, 1), (32, 32, 3)):
+        space = kt.HyperParameters()
+        build_model(space, info(shape))
+        oracle = RandomWithRecipes(recipes=VISION.recipes, objective=kt.Objective("val_accuracy", "max"))
+        oracle.hyperparameters = space
+        chosen = oracle.populate_space("0")["values"]
+        assert chosen == {**chosen, **VISION.recipes[0]}, shape  # no value fell back to a default
+        hp = kt.HyperParameters()
+        hp.values.update(chosen)
+        build_model(hp, info(shape))
+        assert {name for name in VISION.recipes[0] if hp.is_active(name)} == set(VISION.recipes[0])

@@ -18,7 +18,7 @@ from vertical_automl.plugin_api import (
     npz_image_loader,
 )
 
-from .model import build_model
+from .model import VISION_RECIPES, build_model
 
 LOADERS = (image_folder_loader(), npz_image_loader(), hdf5_image_loader())
 
@@ -48,6 +48,7 @@ VISION = Vertical(
     default_data=load_digits,
     default_data_description="scikit-learn digits (8x8 grayscale, 10 classes)",
     objectives={"binary": ("val_accuracy", "max")},
+    recipes=VISION_RECIPES,
     model_card_notes=(
         "The model takes raw pixels in channels_last order (batch, height, width, channels) "
         "in the value range above; "

@@ -18,6 +18,29 @@ if TYPE_CHECKING:  # pragma: no cover
     import keras_tuner
 
 AUGMENTATIONS = ("none", "shift", "shift_flip")
+# The first trial: a small, well-known CNN (two conv blocks of 32 and 64 filters with batch norm, max pooling, a
+# 128-unit layer, Adam at 1e-3).  Without it the first trials are whatever the sampler draws: on MNIST (6,400
+# training images, 3-minute budget, two workers) the two trials drawn ran 6 and 3 epochs in 150 s and exported a
+# model of 0.52 test accuracy, where one process's first draw, close to this point, reached 0.977.  Images whose
+# size needs more blocks than two take the depth's default instead.
+VISION_RECIPES: tuple[dict[str, object], ...] = (
+    {
+        "augmentation": "none",
+        "depth": 2,
+        "width": 32,
+        "kernel_size": 3,
+        "initializer": "he_uniform",
+        "batch_norm": True,
+        "l1": 0.0,
+        "l2": 0.0,
+        "dropout": 0.3,
+        "pooling": "max",
+        "dense_units": 128,
+        "optimizer": "adam",
+        "learning_rate": 1e-3,
+        "lr_schedule": "constant",
+    },
+)
 
 
 def _augment(hp: keras_tuner.HyperParameters, x: keras.KerasTensor) -> keras.KerasTensor:
