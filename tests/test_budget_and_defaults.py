@@ -29,6 +29,11 @@ def test_batch_size_epochs_and_patience_follow_the_training_rows(rows, batch, ep
     assert (chosen.batch_size, chosen.epochs, chosen.patience) == (batch, epochs, patience)
 
 
+def test_a_short_epoch_count_keeps_a_short_patience():
+    assert SearchSettings(epochs=15).for_rows(26_048).patience == 5  # a third of the epochs, at least 5
+    assert SearchSettings(epochs=24).for_rows(26_048).patience == 8
+
+
 def test_what_the_user_sets_wins_over_the_size_rules():
     chosen = SearchSettings(batch_size=8, epochs=3, patience=2).for_rows(26_048)
     assert (chosen.batch_size, chosen.epochs, chosen.patience) == (8, 3, 2)

@@ -30,7 +30,9 @@ MIN_BATCH, MAX_BATCH, ROWS_PER_BATCH_UNIT = 32, 256, 32
 # last epoch; TabM's own protocol stops on a patience of 16 epochs, and at 5 the
 # trials on 35-50k-row tables stopped 5 epochs after a noisy best (13-17 of 30).
 TARGET_STEPS, MIN_EPOCHS, MAX_EPOCHS = 4000, 30, 100
-MIN_PATIENCE = 8  # epochs without improvement before early stopping: a tenth of the epochs, at least this
+# Epochs without improvement before early stopping: a tenth of the epochs, at least MIN_PATIENCE, but never more
+# than a third of them (at least 5), so a short --epochs still stops early.
+MIN_PATIENCE = 8
 # Cross-validated selection (search_engine/folds.py) where one validation split is too small to judge by: tables
 # and text up to this many train+validation rows get DEFAULT_FOLDS folds; larger data, images and time-ordered
 # splits keep one validation split.  k folds cost up to k times a trial's arithmetic, so a time budget lowers the
@@ -56,7 +58,7 @@ class SearchSettings:
     max_trials: int | None = None  # None: no cap with a time budget, DEFAULT_MAX_TRIALS without
     epochs: int | None = None  # None: from the steps per epoch (for_rows)
     batch_size: int | None = None  # None: from the training rows (for_rows)
-    patience: int | None = None  # None: a tenth of the epochs, at least MIN_PATIENCE
+    patience: int | None = None  # None: from the epochs (for_rows)
     seed: int = 0
     max_consecutive_failed_trials: int = 3
     time_budget: float | None = None  # seconds; None: no limit
@@ -85,7 +87,7 @@ class SearchSettings:
         )
         steps = math.ceil(train_rows / batch)
         epochs = self.epochs or int(min(MAX_EPOCHS, max(MIN_EPOCHS, round(TARGET_STEPS / steps))))
-        patience = self.patience or max(MIN_PATIENCE, epochs // 10)
+        patience = self.patience or min(max(MIN_PATIENCE, epochs // 10), max(5, epochs // 3))
         return replace(self, batch_size=batch, epochs=epochs, patience=patience)
 
     def with_folds(self, rows: int, kind: str, time_ordered: bool) -> SearchSettings:
