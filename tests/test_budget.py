@@ -17,6 +17,7 @@ import pytest
 from vertical_automl.records import RunRequest
 from vertical_automl.registry import DamagedRunFolder, open_run
 from vertical_automl.search_engine.budget import (
+    SLACK,
     STATE_FILE,
     WORKERS_FOLDER,
     RunClock,
@@ -214,5 +215,5 @@ def test_a_worker_reserves_the_refit_of_a_best_trial_another_worker_finished_whi
 
     tuner = object.__new__(StudyTuner)
     tuner.budget, tuner.oracle = budget, Study()
-    reserve = 0.03 * 180 + 2 * 2.0 + (104.0 / 16) * 8 * 1.25
+    reserve = SLACK * 180 + 2 * 2.0 + (104.0 / 16) * 8 * 1.25
     assert tuner.search_deadline() == pytest.approx(1000.0 + 180.0 - reserve)
