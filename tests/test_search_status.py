@@ -58,7 +58,7 @@ def wait_for(process: subprocess.Popen, probe, timeout: float = 150):
         found = probe()
         if found:
             return found
-        time.sleep(0.2)
+        time.sleep(1)  # each probe starts a status process: polled faster, they slow the search they watch
     raise AssertionError("the search never reached the state the test waits for")
 
 
