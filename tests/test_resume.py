@@ -14,7 +14,7 @@ from helpers import only_run, run_vautoml, start_vautoml
 
 from vertical_automl import interrupts
 
-SEARCH = ["search", "--plugin", "tiny-table", "--max-trials", "6", "--epochs", "15", "--quiet"]
+SEARCH = ["search", "--plugin", "tiny-table", "--max-trials", "4", "--quiet"]
 
 
 def start_search(registry: Path, *extra: str) -> subprocess.Popen:
@@ -49,7 +49,7 @@ def test_sigkill_mid_trial_then_resume_runs_no_finished_trial_twice(tmp_path):
     registry = tmp_path / "registry"
     # Cross-validated (the default on small tables), so finished folds must not run again either; four trials
     # of eight epochs leave two to run after the kill, all this test needs.
-    process = start_search(registry, "--run-name", "night-run", "--max-trials", "4", "--epochs", "8")
+    process = start_search(registry, "--run-name", "night-run", "--epochs", "8")
     run = registry / ".runs" / "night-run"
     wait_until_mid_trial(process, run / "logs", finished=2)
     process.send_signal(signal.SIGKILL)
@@ -85,7 +85,7 @@ def test_sigkill_mid_trial_then_resume_runs_no_finished_trial_twice(tmp_path):
 def test_ctrl_c_keeps_the_run_and_the_same_command_with_run_name_continues_it(tmp_path):
     """About the run and its name, not how trials judge: one validation split keeps the trials short."""
     registry = tmp_path / "registry"
-    search = [*SEARCH, "--folds", "1", "--max-trials", "4"]
+    search = [*SEARCH, "--folds", "1", "--epochs", "15"]
     process = start_vautoml(*search, "--registry", str(registry), "--run-name", "ctrl-c")
     wait_until_mid_trial(process, registry / ".runs" / "ctrl-c" / "logs", finished=1)
     process.send_signal(signal.SIGINT)
