@@ -73,8 +73,12 @@ def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
     )  # header + 3 epochs (--epochs 3)
     assert sorted(f for f in read_json(run / "manifest.json")["files"] if f.startswith("logs/")) == [
         "logs/trial_0.csv",
+        "logs/trial_0.txt",
         "logs/trial_1.csv",
+        "logs/trial_1.txt",
     ]
+    # Both trials trained with our own step (vertical_automl.training), not Keras's fit.
+    assert (run / "logs" / "trial_0.txt").read_text() == "training step: own\n"
 
     report, manifest, trials = (
         read_json(run / "report.json"),

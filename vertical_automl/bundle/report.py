@@ -386,7 +386,9 @@ def _files(names: list[str]) -> list[Block]:
             name,
             FILE_PURPOSES.get(
                 name,
-                "per-epoch log of one trial"
+                "how one trial trained: our training step, or Keras's fit and why"
+                if name.startswith("logs/") and name.endswith(".txt")
+                else "per-epoch log of one trial"
                 if name.startswith("logs/")
                 else "plot for report.md"
                 if name.startswith("plots/")

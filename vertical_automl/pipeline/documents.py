@@ -76,7 +76,8 @@ def bundle_documents(
         # The encoded training split, as the server sees requests: what its drift monitoring compares them with.
         PROFILE_FILE: InputProfile.from_training(dataset.train.x, dataset.info.input_spec).to_json(),
     }
-    logs = [f"logs/{p.name}" for p in sorted((run.work / "logs").glob("*.csv"))]
+    # Each trial's per-epoch metrics (.csv) and how it trained (.txt: our training step, or Model.fit and why).
+    logs = [f"logs/{p.name}" for p in sorted((run.work / "logs").iterdir()) if p.suffix in (".csv", ".txt")]
     files = (MODEL_FILE, *sidecars, MANIFEST_FILE, MODEL_CARD_FILE, *logs)
     return BundleDocuments(sidecars, report, manifest(run, files))
 

@@ -33,12 +33,20 @@ class NonFiniteLoss(keras.callbacks.Callback):
     Keras's TerminateOnNaN only stops training, and with an accuracy
     objective KerasTuner then records the trial as COMPLETED with a junk
     score; raising KerasTuner's FailedTrialError marks it FAILED instead.
+    ``Model.fit`` logs every batch's loss; our own training step
+    (:mod:`vertical_automl.training`) logs the epoch's only, so it is caught there.
     """
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        loss = (logs or {}).get("loss")
+        self.check((logs or {}).get("loss"), f"batch {batch}")
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.check((logs or {}).get("loss"), f"epoch {epoch + 1}")
+
+    @staticmethod
+    def check(loss: object, where: str) -> None:
         if loss is not None and not math.isfinite(float(loss)):
-            raise kt.errors.FailedTrialError(f"non-finite loss ({float(loss)}) at batch {batch}; training diverged")
+            raise kt.errors.FailedTrialError(f"non-finite loss ({float(loss)}) at {where}; training diverged")
 
 
 class StopOnInterrupt(keras.callbacks.Callback):

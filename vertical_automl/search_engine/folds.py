@@ -26,7 +26,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from .. import heads
+from .. import heads, training
 from ..scoring import scores_from_output
 from .callbacks import PredictionSink, ValidationPredictions
 
@@ -123,7 +123,7 @@ def fit(
     targets = [heads.targets(y, task, model) for model in models]
     masks = [weights * (assigned != fold) for fold in range(len(models))]
     kwargs["callbacks"] = [scoring, *kwargs.get("callbacks", [])]
-    return packed.fit(x, targets, sample_weight=masks, **kwargs)
+    return training.fit(packed, x, targets, sample_weight=masks, **kwargs)
 
 
 class OutOfFold(ValidationPredictions):

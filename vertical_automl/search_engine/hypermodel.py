@@ -16,7 +16,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from .. import heads, space
+from .. import heads, space, training
 from ..data.cross_validation import assign_folds
 from ..data.dataset import Dataset
 from ..settings import SearchSettings
@@ -126,7 +126,7 @@ class VerticalHyperModel(kt.HyperModel):
         if validation is not None:
             kwargs["validation_data"] = (validation[0], heads.targets(np.asarray(validation[1]), task, model))
         kwargs["callbacks"] = [*first, *kwargs.get("callbacks", [])]
-        return model.fit(x, heads.targets(np.asarray(y), task, model), **{**options, **kwargs})
+        return training.fit(model, x, heads.targets(np.asarray(y), task, model), **{**options, **kwargs})
 
 
 def check_built(model: Any) -> None:

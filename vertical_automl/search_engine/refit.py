@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import keras_tuner as kt
 
-from .. import heads, space
+from .. import heads, space, training
 from ..data.dataset import Dataset, LabeledData
 from ..errors import SearchError
 from ..settings import SearchSettings
@@ -46,8 +46,13 @@ def refit(
         options = fit_options(hp, dataset, settings, fitting.y)
         options["callbacks"] += [NonFiniteLoss(), StopOnInterrupt(), Deadline(lambda: deadline)]
         try:
-            history = model.fit(
-                fitting.x, heads.targets(fitting.y, dataset.info.task, model), epochs=epochs, verbose=0, **options
+            history = training.fit(
+                model,
+                fitting.x,
+                heads.targets(fitting.y, dataset.info.task, model),
+                epochs=epochs,
+                verbose=0,
+                **options,
             )
         except kt.errors.FailedTrialError as error:
             raise SearchError(

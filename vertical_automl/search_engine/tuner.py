@@ -26,6 +26,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
+from .. import training
 from ..registry import damaged_run_folder, disk_full
 from ..settings import SearchSettings
 from ..vertical import Vertical
@@ -101,6 +102,7 @@ class _TrialBookkeeping:
             kwargs["callbacks"].append(Deadline(self.search_deadline))
         try:
             histories = super().run_trial(trial, *args, **kwargs)
+            self._note_training_step(trial.trial_id, histories)
             self.budget.trial_trained(trial.trial_id, max(len(h.epoch) for h in histories))
             self._save_predictions(trial.trial_id)
             return histories
@@ -112,6 +114,11 @@ class _TrialBookkeeping:
             self.budget.trial_ran(
                 trial.trial_id, time.perf_counter() - started, getattr(self.hypermodel, "last_build_seconds", 0.0)
             )
+
+    def _note_training_step(self, trial_id: str, histories: list[keras.callbacks.History]) -> None:
+        """Say in the trial's log (``logs/trial_<id>.txt``) how it trained: our own step, or ``Model.fit`` and why."""
+        used = sorted({str(h.params.get(training.STEP_KEY, "keras fit")) for h in histories})
+        (self.log_dir / f"trial_{trial_id}.txt").write_text(f"training step: {'; '.join(used)}\n", encoding="utf-8")
 
     def _save_predictions(self, trial_id: str) -> None:
         """Keep the trial's best-epoch validation predictions on disk, so a resumed run can still ensemble it."""

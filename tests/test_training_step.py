@@ -1,0 +1,172 @@
+"""Our own training step (vertical_automl.training) against ``Model.fit``: same weights, same logs, same callbacks."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from vertical_automl import training
+
+
+def table(rows: int = 96, features: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, features)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int64)
+    return x, y
+
+
+def small_model(seed: int = 1, dropout: float = 0.0) -> keras.Model:
+    """Dense, batch normalisation, an L2 penalty: what the step must train exactly as ``fit`` does."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=(6,))
+    x = keras.layers.Dense(8, activation="relu", kernel_regularizer=keras.regularizers.L2(0.01))(inputs)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.Dropout(dropout)(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2, clipnorm=1.0), loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def twice(build, fit_kwargs: dict) -> tuple[keras.Model, keras.Model, keras.callbacks.History, keras.callbacks.History]:
+    """The same model trained by ``Model.fit`` and by our step, from the same initial weights."""
+    theirs, ours = build(), build()
+    ours.set_weights(theirs.get_weights())
+    expected = theirs.fit(**fit_kwargs, verbose=0)
+    got = training.fit(ours, **fit_kwargs)
+    return theirs, ours, expected, got
+
+
+def assert_same_weights(a: keras.Model, b: keras.Model) -> None:
+    for left, right in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(left, right, rtol=1e-4, atol=1e-5)
+
+
+def test_same_weights_and_logs_as_fit_without_shuffling() -> None:
+    x, y = table()
+    weights = np.linspace(0.5, 1.5, len(y)).astype(np.float32)
+    vx, vy = table(40, seed=3)
+    theirs, ours, expected, got = twice(
+        small_model,
+        {
+            "x": x,
+            "y": y,
+            "sample_weight": weights,
+            "batch_size": 16,
+            "epochs": 3,
+            "shuffle": False,
+            "validation_data": (vx, vy),
+        },
+    )
+    assert got.params[training.STEP_KEY] == "own"
+    assert_same_weights(theirs, ours)  # BatchNormalization's moving statistics and the optimizer's steps included
+    assert {"loss", "val_loss", "val_accuracy"} <= set(got.history)
+    for name in ("loss", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(got.history[name], expected.history[name], rtol=1e-4, atol=1e-5)
+
+
+def packed(seed: int = 2) -> keras.Model:
+    """Two functional models side by side behind one input, as cross-validation packs its folds."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=(6,))
+    outputs = []
+    for index in range(2):
+        with keras.name_scope(f"fold_{index}"):
+            inner_in = keras.Input(shape=(6,))
+            hidden = keras.layers.Dense(4, activation="relu")(inner_in)
+            inner = keras.Model(inner_in, keras.layers.Dense(1)(hidden), name=f"fold_{index}")
+            outputs.append(inner(inputs))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.AdamW(1e-2), loss=["mse", "mse"], loss_weights=[0.5, 0.5])
+    return model
+
+
+def test_nested_models_with_an_output_and_sample_weights_each() -> None:
+    x, _ = table()
+    target = x[:, :1] * 2.0
+    masks = [np.arange(len(x)) % 2 == k for k in range(2)]
+    theirs, ours, expected, got = twice(
+        packed,
+        {
+            "x": x,
+            "y": [target, target],
+            "sample_weight": [m.astype(np.float32) for m in masks],
+            "batch_size": 32,
+            "epochs": 2,
+            "shuffle": False,
+        },
+    )
+    assert got.params[training.STEP_KEY] == "own"
+    assert_same_weights(theirs, ours)
+    np.testing.assert_allclose(got.history["loss"], expected.history["loss"], rtol=1e-4)
+
+
+def test_dropout_trains_in_training_mode_only() -> None:
+    from vertical_automl.training import graph
+
+    model = small_model(dropout=0.5)
+    x, _ = table()
+    inference = keras.ops.convert_to_numpy(graph.forward(model, x, training=False))
+    np.testing.assert_allclose(inference, keras.ops.convert_to_numpy(model(x, training=False)), rtol=1e-5, atol=1e-6)
+    trained = keras.ops.convert_to_numpy(graph.forward(model, x, training=True))
+    assert not np.allclose(trained, inference)
+
+
+def test_callbacks_stop_training_and_see_every_step() -> None:
+    class CountSteps(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.begun = self.ended = 0
+
+        def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+            self.begun += 1
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            self.ended += 1
+
+    class StopAfterTwo(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.model.stop_training = epoch == 1
+
+    x, y = table()
+    counter = CountSteps()
+    history = training.fit(small_model(), x, y, batch_size=32, epochs=10, callbacks=[counter, StopAfterTwo()])
+    assert history.epoch == [0, 1]
+    assert counter.begun == counter.ended == 2 * 3  # 96 rows in batches of 32, two epochs
+
+
+def test_same_seed_same_weights() -> None:
+    x, y = table()
+    runs = []
+    for _ in range(2):
+        model = small_model(dropout=0.3)
+        keras.utils.set_random_seed(7)
+        training.fit(model, x, y, batch_size=16, epochs=2)
+        runs.append(model)
+    assert_same_weights(*runs)
+
+
+@pytest.mark.parametrize(
+    ("build", "kwargs", "why"),
+    [
+        (lambda: masked_model(), {}, "makes a mask"),
+        (small_model, {"class_weight": {0: 1.0, 1: 2.0}}, "class_weight"),
+    ],
+)
+def test_what_it_does_not_cover_goes_to_fit_with_the_reason(build, kwargs: dict, why: str) -> None:
+    model = build()
+    x, y = (np.random.default_rng(0).integers(1, 9, size=(32, 5)), np.zeros(32)) if "mask" in why else table()
+    history = training.fit(model, x, y, batch_size=16, epochs=1, **kwargs)
+    assert history.params[training.STEP_KEY].startswith("keras fit: ")
+    assert why in history.params[training.STEP_KEY]
+    assert len(history.history["loss"]) == 1
+
+
+def masked_model() -> keras.Model:
+    inputs = keras.Input(shape=(5,), dtype="int32")
+    x = keras.layers.Embedding(10, 4, mask_zero=True)(inputs)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    return model
