@@ -170,3 +170,13 @@ def masked_model() -> keras.Model:
     model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
     model.compile(optimizer="adam", loss="binary_crossentropy")
     return model
+
+
+def test_predict_gives_what_model_predict_gives_in_inference_mode() -> None:
+    x, _ = table(70)
+    for model in (small_model(dropout=0.5), packed()):
+        expected = model.predict(x, batch_size=32, verbose=0)
+        got = training.predict(model, x, batch_size=32)  # 70 rows: three batches, the last short
+        for left, right in zip(keras.tree.flatten(expected), keras.tree.flatten(got)):
+            assert isinstance(right, np.ndarray)
+            np.testing.assert_allclose(right, left, rtol=1e-5, atol=1e-6)

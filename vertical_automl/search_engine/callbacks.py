@@ -21,7 +21,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from .. import heads, interrupts, space
+from .. import heads, interrupts, space, training
 from ..registry import check_space, room_to_save
 from ..scoring import scores_from_output
 from .progress import SearchProgress
@@ -149,7 +149,7 @@ class ValidationPredictions(keras.callbacks.Callback):
     def predict(self) -> np.ndarray:
         """The model's scores for the validation rows."""
         members = heads.has_members(self.model)
-        return scores_from_output(self.model.predict(self.x, batch_size=self.batch_size, verbose=0), self.task, members)
+        return scores_from_output(training.predict(self.model, self.x, self.batch_size), self.task, members)
 
     def add_metrics(self, logs: dict, scores: np.ndarray, finite: bool) -> None:
         """The exact metrics Keras's own validation pass lacks (see the class docstring)."""

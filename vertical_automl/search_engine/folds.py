@@ -154,7 +154,7 @@ class OutOfFold(ValidationPredictions):
         )
 
     def predict(self) -> np.ndarray:
-        outputs = self.model.predict(self.x, batch_size=self.batch_size, verbose=0)
+        outputs = training.predict(self.model, self.x, self.batch_size)
         scores = None
         for fold, (model, output) in enumerate(zip(fold_models(self.model), outputs)):
             fold_scores = scores_from_output(output, self.task, heads.has_members(model))

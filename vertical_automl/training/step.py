@@ -76,7 +76,7 @@ def fit(
 
 def why_not(model: keras.Model, x: Any, y: Any, sample_weight: Any, validation_data: Any, others: dict) -> str | None:
     """Why :func:`fit` hands this call to ``Model.fit``, or ``None`` when its own loop covers it."""
-    if os.environ.get(CHOICE_VARIABLE, "").strip().lower() == "fit":
+    if keras_chosen():
         return f"{CHOICE_VARIABLE}=fit"
     if others.keys() - HANDLED:
         return f"fit arguments it does not cover: {', '.join(sorted(others.keys() - HANDLED))}"
@@ -105,25 +105,13 @@ class _Loop:
         self.batch_begin = [c for c in callbacks if _overrides(c, base, "on_train_batch_begin", "on_batch_begin")]
         self.batch_end = [c for c in callbacks if _overrides(c, base, "on_train_batch_end", "on_batch_end")]
 
-    def tensors(self, data: Any) -> Any:
-        """NumPy arrays as tensors on the model's device, floats in float32 (as Keras's data adapters cast them)."""
-        import torch
-
-        def convert(array: np.ndarray) -> Any:
-            tensor = torch.from_numpy(np.ascontiguousarray(array))
-            if tensor.is_floating_point():
-                tensor = tensor.to(torch.float32)
-            return tensor.to(self.device)
-
-        return None if data is None else keras.tree.map_structure(convert, data)
-
     def run(
         self, x: Any, y: Any, sample_weight: Any, epochs: int, validation_data: Any, shuffle: bool
     ) -> keras.callbacks.History:
         import torch
 
         model = self.model
-        x_t, y_t, w_t = self.tensors(x), self.tensors(y), self.tensors(sample_weight)
+        x_t, y_t, w_t = (as_tensors(data, self.device) for data in (x, y, sample_weight))
         rows = len(keras.tree.flatten(x)[0])
         steps = math.ceil(rows / self.batch_size)
         callbacks = keras.callbacks.CallbackList(
@@ -147,7 +135,7 @@ class _Loop:
                 for callback in self.batch_begin:
                     callback.on_train_batch_begin(step, {})
                 batch = order_t[step * self.batch_size : (step + 1) * self.batch_size]
-                loss = self.step(_rows(x_t, batch), _rows(y_t, batch), _rows(w_t, batch))
+                loss = self.step(rows_of(x_t, batch), rows_of(y_t, batch), rows_of(w_t, batch))
                 total += loss * len(batch)
                 for callback in self.batch_end:
                     callback.on_train_batch_end(step, {})
@@ -182,7 +170,25 @@ class _Loop:
         return {f"val_{name}": float(value) for name, value in scores.items()}
 
 
-def _rows(data: Any, index: Any) -> Any:
+def keras_chosen() -> bool:
+    """Whether the user sent every model to Keras's own ``fit`` and ``predict`` (``VAUTOML_TRAINING_STEP=fit``)."""
+    return os.environ.get(CHOICE_VARIABLE, "").strip().lower() == "fit"
+
+
+def as_tensors(data: Any, device: Any) -> Any:
+    """NumPy arrays as tensors on ``device``, floats in float32 (as Keras's data adapters cast them)."""
+    import torch
+
+    def convert(array: np.ndarray) -> Any:
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        if tensor.is_floating_point():
+            tensor = tensor.to(torch.float32)
+        return tensor.to(device)
+
+    return None if data is None else keras.tree.map_structure(convert, data)
+
+
+def rows_of(data: Any, index: Any) -> Any:
     """The rows ``index`` of every tensor in ``data`` (``None`` stays ``None``)."""
     return None if data is None else keras.tree.map_structure(lambda tensor: tensor[index], data)
 
