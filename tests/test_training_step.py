@@ -180,3 +180,39 @@ def test_predict_gives_what_model_predict_gives_in_inference_mode() -> None:
         for left, right in zip(keras.tree.flatten(expected), keras.tree.flatten(got)):
             assert isinstance(right, np.ndarray)
             np.testing.assert_allclose(right, left, rtol=1e-5, atol=1e-6)
+
+
+def test_the_trial_checkpoint_is_the_best_epoch_written_once_at_the_end(tmp_path) -> None:
+    import keras_tuner as kt
+    from keras_tuner.src.engine.tuner_utils import SaveBestEpoch  # what KerasTuner adds to every trial
+
+    from vertical_automl.search_engine.callbacks import SaveBestEpochAtEnd
+
+    path = str(tmp_path / "checkpoint.weights.h5")
+    ours = SaveBestEpochAtEnd.replacing(SaveBestEpoch(kt.Objective("val_score", "max"), path))
+    assert isinstance(ours, SaveBestEpochAtEnd)
+
+    class Score(keras.callbacks.Callback):  # epoch 2 of 4 is the best; each epoch's weights noted
+        def __init__(self) -> None:
+            super().__init__()
+            self.weights: list = []
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs["val_score"] = [0.1, 0.9, 0.5, 0.2][epoch]
+            self.weights.append(self.model.get_weights())
+
+    class NoFileBeforeTheEnd(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            assert not (tmp_path / "checkpoint.weights.h5").exists()
+
+    x, y = table()
+    model, score = small_model(), Score()
+    training.fit(model, x, y, batch_size=32, epochs=4, callbacks=[score, NoFileBeforeTheEnd(), ours])
+    assert_same_weights_as(model.get_weights(), score.weights[3])  # the model keeps its last epoch, as before
+    model.load_weights(path)
+    assert_same_weights_as(model.get_weights(), score.weights[1])
+
+
+def assert_same_weights_as(left: list, right: list) -> None:
+    for a, b in zip(left, right):
+        np.testing.assert_allclose(a, b)

@@ -168,6 +168,50 @@ class ValidationPredictions(keras.callbacks.Callback):
             logs["val_rmse"] = float(np.sqrt(np.mean((scores - self.y) ** 2)))
 
 
+class SaveBestEpochAtEnd(keras.callbacks.Callback):
+    """KerasTuner's checkpoint of a trial's best epoch, written once when training ends, not at every better epoch.
+
+    Writing the weights cost ~190 ms a time for German credit's five packed
+    fold models, about a tenth of a trial once the training step got faster;
+    the best epoch's weights are kept in memory instead.  A trial that does
+    not end (Ctrl-C, a killed process) runs again from scratch on resume, as
+    before, so nothing depended on the intermediate files.
+    """
+
+    def __init__(self, objective: Any, filepath: str) -> None:
+        super().__init__()
+        self.objective, self.filepath = objective, filepath
+        self.best_value = float("-inf") if objective.direction == "max" else float("inf")
+        self.best_weights: list[np.ndarray] | None = None
+
+    def __deepcopy__(self, memo: dict) -> SaveBestEpochAtEnd:
+        return SaveBestEpochAtEnd(self.objective, self.filepath)
+
+    @classmethod
+    def replacing(cls, callback: keras.callbacks.Callback) -> keras.callbacks.Callback:
+        """``callback`` as this class if it is KerasTuner's own checkpoint (not public API), else as it is."""
+        if type(callback).__name__ == "SaveBestEpoch" and type(callback).__module__.startswith("keras_tuner."):
+            return cls(callback.objective, callback.filepath)
+        return callback
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """As KerasTuner's: keep every epoch when the objective is not in the logs, else each better one."""
+        if not self.objective.has_value(logs):
+            self.best_weights = self.model.get_weights()
+            return
+        value = self.objective.get_value(logs)
+        if self.objective.better_than(value, self.best_value):
+            self.best_value, self.best_weights = value, self.model.get_weights()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.best_weights is None:
+            return
+        last = self.model.get_weights()
+        self.model.set_weights(self.best_weights)
+        self.model.save_weights(self.filepath)
+        self.model.set_weights(last)
+
+
 @dataclass
 class PredictionSink:
     """Where the running trial's best validation predictions land (one trial runs at a time)."""

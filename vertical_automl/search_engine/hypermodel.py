@@ -22,7 +22,7 @@ from ..data.dataset import Dataset
 from ..settings import SearchSettings
 from ..vertical import Vertical
 from . import folds
-from .callbacks import PredictionSink, ScheduledRate, ValidationPredictions
+from .callbacks import PredictionSink, SaveBestEpochAtEnd, ScheduledRate, ValidationPredictions
 
 
 def sample_weight_for(hp: kt.HyperParameters, dataset: Dataset, y: np.ndarray) -> np.ndarray | None:
@@ -97,6 +97,7 @@ class VerticalHyperModel(kt.HyperModel):
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: np.ndarray, **kwargs: Any) -> Any:
         task = self.dataset.info.task
+        kwargs["callbacks"] = [SaveBestEpochAtEnd.replacing(c) for c in kwargs.get("callbacks", [])]
         options = fit_options(hp, self.dataset, self.settings, y)
         first = options.pop(
             "callbacks"
