@@ -24,6 +24,8 @@ from typing import Any
 
 import keras
 
+from .lowered import lowered
+
 MASKING_LAYERS = (keras.layers.Masking,)
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {training flag: {operation: callable}}
 
@@ -65,6 +67,9 @@ def _callables(model: keras.Model, training: bool) -> dict[Any, Callable[..., An
 def _callable(op: Any, training: bool) -> Callable[..., Any]:
     if _is_functional(op):
         return lambda *args, **kwargs: forward(op, args[0], training)
+    direct = lowered(op, training) if isinstance(op, keras.layers.Layer) else None
+    if direct is not None:  # the graph's recorded keyword arguments (training, mask=None) are settled already
+        return lambda *args, **kwargs: direct(*args)
     accepts_training = "training" in inspect.signature(op.call).parameters
     if isinstance(op, keras.layers.Layer) and _sublayers(op):  # __call__ hands the flag down to the sublayers
         return (lambda *a, **k: op(*a, **{**k, "training": training})) if accepts_training else op
