@@ -258,3 +258,30 @@ def test_lowered_layers_compute_what_keras_computes_forward_and_backward() -> No
     (keras_out, keras_grad), (ours_out, ours_grad) = results
     for left, right in zip(keras_out + keras_grad, ours_out + ours_grad):
         np.testing.assert_allclose(right, left, rtol=1e-5, atol=1e-6)
+
+
+class Penalised(keras.layers.Layer):
+    """A plugin's own layer that adds a loss in ``call``, which only ``Layer.__call__`` clears between steps."""
+
+    def call(self, x):
+        self.add_loss(0.1 * keras.ops.mean(x**2))
+        return x
+
+
+def with_own_layer(seed: int = 4) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=(6,))
+    x = Penalised()(keras.layers.Dense(4)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    return model
+
+
+def test_a_layer_of_the_plugins_own_adding_a_loss_trains_as_with_fit() -> None:
+    x, y = table()
+    theirs, ours, expected, got = twice(
+        with_own_layer, {"x": x, "y": y, "batch_size": 16, "epochs": 2, "shuffle": False}
+    )
+    assert got.params[training.STEP_KEY] == "own"
+    assert_same_weights(theirs, ours)
+    np.testing.assert_allclose(got.history["loss"], expected.history["loss"], rtol=1e-4)

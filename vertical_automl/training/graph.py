@@ -12,7 +12,10 @@ and :func:`unsupported` refuses every model where that bookkeeping does real wor
 
 A layer made of other layers (an RNN, ``Bidirectional``, ``MultiHeadAttention``)
 is still called through ``__call__``, which hands the training flag down to
-its sublayers; a nested functional model is walked the same way as the outer one.
+its sublayers, and so is any layer class that is not Keras's own (a plugin's
+layer may ``add_loss`` in ``call``: ``__call__`` clears those losses each step,
+a direct ``call`` would pile them up); a nested functional model is walked the
+same way as the outer one.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ def _callable(op: Any, training: bool) -> Callable[..., Any]:
     if direct is not None:  # the graph's recorded keyword arguments (training, mask=None) are settled already
         return lambda *args, **kwargs: direct(*args)
     accepts_training = "training" in inspect.signature(op.call).parameters
-    if isinstance(op, keras.layers.Layer) and _sublayers(op):  # __call__ hands the flag down to the sublayers
+    if isinstance(op, keras.layers.Layer) and (_sublayers(op) or not _stock(op)):  # see the module docstring
         return (lambda *a, **k: op(*a, **{**k, "training": training})) if accepts_training else op
     if accepts_training:
         return lambda *a, **k: op.call(*a, **{**k, "training": training})  # the graph recorded its own flag
@@ -89,6 +92,11 @@ def _layers(model: keras.Model) -> list[keras.layers.Layer]:
 
 def _sublayers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
     return list(layer._flatten_layers(include_self=False, recursive=True))
+
+
+def _stock(op: Any) -> bool:
+    """Whether ``op``'s class is Keras's own, whose ``call`` is known to need nothing from ``__call__``."""
+    return type(op).__module__.startswith("keras.")
 
 
 def _is_functional(op: Any) -> bool:
