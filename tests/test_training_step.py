@@ -285,3 +285,19 @@ def test_a_layer_of_the_plugins_own_adding_a_loss_trains_as_with_fit() -> None:
     assert got.params[training.STEP_KEY] == "own"
     assert_same_weights(theirs, ours)
     np.testing.assert_allclose(got.history["loss"], expected.history["loss"], rtol=1e-4)
+
+
+def test_a_trained_model_and_its_nested_models_are_freed() -> None:
+    """Nothing the step keeps between calls may hold a trial's model (a global per-model cache once did)."""
+    import gc
+    import weakref
+
+    x, _ = table()
+    model = packed()
+    training.fit(model, x, [x[:, :1], x[:, :1]], batch_size=32, epochs=1)
+    training.predict(model, x, 32)
+    refs = [weakref.ref(m) for m in (model, *(op for op in model.operations if isinstance(op, keras.Model)))]
+    assert len(refs) == 3  # the pack and its two models
+    del model
+    gc.collect()
+    assert all(ref() is None for ref in refs)

@@ -21,7 +21,6 @@ same way as the outer one.
 from __future__ import annotations
 
 import inspect
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +29,7 @@ import keras
 from .lowered import lowered
 
 MASKING_LAYERS = (keras.layers.Masking,)
-_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {training flag: {operation: callable}}
+Plans = dict  # (id of a model, training flag) -> {operation: callable}; one per fit or predict call
 
 
 def unsupported(model: keras.Model) -> str | None:
@@ -53,23 +52,27 @@ def unsupported(model: keras.Model) -> str | None:
     return None
 
 
-def forward(model: keras.Model, inputs: Any, training: bool) -> Any:
-    """``model(inputs, training=training)``, calling each layer's ``call`` directly (see the module docstring)."""
-    table = _callables(model, training)
+def forward(model: keras.Model, inputs: Any, training: bool, plans: Plans | None = None) -> Any:
+    """``model(inputs, training=training)``, calling each layer's ``call`` directly (see the module docstring).
+
+    ``plans`` keeps what runs each layer between calls; the caller owns it (a
+    global cache keyed by model kept nested models alive after their trial).
+    """
+    table = _callables(model, training, {} if plans is None else plans)
     return model._run_through_graph(model._standardize_inputs(inputs), operation_fn=table.__getitem__)
 
 
-def _callables(model: keras.Model, training: bool) -> dict[Any, Callable[..., Any]]:
-    """What runs each operation of ``model``'s graph, made once per model and training flag."""
-    cache = _PLANS.setdefault(model, {})
-    if training not in cache:
-        cache[training] = {op: _callable(op, training) for op in model.operations}
-    return cache[training]
+def _callables(model: keras.Model, training: bool, plans: Plans) -> dict[Any, Callable[..., Any]]:
+    """What runs each operation of ``model``'s graph, made once per model and training flag in ``plans``."""
+    key = (id(model), training)
+    if key not in plans:
+        plans[key] = {op: _callable(op, training, plans) for op in model.operations}
+    return plans[key]
 
 
-def _callable(op: Any, training: bool) -> Callable[..., Any]:
+def _callable(op: Any, training: bool, plans: Plans) -> Callable[..., Any]:
     if _is_functional(op):
-        return lambda *args, **kwargs: forward(op, args[0], training)
+        return lambda *args, **kwargs: forward(op, args[0], training, plans)
     direct = lowered(op, training) if isinstance(op, keras.layers.Layer) else None
     if direct is not None:  # the graph's recorded keyword arguments (training, mask=None) are settled already
         return lambda *args, **kwargs: direct(*args)

@@ -31,11 +31,11 @@ def predict(model: keras.Model, x: Any, batch_size: int) -> Any:
 
     device = model.weights[0].value.device if model.weights else torch.device("cpu")
     rows = len(leaves[0])
-    parts = []
+    parts, plans = [], {}
     with torch.no_grad():
         for start in range(0, rows, batch_size):
             output = graph.forward(
-                model, as_tensors(rows_of(x, slice(start, start + batch_size)), device), training=False
+                model, as_tensors(rows_of(x, slice(start, start + batch_size)), device), training=False, plans=plans
             )
             parts.append(keras.tree.map_structure(lambda tensor: tensor.detach().cpu().numpy(), output))
     return keras.tree.map_structure(lambda *pieces: np.concatenate(pieces), *parts)

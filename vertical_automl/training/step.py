@@ -100,6 +100,7 @@ class _Loop:
         self.model, self.batch_size, self.verbose = model, int(batch_size), verbose
         self.callbacks = callbacks
         self.variables = list(model.trainable_variables)
+        self.plans: graph.Plans = {}
         self.device = self.variables[0].value.device if self.variables else torch.device("cpu")
         base = keras.callbacks.Callback
         self.batch_begin = [c for c in callbacks if _overrides(c, base, "on_train_batch_begin", "on_batch_begin")]
@@ -154,7 +155,7 @@ class _Loop:
         import torch
 
         model = self.model
-        y_pred = graph.forward(model, x, training=True)
+        y_pred = graph.forward(model, x, training=True, plans=self.plans)
         for variable in self.variables:
             variable.value.grad = None
         loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
