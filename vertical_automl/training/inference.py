@@ -19,18 +19,17 @@ import keras
 import numpy as np
 
 from . import graph
-from .step import as_tensors, keras_chosen, rows_of
+from .step import as_tensors, keras_chosen, numeric_arrays, rows_of
 
 
 def predict(model: keras.Model, x: Any, batch_size: int) -> Any:
     """``model.predict(x, batch_size=batch_size)``: NumPy arrays in the model's output structure."""
-    leaves = keras.tree.flatten(x)
-    if keras_chosen() or graph.unsupported(model) is not None or any(not _numeric(leaf) for leaf in leaves):
+    if keras_chosen() or graph.unsupported(model) is not None or not numeric_arrays(x):
         return model.predict(x, batch_size=batch_size, verbose=0)
     import torch
 
     device = model.weights[0].value.device if model.weights else torch.device("cpu")
-    rows = len(leaves[0])
+    rows = len(keras.tree.flatten(x)[0])
     parts, plans = [], {}
     with torch.no_grad():
         for start in range(0, rows, batch_size):
@@ -39,7 +38,3 @@ def predict(model: keras.Model, x: Any, batch_size: int) -> Any:
             )
             parts.append(keras.tree.map_structure(lambda tensor: tensor.detach().cpu().numpy(), output))
     return keras.tree.map_structure(lambda *pieces: np.concatenate(pieces), *parts)
-
-
-def _numeric(leaf: Any) -> bool:
-    return isinstance(leaf, np.ndarray) and leaf.dtype.kind in "biuf"

@@ -85,8 +85,7 @@ def why_not(model: keras.Model, x: Any, y: Any, sample_weight: Any, validation_d
     if type(model).train_step is not keras.Model.train_step:
         return f"{type(model).__name__} defines its own train_step"
     for name, data in (("x", x), ("y", y), ("sample_weight", sample_weight), ("validation_data", validation_data)):
-        leaves = [] if data is None else keras.tree.flatten(data)
-        if any(not isinstance(leaf, np.ndarray) or leaf.dtype.kind not in "biuf" for leaf in leaves):
+        if not numeric_arrays(data):
             return f"{name} is not numeric NumPy arrays"
     return graph.unsupported(model)
 
@@ -174,6 +173,12 @@ class _Loop:
 def keras_chosen() -> bool:
     """Whether the user sent every model to Keras's own ``fit`` and ``predict`` (``VAUTOML_TRAINING_STEP=fit``)."""
     return os.environ.get(CHOICE_VARIABLE, "").strip().lower() == "fit"
+
+
+def numeric_arrays(data: Any) -> bool:
+    """Whether every leaf of ``data`` is a numeric NumPy array (``None``, no data, counts as such)."""
+    leaves = [] if data is None else keras.tree.flatten(data)
+    return all(isinstance(leaf, np.ndarray) and leaf.dtype.kind in "biuf" for leaf in leaves)
 
 
 def as_tensors(data: Any, device: Any) -> Any:
