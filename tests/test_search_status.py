@@ -134,7 +134,9 @@ def test_status_of_a_finished_parallel_run_lists_every_trial_with_its_worker(tmp
 
 def test_status_of_a_parallel_run_in_progress_a_dead_worker_and_the_killed_search(tmp_path):
     registry = tmp_path / "registry"
-    search = start_search(registry, "live", "--workers", "2", "--max-trials", "8", "--epochs", "20")
+    # More trials than the test watches (it kills the search at the end, so they cost nothing): it must still be
+    # running after a worker's heartbeats go stale, and 8 trials of 20 epochs ended in 31 s with the training step.
+    search = start_search(registry, "live", "--workers", "2", "--max-trials", "30", "--epochs", "20")
     try:
 
         def two_running() -> bool:
