@@ -16,6 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import only_run, run_vautoml, start_vautoml
 
@@ -29,6 +30,25 @@ def start(registry: Path, *args: str) -> subprocess.Popen:
     Cross-validated trials on workers are the two-worker test's (the default).
     """
     return start_vautoml(*SEARCH, "--folds", "1", "--registry", str(registry), *args, env=ENV)
+
+
+def larger_table(tmp_path: Path) -> Path:
+    """The bundled breast cancer table ten times over (5,690 rows, jittered): trials of several seconds.
+
+    On the bundled 569 rows a whole trial takes about a second, so a worker
+    seen mid-trial has often finished it before the kill lands; the kill
+    tests need a trial that is still running a few seconds later.
+    """
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    features = frame.columns.drop("target")
+    larger = frame.loc[frame.index.repeat(10)].reset_index(drop=True)
+    noise = np.random.default_rng(0).normal(0, 0.05, (len(larger), len(features)))
+    larger[features] = larger[features] * (1 + noise)
+    data = tmp_path / "larger.csv"
+    larger.to_csv(data, index=False)
+    return data
 
 
 def study_trials(run: Path) -> list:
@@ -113,7 +133,10 @@ def test_two_workers_run_the_trial_list_one_worker_runs_and_the_export_names_eac
 
 def test_a_worker_killed_mid_trial_has_its_trial_run_again_and_the_search_still_exports(tmp_path):
     registry = tmp_path / "registry"
-    process = start(registry, "--max-trials", "4", "--epochs", "40", "--workers", "2", "--run-name", "kill-one")
+    data = larger_table(tmp_path)
+    process = start(
+        registry, "--data", str(data), "--max-trials", "4", "--epochs", "10", "--workers", "2", "--run-name", "kill-one"
+    )
     run = registry / ".runs" / "kill-one"
     wait_for(lambda: running_in(run, "w1"), process)
     for pid in worker_pids("kill-one"):
@@ -133,7 +156,20 @@ def test_a_worker_killed_mid_trial_has_its_trial_run_again_and_the_search_still_
 
 def test_killing_the_launcher_stops_its_workers_and_resume_finishes_the_run(tmp_path):
     registry = tmp_path / "registry"
-    process = start(registry, "--max-trials", "4", "--epochs", "40", "--workers", "2", "--run-name", "kill-launcher")
+    data = larger_table(tmp_path)
+    process = start(
+        registry,
+        "--data",
+        str(data),
+        "--max-trials",
+        "4",
+        "--epochs",
+        "12",
+        "--workers",
+        "2",
+        "--run-name",
+        "kill-launcher",
+    )
     run = registry / ".runs" / "kill-launcher"
     wait_for(lambda: running_in(run, "w0") and bool(worker_pids("kill-launcher")), process)
     process.send_signal(signal.SIGKILL)
