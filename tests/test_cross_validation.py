@@ -203,3 +203,24 @@ def test_folds_are_refused_with_a_time_ordered_split_and_out_of_range(tmp_path):
     assert "Traceback" not in ordered.stderr
     zero = run_vautoml("search", "--plugin", "tiny-table", "--data", str(train), "--folds", "0")
     assert zero.returncode == 2 and "--folds" in zero.stderr
+
+
+def test_packed_multiclass_tabm_folds_train_with_their_masks_per_member():
+    """A multiclass TabM's loss keeps the member axis, so each fold's mask is repeated per member (it failed before)."""
+    import keras_tuner as kt
+    from test_trees import table
+
+    from vertical_automl import blocks
+
+    x, y, info = table("multiclass", rows=300)
+    hp = kt.HyperParameters()
+    hp.values.update({**blocks.TABULAR_RECIPES[0], "members": 8})
+    copies = []
+    for index in range(3):
+        with folds.fold_scope(index):
+            copies.append(blocks.tabular_model(hp, info, widths=(16,)))
+    packed = folds.pack(copies)
+    assigned = np.arange(len(y)) % 3
+    scoring = folds.OutOfFold(x, y, assigned, "multiclass", "val_accuracy", "max", PredictionSink(), 64)
+    history = folds.fit(packed, x, y, assigned, "multiclass", None, scoring, epochs=2, batch_size=64, verbose=0)
+    assert len(history.history["val_accuracy"]) == 2 and history.history["val_accuracy"][-1] > 0.3

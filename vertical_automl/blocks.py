@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import heads, space
+from . import heads, space, trees
 from .data.dataset import DatasetInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,7 +73,7 @@ def dense_stack(
     return x
 
 
-ARCHITECTURES = ("tabm", "mlp", "linear")
+ARCHITECTURES = ("tabm", "mlp", "linear", "trees")
 # L2 penalties of the linear model, per example (Keras adds l2 * sum(w^2) to the mean loss): scikit-learn's
 # LogisticRegression(C=1) on n rows is l2 = 1 / (2n), about 1e-3 on the few hundred rows where linear models win.
 LINEAR_L2 = (1e-3, 1e-4, 1e-2, 3e-2)
@@ -84,8 +84,9 @@ PLE_BINS = (48, 16, 8, 96)
 # Hand-picked points of the tabular space, run first (in this order) before
 # the tuner samples: what each family of recent tabular deep-learning papers
 # recommends (TabM with piecewise-linear embeddings, Gorishniy et al. 2022 and
-# 2025; a regularised MLP in the spirit of RealMLP, Holzmueller et al. 2024),
-# a nearly linear MLP, and two linear models (a regularised logistic or linear
+# 2025), gradient-boosted trees with scikit-learn's defaults (the family
+# networks are most often averaged with), a regularised MLP in the spirit of
+# RealMLP (Holzmueller et al. 2024), a nearly linear MLP, and two linear models (a regularised logistic or linear
 # regression, and the same over piecewise-linear bins, an additive model): on
 # tables of a few hundred rows nothing beats them reliably, and
 # cross-validated selection can tell when.  Values outside a user's [space]
@@ -105,6 +106,18 @@ TABULAR_RECIPES: tuple[dict[str, object], ...] = (
         "batch_norm": False,
         "l1": 0.0,
         "l2": 0.0,
+        "class_weight": "none",
+    },
+    {
+        "architecture": "trees",  # scikit-learn's HistGradientBoosting defaults, as stock layers (trees.py)
+        "tree_leaves": 31,
+        "tree_learning_rate": 0.1,
+        "tree_iterations": 300,
+        "tree_min_leaf": 20,
+        "tree_l2": 0.0,
+        "optimizer": "adam",
+        "learning_rate": 1e-3,
+        "lr_schedule": "constant",
         "class_weight": "none",
     },
     {
@@ -273,7 +286,9 @@ def tabular_model(
 
     Searched: the architecture (``mlp``: one network; ``tabm``: 8 or 16
     members trained at once, each on its own loss, exported as their mean;
-    ``linear``: the features straight into the head, with a searched L2 penalty),
+    ``linear``: the features straight into the head, with a searched L2 penalty;
+    ``trees``: gradient-boosted trees fitted by scikit-learn, as frozen stock
+    layers with a trained head, :mod:`vertical_automl.trees`),
     the numeric embedding and its bin count, the stack (depth, width,
     dropout; for the MLP also initializer, batch norm, L1/L2), class
     weighting, optimizer, learning rate and schedule.  :data:`TABULAR_RECIPES`
@@ -294,7 +309,10 @@ def tabular_model(
         if embedded is not None:
             features = keras.layers.Concatenate()([features, embedded])
     architecture = hp.Choice("architecture", list(ARCHITECTURES))
-    if architecture == "linear":
+    if architecture == "trees":
+        with hp.conditional_scope("architecture", ["trees"]):
+            output = trees.boosted_trees(hp, inputs, info)
+    elif architecture == "linear":
         with hp.conditional_scope("architecture", ["linear"]):
             penalty = float(hp.Choice("linear_l2", list(LINEAR_L2)))
         output = heads.output(features, info, regularizer=keras.regularizers.L2(penalty))

@@ -107,6 +107,21 @@ def targets(y: np.ndarray, task: str, model: keras.Model) -> np.ndarray:
     return np.repeat(np.asarray(y).reshape(-1, 1), int(model.outputs[0].shape[1]), axis=1)
 
 
+def weights(sample_weight: np.ndarray, task: str, model: keras.Model) -> np.ndarray:
+    """Per-example weights as ``fit`` takes them for ``model``'s loss: repeated per member where the loss keeps members.
+
+    A multiclass member output's loss (sparse cross-entropy over the class
+    axis) is one value per example and member, shape (batch, members), and
+    Keras multiplies it by the weights without broadcasting a (batch,) vector;
+    the binary and regression losses average the member axis away first.
+    """
+    import numpy as np
+
+    if task != "multiclass" or not has_members(model):
+        return np.asarray(sample_weight)
+    return np.repeat(np.asarray(sample_weight).reshape(-1, 1), int(model.outputs[0].shape[1]), axis=1)
+
+
 def compile_model(model: keras.Model, hp: keras_tuner.HyperParameters, info: DatasetInfo) -> keras.Model:
     """Compile with the searched optimizer and the task's loss and metrics."""
     import keras

@@ -216,7 +216,8 @@ def table_examples(spec: dict[str, Any], rows: int, rng: np.random.Generator) ->
 TABLE_MODEL_NOTE = (
     "The model takes the encoded feature vector described above; robust scaling (training medians and interquartile "
     "ranges) with a smooth clip, and piecewise-linear bins at training quantiles where searched, "
-    "are layers inside the model."
+    "are layers inside the model; so are boosted trees where chosen (frozen layers that compare each feature "
+    "with the trees' thresholds)."
 )
 
 

@@ -121,7 +121,7 @@ def fit(
     weights = np.ones(len(y), dtype=np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32)
     models = fold_models(packed)
     targets = [heads.targets(y, task, model) for model in models]
-    masks = [weights * (assigned != fold) for fold in range(len(models))]
+    masks = [heads.weights(weights * (assigned != fold), task, model) for fold, model in enumerate(models)]
     kwargs["callbacks"] = [scoring, *kwargs.get("callbacks", [])]
     return training.fit(packed, x, targets, sample_weight=masks, **kwargs)
 

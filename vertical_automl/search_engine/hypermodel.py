@@ -16,7 +16,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from .. import heads, space, training
+from .. import heads, space, training, trees
 from ..data.cross_validation import assign_folds
 from ..data.dataset import Dataset
 from ..settings import SearchSettings
@@ -109,6 +109,10 @@ class VerticalHyperModel(kt.HyperModel):
             )
             kwargs["callbacks"] = [*first, *kwargs.get("callbacks", [])]
             weights = options.pop("sample_weight", None)
+            for fold, member in enumerate(folds.fold_models(model)):
+                trees.fit_trees(
+                    member, hp, x, np.asarray(y), self.dataset.info, self.settings.seed, weights, self.folds != fold
+                )
             return folds.fit(model, x, np.asarray(y), self.folds, task, weights, scoring, **{**options, **kwargs})
         validation = kwargs.get("validation_data")
         if validation is not None and (self.collects_predictions or heads.has_members(model)):
@@ -124,6 +128,11 @@ class VerticalHyperModel(kt.HyperModel):
                     options["batch_size"],
                 )
             )
+        trees.fit_trees(
+            model, hp, x, np.asarray(y), self.dataset.info, self.settings.seed, options.get("sample_weight")
+        )
+        if "sample_weight" in options:
+            options["sample_weight"] = heads.weights(options["sample_weight"], task, model)
         if validation is not None:
             kwargs["validation_data"] = (validation[0], heads.targets(np.asarray(validation[1]), task, model))
         kwargs["callbacks"] = [*first, *kwargs.get("callbacks", [])]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import keras_tuner as kt
 
-from .. import heads, space, training
+from .. import heads, space, training, trees
 from ..data.dataset import Dataset, LabeledData
 from ..errors import SearchError
 from ..settings import SearchSettings
@@ -44,6 +44,11 @@ def refit(
         with space.using(settings.space):
             model = vertical.build_model(hp, dataset.info)
         options = fit_options(hp, dataset, settings, fitting.y)
+        trees.fit_trees(
+            model, hp, fitting.x, fitting.y, dataset.info, settings.seed + index, options.get("sample_weight")
+        )
+        if "sample_weight" in options:
+            options["sample_weight"] = heads.weights(options["sample_weight"], dataset.info.task, model)
         options["callbacks"] += [NonFiniteLoss(), StopOnInterrupt(), Deadline(lambda: deadline)]
         try:
             history = training.fit(

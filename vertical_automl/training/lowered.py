@@ -41,8 +41,12 @@ def lowered(layer: Any, training: bool) -> Callable[..., Any] | None:
     if kind is keras.layers.Activation:
         return _activation(layer.activation)
     if kind is keras.layers.ReLU:
-        default = layer.negative_slope == 0 and layer.max_value is None and layer.threshold == 0
-        return torch.relu if default else None
+        if layer.negative_slope != 0 or layer.threshold != 0:
+            return None
+        if layer.max_value is None:
+            return torch.relu
+        top = float(layer.max_value)  # piecewise-linear bins and the trees' comparisons
+        return lambda x: torch.clamp(x, 0.0, top)
     if kind is keras.layers.Dropout:
         if layer.noise_shape is not None:
             return None

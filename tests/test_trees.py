@@ -1,0 +1,129 @@
+"""Boosted trees as stock layers: the compiled model predicts what scikit-learn's booster predicts, and exports."""
+
+from __future__ import annotations
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+from helpers import run_standalone
+
+from vertical_automl import blocks, trees
+from vertical_automl.data.dataset import DatasetInfo
+from vertical_automl.data.table_encoder import table_statistics
+from vertical_automl.training import fit as train
+
+RECIPE = next(recipe for recipe in blocks.TABULAR_RECIPES if recipe["architecture"] == "trees")
+
+
+def table(task: str, rows: int = 1200, seed: int = 0) -> tuple[np.ndarray, np.ndarray, DatasetInfo]:
+    """Skewed, rounded (repeated values), normal and 0/1 columns; a target the trees need several splits for."""
+    rng = np.random.default_rng(seed)
+    x = np.column_stack(
+        [
+            rng.lognormal(0, 2, rows),
+            np.round(rng.normal(5, 2, rows), 1),
+            rng.normal(0, 1, rows),
+            rng.integers(0, 2, rows),
+        ]
+    ).astype(np.float32)
+    signal = np.log(x[:, 0]) + np.sin(x[:, 1]) * 2 + x[:, 2] * x[:, 3] + rng.normal(0, 0.5, rows)
+    statistics = table_statistics(x)
+    if task == "regression":
+        y = (signal * 100 + 1000).astype(np.float32)
+        statistics = {**statistics, "target_mean": float(y.mean()), "target_std": float(y.std())}
+        return x, y, DatasetInfo("regression", (4,), (), statistics=statistics)
+    if task == "binary":
+        return x, (signal > 0.5).astype(np.int64), DatasetInfo("binary", (4,), ("no", "yes"), statistics=statistics)
+    y = np.digitize(signal, np.quantile(signal, [0.25, 0.5, 0.75])).astype(np.int64)
+    return x, y, DatasetInfo("multiclass", (4,), ("a", "b", "c", "d"), statistics=statistics)
+
+
+def trees_model(info: DatasetInfo, **values: object) -> tuple[keras.Model, kt.HyperParameters]:
+    hp = kt.HyperParameters()
+    hp.values.update({**RECIPE, **values})
+    return blocks.tabular_model(hp, info), hp
+
+
+def booster_scores(booster, x: np.ndarray, task: str) -> np.ndarray:
+    if task == "regression":
+        return booster.predict(x).reshape(-1, 1)
+    probabilities = booster.predict_proba(x)
+    return probabilities[:, 1:] if task == "binary" else probabilities
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_the_compiled_trees_predict_what_the_booster_predicts_on_seen_and_unseen_rows(task):
+    x, y, info = table(task)
+    unseen, _, _ = table(task, rows=2000, seed=1)
+    model, hp = trees_model(info)
+    booster = trees.fit_trees(model, hp, x[:1000], y[:1000], info, seed=0)
+    assert booster.n_iter_ > 5  # real trees, not a baseline alone
+    seen = model.predict(x[:1000], verbose=0).reshape(1000, -1)
+    assert np.allclose(seen, booster_scores(booster, x[:1000], task), rtol=1e-4, atol=1e-5)
+    # unseen values follow the booster's cut to within a thousandth of a gap between training values
+    close = np.isclose(
+        model.predict(unseen, verbose=0).reshape(len(unseen), -1), booster_scores(booster, unseen, task), atol=1e-4
+    ).all(axis=1)
+    assert close.mean() > 0.995
+
+
+def test_only_the_head_trains_and_the_export_loads_in_plain_keras(tmp_path):
+    x, y, info = table("binary")
+    model, hp = trees_model(info, tree_iterations=150, tree_leaves=15)
+    trees.fit_trees(model, hp, x, y, info, seed=0)
+    frozen = {
+        layer.name: [w.copy() for w in layer.get_weights()] for layer in model.layers if "_output" not in layer.name
+    }
+    history = train(model, x, y, epochs=2, batch_size=64, verbose=0)
+    assert history.params["training_step"] == "own"
+    for layer in model.layers:
+        for before, after in zip(frozen.get(layer.name, []), layer.get_weights()):
+            assert np.array_equal(before, after), layer.name
+    assert [w.path for w in model.trainable_weights] == ["boosted_trees_output/kernel", "boosted_trees_output/bias"]
+    path = tmp_path / "trees.keras"
+    model.save(path)
+    np.save(tmp_path / "x.npy", x[:50])
+    expected = model.predict(x[:50], verbose=0)
+    loaded = run_standalone(
+        f"""
+        import json, numpy as np, keras
+        model = keras.saving.load_model({str(path)!r}, safe_mode=True)
+        print(json.dumps(model.predict(np.load("x.npy"), verbose=0).tolist()))
+        """,
+        cwd=tmp_path,
+    )
+    assert np.abs(np.array(loaded) - expected).max() < 1e-6
+
+
+def test_a_fold_without_one_of_the_classes_is_refused_in_words():
+    x, y, info = table("multiclass")
+    model, hp = trees_model(info)
+    with pytest.raises(ValueError, match="boosted trees need every class among the rows they train on"):
+        trees.fit_trees(model, hp, x, y, info, seed=0, rows=y != 3)
+
+
+def test_a_model_without_trees_is_left_alone():
+    x, y, info = table("binary")
+    model, hp = trees_model(info, architecture="linear")
+    before = [w.copy() for w in model.get_weights()]
+    assert trees.fit_trees(model, hp, x, y, info, seed=0) is None
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_many_features_or_classes_keep_the_model_within_its_size_cap():
+    assert trees.tree_count(300, 1, 20, 31) == 300
+    assert trees.tree_count(300, 7, 20, 31) == 595  # 85 iterations of 7 trees, within MAX_TREES
+    capped = trees.tree_count(300, 1, 1000, 63)
+    assert capped * 62 * 1000 <= trees.MAX_FEATURE_NODES
+
+
+def test_training_the_head_of_a_regression_in_dollars_keeps_the_boosters_predictions():
+    """The head sees standardised scores: trained on raw dollars, one Adam step moved its weight fourfold."""
+    x, y, info = table("regression")
+    model, hp = trees_model(info)
+    booster = trees.fit_trees(model, hp, x, y, info, seed=0)
+    before = np.abs(booster.predict(x) - y).mean()
+    train(model, x, y, epochs=3, batch_size=64, verbose=0)
+    after = np.abs(model.predict(x, verbose=0).ravel() - y).mean()
+    assert after < 1.1 * before

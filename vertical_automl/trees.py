@@ -1,0 +1,249 @@
+"""Gradient-boosted trees as stock Keras layers: scikit-learn's HistGradientBoosting fitted, then written into weights.
+
+Why: on tables boosted trees are the strongest single family, and networks
+and trees averaged beat either (AutoGluon's ensembles are built on that);
+our baselines include HistGradientBoosting, and a search that cannot offer
+trees loses to it on most mid-sized tables.  An export must still be stock
+Keras (it loads in safe mode, in a process without vautoml), so the fitted
+trees are compiled into frozen layers, in the matrix form of Hummingbird
+(Nakandala et al., OSDI 2020):
+
+1. *select*: ``Dense`` with a one-hot kernel, bias ``-threshold``: every
+   internal node reads its feature, less its threshold (``x - t``, whose sign
+   float32 gets right);
+2. *compare*: ``EinsumDense`` per node, ``1 + s * (cut - t) - s * (x - t)``
+   with ``s = SHARPNESS / gap`` and ``ReLU(max_value=1)``: 1 (go left) up to
+   the booster's own cut, 0 a thousandth of a gap above it, where ``gap`` is
+   the distance to the next training value up: the booster's rule, in
+   float32, for every value seen or not;
+3. *route*: per tree, +1 for each left turn on a leaf's path and -1 for each
+   right turn, bias ``rights - depth + 1``, ``ReLU``: 1 at the leaf the row
+   reaches, 0 at every other;
+4. *sum*: the leaves' values (learning rate included), bias the baseline:
+   the boosted model's raw score, exactly as ``_raw_predict`` gives it;
+5. the task's head (:func:`heads.output`) started at the identity: the one
+   trainable layer, a calibration the search trains and early stopping judges
+   (for regression the sum is in standardised units, as the head expects: on
+   prices in dollars one Adam step would be four times the head's weight).
+
+The trees are fitted by :func:`fit_trees`, which the search calls before the
+first epoch, on the rows the model trains on (each fold model on its own).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import heads
+from .data.dataset import DatasetInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+    import keras_tuner
+
+PREFIX = "boosted_trees"
+LEAVES = (31, 15, 63)  # max_leaf_nodes: scikit-learn's default first
+LEARNING_RATES = (0.1, 0.05)
+ITERATIONS = (300, 150)  # max_iter: boosting stops early on its own validation fifth, so this is a ceiling
+MIN_LEAF = (20, 5, 50)  # min_samples_leaf
+L2 = (0.0, 1.0, 10.0)  # l2_regularization
+MAX_TREES = 600  # trees of all classes together: a multiclass model grows one tree per class per iteration
+SHARPNESS = 1000.0  # a comparison goes from left to right over gap / SHARPNESS past the threshold
+MAX_FEATURE_NODES = 4_000_000  # the select kernel (features x nodes, float32): 16 MB per model at most
+
+
+def boosted_trees(hp: keras_tuner.HyperParameters, inputs: keras.KerasTensor, info: DatasetInfo) -> keras.KerasTensor:
+    """The layers of a boosted-trees model over ``inputs`` (the model's encoded features), ending in the task's head.
+
+    Searched: leaves per tree, learning rate, iterations, minimum rows per
+    leaf and L2 on the leaf values (scikit-learn's names, ``tree_`` first).
+    The weights are placeholders until :func:`fit_trees`.
+    """
+    import keras
+
+    leaves = int(hp.Choice("tree_leaves", list(LEAVES)))
+    hp.Choice("tree_learning_rate", list(LEARNING_RATES))
+    iterations = int(hp.Choice("tree_iterations", list(ITERATIONS)))
+    hp.Choice("tree_min_leaf", list(MIN_LEAF))
+    hp.Choice("tree_l2", list(L2))
+    features, outputs = int(inputs.shape[-1]), _outputs(info)
+    trees, nodes = tree_count(iterations, outputs, features, leaves), leaves - 1
+    frozen = {"trainable": False}
+    x = keras.layers.Dense(trees * nodes, name=f"{PREFIX}_select", **frozen)(inputs)
+    x = keras.layers.EinsumDense("bn,n->bn", (trees * nodes,), bias_axes="n", name=f"{PREFIX}_compare", **frozen)(x)
+    x = keras.layers.ReLU(max_value=1.0, name=f"{PREFIX}_left")(x)
+    x = keras.layers.Reshape((trees, nodes))(x)
+    x = keras.layers.EinsumDense("btn,tnl->btl", (trees, leaves), bias_axes="tl", name=f"{PREFIX}_route", **frozen)(x)
+    x = keras.layers.ReLU(name=f"{PREFIX}_leaf")(x)
+    x = keras.layers.EinsumDense("btl,tlk->bk", (outputs,), bias_axes="k", name=f"{PREFIX}_sum", **frozen)(x)
+    return heads.output(x, info, name=f"{PREFIX}_output")
+
+
+def tree_count(iterations: int, outputs: int, features: int, leaves: int) -> int:
+    """Tree slots in the model: ``iterations`` per output, within :data:`MAX_TREES` and the select kernel's size."""
+    by_size = MAX_FEATURE_NODES // max(1, features * (leaves - 1))
+    return max(outputs, min(iterations * outputs, MAX_TREES, by_size) // outputs * outputs)
+
+
+def _outputs(info: DatasetInfo) -> int:
+    return int(info.num_classes) if info.task == "multiclass" else 1
+
+
+def has_trees(model: keras.Model) -> bool:
+    """Whether ``model`` (not the models nested in it) holds :func:`boosted_trees` layers."""
+    return any(layer.name == f"{PREFIX}_select" for layer in model.layers)
+
+
+def fit_trees(
+    model: keras.Model,
+    hp: keras_tuner.HyperParameters,
+    x: Any,
+    y: np.ndarray,
+    info: DatasetInfo,
+    seed: int,
+    sample_weight: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+) -> Any:
+    """Fit the boosted trees on ``x``/``y`` (``rows`` of them: those ``model`` trains on), write them in, return them.
+
+    ``None`` (nothing done) for a model without trees.  scikit-learn's
+    threads are held to torch's, so parallel workers do not oversubscribe the
+    cores.  The compiled layers are checked against the booster's own raw
+    scores on the first rows, since the tree format read here
+    (``_predictors``, ``_baseline_prediction``) is scikit-learn's private one.
+    """
+    if not has_trees(model):
+        return None
+    import torch
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
+
+    layers = {layer.name[len(PREFIX) + 1 :]: layer for layer in model.layers if layer.name.startswith(PREFIX + "_")}
+    if not isinstance(x, np.ndarray) or layers["select"].input is not model.inputs[0]:
+        raise TypeError("boosted_trees must read the model's one input, an array of encoded features")
+    trees, nodes, leaves = layers["route"].kernel.shape
+    outputs = _outputs(info)
+    kind = HistGradientBoostingRegressor if info.task == "regression" else HistGradientBoostingClassifier
+    booster = kind(
+        learning_rate=float(hp.get("tree_learning_rate")),
+        max_iter=int(trees) // outputs,
+        max_leaf_nodes=int(leaves),
+        min_samples_leaf=int(hp.get("tree_min_leaf")),
+        l2_regularization=float(hp.get("tree_l2")),
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=20,
+        random_state=seed,
+    )
+    if rows is not None:
+        x, y = x[rows], y[rows]
+        sample_weight = None if sample_weight is None else sample_weight[rows]
+    features = np.asarray(x, dtype=np.float32)
+    with threadpool_limits(limits=torch.get_num_threads()):
+        booster.fit(features, y, sample_weight=sample_weight)
+    if info.task != "regression" and len(booster.classes_) != info.num_classes:
+        raise ValueError(
+            f"boosted trees need every class among the rows they train on; {info.num_classes - len(booster.classes_)} "
+            "class(es) had none (search with fewer --folds, or gather more rows of the rarest class)"
+        )
+    weights = compile_trees(booster, features, (int(trees), int(nodes), int(leaves)), outputs)
+    sample = features[:256]
+    expected = np.asarray(booster._raw_predict(sample), np.float64).reshape(len(sample), -1)
+    if not np.allclose(raw_scores(weights, sample), expected, rtol=1e-4, atol=1e-4):
+        import sklearn
+
+        raise RuntimeError(
+            f"the boosted trees did not compile to scikit-learn's predictions (scikit-learn {sklearn.__version__}); "
+            "install scikit-learn 1.9, the version vautoml is tested with, or report this with your version"
+        )
+    if info.task == "regression":  # the head's input in standardised units, so Adam's steps are the head's own size
+        mean, std = float(info.statistics["target_mean"]), float(info.statistics["target_std"])
+        values, baseline = weights["sum"]
+        weights["sum"] = [values / std, (baseline - mean) / std]
+    for name, values in weights.items():
+        layers[name].set_weights(values)
+    head = layers["output_standardised" if info.task == "regression" else "output"]
+    head.set_weights([np.eye(outputs, dtype=np.float32), np.zeros(outputs, np.float32)])
+    return booster
+
+
+def raw_scores(weights: dict[str, list], x: np.ndarray) -> np.ndarray:
+    """The compiled layers' raw scores in NumPy (float64): what the Keras layers compute, to check a compilation."""
+    select, compare, route, total = (weights[name] for name in ("select", "compare", "route", "sum"))
+    left = np.clip((x.astype(np.float64) @ select[0] + select[1]) * compare[0] + compare[1], 0.0, 1.0)
+    trees, nodes, _ = route[0].shape
+    reached = np.maximum(np.einsum("btn,tnl->btl", left.reshape(len(x), trees, nodes), route[0]) + route[1], 0.0)
+    return np.einsum("btl,tlk->bk", reached, total[0]) + total[1]
+
+
+def compile_trees(booster: Any, x: np.ndarray, shape: tuple[int, int, int], outputs: int) -> dict[str, list]:
+    """The weights of the select, compare, route and sum layers for a fitted booster (see the module's steps).
+
+    ``x`` is every row the booster saw: each node subtracts the largest of
+    their values at or below its cut, ``t`` (a float32 cut could round across a
+    value; ``x - t`` cannot change sign), and scales by the gap to the next
+    value up, so every seen value falls clear of the transition.  Unused slots (trees that early stopping
+    never grew, leaves a tree did not need) add nothing.
+    """
+    trees, nodes, leaves = shape
+    features = x.shape[1]
+    select = np.zeros((features, trees * nodes), np.float32)
+    threshold = np.zeros(trees * nodes, np.float32)
+    scale = np.zeros(trees * nodes, np.float32)
+    offset = np.ones(trees * nodes, np.float32)
+    route = np.zeros((trees, nodes, leaves), np.float32)
+    route_bias = np.full((trees, leaves), -1.0, np.float32)
+    values = np.zeros((trees, leaves, outputs), np.float32)
+    sorted_columns = [np.unique(x[:, f]) for f in range(features)]
+    for iteration, per_class in enumerate(booster._predictors):
+        for k, predictor in enumerate(per_class):
+            tree = iteration * outputs + k
+            for slot, (node, path) in enumerate(_leaves(predictor.nodes)):
+                values[tree, slot, k] = predictor.nodes[node]["value"]
+                rights = 0
+                for split_slot, left in path:
+                    route[tree, split_slot, slot] = 1.0 if left else -1.0
+                    rights += not left
+                route_bias[tree, slot] = rights - len(path) + 1
+            for split_slot, node in enumerate(_splits(predictor.nodes)):
+                column = tree * nodes + split_slot
+                feature, cut = int(node["feature_idx"]), float(node["num_threshold"])
+                seen = sorted_columns[feature]
+                below = seen[seen <= cut]
+                above = seen[seen > cut]
+                low = float(below[-1]) if len(below) else cut
+                gap = float(above[0]) - low if len(above) else 1.0
+                select[feature, column] = 1.0
+                threshold[column] = low
+                scale[column] = -SHARPNESS / gap
+                offset[column] = 1.0 + SHARPNESS * (cut - low) / gap
+    baseline = np.asarray(booster._baseline_prediction, np.float32).reshape(-1)[:outputs]
+    return {
+        "select": [select, -threshold],
+        "compare": [scale, offset],
+        "route": [route, route_bias],
+        "sum": [values, baseline],
+    }
+
+
+def _splits(tree_nodes: np.ndarray) -> list[np.void]:
+    """The internal nodes in index order: each one's slot in the select/compare/route layers."""
+    return [node for node in tree_nodes if not node["is_leaf"]]
+
+
+def _leaves(tree_nodes: np.ndarray) -> list[tuple[int, list[tuple[int, bool]]]]:
+    """Each leaf's index and its path: (split slot, went left) from the root down."""
+    slots = {int(i): s for s, i in enumerate(np.flatnonzero(~tree_nodes["is_leaf"].astype(bool)))}
+    found, stack = [], [(0, [])]
+    while stack:
+        index, path = stack.pop()
+        node = tree_nodes[index]
+        if node["is_leaf"]:
+            found.append((index, path))
+            continue
+        slot = slots[index]
+        stack.append((int(node["right"]), [*path, (slot, False)]))
+        stack.append((int(node["left"]), [*path, (slot, True)]))
+    return found
