@@ -98,6 +98,8 @@ class VerticalHyperModel(kt.HyperModel):
     def fit(self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: np.ndarray, **kwargs: Any) -> Any:
         task = self.dataset.info.task
         kwargs["callbacks"] = [SaveBestEpochAtEnd.replacing(c) for c in kwargs.get("callbacks", [])]
+        if any(trees.has_trees(m) for m in (folds.fold_models(model) if self.folds is not None else [model])):
+            kwargs["epochs"] = min(int(kwargs.get("epochs", 1)), trees.HEAD_EPOCHS)
         options = fit_options(hp, self.dataset, self.settings, y)
         first = options.pop(
             "callbacks"
