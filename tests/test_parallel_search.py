@@ -100,7 +100,7 @@ def test_two_workers_run_the_trial_list_one_worker_runs_and_the_export_names_eac
     alone = run_vautoml(
         *SEARCH,
         "--max-trials",
-        "8",  # 6 recipes, then 2 random trials: the values a worker draws are what may differ
+        "8",  # 7 recipes, then a random trial: the values a worker draws are what may differ
         "--epochs",
         "2",
         "--workers",

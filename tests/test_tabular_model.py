@@ -138,8 +138,9 @@ def test_every_recipe_builds_a_model_that_uses_its_values():
         )
         used = {name: hp.values[name] for name in recipe if hp.is_active(name)}
         assert used == {name: recipe[name] for name in used} and "optimizer" in used
-        assert ("depth" in used) == (recipe["architecture"] != "linear")
+        assert ("depth" in used) == (recipe["architecture"] in ("tabm", "mlp"))
         assert ("linear_l2" in used) == (recipe["architecture"] == "linear")
+        assert ("tree_leaves" in used) == (recipe["architecture"] == "trees")
 
 
 def test_a_regression_penalty_weighs_the_same_whatever_the_targets_units():

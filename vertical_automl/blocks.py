@@ -110,6 +110,7 @@ TABULAR_RECIPES: tuple[dict[str, object], ...] = (
     },
     {
         "architecture": "trees",  # scikit-learn's HistGradientBoosting defaults, as stock layers (trees.py)
+        "numeric_embedding": "none",  # declared before the architecture; trees read the features as they are
         "tree_leaves": 31,
         "tree_learning_rate": 0.1,
         "tree_iterations": 300,

@@ -54,7 +54,7 @@ def test_german_credit_binary_with_costs_exports_a_bundle_that_scores_raw_rows(t
     trials = json.loads((run / "trials.json").read_text())
     assert [(t["hyperparameters"]["architecture"], t["hyperparameters"]["numeric_embedding"]) for t in trials] == [
         ("tabm", "piecewise_linear"),
-        ("trees", "piecewise_linear"),  # boosted trees; the embedding is declared but unused
+        ("trees", "none"),
     ]
     members = report["model"]["ensemble"]
     assert {m["trial"] for m in members} <= {"0", "1"} and np.isclose(sum(m["weight"] for m in members), 1.0)
