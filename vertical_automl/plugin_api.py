@@ -19,7 +19,7 @@ What is here, by the job it does:
   ``order`` and ``split_by`` from them and the core keeps groups whole and
   holds out the latest records);
 * the core's loaders and input kinds, ready to list in ``Vertical.loaders``;
-* models: the modules :mod:`space`, :mod:`blocks` and :mod:`heads`;
+* models: the modules :mod:`space`, :mod:`blocks`, :mod:`heads` and :mod:`trees`;
 * reports: :class:`Evaluation`, :class:`ReportSection`, the report blocks
   (``Heading``, ``Paragraph``, ``Bullets``, ``Facts``, ``Table``, ``Code``;
   the core escapes their text for each format) and the metric helpers;
@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import blocks, heads, space
+from . import blocks, heads, space, trees
 from .data.arrays import ARRAYS, align_to_classes, encode_labels, image_arrays
 from .data.dataset import DatasetInfo, LabeledData
 from .data.encoding import Encoder
@@ -145,6 +145,7 @@ __all__ = [
     "blocks",
     "heads",
     "space",
+    "trees",
     # reports and metrics
     "Bullets",
     "Code",
