@@ -102,9 +102,7 @@ def targets(y: np.ndarray, task: str, model: keras.Model) -> np.ndarray:
     matching shapes); otherwise as they are."""
     import numpy as np
 
-    if not has_members(model):
-        return np.asarray(y)
-    return np.repeat(np.asarray(y).reshape(-1, 1), int(model.outputs[0].shape[1]), axis=1)
+    return _per_member(y, model) if has_members(model) else np.asarray(y)
 
 
 def weights(sample_weight: np.ndarray, task: str, model: keras.Model) -> np.ndarray:
@@ -117,9 +115,16 @@ def weights(sample_weight: np.ndarray, task: str, model: keras.Model) -> np.ndar
     """
     import numpy as np
 
-    if task != "multiclass" or not has_members(model):
-        return np.asarray(sample_weight)
-    return np.repeat(np.asarray(sample_weight).reshape(-1, 1), int(model.outputs[0].shape[1]), axis=1)
+    return (
+        _per_member(sample_weight, model) if task == "multiclass" and has_members(model) else np.asarray(sample_weight)
+    )
+
+
+def _per_member(values: np.ndarray, model: keras.Model) -> np.ndarray:
+    """``values`` (one per example) repeated once per member of ``model``'s output, shape (batch, members)."""
+    import numpy as np
+
+    return np.repeat(np.asarray(values).reshape(-1, 1), int(model.outputs[0].shape[1]), axis=1)
 
 
 def compile_model(model: keras.Model, hp: keras_tuner.HyperParameters, info: DatasetInfo) -> keras.Model:
