@@ -164,6 +164,19 @@ def test_a_parallel_workers_completed_trial_is_finished_work_before_the_launcher
     assert has_finished_work(tmp_path) is finished
 
 
+@pytest.mark.parametrize(
+    "record, finished", [('{"status": "COMPLETED"}', True), ('{"status": "RUNNING"}', False), ("{", True)]
+)
+def test_a_trial_kerastuner_recorded_as_completed_is_finished_work_before_any_state_file(tmp_path, record, finished):
+    # KerasTuner writes trial.json as a trial ends, before the study and the state file hear of it: a process
+    # stopped in between (the launcher losing its database) must not remove a run the study says has a result.
+    write_state(tmp_path, {"trials": {}, "completed": []})
+    trial = tmp_path / "tuner" / "search" / "trial_3"
+    trial.mkdir(parents=True)
+    (trial / "trial.json").write_text(record)
+    assert has_finished_work(tmp_path) is finished
+
+
 def test_unreadable_bookkeeping_counts_as_finished_work(tmp_path):
     (tmp_path / STATE_FILE).write_text("{bad")
     assert has_finished_work(tmp_path) is True  # keep the run rather than lose it

@@ -29,6 +29,7 @@ from ..registry import DamagedRunFolder, read_run_file
 
 STATE_FILE = "trials_state.json"  # the trials' bookkeeping, written after every trial
 WORKERS_FOLDER = "workers"  # in the run folder: each worker's log and its own STATE_FILE, in <worker>/
+TRIAL_FILES = "tuner/search/trial_*/trial.json"  # KerasTuner's record of each trial (every worker's), in the run folder
 SLACK = 0.03  # of the budget, kept back for the tuner's own work between trials and reloading the best
 
 
@@ -76,7 +77,20 @@ def has_finished_work(work: Path) -> bool:
             return True
         if state.get("completed", state.get("trials")):
             return True
-    return False
+    return any(_completed(path) for path in work.glob(TRIAL_FILES))
+
+
+def _completed(trial_file: Path) -> bool:
+    """Whether KerasTuner's ``trial.json`` records a completed trial; an unreadable one counts as yes.
+
+    KerasTuner writes it as the trial ends, before the study hears of the
+    result and before the budget's state file is saved: a process stopped
+    (or failing) between the two still leaves this trace of a finished trial.
+    """
+    try:
+        return json.loads(trial_file.read_text(encoding="utf-8")).get("status") == "COMPLETED"
+    except (OSError, ValueError, AttributeError):
+        return True
 
 
 class TrialBudget:

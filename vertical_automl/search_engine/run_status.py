@@ -34,7 +34,7 @@ from ..registry.lock import run_holder
 from ..registry.run_folder import damaged_run_folder, read_run_file, saved_request
 from ..registry.runs import damaged_run, read_run
 from ..settings import SearchSettings
-from .budget import WORKERS_FOLDER, read_state
+from .budget import TRIAL_FILES, WORKERS_FOLDER, read_state
 from .records import TrialRecord
 from .study import ParallelPlan, StudyKeys, TrialKeys, grace_seconds, open_storage, replaced_trials, without_password
 
@@ -171,7 +171,7 @@ def one_process_trials(work: Path, running: bool) -> tuple[list[TrialRow], str |
     """The trials of a one-process run (KerasTuner's files) and the objective's direction, once a trial completed."""
     timings = read_state(work).get("trials", {})
     rows, direction = [], None
-    for path in (work / "tuner" / "search").glob("trial_*/trial.json"):
+    for path in work.glob(TRIAL_FILES):
         trial = _live_json(path)
         trial_id, status = str(trial.get("trial_id")), str(trial.get("status"))
         timing, epochs = timings.get(trial_id, {}), epochs_logged(work, trial_id)
