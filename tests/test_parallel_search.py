@@ -103,6 +103,8 @@ def test_two_workers_run_the_trial_list_one_worker_runs_and_the_export_names_eac
         "8",  # 7 recipes, then a random trial: the values a worker draws are what may differ
         "--epochs",
         "2",
+        "--folds",  # cross-validated, as by default, on the fewest folds: the workers, not the folds, are tested
+        "2",
         "--workers",
         "1",
         "--storage",
@@ -113,7 +115,18 @@ def test_two_workers_run_the_trial_list_one_worker_runs_and_the_export_names_eac
     )
     assert alone.returncode == 0, alone.stderr
     two = run_vautoml(
-        *SEARCH, "--max-trials", "8", "--epochs", "2", "--workers", "2", "--registry", str(tmp_path / "two"), env=ENV
+        *SEARCH,
+        "--max-trials",
+        "8",
+        "--epochs",
+        "2",
+        "--folds",
+        "2",
+        "--workers",
+        "2",
+        "--registry",
+        str(tmp_path / "two"),
+        env=ENV,
     )
     assert two.returncode == 0, two.stderr
     assert "searching with 2 workers" in two.stderr and "8/8 trials completed (2 at once)" in two.stdout

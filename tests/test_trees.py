@@ -61,11 +61,31 @@ def test_the_compiled_trees_predict_what_the_booster_predicts_on_seen_and_unseen
     assert booster.n_iter_ > 5  # real trees, not a baseline alone
     seen = model.predict(x[:1000], verbose=0).reshape(1000, -1)
     assert np.allclose(seen, booster_scores(booster, x[:1000], task), rtol=1e-4, atol=1e-5)
-    # unseen values follow the booster's cut to within a thousandth of a gap between training values
+    # unseen values follow the booster's cut to within a thousandth of the distance to the next training value
     close = np.isclose(
         model.predict(unseen, verbose=0).reshape(len(unseen), -1), booster_scores(booster, unseen, task), atol=1e-4
     ).all(axis=1)
     assert close.mean() > 0.995
+
+
+@pytest.mark.parametrize("seed", [32, 33, 35, 37])
+def test_small_folds_compile_exactly_with_held_out_rows_near_a_cut_and_cuts_a_float32_cannot_hold(seed):
+    # 228 rows, a 2-fold's share of breast cancer: the booster's early-stopping rows sit anywhere between its
+    # bins, some a hair above a cut, and some cuts lie closer to a value than float32 can tell apart.  Both
+    # made the compiled trees disagree with the booster in a third of such fits (the trial failed).
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    features, labels = load_breast_cancer(return_X_y=True)
+    features = ((features - features.mean(0)) / features.std(0)).astype(np.float32)
+    rows = np.random.default_rng(seed).choice(len(features), 228, replace=False)
+    x, y = features[rows], labels[rows]
+    for leaves, min_leaf in ((31, 20), (15, 5)):
+        booster = HistGradientBoostingClassifier(
+            max_iter=300, max_leaf_nodes=leaves, min_samples_leaf=min_leaf, early_stopping=True, random_state=0
+        ).fit(x, y)
+        weights = trees.compile_trees(booster, x, (300, leaves - 1, leaves), 1)
+        assert np.allclose(trees.raw_scores(weights, x), booster._raw_predict(x), rtol=1e-4, atol=1e-4)
 
 
 def test_only_the_head_trains_and_the_export_loads_in_plain_keras(tmp_path):

@@ -8,14 +8,14 @@ Keras (it loads in safe mode, in a process without vautoml), so the fitted
 trees are compiled into frozen layers, in the matrix form of Hummingbird
 (Nakandala et al., OSDI 2020):
 
-1. *select*: ``Dense`` with a one-hot kernel, bias ``-threshold``: every
-   internal node reads its feature, less its threshold (``x - t``, whose sign
-   float32 gets right);
+1. *select*: ``Dense`` with a one-hot kernel, bias ``-t``: every internal
+   node reads its feature less ``t``, the training value nearest its cut (so
+   float32 gets the sign of ``x - t`` right for the value it could flip);
 2. *compare*: ``EinsumDense`` per node, ``1 + s * (cut - t) - s * (x - t)``
-   with ``s = SHARPNESS / gap`` and ``ReLU(max_value=1)``: 1 (go left) up to
-   the booster's own cut, 0 a thousandth of a gap above it, where ``gap`` is
-   the distance to the next training value up: the booster's rule, in
-   float32, for every value seen or not;
+   with ``s = SHARPNESS / width`` and ``ReLU(max_value=1)``: 1 (go left) up
+   to the booster's own cut, 0 a thousandth of ``width`` above it, where
+   ``width`` is the distance from the cut to the next training value up: the
+   booster's rule (float64 ``x <= cut``), in float32, for every value seen or not;
 3. *route*: per tree, +1 for each left turn on a leaf's path and -1 for each
    right turn, bias ``rights - depth + 1``, ``ReLU``: 1 at the leaf the row
    reaches, 0 at every other;
@@ -184,9 +184,9 @@ def raw_scores(weights: dict[str, list], x: np.ndarray) -> np.ndarray:
 def compile_trees(booster: Any, x: np.ndarray, shape: tuple[int, int, int], outputs: int) -> dict[str, list]:
     """The weights of the select, compare, route and sum layers for a fitted booster (see the module's steps).
 
-    ``x`` is every row the booster saw: each node subtracts the largest of
-    their values at or below its cut, ``t`` (a float32 cut could round across a
-    value; ``x - t`` cannot change sign), and scales by the gap to the next
+    ``x`` is every row the booster saw: each node subtracts one of their
+    values next to its cut (:func:`_comparison`; a float32 cut could round
+    across a value) and ramps within a thousandth of the distance to the next
     value up, so every seen value falls clear of the transition.  Unused slots (trees that early stopping
     never grew, leaves a tree did not need) add nothing.
     """
@@ -199,7 +199,7 @@ def compile_trees(booster: Any, x: np.ndarray, shape: tuple[int, int, int], outp
     route = np.zeros((trees, nodes, leaves), np.float32)
     route_bias = np.full((trees, leaves), -1.0, np.float32)
     values = np.zeros((trees, leaves, outputs), np.float32)
-    sorted_columns = [np.unique(x[:, f]) for f in range(features)]
+    sorted_columns = [np.unique(x[:, f]).astype(np.float64) for f in range(features)]  # compared as scikit-learn does
     for iteration, per_class in enumerate(booster._predictors):
         for k, predictor in enumerate(per_class):
             tree = iteration * outputs + k
@@ -213,15 +213,11 @@ def compile_trees(booster: Any, x: np.ndarray, shape: tuple[int, int, int], outp
             for split_slot, node in enumerate(_splits(predictor.nodes)):
                 column = tree * nodes + split_slot
                 feature, cut = int(node["feature_idx"]), float(node["num_threshold"])
-                seen = sorted_columns[feature]
-                below = seen[seen <= cut]
-                above = seen[seen > cut]
-                low = float(below[-1]) if len(below) else cut
-                gap = float(above[0]) - low if len(above) else 1.0
+                reference, steep = _comparison(sorted_columns[feature], cut)
                 select[feature, column] = 1.0
-                threshold[column] = low
-                scale[column] = -SHARPNESS / gap
-                offset[column] = 1.0 + SHARPNESS * (cut - low) / gap
+                threshold[column] = reference
+                scale[column] = -steep
+                offset[column] = 1.0 + steep * (cut - reference)
     baseline = np.asarray(booster._baseline_prediction, np.float32).reshape(-1)[:outputs]
     return {
         "select": [select, -threshold],
@@ -229,6 +225,24 @@ def compile_trees(booster: Any, x: np.ndarray, shape: tuple[int, int, int], outp
         "route": [route, route_bias],
         "sum": [values, baseline],
     }
+
+
+def _comparison(seen: np.ndarray, cut: float) -> tuple[float, float]:
+    """The value a node subtracts (a seen one, so float32 keeps every row's side) and the ramp's steepness.
+
+    The ramp ``1 + steep * (cut - x)`` falls from 1 at the cut to 0 at a
+    thousandth of ``width`` past it, ``width`` being the distance from the cut
+    to the nearest seen value above (rows the booster held out for early
+    stopping can sit much nearer the cut than the gap between its own bins).
+    It subtracts the nearest seen value below the cut, or the one above when
+    that one is nearer: float32 then rounds ``x - reference`` exactly for the
+    nearer value, the one whose side a rounding could flip.
+    """
+    below, above = seen[seen <= cut], seen[seen > cut]
+    width = float(above[0]) - cut if len(above) else 1.0
+    if len(above) and (not len(below) or width < cut - float(below[-1])):
+        return float(above[0]), SHARPNESS / width
+    return (float(below[-1]) if len(below) else cut), SHARPNESS / width
 
 
 def _splits(tree_nodes: np.ndarray) -> list[np.void]:
