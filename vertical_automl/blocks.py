@@ -113,7 +113,7 @@ TABULAR_RECIPES: tuple[dict[str, object], ...] = (
         "numeric_embedding": "none",  # declared before the architecture; trees read the features as they are
         "tree_leaves": 31,
         "tree_learning_rate": 0.1,
-        "tree_iterations": 300,
+        "tree_iterations": 100,
         "tree_min_leaf": 20,
         "tree_l2": 0.0,
         "optimizer": "adam",
