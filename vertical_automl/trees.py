@@ -240,9 +240,9 @@ def _comparison(seen: np.ndarray, cut: float) -> tuple[float, float]:
     """
     below, above = seen[seen <= cut], seen[seen > cut]
     width = float(above[0]) - cut if len(above) else 1.0
-    if len(above) and (not len(below) or width < cut - float(below[-1])):
+    if not len(below) or (len(above) and width < cut - float(below[-1])):  # ``seen`` is never empty
         return float(above[0]), SHARPNESS / width
-    return (float(below[-1]) if len(below) else cut), SHARPNESS / width
+    return float(below[-1]), SHARPNESS / width
 
 
 def _splits(tree_nodes: np.ndarray) -> list[np.void]:

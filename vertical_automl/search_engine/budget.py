@@ -64,7 +64,7 @@ def seconds_used(work: Path) -> float:
 
 
 def has_finished_work(work: Path) -> bool:
-    """Whether the run's bookkeeping lists a completed trial; unreadable bookkeeping counts as yes (keep, not lose).
+    """Whether the run's bookkeeping, or KerasTuner's trial records, list a completed trial; unreadable counts as yes.
 
     :func:`vertical_automl.registry.open_run` asks it whether a failed run's folder is worth keeping.  In a
     parallel search each worker keeps its own bookkeeping, and a launcher failing before its own first trial
