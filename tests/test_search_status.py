@@ -26,7 +26,7 @@ from vertical_automl.records import RunRequest
 from vertical_automl.registry.lock import locked_run
 from vertical_automl.search_engine import run_status
 from vertical_automl.search_engine.records import TrialRecord, TrialStatus
-from vertical_automl.search_engine.study import ParallelPlan
+from vertical_automl.search_engine.study import ParallelPlan, open_storage
 from vertical_automl.settings import SearchSettings
 
 FAST = {"VAUTOML_HEARTBEAT_SECONDS": "1"}  # a killed worker's trial looks dead after 4 s, in the status too
@@ -272,6 +272,25 @@ def test_a_run_that_finishes_while_its_status_is_read_is_shown_finished(tmp_path
     monkeypatch.setattr(run_status, "run_holder", publish_as_the_status_looks)
     found = run_status.read_status(registry, run_id)
     assert found.state == "finished" and found.folder == str(registry / "finance" / run_id)
+
+
+def test_a_killed_runs_trial_that_never_beat_shows_interrupted(tmp_path, monkeypatch):
+    """Killed between Optuna's ask and its first heartbeat, a trial must not show running for good."""
+    import optuna
+
+    monkeypatch.setenv("VAUTOML_HEARTBEAT_SECONDS", "1")
+    registry, run_id = tmp_path / "registry", "cut"
+    work = registry / ".runs" / run_id
+    work.mkdir(parents=True)
+    (work / "run.json").write_text(json.dumps(RunRequest("finance", None, None, SearchSettings()).to_json()))
+    plan = ParallelPlan.one_machine(work, run_id, 2)
+    plan.save(work)
+    optuna.create_study(storage=open_storage(plan.storage), study_name=plan.study).ask()
+    assert [t.status for t in run_status.read_status(registry, run_id).trials] == ["RUNNING"]  # it may be starting
+    time.sleep(4.2)  # VAUTOML_HEARTBEAT_SECONDS=1: four silent seconds and a trial's worker counts as dead
+    found = run_status.read_status(registry, run_id)
+    assert found.state == "interrupted" and [t.status for t in found.trials] == ["INTERRUPTED"]
+    assert "--resume runs it again" in found.trials[0].note
 
 
 def test_a_failed_run_shows_every_trials_error(tmp_path):

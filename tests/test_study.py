@@ -6,12 +6,16 @@ import pytest
 
 from vertical_automl.errors import UsageError
 from vertical_automl.pipeline.execution import Execution
+from vertical_automl.search_engine import study as study_module
 from vertical_automl.search_engine import workers as worker_pool
 from vertical_automl.search_engine.records import TrialRecord, TrialStatus
 from vertical_automl.search_engine.study import (
+    Heartbeat,
     ParallelPlan,
     TrialKeys,
+    beatless_trials,
     check_workers,
+    fail_silent_trials,
     open_storage,
     replaced_trials,
     requeue,
@@ -53,6 +57,28 @@ def test_a_dead_workers_trial_gives_its_place_in_the_cap_to_its_retry(study):
     assert retry.user_attrs[TrialKeys.ATTEMPT] == 2 and retry.user_attrs[TrialKeys.VALUES] == {"x": 1}
     again = study.ask()
     assert again.number == 1 and again.suggest_int("x", 0, 9) == 1  # the retry runs the same values
+
+
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed_and_queued_again(tmp_path, monkeypatch):
+    """A SIGKILL between Optuna's ask and the first heartbeat left the trial running for good (Optuna skips it)."""
+    import optuna
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    study = optuna.create_study(storage=storage, study_name="run")
+    study_id = storage.get_study_id_from_name(study.study_name)
+    orphan, alive = study.ask(), study.ask()
+    Heartbeat(storage, storage.get_trial_id_from_study_id_trial_number(study_id, alive.number)).start().stop()
+    assert beatless_trials(storage, study_id) == {}  # within the grace period a worker may still be starting it
+    monkeypatch.setattr(study_module, "grace_seconds", lambda: 0)
+    orphan_id = storage.get_trial_id_from_study_id_trial_number(study_id, orphan.number)
+    assert beatless_trials(storage, study_id) == {orphan_id: orphan.number}
+    fail_silent_trials(study, storage)
+    fail_silent_trials(study, storage)  # found again by another worker: still one retry
+    assert [t.state.name for t in study.get_trials()[:2]] == ["FAIL", "RUNNING"]  # the beating one is alive
+    retries = [t for t in study.get_trials() if TrialKeys.RETRY_OF in t.user_attrs]
+    assert [t.user_attrs[TrialKeys.RETRY_OF] for t in retries] == [0]
+    assert all(TrialKeys.VALUES not in t.user_attrs for t in retries)  # nothing chosen yet: drawn afresh
+    assert slots_used(study.get_trials()) == 2
 
 
 def test_a_trial_skipped_beyond_the_cap_takes_no_place(study):

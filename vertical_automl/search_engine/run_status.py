@@ -36,7 +36,16 @@ from ..registry.runs import damaged_run, read_run
 from ..settings import SearchSettings
 from .budget import TRIAL_FILES, WORKERS_FOLDER, read_state
 from .records import TrialRecord
-from .study import ParallelPlan, StudyKeys, TrialKeys, grace_seconds, open_storage, replaced_trials, without_password
+from .study import (
+    ParallelPlan,
+    StudyKeys,
+    TrialKeys,
+    beatless_trials,
+    grace_seconds,
+    open_storage,
+    replaced_trials,
+    without_password,
+)
 
 WAITING = "WAITING"  # queued in the study (a recipe, a retry), not started yet
 INTERRUPTED = "INTERRUPTED"  # was running when its process stopped; it runs again
@@ -299,12 +308,16 @@ def _ended(trial: Any, trial_id: str, replaced: tuple[str, int] | None, width: i
 
 
 def _silent(storage: Any, study_name: str) -> set[int]:
-    """Running trials whose worker missed its heartbeats (failed at the next ask); Optuna's check is private."""
+    """Running trials whose worker missed its heartbeats or never beat (failed at the next ask).
+
+    Optuna's stale check is private; the beatless query is :func:`.study.beatless_trials`.
+    """
+    study_id = storage.get_study_id_from_name(study_name)
+    beatless = set(beatless_trials(storage, study_id).values())
     try:
-        study_id = storage.get_study_id_from_name(study_name)
-        return {storage.get_trial(trial_id).number for trial_id in storage._get_stale_trial_ids(study_id)}
+        return beatless | {storage.get_trial(trial_id).number for trial_id in storage._get_stale_trial_ids(study_id)}
     except AttributeError:
-        return set()
+        return beatless
 
 
 def _workers(rows: list[TrialRow], work: Path | None = None) -> list[WorkerRow]:

@@ -32,6 +32,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -252,16 +253,65 @@ def retry_stale_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> N
 
 
 def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial, reason: str, attempt: int) -> None:
-    """Queue ``trial``'s values as a new trial that retries it, saying why."""
-    attrs = {
-        TrialKeys.RETRY_OF: trial.number,
-        TrialKeys.RETRY_REASON: reason,
-        TrialKeys.ATTEMPT: attempt + 1,
-        TrialKeys.VALUES: trial.user_attrs.get(TrialKeys.VALUES, dict(trial.params)),
-    }
+    """Queue ``trial``'s values as a new trial that retries it, saying why.
+
+    A trial that died before it chose its values (killed between Optuna's ask
+    and its first heartbeat) queues none: its retry draws them as a fresh
+    trial would.
+    """
+    attrs: dict[str, Any] = {TrialKeys.RETRY_OF: trial.number, TrialKeys.RETRY_REASON: reason}
+    attrs[TrialKeys.ATTEMPT] = attempt + 1
+    values = trial.user_attrs.get(TrialKeys.VALUES, dict(trial.params))
+    if values:
+        attrs[TrialKeys.VALUES] = values
     if TrialKeys.RECIPE in trial.user_attrs:
         attrs[TrialKeys.RECIPE] = trial.user_attrs[TrialKeys.RECIPE]
     study.enqueue_trial(dict(trial.params), user_attrs=attrs)
+
+
+def beatless_trials(storage: optuna.storages.RDBStorage, study_id: int) -> dict[int, int]:
+    """Running trials asked over :func:`grace_seconds` ago that never beat: the storage's id to the trial's number.
+
+    Their worker died between Optuna's ask and its first heartbeat (a SIGKILL
+    lands there now and then).  Optuna's stale check passes over a trial with
+    no heartbeat, so without this it would stay running for good: a launcher
+    waiting for it would never finish, and a status would show it running.
+    The start time is the asking process's clock; a trial is beatless only for
+    the moment between two writes, so another host's clock skew matters only
+    if it is larger than the grace period and a check lands in that moment.
+    """
+    import sqlalchemy
+    from optuna.storages._rdb import models  # no public query tells a trial that never beat
+    from optuna.trial import TrialState
+
+    since = datetime.now() - timedelta(seconds=grace_seconds())  # Optuna gives start times in local time
+    old = [
+        trial.number
+        for trial in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+        if trial.datetime_start is not None and trial.datetime_start < since
+    ]
+    if not old:
+        return {}
+    ids = {storage.get_trial_id_from_study_id_trial_number(study_id, number): number for number in old}
+    beat = models.TrialHeartbeatModel
+    with storage.engine.connect() as connection:
+        beaten = set(connection.execute(sqlalchemy.select(beat.trial_id).where(beat.trial_id.in_(list(ids)))).scalars())
+    return {trial_id: number for trial_id, number in ids.items() if trial_id not in beaten}
+
+
+def fail_silent_trials(study: optuna.Study, storage: optuna.storages.RDBStorage) -> None:
+    """Fail, and queue again, the running trials whose worker is gone: stale heartbeats, or none ever (beatless)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    optuna.storages.fail_stale_trials(study)
+    for trial_id in beatless_trials(storage, storage.get_study_id_from_name(study.study_name)):
+        try:
+            failed = storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another process failed it first, and queued its retry
+        if failed:
+            retry_stale_trial(study, storage.get_trial(trial_id))
 
 
 def replaced_trials(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[int, tuple[str, int]]:

@@ -31,6 +31,7 @@ from .study import (
     ParallelPlan,
     StudyKeys,
     TrialKeys,
+    fail_silent_trials,
     open_storage,
     quiet_optuna,
     replaced_trials,
@@ -202,7 +203,7 @@ class StudyOracle(RecipesFirst, kt.Oracle):
     def _next_trial(self, tuner_id: str) -> kt.engine.trial.Trial:
         while True:
             with quiet_optuna():
-                optuna.storages.fail_stale_trials(self.study)  # a dead worker's trial is queued again before counting
+                fail_silent_trials(self.study, self.storage)  # a dead worker's trial is queued again before counting
             trials = self.study.get_trials(deepcopy=False)
             self.sync(trials)
             waiting = any(t.state == TrialState.WAITING for t in trials)
@@ -217,7 +218,10 @@ class StudyOracle(RecipesFirst, kt.Oracle):
                 return trial
 
     def _ask(self, tuner_id: str) -> kt.engine.trial.Trial | None:
-        """Ask the study for a trial and start it; ``None`` when it came beyond the cap (a worker won a race)."""
+        """Ask the study for a trial and start it; ``None`` when it came beyond the cap (a worker won a race).
+
+        ``None`` too when another process failed it as dead while this worker was slow to start it.
+        """
         with quiet_optuna():
             asked = self.study.ask()
         study_id = self.storage.get_study_id_from_name(self.study.study_name)  # the storage's ids, by public calls
@@ -243,6 +247,9 @@ class StudyOracle(RecipesFirst, kt.Oracle):
                 asked.set_user_attr(key, value)
             if TrialKeys.ATTEMPT not in attrs:
                 asked.set_user_attr(TrialKeys.ATTEMPT, 1)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            heartbeat.stop()  # this worker was so slow to start it that another took it for dead; its retry is queued
+            return None
         except BaseException:
             heartbeat.stop()
             self.study.tell(asked, state=TrialState.FAIL)
