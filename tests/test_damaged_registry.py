@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import only_run, run_vautoml
+from helpers import invoke_vautoml, only_run, run_vautoml
 
 import vertical_automl
 from vertical_automl import export as portable
@@ -165,7 +165,7 @@ def test_predict_evaluate_and_export_refuse_a_damaged_run_in_one_line(registry, 
         ("export", "damaged-run", "--format", "weights"),
     )
     for command in commands:
-        line = one_error(run_vautoml(*command, "--registry", str(registry)))
+        line = one_error(invoke_vautoml(*command, "--registry", str(registry)))
         assert f"is damaged: {reason}" in line, command
     with pytest.raises(UsageError, match="is damaged"):
         vertical_automl.load(run)
@@ -216,13 +216,15 @@ def test_a_damaged_or_unsafe_model_file_is_refused_in_one_line_by_predict_and_ex
     problem, fix = MODEL_DAMAGE[name]
     before = contents(run)
 
-    line = one_error(run_vautoml("predict", "--model", run.name, "--data", str(tmp_path), "--registry", str(registry)))
+    line = one_error(
+        invoke_vautoml("predict", "--model", run.name, "--data", str(tmp_path), "--registry", str(registry))
+    )
     assert problem in line and fix in line.split("Fix: ")[1] and "File not found" not in line
     with pytest.raises(UsageError, match=problem.split(" (")[0]) as refused:
         portable.export_model(run, "weights")  # the same helper loads the model for the export
     assert "safe_mode=False" not in str(refused.value) and fix in str(refused.value)
     if name == "unsafe":
-        one_error(run_vautoml("export", run.name, "--format", "weights", "--registry", str(registry)))
+        one_error(invoke_vautoml("export", run.name, "--format", "weights", "--registry", str(registry)))
     assert contents(run) == before
     assert_healthy(registry, bundle, run.name)
 
@@ -264,7 +266,7 @@ def test_an_export_killed_half_way_leaves_the_run_as_it_was_and_the_next_export_
     assert all(path.parent == run.parent for path in temporaries)
     assert_healthy(registry, bundle)  # the leftover beside the run is not listed
 
-    done = run_vautoml("export", bundle.name, "--format", "weights", "--registry", str(registry))
+    done = invoke_vautoml("export", bundle.name, "--format", "weights", "--registry", str(registry))
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in run.parent.iterdir()) == [bundle.name]  # the killed export's temporary is gone
     assert set(contents(run)) == {*contents(bundle), "model.weights.h5"}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run_vautoml
+from helpers import invoke_vautoml, run_vautoml
 
 import vertical_automl
 from vertical_automl import export as portable
@@ -74,7 +74,7 @@ def test_onnx_export_of_a_single_model_and_an_ensemble_matches_keras_and_is_reco
         and result.max_difference <= 1e-4
         and result.inputs_checked == portable.CHECK_ROWS
     )
-    done = run_vautoml("export", runs["ensemble"].name, "--format", "onnx", "--registry", str(runs["registry"]))
+    done = invoke_vautoml("export", runs["ensemble"].name, "--format", "onnx", "--registry", str(runs["registry"]))
     assert done.returncode == 0, done.stderr
     assert (
         done.stdout.strip().startswith(f"wrote {runs['ensemble'] / 'model.onnx'} (max difference from Keras")
@@ -110,7 +110,7 @@ def test_weights_export_loads_into_a_fresh_model_in_the_run_or_elsewhere(runs, t
     assert manifest(runs["single"])["exports"]["weights"]["file"] == "model.weights.h5"
 
     before = (runs["ensemble"] / "manifest.json").read_bytes()
-    done = run_vautoml(
+    done = invoke_vautoml(
         "export", str(runs["ensemble"]), "--format", "weights", "--output", str(tmp_path / "ensemble.weights.h5")
     )
     assert done.returncode == 0, done.stderr

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run_vautoml
+from helpers import invoke_vautoml, run_vautoml
 
 GOLDEN = Path(__file__).parent / "golden"
 EXPECTED = GOLDEN / "expected"
@@ -74,7 +74,7 @@ def test_show_gives_what_334a048_gave(registry, run):
 @pytest.mark.parametrize("run", INPUTS)
 def test_predict_gives_what_334a048_gave(registry, run, tmp_path):
     output = tmp_path / "predictions.csv"
-    done = run_vautoml(
+    done = invoke_vautoml(
         "predict", "--model", run, "--data", str(GOLDEN / "inputs" / INPUTS[run]), "--output", str(output),
         "--registry", str(registry),
     )  # fmt: skip
@@ -92,7 +92,7 @@ def test_predict_gives_what_334a048_gave(registry, run, tmp_path):
 @pytest.mark.parametrize("run", [run for run in INPUTS if run != "golden-image"])
 def test_evaluate_gives_what_334a048_gave(registry, run, tmp_path):
     output = tmp_path / "evaluation.json"
-    done = run_vautoml(
+    done = invoke_vautoml(
         "evaluate", "--model", run, "--data", str(GOLDEN / "inputs" / INPUTS[run]), "--output", str(output),
         "--registry", str(registry),
     )  # fmt: skip
@@ -122,7 +122,7 @@ def _close(got: object, expected: object) -> bool:
 
 
 def test_export_adds_to_an_old_manifest(registry):
-    done = run_vautoml("export", "golden-image", "--format", "onnx", "--registry", str(registry))
+    done = invoke_vautoml("export", "golden-image", "--format", "onnx", "--registry", str(registry))
     assert done.returncode == 0, done.stderr
     manifest = json.loads((registry / "vision" / "golden-image" / "manifest.json").read_text())
     assert manifest["exports"]["onnx"]["max_abs_difference"] < 1e-4

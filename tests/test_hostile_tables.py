@@ -10,7 +10,7 @@ import random
 
 import numpy as np
 import pytest
-from helpers import only_run, run_model_card, run_vautoml, vautoml_predictions
+from helpers import invoke_vautoml, only_run, run_model_card, run_vautoml, vautoml_predictions
 
 TINY = ["--max-trials", "1", "--epochs", "1", "--seed", "0", "--quiet"]
 
@@ -47,7 +47,7 @@ def search(data, registry, *options: str):
 
 def predict(run, data, workdir):
     output = workdir / "predictions.csv"
-    return run_vautoml("predict", "--model", str(run), "--data", str(data), "--output", str(output))
+    return invoke_vautoml("predict", "--model", str(run), "--data", str(data), "--output", str(output))
 
 
 def assert_one_error_line(done, *parts: str, code: int = 2) -> str:

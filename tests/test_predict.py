@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import run_vautoml, vautoml_predictions
+from helpers import invoke_vautoml, run_vautoml, vautoml_predictions
 
 import vertical_automl
 from vertical_automl.errors import DataError, UsageError
@@ -59,7 +59,7 @@ def test_evaluate_scores_a_labelled_file_with_the_searchs_metrics_and_sections(t
     bunch = load_breast_cancer(as_frame=True)
     frame = bunch.frame.drop(columns="target").assign(diagnosis=[bunch.target_names[t] for t in bunch.target])
     frame.iloc[::3].to_csv(tmp_path / "labelled.csv", index=False)
-    done = run_vautoml(
+    done = invoke_vautoml(
         "evaluate",
         "--model",
         result.run_id,

@@ -6,7 +6,8 @@ import json
 
 from helpers import run_vautoml, start_vautoml
 
-SEARCH = ["search", "--plugin", "tiny-table", "--max-trials", "2", "--epochs", "2", "--quiet"]
+# One validation split: the registry is tested, not how trials judge (test_cross_validation.py does that).
+SEARCH = ["search", "--plugin", "tiny-table", "--max-trials", "2", "--epochs", "2", "--folds", "1", "--quiet"]
 
 
 def test_two_concurrent_searches_both_land_and_the_registry_commands_browse_them(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import digits_plugins, only_run, run_vautoml, start_vautoml
+from helpers import digits_plugins, invoke_vautoml, only_run, run_vautoml, start_vautoml
 
 import vertical_automl.cli as cli
 import vertical_automl.pipeline.run as pipeline
@@ -167,7 +167,7 @@ def test_a_full_disk_keeps_the_run_and_resume_finishes_it(small_disk, when):
         assert {p.name: p.read_bytes() for p in bundle.iterdir() if p.is_file()} == before
         assert sorted(p.name for p in bundle.parent.iterdir()) == ["tight"]  # no temporary beside it either
         filler.unlink()
-        assert run_vautoml("export", "tight", "--format", "weights", "--registry", str(registry)).returncode == 0
+        assert invoke_vautoml("export", "tight", "--format", "weights", "--registry", str(registry)).returncode == 0
 
 
 def digits_npz(folder: Path) -> Path:

@@ -7,7 +7,15 @@ import json
 import h5py
 import numpy as np
 import pytest
-from helpers import THROWAWAY, digits_plugins, only_run, run_standalone, run_vautoml, vautoml_predictions
+from helpers import (
+    THROWAWAY,
+    digits_plugins,
+    invoke_vautoml,
+    only_run,
+    run_standalone,
+    run_vautoml,
+    vautoml_predictions,
+)
 from sklearn.datasets import load_digits
 from throwaway_verticals.image import load_digits as image_digits
 
@@ -122,7 +130,7 @@ def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
         run, tmp_path / "test.npz", tmp_path
     )  # vautoml predict agrees with the plain-Keras app
     assert labels == standalone["labels"] and np.allclose(probabilities, standalone["p"], atol=1e-5)
-    scored = run_vautoml(
+    scored = invoke_vautoml(
         "evaluate", "--model", str(run), "--data", str(tmp_path / "test.npz"), "--output", str(tmp_path / "eval.json")
     )
     assert scored.returncode == 0, scored.stderr

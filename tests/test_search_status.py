@@ -99,6 +99,8 @@ def test_status_of_a_finished_parallel_run_lists_every_trial_with_its_worker(tmp
     registry = tmp_path / "registry"
     searched = run_vautoml(
         *("search", "--plugin", "tiny-table", "--max-trials", "4", "--epochs", "5", "--quiet", "--workers", "2"),
+        "--folds",  # one validation split: the status of a finished run is tested, not how its trials judge
+        "1",
         *("--registry", str(registry), "--run-name", "done"),
     )
     assert searched.returncode == 0, searched.stderr  # 'vautoml search --plugin ...' still runs a search

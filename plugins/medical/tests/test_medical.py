@@ -37,6 +37,8 @@ def test_pima_with_sentinels_reports_clinical_metrics_and_scores_raw_rows(tmp_pa
         "2",
         "--epochs",
         "5",
+        "--folds",  # cross-validated as by default, on the fewest folds: the vertical is tested here, not the folds
+        "2",
         "--registry",
         str(registry),
     )
@@ -81,7 +83,7 @@ def test_pima_with_sentinels_reports_clinical_metrics_and_scores_raw_rows(tmp_pa
 
 
 def test_default_is_the_bundled_breast_cancer_data(tmp_path):
-    result = search("medical", max_trials=1, epochs=3, registry=tmp_path / "registry")
+    result = search("medical", max_trials=1, epochs=3, folds=2, registry=tmp_path / "registry")
     report = result.report
     assert report["dataset"]["source"].startswith("scikit-learn breast cancer")
     assert (
