@@ -18,6 +18,7 @@ from ..data.split import split_dataset
 from ..errors import VautomlError
 from ..pipeline.inputs import read_inputs
 from ..pipeline.request import build_request, settings_from
+from ..settings import SearchSettings
 from .failure import Failure
 from .subject import Subject
 
@@ -27,6 +28,10 @@ if TYPE_CHECKING:  # pragma: no cover
 TRIALS_FILE = "trials.json"
 SCORE_TOLERANCE = 1e-6
 FRACTIONS = (0.2, 0.2)  # validation and test fractions: the search's defaults, which the searches here use
+# Where a default search would cross-validate the sample (5 folds on a small table or text), the searches here use
+# the fewest folds: every cross-validated step (out-of-fold choice, fold models exported) runs, in two fifths of the
+# arithmetic.  Images and time-ordered samples keep the search's own choice, one validation split.
+FOLDS = 2
 
 
 @dataclass
@@ -51,6 +56,7 @@ class Shared:
             )
             vertical, _ = subject.vertical()
             inputs = read_inputs(subject.plugins, vertical, request)
+            self._done["kind"] = inputs.kind.name
             self._done["dataset"] = split_dataset(
                 inputs.training, inputs.task, inputs.held_out, *FRACTIONS, subject.seed
             )
@@ -71,6 +77,16 @@ class Shared:
             raise Failure(f"the search this check needs failed: {done.problem}", done.fix)
         return done
 
+    def _folds(self) -> int | None:
+        """:data:`FOLDS` where a default search would cross-validate the sample, else ``None`` (the search chooses)."""
+        try:
+            dataset = self.dataset()
+        except Exception:  # a sample that cannot be read: the search reports it in its own words
+            return None
+        fitting, time_ordered = dataset.train_and_validation(), dataset.split.order is not None
+        default = SearchSettings().with_folds(len(fitting), self._done["kind"], time_ordered)
+        return FOLDS if default.cross_validated else None
+
     def _run(self, folder: str, refit: bool) -> SearchResult | Failure:
         from ..pipeline import search
 
@@ -88,6 +104,7 @@ class Shared:
                 registry=subject.workdir / folder,
                 plugins=subject.plugins,
                 workers=1,  # two tiny searches: starting worker processes would cost more than it saves
+                folds=self._folds(),
             )
         except VautomlError as error:
             return Failure(
