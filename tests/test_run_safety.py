@@ -149,7 +149,7 @@ def test_a_full_disk_keeps_the_run_and_resume_finishes_it(small_disk, when):
     assert (run / "run.json").exists() and not (run / "bundle").exists()
     assert not [p for p in registry.glob("tiny-image/*")]  # nothing half-published
     filler.unlink()
-    resumed = run_vautoml("search", "--resume", "tight", "--registry", str(registry))
+    resumed = invoke_vautoml("search", "--resume", "tight", "--registry", str(registry))
     assert resumed.returncode == 0, resumed.stderr
     bundle = only_run(registry)
     assert [t["status"] for t in json.loads((bundle / "trials.json").read_text())] == ["COMPLETED"] * 3
@@ -161,7 +161,7 @@ def test_a_full_disk_keeps_the_run_and_resume_finishes_it(small_disk, when):
             ["export", "tight", "--format", "weights"],
             ["predict", "--model", "tight", "--data", str(images), "--output", str(small_disk / "out.csv")],
         ):
-            done = run_vautoml(*args, "--registry", str(registry))
+            done = invoke_vautoml(*args, "--registry", str(registry))
             assert done.returncode == 6, done.stderr
             assert "is full" in one_error_line(done.stderr)
         assert {p.name: p.read_bytes() for p in bundle.iterdir() if p.is_file()} == before
@@ -299,7 +299,7 @@ def test_a_damaged_run_folder_is_named_not_blamed_on_the_plugin(killed_run, tmp_
     registry = tmp_path / "registry"
     shutil.copytree(killed_run, registry)
     (registry / ".runs" / "k" / name).write_text(text)
-    done = run_vautoml("search", "--resume", "k", "--registry", str(registry))
+    done = invoke_vautoml("search", "--resume", "k", "--registry", str(registry))
     assert done.returncode == 2, done.stderr
     line = one_error_line(done.stderr)
     assert f"the run folder '{registry / '.runs' / 'k'}' is damaged ({reason}" in line, line
