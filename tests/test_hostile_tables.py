@@ -10,7 +10,7 @@ import random
 
 import numpy as np
 import pytest
-from helpers import invoke_vautoml, only_run, run_model_card, run_vautoml, vautoml_predictions
+from helpers import invoke_vautoml, only_run, run_model_card, vautoml_predictions
 
 TINY = ["--max-trials", "1", "--epochs", "1", "--seed", "0", "--quiet"]
 
@@ -32,7 +32,7 @@ def write(path, lines: list[str], prefix: str = "") -> None:
 
 
 def search(data, registry, *options: str):
-    return run_vautoml(
+    return invoke_vautoml(
         "search",
         "--plugin",
         "tiny-table",
@@ -117,7 +117,7 @@ def test_positive_class_works_on_every_kind_of_data(tmp_path, plugin, make_data)
     data, positive = make_data(tmp_path)  # the class that sorts first, so the classes really are re-ordered
     registry = tmp_path / "registry"
     option = f"positive_class={positive}"
-    done = run_vautoml(
+    done = invoke_vautoml(
         "search",
         "--plugin",
         plugin,
