@@ -7,7 +7,7 @@ import json
 import math
 
 import pytest
-from helpers import only_run, run_vautoml
+from helpers import invoke_vautoml, only_run
 
 from vertical_automl.config import load_config
 from vertical_automl.errors import UsageError
@@ -117,7 +117,7 @@ batch_size = [32, 128]
 """,
     )
     registry = tmp_path / "registry"
-    done = run_vautoml(
+    done = invoke_vautoml(
         "search",
         "--plugin",
         "tiny-image",
@@ -156,7 +156,7 @@ batch_size = [32, 128]
 
 def test_an_objective_the_task_does_not_report_is_refused_with_the_choices(tmp_path):
     config = write(tmp_path, "[search]\nobjective = 'val_auc'\n")
-    done = run_vautoml(
+    done = invoke_vautoml(
         "search", "--plugin", "tiny-image", "--config", str(config), "--registry", str(tmp_path / "registry")
     )
     assert done.returncode == 2

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import BLOCK_VAUTOML, run_vautoml
+from helpers import BLOCK_VAUTOML, invoke_vautoml
 
 from vertical_automl import search
 from vertical_automl.data.cross_validation import assign_folds, usable_folds
@@ -195,13 +195,13 @@ def test_a_cross_validated_search_chooses_out_of_fold_and_exports_what_it_scored
 def test_folds_are_refused_with_a_time_ordered_split_and_out_of_range(tmp_path):
     train = tmp_path / "train.csv"
     _table(train, 200, 0)
-    ordered = run_vautoml(
+    ordered = invoke_vautoml(
         "search", "--plugin", "tiny-table", "--data", str(train), "--folds", "5", "-O", "order=a",
         "--registry", str(tmp_path / "r"),
     )  # fmt: skip
     assert ordered.returncode == 2 and "time-ordered split" in ordered.stderr and "--folds 1" in ordered.stderr
     assert "Traceback" not in ordered.stderr
-    zero = run_vautoml("search", "--plugin", "tiny-table", "--data", str(train), "--folds", "0")
+    zero = invoke_vautoml("search", "--plugin", "tiny-table", "--data", str(train), "--folds", "0")
     assert zero.returncode == 2 and "--folds" in zero.stderr
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import only_run, run_vautoml, shared_dataset
+from helpers import invoke_vautoml, only_run, shared_dataset
 from sklearn.model_selection import train_test_split
 
 from vertical_automl import DataError
@@ -201,7 +201,7 @@ def test_real_table_split_by_age_holds_out_the_oldest(tmp_path):
 def test_search_from_the_cli_with_group_and_order(tmp_path):
     path, _ = table(tmp_path, rows=160, customers=32)
     registry = tmp_path / "registry"
-    done = run_vautoml(
+    done = invoke_vautoml(
         "search", "--plugin", "tiny-table", "--data", str(path), "-O", "group=customer", "-O", "order=date",
         "--max-trials", "1", "--epochs", "2", "--seed", "0", "--registry", str(registry),
     )  # fmt: skip
@@ -219,7 +219,7 @@ def test_search_from_the_cli_with_group_and_order(tmp_path):
     new_rows = tmp_path / "new.csv"  # the split's columns are not inputs: predicting needs neither
     pd.read_csv(path).drop(columns=["customer", "date", "label"]).head(5).to_csv(new_rows, index=False)
     output = tmp_path / "predictions.csv"
-    done = run_vautoml(
+    done = invoke_vautoml(
         "predict", "--model", run.name, "--data", str(new_rows), "--output", str(output), "--registry", str(registry)
     )
     assert done.returncode == 0, done.stderr

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import only_run, plugins_with, run_vautoml
+from helpers import invoke_vautoml, only_run, plugins_with
 from markdown_it import MarkdownIt
 
 from vertical_automl import PluginError, ReportSection, search
@@ -192,7 +192,7 @@ def hostile_table(tmp_path_factory) -> Path:
 def table_run(hostile_table, tmp_path_factory) -> Path:
     """A CLI run of the test table vertical: a section titled with the positive class, and one of column names."""
     registry = tmp_path_factory.mktemp("table registry")
-    done = run_vautoml(
+    done = invoke_vautoml(
         "search",
         "--plugin",
         "tiny-table",

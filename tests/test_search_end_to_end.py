@@ -13,7 +13,6 @@ from helpers import (
     invoke_vautoml,
     only_run,
     run_standalone,
-    run_vautoml,
     vautoml_predictions,
 )
 from sklearn.datasets import load_digits
@@ -45,7 +44,7 @@ def read_json(path):
 
 def test_default_digits_search_exports_a_model_that_stands_alone(tmp_path):
     registry = tmp_path / "registry"
-    done = run_vautoml("search", "--plugin", "tiny-image", *TINY, "--registry", str(registry))
+    done = invoke_vautoml("search", "--plugin", "tiny-image", *TINY, "--registry", str(registry))
     assert done.returncode == 0, done.stderr
     run = only_run(registry)
     assert (
@@ -150,7 +149,7 @@ def test_npz_with_separate_test_data_and_bayesian_tuner(tmp_path):
     np.savez(tmp_path / "train.npz", x=x, y=y)
     np.savez(tmp_path / "test.npz", x=x_test, y=y_test)
     registry = tmp_path / "registry"
-    done = run_vautoml(
+    done = invoke_vautoml(
         "search",
         "--plugin",
         "tiny-image",
@@ -184,7 +183,7 @@ def test_hdf5_with_hyperband_respects_max_trials(tmp_path):
     with h5py.File(tmp_path / "digits.h5", "w") as handle:
         handle["x"], handle["y"] = x, y.astype("S")
     registry = tmp_path / "registry"
-    done = run_vautoml(
+    done = invoke_vautoml(
         "search",
         "--plugin",
         "tiny-image",
