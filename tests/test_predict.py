@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import invoke_vautoml, run_vautoml, vautoml_predictions
+from helpers import invoke_vautoml, vautoml_predictions
 
 import vertical_automl
 from vertical_automl.errors import DataError, UsageError
@@ -39,7 +39,7 @@ def test_load_predicts_raw_rows_the_same_way_as_the_cli_and_refuses_bad_input(tm
         predictor.predict(frame.drop(columns="mean radius"))
     with pytest.raises(DataError, match="cannot read int input"):
         predictor.predict(3)
-    missing = run_vautoml(
+    missing = invoke_vautoml(
         "predict", "--model", "no-such-run", "--data", str(tmp_path / "rows.csv"), "--registry", str(registry)
     )
     assert missing.returncode == 2 and "no finished run 'no-such-run'" in missing.stderr
@@ -87,8 +87,8 @@ def test_evaluate_scores_a_labelled_file_with_the_searchs_metrics_and_sections(t
         np.mean(np.array(predictor.predict(rows)) == np.where(truth, "malignant", "benign")),
     )
 
-    no_target = run_vautoml("evaluate", "--model", str(result.path), "--data", str(tmp_path / "rows.csv"))
+    no_target = invoke_vautoml("evaluate", "--model", str(result.path), "--data", str(tmp_path / "rows.csv"))
     assert no_target.returncode == 2 and "does not exist" in no_target.stderr
     rows.to_csv(tmp_path / "rows.csv", index=False)
-    no_target = run_vautoml("evaluate", "--model", str(result.path), "--data", str(tmp_path / "rows.csv"))
+    no_target = invoke_vautoml("evaluate", "--model", str(result.path), "--data", str(tmp_path / "rows.csv"))
     assert no_target.returncode == 2 and "has no target column 'diagnosis'" in no_target.stderr
