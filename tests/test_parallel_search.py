@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import only_run, run_vautoml, start_vautoml
+from helpers import invoke_vautoml, only_run, run_vautoml, start_vautoml
 
 ENV = {"VAUTOML_HEARTBEAT_SECONDS": "2", "VAUTOML_LOAD_PLUGINS": "throwaway-verticals"}
 SEARCH = ["search", "--plugin", "tiny-table", "--quiet"]  # the default seed, 0: KerasTuner's "no seed"
@@ -97,7 +97,7 @@ def trials_of(bundle: Path) -> list[dict]:
 
 
 def test_two_workers_run_the_trial_list_one_worker_runs_and_the_export_names_each_trials_worker(tmp_path):
-    alone = run_vautoml(
+    alone = invoke_vautoml(  # the reference run, in this process: its trials are compared, not its process
         *SEARCH,
         "--max-trials",
         "8",  # 7 recipes, then a random trial: the values a worker draws are what may differ
