@@ -259,8 +259,11 @@ def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial, reason: str, a
     and its first heartbeat) queues none: its retry draws them as a fresh
     trial would.
     """
-    attrs: dict[str, Any] = {TrialKeys.RETRY_OF: trial.number, TrialKeys.RETRY_REASON: reason}
-    attrs[TrialKeys.ATTEMPT] = attempt + 1
+    attrs: dict[str, Any] = {
+        TrialKeys.RETRY_OF: trial.number,
+        TrialKeys.RETRY_REASON: reason,
+        TrialKeys.ATTEMPT: attempt + 1,
+    }
     values = trial.user_attrs.get(TrialKeys.VALUES, dict(trial.params))
     if values:
         attrs[TrialKeys.VALUES] = values
