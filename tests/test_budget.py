@@ -42,15 +42,17 @@ def write_state(work: Path, state: dict) -> None:
     (work / STATE_FILE).write_text(json.dumps(state))
 
 
-def budget_for(work: Path, budget: float | None, refit_members: int = 1, refit_scale: float = 1.25) -> TrialBudget:
+def budget_for(
+    work: Path, budget: float | None, export_members: int = 1, refit_scale: float | None = 1.25
+) -> TrialBudget:
     # 10 s used before; this session started at monotonic 1000: a budget of 100 s ends at 1090.
-    return TrialBudget(RunClock(1000.0, 10.0, budget), work, refit_members, refit_scale)
+    return TrialBudget(RunClock(1000.0, 10.0, budget), work, export_members, refit_scale)
 
 
 def test_without_a_budget_there_is_no_deadline_and_no_trial_is_too_late(tmp_path):
     write_state(tmp_path, {"trials": TRIALS})
     budget = budget_for(tmp_path, None)
-    assert budget.refits_to_reserve == 0  # the tuner need not even ask its oracle for the best trials
+    assert budget.members_to_reserve == 0  # the tuner need not even ask its oracle for the best trials
     assert budget.search_deadline([("0", 3)]) is None
     assert not budget.too_late_for_a_trial(None, 1e12)
 
@@ -58,14 +60,14 @@ def test_without_a_budget_there_is_no_deadline_and_no_trial_is_too_late(tmp_path
 def test_with_a_budget_the_deadline_keeps_three_percent_back(tmp_path):
     budget = budget_for(tmp_path, 100.0)
     assert budget.clock.end() == 1090.0
-    assert budget.refits_to_reserve == 1
+    assert budget.members_to_reserve == 1
     assert budget.search_deadline([]) == pytest.approx(1090.0 - 3.0)
 
 
 def test_the_deadline_reserves_two_builds_and_the_best_epochs_of_each_refit_member(tmp_path):
     write_state(tmp_path, {"trials": TRIALS})
-    budget = budget_for(tmp_path, 100.0, refit_members=2, refit_scale=1.25)
-    assert budget.refits_to_reserve == 2
+    budget = budget_for(tmp_path, 100.0, export_members=2, refit_scale=1.25)
+    assert budget.members_to_reserve == 2
     # Trial 0: 2 builds of 2 s + 3 best epochs of 2 s scaled by 1.25 = 11.5; trial 1: 2 x 1 s + 2 x 2 s x 1.25 = 7.
     assert budget.search_deadline([("0", 3)]) == pytest.approx(1087.0 - 11.5)
     assert budget.search_deadline([("0", 3), ("1", 2)]) == pytest.approx(1087.0 - 11.5 - 7.0)
@@ -73,11 +75,25 @@ def test_the_deadline_reserves_two_builds_and_the_best_epochs_of_each_refit_memb
     assert budget.search_deadline([("0", None), ("2", 4), ("9", 4)]) == pytest.approx(1087.0)
 
 
-def test_without_a_refit_nothing_is_reserved_for_it(tmp_path):
+def test_without_a_refit_the_deadline_reserves_the_builds_alone(tmp_path):
+    """Cross-validated or --no-refit: the export reloads each member's checkpoint and builds its average."""
     write_state(tmp_path, {"trials": TRIALS})
-    budget = budget_for(tmp_path, 100.0, refit_members=0)
-    assert budget.refits_to_reserve == 0
-    assert budget.search_deadline([("0", 3)]) == pytest.approx(1087.0)
+    budget = budget_for(tmp_path, 100.0, export_members=2, refit_scale=None)
+    assert budget.members_to_reserve == 2
+    assert budget.search_deadline([("0", 3), ("1", 2)]) == pytest.approx(1087.0 - 2 * 2.0 - 2 * 1.0)
+    assert budget.search_deadline([("0", None), ("2", 4)]) == pytest.approx(1087.0)
+
+
+def test_a_refit_reserves_the_trees_once_and_the_epochs_without_them(tmp_path):
+    """A trees trial's fit before its first epoch is no epoch: 8 s of trees and 4 s over 2 epochs, a 1 s build."""
+    write_state(
+        tmp_path, {"trials": {"0": {"seconds": 13.0, "epochs_run": 2, "build_seconds": 1.0, "tree_seconds": 8.0}}}
+    )
+    budget = budget_for(tmp_path, 100.0, refit_scale=1.25)
+    assert budget.search_deadline([("0", 1)]) == pytest.approx(1087.0 - 2 * 1.0 - (8.0 + 2.0 * 1) * 1.25)
+    assert budget.shortest_trial_start() == pytest.approx(1.0 + 8.0 + 2.0)
+    without_refit = budget_for(tmp_path, 100.0, refit_scale=None)  # the fold models are loaded, not fitted again
+    assert without_refit.search_deadline([("0", 1)]) == pytest.approx(1087.0 - 2 * 1.0)
 
 
 def test_the_shortest_trial_start_is_the_quickest_build_and_first_epoch(tmp_path):
@@ -96,14 +112,14 @@ def test_the_state_file_round_trips_and_is_written_without_a_temporary_left(tmp_
     budget = TrialBudget(clock, work, 1, 1.0)
     for trial_id, epochs in (("1", 2), ("0", 4)):
         budget.trial_trained(trial_id, epochs)
-        budget.trial_ran(trial_id, 9.0, 1.0)
+        budget.trial_ran(trial_id, 9.0, 1.0, 2.0 if trial_id == "0" else 0.0)
     budget.trial_ran("2", 0.5, 0.5)  # failed: no epochs
     budget.save(trial_id for trial_id in ("1", "0"))  # any iterable of ids, written sorted
     state = json.loads((work / STATE_FILE).read_text())
     assert state["trials"] == {
-        "1": {"seconds": 9.0, "epochs_run": 2, "build_seconds": 1.0},
-        "0": {"seconds": 9.0, "epochs_run": 4, "build_seconds": 1.0},
-        "2": {"seconds": 0.5, "epochs_run": None, "build_seconds": 0.5},
+        "1": {"seconds": 9.0, "epochs_run": 2, "build_seconds": 1.0, "tree_seconds": 0.0},
+        "0": {"seconds": 9.0, "epochs_run": 4, "build_seconds": 1.0, "tree_seconds": 2.0},
+        "2": {"seconds": 0.5, "epochs_run": None, "build_seconds": 0.5, "tree_seconds": 0.0},
     }
     assert state["completed"] == ["0", "1"]
     assert 15.0 <= state["seconds_used"] < 15.0 + 60.0
@@ -112,7 +128,9 @@ def test_the_state_file_round_trips_and_is_written_without_a_temporary_left(tmp_
     again = TrialBudget(clock, work, 1, 1.0)
     assert again.seconds == budget.seconds and again.build_seconds == budget.build_seconds
     assert again.epochs_run == {"1": 2, "0": 4, "2": None}  # the failed trial's epochs read back as none
-    assert again.shortest_trial_start() == budget.shortest_trial_start() == pytest.approx(1.0 + 8.0 / 4)
+    assert again.tree_seconds == budget.tree_seconds
+    # trial 0: a 1 s build, 2 s of trees and 6 s over 4 epochs; trial 1: 1 s and 8 s over 2
+    assert again.shortest_trial_start() == budget.shortest_trial_start() == pytest.approx(1.0 + 2.0 + 6.0 / 4)
 
 
 def test_a_state_file_from_before_build_times_were_kept_reads_them_as_zero(tmp_path):
@@ -211,7 +229,7 @@ def test_a_worker_reserves_the_refit_of_a_best_trial_another_worker_finished_whi
 
     from vertical_automl.search_engine.tuner import StudyTuner
 
-    budget = TrialBudget(RunClock(1000.0, 0.0, 180.0), tmp_path, refit_members=1, refit_scale=1.25)
+    budget = TrialBudget(RunClock(1000.0, 0.0, 180.0), tmp_path, export_members=1, refit_scale=1.25)
 
     class Study:  # the oracle of a worker whose peer has just finished trial 00000 (16 epochs in 106 s, best 8)
         best: list = []

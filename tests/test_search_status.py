@@ -238,7 +238,14 @@ def test_status_of_a_one_process_run_running_then_killed(tmp_path):
     table = table_rows(killed.stdout)
     assert table["0"][1] == "COMPLETED" and table[trial_id][1] == "INTERRUPTED" and "--resume" in table[trial_id][-1]
     counts = status_json(registry, "solo")["counts"]
-    assert counts == {"completed": int(trial_id), "failed": 0, "running": 0, "waiting": 0, "interrupted": 1}
+    assert counts == {
+        "completed": int(trial_id),
+        "failed": 0,
+        "stopped": 0,
+        "running": 0,
+        "waiting": 0,
+        "interrupted": 1,
+    }
 
 
 def test_an_unknown_run_is_one_line_exit_2_and_creates_nothing(tmp_path):

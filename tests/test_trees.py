@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import time
+from types import SimpleNamespace
+
 import keras
 import keras_tuner as kt
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import run_standalone
 
 from vertical_automl import blocks, trees
 from vertical_automl.data.dataset import DatasetInfo
 from vertical_automl.data.table_encoder import table_statistics
+from vertical_automl.pipeline import search
+from vertical_automl.search_engine.callbacks import Deadline, TrialOutOfTime
+from vertical_automl.search_engine.hypermodel import VerticalHyperModel
+from vertical_automl.settings import SearchSettings
 from vertical_automl.training import fit as train
 
 RECIPE = next(recipe for recipe in blocks.TABULAR_RECIPES if recipe["architecture"] == "trees")
@@ -147,3 +156,64 @@ def test_training_the_head_of_a_regression_in_dollars_keeps_the_boosters_predict
     train(model, x, y, epochs=3, batch_size=64, verbose=0)
     after = np.abs(model.predict(x, verbose=0).ravel() - y).mean()
     assert after < 1.1 * before
+
+
+def test_a_trial_stops_before_trees_it_has_no_time_to_fit(monkeypatch):
+    """Trees are fitted before the first epoch, where no epoch end can stop a trial: each fit asks the deadline first.
+
+    The next fit is expected to take as long per boosting iteration as the last one in this process.
+    """
+    x, y, info = table("binary", rows=400)
+    model, hp = trees_model(info, tree_iterations=100, tree_leaves=15)
+    members = [(model, None), (trees_model(info)[0], None), (trees_model(info)[0], None)]
+    fitted = []
+    fit = trees.fit_trees
+    monkeypatch.setattr(trees, "fit_trees", lambda member, *a, **k: fitted.append(member) or fit(member, *a, **k))
+    hypermodel = object.__new__(VerticalHyperModel)
+    hypermodel.dataset, hypermodel.settings = SimpleNamespace(info=info), SearchSettings(seed=0)
+    hypermodel.seconds_per_tree_iteration, hypermodel.last_tree_seconds = 0.0, 0.0
+    spent, ample = Deadline(lambda: time.monotonic() - 1.0), Deadline(lambda: time.monotonic() + 3600.0)
+    # Nothing to go by yet: the first fit goes ahead, the next is refused.
+    with pytest.raises(TrialOutOfTime, match="the time budget ran out before its trees were fitted"):
+        hypermodel.fit_trees(members, hp, x, y, None, spent)
+    assert fitted == [model] and hypermodel.seconds_per_tree_iteration > 0
+    fitted.clear()
+    with pytest.raises(TrialOutOfTime):  # now known: not even the first
+        hypermodel.fit_trees(members, hp, x, y, None, spent)
+    assert fitted == []
+    # The run's first trial fits them all whatever the time (there must be a model to export), as does one with time.
+    for deadline in (Deadline(lambda: time.monotonic() - 1.0, first_trial=True), ample, None):
+        hypermodel.last_tree_seconds = 0.0
+        hypermodel.fit_trees(members, hp, x, y, None, deadline)
+        assert fitted == [m for m, _ in members] and hypermodel.last_tree_seconds > 0
+        fitted.clear()
+
+
+def test_a_trees_trial_the_budget_has_no_room_for_ends_stopped_and_the_search_still_exports(tmp_path, monkeypatch):
+    """The budget is spent from the first epoch end on: the first trial completes, the trees recipe stops untrained."""
+    monkeypatch.setattr(Deadline, "leaves_room_for", lambda self, seconds: False)
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(240, 3))
+    label = np.where(features[:, 0] + rng.normal(scale=0.5, size=240) > 0, "yes", "no")
+    pd.DataFrame({"a": features[:, 0], "b": features[:, 1], "c": features[:, 2], "label": label}).to_csv(
+        tmp_path / "train.csv", index=False
+    )
+    result = search(
+        "finance",
+        tmp_path / "train.csv",
+        data_options={"target_column": "label"},
+        max_trials=4,
+        epochs=3,
+        folds=2,
+        time_budget=3600,
+        workers=1,
+        registry=tmp_path / "registry",
+    )
+    trials = json.loads((result.path / "trials.json").read_text())
+    assert [(t["status"], t["hyperparameters"]["architecture"]) for t in trials] == [
+        ("COMPLETED", "tabm"),
+        ("STOPPED", "trees"),
+    ]
+    assert trials[1]["error"].startswith("the time budget ran out before its trees were fitted")
+    assert result.report["search"]["trials"] == {"total": 2, "COMPLETED": 1, "STOPPED": 1}
+    assert result.report["search"]["stop_reason"].startswith("the time budget (3600s) was used")

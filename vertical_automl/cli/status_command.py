@@ -66,7 +66,9 @@ def summary_lines(found: RunStatus) -> list[str]:
     if found.seconds_used is not None:
         lines.append(f"time used: {_duration(found.seconds_used)}" + ("" if found.state == "finished" else _AS_OF))
     if found.counts:
-        counts = ", ".join(f"{count} {name}" for name, count in found.counts.items() if count or name != "interrupted")
+        counts = ", ".join(
+            f"{count} {name}" for name, count in found.counts.items() if count or name not in ("interrupted", "stopped")
+        )
         lines.append(f"trials: {counts}")
     if found.best_trial is not None:
         direction = f" ({found.direction} is better)" if found.direction else ""

@@ -3,13 +3,14 @@
 With a time budget the search keeps back what the rest of the run will
 need: no trial starts, and a running one stops at an epoch end, once the time
 left is less than the estimated finish.  The finish is, for each current best
-trial that the export will refit, two model builds (reloading its checkpoint,
-then the refit) and its seconds per epoch times its best epoch count, scaled
-from the train split to train+validation; plus 3 % of the budget as slack
-(tuner bookkeeping between trials, reloading the best).
+trial the export is made of, two model builds (reloading its checkpoint, then
+the refit, or the fold models' average when cross-validated) and, where it is
+refitted, its trees' fitting time and its seconds per epoch times its best
+epoch count, both scaled from the train split to train+validation; plus 3 % of
+the budget as slack (tuner bookkeeping between trials, reloading the best).
 
 This module alone reads and writes ``trials_state.json``: the trials'
-seconds, epochs and build times, the completed trials and the seconds the run
+seconds, epochs, build and trees times, the completed trials and the seconds the run
 has used, written after every trial so a resumed run keeps its clock and its
 estimates.  Plain Python, no Keras or KerasTuner: the tuner hands it plain
 data (trial ids and epoch counts), so the arithmetic is testable without one.
@@ -94,49 +95,61 @@ def _completed(trial_file: Path) -> bool:
 
 
 class TrialBudget:
-    """Each trial's seconds, epochs trained and model-build seconds, and the deadlines the budget sets from them.
+    """Each trial's seconds, epochs trained, model-build and trees seconds, and the deadlines the budget sets from them.
 
     Read from the run folder ``work`` when a session starts and saved there
-    by :meth:`save` after every trial.  ``refit_members`` is how many of the
-    best trials the export will refit (0 without a refit), ``refit_scale``
-    the rows of train+validation over the train split's.
+    by :meth:`save` after every trial.  ``export_members`` is how many of
+    the best trials the export is made of, ``refit_scale`` the rows of
+    train+validation over the train split's, ``None`` when the export keeps
+    the trials' own weights (``--no-refit``, cross-validation) instead of a refit.
     """
 
-    def __init__(self, clock: RunClock, work: Path, refit_members: int, refit_scale: float) -> None:
+    def __init__(self, clock: RunClock, work: Path, export_members: int, refit_scale: float | None) -> None:
         self.clock, self.state_file = clock, work / STATE_FILE
-        self.refit_members, self.refit_scale = refit_members, refit_scale
+        self.export_members, self.refit_scale = export_members, refit_scale
         saved = read_state(work).get("trials", {})
         self.seconds: dict[str, float] = {k: v["seconds"] for k, v in saved.items()}
         self.epochs_run: dict[str, int | None] = {k: v["epochs_run"] for k, v in saved.items()}
         self.build_seconds: dict[str, float] = {k: v.get("build_seconds", 0.0) for k, v in saved.items()}
+        self.tree_seconds: dict[str, float] = {k: v.get("tree_seconds", 0.0) for k, v in saved.items()}
 
     @property
-    def refits_to_reserve(self) -> int:
-        """How many best trials :meth:`search_deadline` needs: none without a budget or without a refit."""
-        return self.refit_members if self.clock.end() is not None else 0
+    def members_to_reserve(self) -> int:
+        """How many best trials :meth:`search_deadline` needs: none without a budget."""
+        return self.export_members if self.clock.end() is not None else 0
 
     def search_deadline(self, best: Sequence[tuple[str, int | None]]) -> float | None:
-        """When the search must stop to leave room for the refit, or ``None`` without a budget.
+        """When the search must stop to leave room for the export's model, or ``None`` without a budget.
 
-        ``best`` are the current best trials (at most :attr:`refits_to_reserve`),
+        ``best`` are the current best trials (at most :attr:`members_to_reserve`),
         each as its id and its best epoch count (``None`` when it has none yet).
+        Without a refit the builds alone are kept back: loading a
+        cross-validated trial's checkpoint builds its fold models, and their
+        average is built again (about 1 s each for five small fold models).
         """
         end = self.clock.end()
         if end is None:
             return None
         reserve = SLACK * (self.clock.budget or 0.0)
-        if self.refit_members:
-            for trial_id, best_epochs in best:
-                epochs, build = self.epochs_run.get(trial_id), self.build_seconds.get(trial_id, 0.0)
-                if epochs and best_epochs is not None:
-                    per_epoch = max(0.0, self.seconds.get(trial_id, 0.0) - build) / epochs
-                    reserve += 2 * build + per_epoch * best_epochs * self.refit_scale
+        for trial_id, best_epochs in best:
+            epochs, build = self.epochs_run.get(trial_id), self.build_seconds.get(trial_id, 0.0)
+            if epochs and best_epochs is not None:
+                reserve += 2 * build
+                if self.refit_scale is not None:
+                    reserve += (self.tree_seconds.get(trial_id, 0.0) + self._per_epoch(trial_id) * best_epochs) * (
+                        self.refit_scale
+                    )
         return end - reserve
 
+    def _per_epoch(self, trial_id: str) -> float:
+        """The trial's seconds per epoch, its build and trees left out; only for a trial that trained an epoch."""
+        before = self.build_seconds.get(trial_id, 0.0) + self.tree_seconds.get(trial_id, 0.0)
+        return max(0.0, self.seconds.get(trial_id, 0.0) - before) / (self.epochs_run[trial_id] or 1)
+
     def shortest_trial_start(self) -> float:
-        """The least time a new trial needs for its build and first epoch, from the trials so far."""
+        """The least time a new trial needs for its build, its trees and its first epoch, from the trials so far."""
         starts = [
-            self.build_seconds.get(k, 0.0) + (self.seconds[k] - self.build_seconds.get(k, 0.0)) / self.epochs_run[k]
+            self.build_seconds.get(k, 0.0) + self.tree_seconds.get(k, 0.0) + self._per_epoch(k)
             for k in self.seconds
             if self.epochs_run.get(k)
         ]
@@ -150,10 +163,14 @@ class TrialBudget:
         """A trial finished training after ``epochs`` epochs (fewer than asked when it stopped early)."""
         self.epochs_run[trial_id] = epochs
 
-    def trial_ran(self, trial_id: str, seconds: float, build_seconds: float) -> None:
-        """A trial ended, completed or not, after ``seconds`` of which ``build_seconds`` built its model."""
+    def trial_ran(self, trial_id: str, seconds: float, build_seconds: float, tree_seconds: float = 0.0) -> None:
+        """A trial ended, completed or not, after ``seconds``.
+
+        Of them, ``build_seconds`` built its model and ``tree_seconds`` fitted its trees.
+        """
         self.seconds[trial_id] = seconds
         self.build_seconds[trial_id] = build_seconds
+        self.tree_seconds[trial_id] = tree_seconds
 
     def save(self, completed: Iterable[str]) -> None:
         """Write the trials' times, the ``completed`` trial ids and the time used so far, atomically.
@@ -165,6 +182,7 @@ class TrialBudget:
                 "seconds": self.seconds[k],
                 "epochs_run": self.epochs_run.get(k),
                 "build_seconds": self.build_seconds.get(k, 0.0),
+                "tree_seconds": self.tree_seconds.get(k, 0.0),
             }
             for k in self.seconds
         }

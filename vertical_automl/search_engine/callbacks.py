@@ -2,7 +2,7 @@
 
 Each does one thing at a batch or epoch end: fail a diverging trial
 (:class:`NonFiniteLoss`), take a pressed Ctrl-C (:class:`StopOnInterrupt`),
-keep the time budget (:class:`Deadline`) and the disk (:class:`DiskSpaceGuard`),
+keep the time budget (:class:`Deadline`, :class:`TrialOutOfTime`) and the disk (:class:`DiskSpaceGuard`),
 score the validation split exactly and keep the best epoch's predictions
 (:class:`ValidationPredictions`), follow the trial's learning-rate schedule
 (:class:`ScheduledRate`) and tell the progress display (:class:`EpochReport`).
@@ -65,25 +65,45 @@ class Deadline(keras.callbacks.Callback):
     ``deadline`` returns a ``time.monotonic()`` value (or ``None``: no limit);
     it is asked at every epoch end, because the search's deadline moves as
     the best trials, whose refit it reserves time for, change.  The last
-    epoch's duration predicts the next one's.
+    epoch's duration predicts the next one's.  ``first_trial``: the run has
+    no completed trial yet, so this one trains at least one epoch whatever
+    the time, or there would be nothing to export.
     """
 
-    def __init__(self, deadline: Callable[[], float | None]) -> None:
+    def __init__(self, deadline: Callable[[], float | None], first_trial: bool = False) -> None:
         super().__init__()
-        self.deadline = deadline
+        self.deadline, self.first_trial = deadline, first_trial
         self.epoch_started = time.monotonic()
 
     def __deepcopy__(self, memo: dict) -> Deadline:  # KerasTuner copies callbacks per trial; the clock is shared
-        return Deadline(self.deadline)
+        return Deadline(self.deadline, self.first_trial)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch_started = time.monotonic()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        deadline = self.deadline()
-        now = time.monotonic()
-        if deadline is not None and now + (now - self.epoch_started) >= deadline:
+        if not self.leaves_room_for(time.monotonic() - self.epoch_started):
             self.model.stop_training = True
+
+    def leaves_room_for(self, seconds: float) -> bool:
+        """Whether work of ``seconds`` started now would end before the deadline."""
+        deadline = self.deadline()
+        return deadline is None or time.monotonic() + seconds < deadline
+
+    def may_start(self, seconds: float) -> bool:
+        """Whether work before the first epoch, which no epoch end can stop, may start: a trial's trees.
+
+        See :meth:`.hypermodel.VerticalHyperModel.fit_trees`; the run's first trial always may.
+        """
+        return self.first_trial or self.leaves_room_for(seconds)
+
+
+class TrialOutOfTime(kt.errors.FailedTrialError):
+    """The time budget ran out before a trial could train: it ends STOPPED, and no trial starts after it.
+
+    A FailedTrialError, so KerasTuner does not run it again; the tuner
+    (:meth:`.tuner._TrialBookkeeping.on_trial_end`) records it as STOPPED, not FAILED.
+    """
 
 
 class DiskSpaceGuard(keras.callbacks.Callback):

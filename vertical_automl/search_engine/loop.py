@@ -140,8 +140,8 @@ def open_tuner(
     budget = TrialBudget(
         clock,
         budget_folder or directory,
-        refit_members=max(1, vertical.ensemble_size) if settings.refits else 0,
-        refit_scale=fitted / len(dataset.train),
+        export_members=max(1, vertical.ensemble_size),
+        refit_scale=fitted / len(dataset.train) if settings.refits else None,
     )
     try:
         return make_tuner(

@@ -188,7 +188,7 @@ def one_process_trials(work: Path, running: bool) -> tuple[list[TrialRow], str |
             rows.append(TrialRow(trial_id, status, epochs_run=epochs, seconds=time.time() - path.stat().st_mtime))
         elif status == "RUNNING":
             rows.append(TrialRow(trial_id, INTERRUPTED, epochs_run=epochs, note="cut short; --resume runs it again"))
-        elif status in ("COMPLETED", "FAILED", "INVALID"):
+        elif status in ("COMPLETED", "FAILED", "INVALID", "STOPPED"):
             direction = direction or (_direction(trial) if status == "COMPLETED" else None)
             ended = (trial.get("score"), trial.get("best_step"), timing.get("epochs_run"), timing.get("seconds"))
             rows.append(_ended_row(trial_id, status, *ended, error=last_line(trial.get("message"))))
@@ -390,7 +390,8 @@ def _from_record(row: dict[str, Any]) -> TrialRow:
 def _with_counts_and_best(status: RunStatus) -> RunStatus:
     """Counts by status, and the best completed trial where the run has not named one itself."""
     by_status = Counter("FAILED" if row.status == "INVALID" else row.status for row in status.trials)
-    counts = {name.lower(): by_status[name] for name in ("COMPLETED", "FAILED", "RUNNING", WAITING, INTERRUPTED)}
+    names = ("COMPLETED", "FAILED", "STOPPED", "RUNNING", WAITING, INTERRUPTED)
+    counts = {name.lower(): by_status[name] for name in names}
     scored = [row for row in status.trials if row.status == "COMPLETED" and row.score is not None]
     best_trial, best_score = status.best_trial, status.best_score
     if best_trial is None and scored:

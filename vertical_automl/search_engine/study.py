@@ -71,12 +71,13 @@ class TrialKeys:
     WORKER = "worker"  # which worker ran it: host/pid and its name
     TRIAL_ID = "trial_id"  # KerasTuner's id, the trial number zero-padded
     VALUES = "hyperparameters"  # every active value, Fixed ones included (Optuna's params hold only the sampled)
-    STATUS = "status"  # KerasTuner's status when the trial ended: COMPLETED, FAILED, INVALID
+    STATUS = "status"  # KerasTuner's status when the trial ended: COMPLETED, FAILED, INVALID, STOPPED
     SCORE = "score"
     BEST_STEP = "best_step"
     ERROR = "error"  # the error's last lines
     SECONDS = "seconds"
     BUILD_SECONDS = "build_seconds"
+    TREE_SECONDS = "tree_seconds"  # fitting its trees, before the first epoch
     EPOCHS_RUN = "epochs_run"
     RECIPE = "recipe"  # the vertical's recipe this trial runs, by index
     RETRY_OF = "retry_of"  # the number of the trial this one runs again, its worker having died

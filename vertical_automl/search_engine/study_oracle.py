@@ -106,7 +106,7 @@ class StudyOracle(RecipesFirst, kt.Oracle):
         self.study = optuna.load_study(study_name=plan.study, storage=self.storage, sampler=self.sampler)
         self.closed = False  # set when the budget has no room for another trial
         self.workers: dict[str, str] = {}  # trial id -> the worker that ran it
-        self.timings: dict[str, tuple[float, float, int | None]] = {}  # trial id -> seconds, build seconds, epochs
+        self.timings: dict[str, tuple[float, float, float, int | None]] = {}  # id -> seconds, build, trees, epochs
         self.peer_trial_ended: Callable[[str], None] = lambda trial_id: None
         self._running: dict[str, tuple[optuna.Trial, Heartbeat]] = {}
         self._known: set[int] = set()  # trial numbers already in self.trials
@@ -307,7 +307,7 @@ class StudyOracle(RecipesFirst, kt.Oracle):
             return
 
     def _tell(self, asked: optuna.Trial, trial: kt.engine.trial.Trial) -> None:
-        seconds, build, epochs = self.timings.get(trial.trial_id, (0.0, 0.0, None))
+        seconds, build, fitted, epochs = self.timings.get(trial.trial_id, (0.0, 0.0, 0.0, None))
         score = float(trial.score) if trial.score is not None and math.isfinite(float(trial.score)) else None
         error = None
         if trial.message:
@@ -320,6 +320,7 @@ class StudyOracle(RecipesFirst, kt.Oracle):
             TrialKeys.ERROR: error,
             TrialKeys.SECONDS: seconds,
             TrialKeys.BUILD_SECONDS: build,
+            TrialKeys.TREE_SECONDS: fitted,
             TrialKeys.EPOCHS_RUN: epochs,
             TrialKeys.VALUES: dict(trial.hyperparameters.values),
         }
@@ -373,7 +374,8 @@ class StudyOracle(RecipesFirst, kt.Oracle):
         trial_id = str(attrs[TrialKeys.TRIAL_ID])
         hyperparameters = self.hyperparameters.copy()
         hyperparameters.values = dict(attrs.get(TrialKeys.VALUES, frozen.params))
-        status = Status.COMPLETED if attrs.get(TrialKeys.STATUS) == Status.COMPLETED else Status.FAILED
+        said = attrs.get(TrialKeys.STATUS)  # STOPPED: the time budget ran out before it trained
+        status = said if said in (Status.COMPLETED, Status.STOPPED) else Status.FAILED
         if frozen.state == TrialState.COMPLETE and status != Status.COMPLETED:
             status = Status.COMPLETED
         trial = kt.engine.trial.Trial(hyperparameters, trial_id=trial_id, status=status)
@@ -389,6 +391,7 @@ class StudyOracle(RecipesFirst, kt.Oracle):
         self.timings[trial_id] = (
             float(attrs.get(TrialKeys.SECONDS) or 0.0),
             float(attrs.get(TrialKeys.BUILD_SECONDS) or 0.0),
+            float(attrs.get(TrialKeys.TREE_SECONDS) or 0.0),
             attrs.get(TrialKeys.EPOCHS_RUN),
         )
         return trial

@@ -31,7 +31,7 @@ from ..registry import damaged_run_folder, disk_full
 from ..settings import SearchSettings
 from ..vertical import Vertical
 from .budget import TrialBudget
-from .callbacks import Deadline, DiskSpaceGuard, EpochReport
+from .callbacks import Deadline, DiskSpaceGuard, EpochReport, TrialOutOfTime
 from .hypermodel import VerticalHyperModel
 from .oracles import BayesianWithRecipes, RandomWithRecipes
 from .progress import SearchProgress
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 # KerasTuner's oracles need a number; a budgeted search without --max-trials is ended by the budget long before this.
 UNCAPPED_TRIALS = 10_000
+# A worker reads the study for the deadline at most this often: a cross-validated epoch can take a fraction of it.
+SYNC_SECONDS = 2.0
 
 
 class DiskFullInTrial(kt.errors.FatalError):
@@ -65,11 +67,12 @@ class _TrialBookkeeping:
         self.progress, self.budget, self.run_dir = progress, budget, run_dir
         self.log_dir, self.predictions_dir = run_dir / "logs", run_dir / "predictions"
         self.out_of_time = False
+        self.stopped: dict[str, str] = {}  # trials the budget stopped before they trained, and why
         super().__init__(*args, **kwargs)
 
     def search_deadline(self) -> float | None:
         """When the search must stop to leave room for the refit of the current best trials, or ``None``."""
-        wanted = self.budget.refits_to_reserve
+        wanted = self.budget.members_to_reserve
         best = self.oracle.get_best_trials(wanted) if wanted else []
         return self.budget.search_deadline(
             [(trial.trial_id, None if trial.best_step is None else int(trial.best_step) + 1) for trial in best]
@@ -99,21 +102,27 @@ class _TrialBookkeeping:
             DiskSpaceGuard(self.run_dir),
         ]
         if self.budget.clock.budget is not None:
-            kwargs["callbacks"].append(Deadline(self.search_deadline))
+            first = not any(t.status == TrialStatus.COMPLETED for t in self.oracle.trials.values())
+            kwargs["callbacks"].append(Deadline(self.search_deadline, first_trial=first))
         try:
             histories = super().run_trial(trial, *args, **kwargs)
             self._note_training_step(trial.trial_id, histories)
             self.budget.trial_trained(trial.trial_id, max(len(h.epoch) for h in histories))
             self._save_predictions(trial.trial_id)
             return histories
+        except TrialOutOfTime as error:
+            self.out_of_time, self.stopped[trial.trial_id] = True, str(error)
+            self.stop_creating_trials()
+            raise
         except Exception as error:
             if disk_full(error):
                 raise DiskFullInTrial(f"trial {trial.trial_id} could not write to disk: {error}") from error
             raise
         finally:
-            self.budget.trial_ran(
-                trial.trial_id, time.perf_counter() - started, getattr(self.hypermodel, "last_build_seconds", 0.0)
+            built, fitted = (
+                getattr(self.hypermodel, name, 0.0) for name in ("last_build_seconds", "last_tree_seconds")
             )
+            self.budget.trial_ran(trial.trial_id, time.perf_counter() - started, built, fitted)
 
     def _note_training_step(self, trial_id: str, histories: list[keras.callbacks.History]) -> None:
         """Say in the trial's log (``logs/trial_<id>.txt``) how it trained: our own step, or ``Model.fit`` and why."""
@@ -147,6 +156,8 @@ class _TrialBookkeeping:
         return None
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
+        if trial.trial_id in self.stopped:  # KerasTuner marked it FAILED, with a traceback; it did not fail
+            trial.status, trial.message = TrialStatus.STOPPED, self.stopped[trial.trial_id]
         super().on_trial_end(trial)
         release_memory()
         self.budget.save(k for k, t in self.oracle.trials.items() if t.status == TrialStatus.COMPLETED)
@@ -183,12 +194,14 @@ class StudyTuner(_TrialBookkeeping, kt.Tuner):
     """
 
     oracle: StudyOracle
+    synced = -math.inf  # when this worker last read the study's trials
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not self.oracle.finisher:
             self.oracle.adopt_space()  # the launcher's explored space, so every worker proposes alike
         self.oracle.sync()  # a resumed search, or a worker joining late, starts with the trials so far
+        self.synced = time.monotonic()
         for trial_id in self.oracle.end_order:
             self._note_timing(trial_id)
         self.oracle.peer_trial_ended = self._peer_trial_ended
@@ -211,16 +224,17 @@ class StudyTuner(_TrialBookkeeping, kt.Tuner):
         sync, on MNIST at 3 minutes, worker 1 trained on to 160 s after
         worker 0's best trial ended, and its refit got 1 of 8 epochs.
         """
-        if self.budget.refits_to_reserve:
+        if self.budget.members_to_reserve and time.monotonic() - self.synced >= SYNC_SECONDS:
             self.oracle.sync()
+            self.synced = time.monotonic()
         return super().search_deadline()
 
     def worker_of(self, trial_id: str) -> str | None:
         return self.oracle.workers.get(trial_id)
 
     def _note_timing(self, trial_id: str) -> None:
-        seconds, build, epochs = self.oracle.timings[trial_id]
-        self.budget.trial_ran(trial_id, seconds, build)
+        seconds, build, fitted, epochs = self.oracle.timings[trial_id]
+        self.budget.trial_ran(trial_id, seconds, build, fitted)
         if epochs:
             self.budget.trial_trained(trial_id, int(epochs))
 
@@ -242,6 +256,7 @@ class StudyTuner(_TrialBookkeeping, kt.Tuner):
         self.oracle.timings[trial.trial_id] = (
             self.budget.seconds.get(trial.trial_id, 0.0),
             self.budget.build_seconds.get(trial.trial_id, 0.0),
+            self.budget.tree_seconds.get(trial.trial_id, 0.0),
             self.budget.epochs_run.get(trial.trial_id),
         )
         super().on_trial_end(trial)
