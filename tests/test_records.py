@@ -58,8 +58,8 @@ def test_an_old_minimal_report_reads_with_defaults():
 def test_run_request_round_trip_and_differences():
     saved = read(GOLDEN / ".runs" / "golden-interrupted" / "run.json")
     request = RunRequest.from_json(saved)
-    # A run saved before cross-validation existed resumes as it started: with one validation split.
-    assert request.to_json() == {**saved, "settings": {**saved["settings"], "folds": 1}}
+    # A run saved before cross-validation and --devices existed resumes as it started: one split, one process.
+    assert request.to_json() == {**saved, "settings": {**saved["settings"], "folds": 1, "devices": 1}}
     assert request.settings.time_budget == 300.0 and request.fingerprint is not None
     fresh = RunRequest(request.plugin, request.data, request.test_data, request.settings, validation_fraction=0.2)
     assert fresh.differences(request) == []  # the fingerprint is not part of the request a user repeats

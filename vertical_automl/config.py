@@ -33,7 +33,7 @@ from typing import Any
 
 from . import space
 from .errors import UsageError
-from .settings import MAX_FOLDS, TUNERS, parse_duration
+from .settings import MAX_DEVICES, MAX_FOLDS, TUNERS, parse_duration
 from .space import SpaceConfig
 
 
@@ -106,6 +106,7 @@ SEARCH_KEYS: dict[str, Callable[[Any], Any]] = {
     "time_budget": _duration,
     "max_failed_trials": _integer(1, 1000),
     "folds": _integer(1, MAX_FOLDS),
+    "devices": _integer(1, MAX_DEVICES),
     "objective": _objective,
     "direction": _one_of(("min", "max")),
 }

@@ -41,6 +41,7 @@ MIN_PATIENCE = 8
 DEFAULT_FOLDS, MAX_FOLDS = 5, 20
 CROSS_VALIDATED_ROWS, MIN_CROSS_VALIDATED_ROWS, ROWS_PER_BUDGET_SECOND = 5000, 1000, 12
 CROSS_VALIDATED_KINDS = ("table", "text")
+MAX_DEVICES = 64  # --devices: processes (GPUs) training one model together
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class SearchSettings:
     time_budget: float | None = None  # seconds; None: no limit
     refit: bool = True  # False: export the best trial's own weights
     folds: int | None = None  # None: chosen from the data (with_folds); 1: one validation split
+    devices: int = 1  # processes (GPUs) that train each model together, data-parallel (training/shared.py)
     objective: str | None = None  # None: the vertical's objective for the task
     direction: str | None = None  # "min" or "max"; None: inferred from the objective's name
     space: SpaceConfig = field(default_factory=SpaceConfig)

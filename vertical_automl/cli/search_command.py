@@ -24,6 +24,7 @@ from ..settings import (
     DEFAULT_FOLDS,
     DEFAULT_MAX_TRIALS,
     MAX_BATCH,
+    MAX_DEVICES,
     MAX_EPOCHS,
     MAX_FOLDS,
     MIN_BATCH,
@@ -112,29 +113,9 @@ def _progress(quiet: bool, verbose: bool) -> Any:
 
 
 # Flags that --resume cannot change: the run continues with the request it started with.
-_REQUEST_FLAGS = (
-    "plugin",
-    "data",
-    "test_data",
-    "target_column",
-    "text_column",
-    "no_header",
-    "missing_values",
-    "data_options",
-    "config",
-    "tuner",
-    "max_trials",
-    "epochs",
-    "batch_size",
-    "time_budget",
-    "max_failed_trials",
-    "folds",
-    "refit",
-    "cost_fp",
-    "cost_fn",
-    "seed",
-    "run_name",
-    "storage",
+_REQUEST_FLAGS = tuple(
+    "plugin data test_data target_column text_column no_header missing_values data_options config tuner max_trials"
+    " epochs batch_size time_budget max_failed_trials folds devices refit cost_fp cost_fn seed run_name storage".split()
 )
 
 
@@ -264,6 +245,13 @@ _REQUEST_FLAGS = (
     "started. --workers 1 searches in this one process.",
 )
 @click.option(
+    "--devices",
+    type=click.IntRange(1, MAX_DEVICES),
+    default=None,
+    help="Processes that train each model together, data-parallel: every trial, fold and refit is shared out over "
+    "this many GPUs (NCCL) or, without GPUs, CPU processes (gloo), and each worker takes this many GPUs. Default: 1.",
+)
+@click.option(
     "--storage",
     metavar="URL",
     help="Keep a parallel search's trials in this database (e.g. postgresql+psycopg://user@host/db), for workers "
@@ -308,6 +296,7 @@ def search(
     run_name: str | None,
     resume_id: str | None,
     workers: int | None,
+    devices: int | None,
     storage: str | None,
     registry: Path | None,
     quiet: bool,
@@ -362,6 +351,7 @@ def search(
             time_budget=_parse_duration(time_budget),
             max_failed_trials=max_failed_trials,
             folds=folds,
+            devices=devices,
             refit=refit,
             cost_fp=cost_fp,
             cost_fn=cost_fn,

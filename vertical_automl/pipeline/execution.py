@@ -46,7 +46,7 @@ class Execution:
             raise UsageError(
                 f"run '{run_id}' started in one process and continues in one", "leave out --workers and --storage"
             )
-        workers = self.workers or default_workers(settings.tuner, settings.trial_cap())
+        workers = self.workers or default_workers(settings.tuner, settings.trial_cap(), settings.devices)
         if workers == 1 and self.storage is None:
             return None
         if self.storage is None:

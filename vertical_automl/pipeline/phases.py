@@ -96,7 +96,7 @@ def search_trials(
     if parallel is not None:
         from ..search_engine.parallel import ParallelSearch  # Optuna loads for a parallel search only
 
-        launcher = ParallelSearch(parallel, run.run_id, run.root, run.work)
+        launcher = ParallelSearch(parallel, run.run_id, run.root, run.work, run.settings.devices)
     try:
         outcome = run_search(run.vertical, run.dataset, run.settings, run.work, clock, run.progress, verbose, launcher)
     except AllTrialsFailed as failed:

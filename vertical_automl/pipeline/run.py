@@ -21,6 +21,7 @@ from ..registry.run_folder import open_run, saved_request
 from ..search_engine import budget
 from ..search_engine.progress import SearchProgress
 from ..search_engine.study import check_workers
+from ..search_engine.workers import DEVICE_LOGS, training_group
 from . import phases
 from .context import RunContext, Timing
 from .documents import bundle_documents
@@ -55,6 +56,7 @@ def search(
     time_budget: float | None = None,
     max_failed_trials: int | None = None,
     folds: int | None = None,
+    devices: int | None = None,
     objective: str | None = None,
     direction: str | None = None,
     refit: bool = True,
@@ -96,7 +98,9 @@ def search(
     ``plugins`` is given, since worker processes find plugins by their entry
     points); ``storage`` (an SQLAlchemy URL such as
     ``postgresql+psycopg://...``) keeps the trials in a database that workers
-    on other machines join (``vautoml worker``).  Default: one process, or,
+    on other machines join (``vautoml worker``).  ``devices`` above 1 trains
+    every trial, fold and refit on that many processes at once, data-parallel
+    (GPUs where there are, else CPU processes: :mod:`vertical_automl.training.shared`).  Default: one process, or,
     for a parallel search, an SQLite file in the run folder.
     """
     started = time.monotonic() if started is None else started
@@ -117,6 +121,7 @@ def search(
         time_budget=time_budget,
         max_failed_trials=max_failed_trials,
         folds=folds,
+        devices=devices,
         objective=objective,
         direction=direction,
     )
@@ -198,10 +203,11 @@ def run(
             progress.message(f"resuming run {run_id} ({spent_before:.0f}s used before); finished trials are kept")
         clock = budget.RunClock(started, spent_before, settings.time_budget)
         seconds = {"start_and_data": clock.used()}
-        outcome = phases.search_trials(context, clock, verbose, parallel)
-        seconds["search"] = clock.used() - sum(seconds.values())
-        exported = phases.train_exported_model(context, outcome, clock)
-        seconds["refit"] = clock.used() - sum(seconds.values())
+        with training_group(settings.devices, work / DEVICE_LOGS):
+            outcome = phases.search_trials(context, clock, verbose, parallel)
+            seconds["search"] = clock.used() - sum(seconds.values())
+            exported = phases.train_exported_model(context, outcome, clock)
+            seconds["refit"] = clock.used() - sum(seconds.values())
         # The budget covers everything up to here; the test scores, the report sections and the bundle are the export.
         timing, exporting = Timing(clock.used(), seconds, saved is not None), time.monotonic()
         decision = phases.decide_threshold(context, outcome, exported)

@@ -65,7 +65,7 @@ def run_worker(
         )
     dataset, settings = phases.split(vertical, inputs, request, progress)
     from ..search_engine.loop import open_tuner, run_trials
-    from ..search_engine.workers import StudyWorker, parent_alive
+    from ..search_engine.workers import StudyWorker, parent_alive, training_group
 
     work = run_folder(root, run_id)
     clock = _shared_clock(plan, settings.time_budget)
@@ -83,7 +83,8 @@ def run_worker(
         tuner = open_tuner(vertical, dataset, settings, work, clock, progress, worker, budget_folder)
         before = set(tuner.oracle.trials)
         progress.message(f"worker {name} joined run {run_id} ({len(before)} trials finished so far)")
-        run_trials(tuner, vertical, dataset, settings, clock, progress, verbose=False)
+        with training_group(settings.devices, budget_folder / "devices"):
+            run_trials(tuner, vertical, dataset, settings, clock, progress, verbose=False)
     mine = tuple(t for t in tuner.oracle.start_order if tuner.oracle.workers.get(t) == name)
     return WorkerSummary(name, mine)
 

@@ -40,6 +40,7 @@ class ParallelSearch:
     run_id: str
     root: Path
     work: Path
+    devices: int = 1  # GPUs (or CPU processes) each worker trains one model on (--devices)
 
     def prepare(self, settings: SearchSettings, direction: str, clock: RunClock) -> StudyWorker:
         """Write ``parallel.json``, create the study once and share the deadline; this process becomes worker 0."""
@@ -52,7 +53,7 @@ class ParallelSearch:
     @contextmanager
     def workers_running(self, report: Callable[[str], None]) -> Iterator[WorkerPool]:
         """Start workers 1..N-1 (they wait for :meth:`open_search`); after the block, end them."""
-        pool = WorkerPool(self.run_id, self.root, self.work, self.plan.workers, report).start()
+        pool = WorkerPool(self.run_id, self.root, self.work, self.plan.workers, report, self.devices).start()
         if self.plan.workers > 1:
             report(f"searching with {self.plan.workers} workers; their logs are in {self.work / WORKERS_FOLDER}")
         cores = usable_cores()

@@ -18,6 +18,7 @@ keeps for ``--resume``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -33,6 +34,7 @@ from .study import MAX_WORKERS, PARALLEL_TUNERS, ParallelPlan
 
 STOP_WAIT_SECONDS = 60  # how long the launcher waits for its workers to exit once the study has no trials left
 DEFAULT_WORKERS_LIMIT = 8  # the most workers a search starts on its own: each holds its own torch, data and model
+DEVICE_LOGS = "logs/devices"  # in the run folder: the output of each --devices helper process of the launcher
 WORKERS_VARIABLE = "VAUTOML_WORKERS"  # the worker count a search uses when --workers is left out
 
 
@@ -49,7 +51,7 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
     return max(1, (cores or usable_cores()) // max(1, workers))
 
 
-def default_workers(tuner: str, trial_cap: int | None) -> int:
+def default_workers(tuner: str, trial_cap: int | None, devices: int = 1) -> int:
     """How many trials a new search runs at once when ``--workers`` is left out: one per core, or one per GPU.
 
     Measured on 2 cores (``benchmarks/parallel.py``): two one-thread
@@ -58,7 +60,8 @@ def default_workers(tuner: str, trial_cap: int | None) -> int:
     threads to keep two cores busy.  So a CPU search runs one worker per
     core (at most :data:`DEFAULT_WORKERS_LIMIT`, each then with
     ``cores // workers`` threads), and never more workers than trials.  With
-    GPUs each worker gets one, so there are as many workers as GPUs.  Tuners
+    GPUs each worker gets one, so there are as many workers as GPUs.  With
+    ``--devices N`` each worker takes N GPUs (or N cores' processes).  Tuners
     that plan in one process (hyperband, grid) keep one.
     ``$VAUTOML_WORKERS`` sets the default instead (``1``: one process).
     """
@@ -73,10 +76,28 @@ def default_workers(tuner: str, trial_cap: int | None) -> int:
             )
         return int(chosen)
     gpus = len(visible_gpus())
-    wanted = gpus or min(usable_cores(), DEFAULT_WORKERS_LIMIT)
+    wanted = gpus // devices or min(usable_cores() // devices, DEFAULT_WORKERS_LIMIT)
     if trial_cap is not None:
         wanted = min(wanted, trial_cap)
     return max(1, wanted)
+
+
+def training_group(devices: int, logs: Path) -> contextlib.AbstractContextManager:
+    """This process's ``--devices`` group: the first ``devices`` GPUs it sees, or its threads shared out.
+
+    The helpers write to ``logs``.
+    """
+    from ..training import devices as device_groups
+
+    if devices <= 1:
+        return contextlib.nullcontext()
+    gpus = visible_gpus()
+    if gpus and len(gpus) < devices:
+        raise UsageError(
+            f"--devices {devices} needs {devices} GPUs for each worker; this process sees {len(gpus)}",
+            "give fewer --devices, or fewer --workers",
+        )
+    return device_groups.group(devices, gpus[:devices], logs)
 
 
 def visible_gpus() -> list[str]:
@@ -135,13 +156,14 @@ class WorkerPool:
     work: Path
     workers: int
     report: Callable[[str], None]
+    devices: int = 1  # GPUs each worker takes (--devices)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     _threads_before: int | None = None
     _reported: set[str] = field(default_factory=set)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> WorkerPool:
-        """Start the workers, each with its share of threads and, where there are GPUs, one GPU."""
+        """Start the workers, each with its share of threads and, where there are GPUs, its own (``devices`` each)."""
         threads = threads_per_worker(self.workers)
         gpus = visible_gpus() if self.workers > 1 else []
         logs = self.work / WORKERS_FOLDER
@@ -150,7 +172,8 @@ class WorkerPool:
             name = f"w{index}"
             env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
             if gpus:
-                env["CUDA_VISIBLE_DEVICES"] = gpus[index % len(gpus)]
+                mine = range(index * self.devices, (index + 1) * self.devices)
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus[k % len(gpus)] for k in mine)
             command = [
                 sys.executable,
                 "-m",

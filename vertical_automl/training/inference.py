@@ -19,7 +19,8 @@ import keras
 import numpy as np
 
 from . import graph
-from .step import as_tensors, keras_chosen, numeric_arrays, rows_of
+from .loop import as_tensors, rows_of
+from .step import keras_chosen, numeric_arrays
 
 
 def predict(model: keras.Model, x: Any, batch_size: int) -> Any:

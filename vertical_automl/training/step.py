@@ -25,19 +25,21 @@ trial's log (:data:`STEP_KEY`).
 
 from __future__ import annotations
 
-import math
 import os
+from functools import partial
 from typing import Any
 
 import keras
 import numpy as np
 
-from . import graph
+from . import devices, graph
+from .loop import STEP_KEY, Loop
+from .shared import SharedLoop
 
-STEP_KEY = "training_step"  # in History.params: "own", or "keras fit: <why>"
+__all__ = ["STEP_KEY", "fit", "keras_chosen", "numeric_arrays", "why_not"]
+
 CHOICE_VARIABLE = "VAUTOML_TRAINING_STEP"  # "fit": every model trains with Model.fit (an escape hatch, and the A/B)
 HANDLED = frozenset({"batch_size", "epochs", "verbose", "callbacks", "validation_data", "sample_weight", "shuffle"})
-VALIDATION_BATCH = 512  # rows per validation batch: inference only, so larger than any training batch we search
 
 
 def fit(
@@ -71,7 +73,9 @@ def fit(
         )
         history.params[STEP_KEY] = f"keras fit: {reason}"
         return history
-    return _Loop(model, batch_size, verbose, callbacks or []).run(x, y, sample_weight, epochs, validation_data, shuffle)
+    group = devices.current()
+    loop = Loop if group is None else partial(SharedLoop, group)
+    return loop(model, batch_size, verbose, callbacks or []).run(x, y, sample_weight, epochs, validation_data, shuffle)
 
 
 def why_not(model: keras.Model, x: Any, y: Any, sample_weight: Any, validation_data: Any, others: dict) -> str | None:
@@ -90,86 +94,6 @@ def why_not(model: keras.Model, x: Any, y: Any, sample_weight: Any, validation_d
     return graph.unsupported(model)
 
 
-class _Loop:
-    """One call of :func:`fit`: the model, its callbacks, and the tensors on the model's device."""
-
-    def __init__(self, model: keras.Model, batch_size: int, verbose: int, callbacks: list) -> None:
-        import torch
-
-        self.model, self.batch_size, self.verbose = model, int(batch_size), verbose
-        self.callbacks = callbacks
-        self.variables = list(model.trainable_variables)
-        self.plans: graph.Plans = {}
-        self.device = self.variables[0].value.device if self.variables else torch.device("cpu")
-        base = keras.callbacks.Callback
-        self.batch_begin = [c for c in callbacks if _overrides(c, base, "on_train_batch_begin", "on_batch_begin")]
-        self.batch_end = [c for c in callbacks if _overrides(c, base, "on_train_batch_end", "on_batch_end")]
-
-    def run(
-        self, x: Any, y: Any, sample_weight: Any, epochs: int, validation_data: Any, shuffle: bool
-    ) -> keras.callbacks.History:
-        import torch
-
-        model = self.model
-        x_t, y_t, w_t = (as_tensors(data, self.device) for data in (x, y, sample_weight))
-        rows = len(keras.tree.flatten(x)[0])
-        steps = math.ceil(rows / self.batch_size)
-        callbacks = keras.callbacks.CallbackList(
-            self.callbacks,
-            add_history=True,
-            add_progbar=self.verbose != 0,
-            model=model,
-            verbose=self.verbose,
-            epochs=epochs,
-            steps=steps,
-        )
-        model.stop_training = False
-        callbacks.on_train_begin()
-        logs: dict[str, float] = {}
-        for epoch in range(epochs):
-            callbacks.on_epoch_begin(epoch)
-            order = np.random.permutation(rows) if shuffle else np.arange(rows)
-            order_t = torch.from_numpy(order).to(self.device)
-            total = torch.zeros((), device=self.device)
-            for step in range(steps):
-                for callback in self.batch_begin:
-                    callback.on_train_batch_begin(step, {})
-                batch = order_t[step * self.batch_size : (step + 1) * self.batch_size]
-                loss = self.step(rows_of(x_t, batch), rows_of(y_t, batch), rows_of(w_t, batch))
-                total += loss * len(batch)
-                for callback in self.batch_end:
-                    callback.on_train_batch_end(step, {})
-            logs = {"loss": float(total) / rows}
-            if validation_data is not None:
-                logs.update(self.validate(*validation_data))
-            callbacks.on_epoch_end(epoch, logs)
-            if model.stop_training:
-                break
-        callbacks.on_train_end(logs)
-        model.history.params[STEP_KEY] = "own"
-        return model.history
-
-    def step(self, x: Any, y: Any, sample_weight: Any) -> Any:
-        """One optimizer step on one batch, as ``TorchTrainer.train_step`` takes it; the batch's loss, detached."""
-        import torch
-
-        model = self.model
-        y_pred = graph.forward(model, x, training=True, plans=self.plans)
-        for variable in self.variables:
-            variable.value.grad = None
-        loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
-        model.optimizer.scale_loss(loss).backward()
-        with torch.no_grad():
-            model.optimizer.apply([variable.value.grad for variable in self.variables], self.variables)
-        return loss.detach()
-
-    def validate(self, x: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
-        """The compiled loss and metrics on the validation data, named ``val_*`` as ``fit`` names them."""
-        batch = max(self.batch_size, VALIDATION_BATCH)
-        scores = self.model.evaluate(x, y, sample_weight=sample_weight, batch_size=batch, verbose=0, return_dict=True)
-        return {f"val_{name}": float(value) for name, value in scores.items()}
-
-
 def keras_chosen() -> bool:
     """Whether the user sent every model to Keras's own ``fit`` and ``predict`` (``VAUTOML_TRAINING_STEP=fit``)."""
     return os.environ.get(CHOICE_VARIABLE, "").strip().lower() == "fit"
@@ -179,25 +103,3 @@ def numeric_arrays(data: Any) -> bool:
     """Whether every leaf of ``data`` is a numeric NumPy array (``None``, no data, counts as such)."""
     leaves = [] if data is None else keras.tree.flatten(data)
     return all(isinstance(leaf, np.ndarray) and leaf.dtype.kind in "biuf" for leaf in leaves)
-
-
-def as_tensors(data: Any, device: Any) -> Any:
-    """NumPy arrays as tensors on ``device``, floats in float32 (as Keras's data adapters cast them)."""
-    import torch
-
-    def convert(array: np.ndarray) -> Any:
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
-        if tensor.is_floating_point():
-            tensor = tensor.to(torch.float32)
-        return tensor.to(device)
-
-    return None if data is None else keras.tree.map_structure(convert, data)
-
-
-def rows_of(data: Any, index: Any) -> Any:
-    """The rows ``index`` of every tensor in ``data`` (``None`` stays ``None``)."""
-    return None if data is None else keras.tree.map_structure(lambda tensor: tensor[index], data)
-
-
-def _overrides(callback: keras.callbacks.Callback, base: type, *methods: str) -> bool:
-    return any(getattr(type(callback), method) is not getattr(base, method) for method in methods)
