@@ -221,3 +221,14 @@ def digits_plugins(name: str, build_model: Any) -> Any:
     return plugins_with(
         Vertical(name=name, description="", tasks=("multiclass",), build_model=build_model, default_data=load_digits)
     )
+
+
+def write_table(path: Path, rows: int, seed: int) -> None:
+    """A small binary CSV table (three numeric columns, ``label`` yes/no) the tabular verticals read as it is."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 3))
+    label = np.where(x[:, 0] + 0.5 * x[:, 1] + rng.normal(scale=0.7, size=rows) > 0, "yes", "no")
+    pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "label": label}).to_csv(path, index=False)

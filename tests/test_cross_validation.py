@@ -8,9 +8,8 @@ import sys
 
 import keras
 import numpy as np
-import pandas as pd
 import pytest
-from helpers import BLOCK_VAUTOML, invoke_vautoml
+from helpers import BLOCK_VAUTOML, invoke_vautoml, write_table
 
 from vertical_automl import search
 from vertical_automl.data.cross_validation import assign_folds, usable_folds
@@ -162,18 +161,11 @@ def test_the_export_averages_the_fold_models_in_stock_layers(tmp_path):
     assert float(done.stdout.strip().splitlines()[-1]) == pytest.approx(float(expected.sum()), rel=1e-5)
 
 
-def _table(path, n: int, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 3))
-    label = np.where(x[:, 0] + 0.5 * x[:, 1] + rng.normal(scale=0.7, size=n) > 0, "yes", "no")
-    pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "label": label}).to_csv(path, index=False)
-
-
 def test_a_cross_validated_search_chooses_out_of_fold_and_exports_what_it_scored(tmp_path):
     """Default settings on 300 rows: 5 folds, no refit, and evaluating the export gives the report's test metrics."""
     train, test = tmp_path / "train.csv", tmp_path / "test.csv"
-    _table(train, 300, 0)
-    _table(test, 120, 1)
+    write_table(train, 300, 0)
+    write_table(test, 120, 1)
     runs = [
         search("tiny-table", train, test_data=test, max_trials=2, epochs=4, registry=tmp_path / f"r{i}")
         for i in range(2)
@@ -194,7 +186,7 @@ def test_a_cross_validated_search_chooses_out_of_fold_and_exports_what_it_scored
 
 def test_folds_are_refused_with_a_time_ordered_split_and_out_of_range(tmp_path):
     train = tmp_path / "train.csv"
-    _table(train, 200, 0)
+    write_table(train, 200, 0)
     ordered = invoke_vautoml(
         "search", "--plugin", "tiny-table", "--data", str(train), "--folds", "5", "-O", "order=a",
         "--registry", str(tmp_path / "r"),

@@ -6,9 +6,8 @@ import json
 
 import keras
 import numpy as np
-import pandas as pd
 import pytest
-from helpers import only_run
+from helpers import only_run, write_table
 
 from vertical_automl import training
 from vertical_automl.pipeline import search
@@ -78,11 +77,7 @@ def test_two_processes_train_the_weights_one_process_trains_with_the_same_global
 
 
 def test_a_search_with_two_devices_trains_every_trial_on_both_and_says_so(tmp_path):
-    rng = np.random.default_rng(0)
-    features = rng.normal(size=(200, 3))
-    label = np.where(features[:, 0] + rng.normal(scale=0.5, size=200) > 0, "yes", "no")
-    table = pd.DataFrame({"a": features[:, 0], "b": features[:, 1], "c": features[:, 2], "label": label})
-    table.to_csv(tmp_path / "train.csv", index=False)
+    write_table(tmp_path / "train.csv", 200, 0)
     result = search(
         "tiny-table",
         tmp_path / "train.csv",

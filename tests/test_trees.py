@@ -9,9 +9,8 @@ from types import SimpleNamespace
 import keras
 import keras_tuner as kt
 import numpy as np
-import pandas as pd
 import pytest
-from helpers import run_standalone
+from helpers import run_standalone, write_table
 
 from vertical_automl import blocks, trees
 from vertical_automl.data.dataset import DatasetInfo
@@ -192,12 +191,7 @@ def test_a_trial_stops_before_trees_it_has_no_time_to_fit(monkeypatch):
 def test_a_trees_trial_the_budget_has_no_room_for_ends_stopped_and_the_search_still_exports(tmp_path, monkeypatch):
     """The budget is spent from the first epoch end on: the first trial completes, the trees recipe stops untrained."""
     monkeypatch.setattr(Deadline, "leaves_room_for", lambda self, seconds: False)
-    rng = np.random.default_rng(0)
-    features = rng.normal(size=(240, 3))
-    label = np.where(features[:, 0] + rng.normal(scale=0.5, size=240) > 0, "yes", "no")
-    pd.DataFrame({"a": features[:, 0], "b": features[:, 1], "c": features[:, 2], "label": label}).to_csv(
-        tmp_path / "train.csv", index=False
-    )
+    write_table(tmp_path / "train.csv", 240, 0)
     result = search(
         "finance",
         tmp_path / "train.csv",

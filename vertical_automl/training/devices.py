@@ -38,6 +38,8 @@ class DeviceGroup:
     (empty: CPU and gloo); ``logs`` the folder each helper writes its output to.
     """
 
+    rank = 0  # this process; the helpers are ranks 1..size-1
+
     def __init__(self, size: int, gpus: list[str], logs: Path) -> None:
         self.size, self.gpus, self.logs = size, gpus, logs
         self.helpers: list[subprocess.Popen] = []

@@ -45,7 +45,7 @@ class SharedLoop(Loop):
 
     def __init__(self, group: DeviceGroup | Rank, model: keras.Model, batch_size: int, verbose: int, callbacks: list):
         super().__init__(model, batch_size, verbose, callbacks)
-        self.group, self.rank, self.size = group, getattr(group, "rank", 0), group.size
+        self.group, self.rank, self.size = group, group.rank, group.size
         self.name = f"own, data-parallel on {self.size} devices ({'nccl' if self.device.type == 'cuda' else 'gloo'})"
 
     def run(
