@@ -12,7 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from vertical_automl.records import RunRequest
 from vertical_automl.registry import DamagedRunFolder, open_run
@@ -25,6 +27,7 @@ from vertical_automl.search_engine.budget import (
     has_finished_work,
     seconds_used,
 )
+from vertical_automl.search_engine.members import MemberChoice
 from vertical_automl.settings import SearchSettings
 
 REQUEST = RunRequest("x", None, None, SearchSettings())
@@ -42,17 +45,15 @@ def write_state(work: Path, state: dict) -> None:
     (work / STATE_FILE).write_text(json.dumps(state))
 
 
-def budget_for(
-    work: Path, budget: float | None, export_members: int = 1, refit_scale: float | None = 1.25
-) -> TrialBudget:
+def budget_for(work: Path, budget: float | None, refit_scale: float | None = 1.25) -> TrialBudget:
     # 10 s used before; this session started at monotonic 1000: a budget of 100 s ends at 1090.
-    return TrialBudget(RunClock(1000.0, 10.0, budget), work, export_members, refit_scale)
+    return TrialBudget(RunClock(1000.0, 10.0, budget), work, refit_scale)
 
 
 def test_without_a_budget_there_is_no_deadline_and_no_trial_is_too_late(tmp_path):
     write_state(tmp_path, {"trials": TRIALS})
     budget = budget_for(tmp_path, None)
-    assert budget.members_to_reserve == 0  # the tuner need not even ask its oracle for the best trials
+    assert not budget.reserves  # the tuner need not even choose the export's members
     assert budget.search_deadline([("0", 3)]) is None
     assert not budget.too_late_for_a_trial(None, 1e12)
 
@@ -60,14 +61,13 @@ def test_without_a_budget_there_is_no_deadline_and_no_trial_is_too_late(tmp_path
 def test_with_a_budget_the_deadline_keeps_three_percent_back(tmp_path):
     budget = budget_for(tmp_path, 100.0)
     assert budget.clock.end() == 1090.0
-    assert budget.members_to_reserve == 1
+    assert budget.reserves
     assert budget.search_deadline([]) == pytest.approx(1090.0 - 3.0)
 
 
 def test_the_deadline_reserves_two_builds_and_the_best_epochs_of_each_refit_member(tmp_path):
     write_state(tmp_path, {"trials": TRIALS})
-    budget = budget_for(tmp_path, 100.0, export_members=2, refit_scale=1.25)
-    assert budget.members_to_reserve == 2
+    budget = budget_for(tmp_path, 100.0, refit_scale=1.25)
     # Trial 0: 2 builds of 2 s + 3 best epochs of 2 s scaled by 1.25 = 11.5; trial 1: 2 x 1 s + 2 x 2 s x 1.25 = 7.
     assert budget.search_deadline([("0", 3)]) == pytest.approx(1087.0 - 11.5)
     assert budget.search_deadline([("0", 3), ("1", 2)]) == pytest.approx(1087.0 - 11.5 - 7.0)
@@ -78,8 +78,7 @@ def test_the_deadline_reserves_two_builds_and_the_best_epochs_of_each_refit_memb
 def test_without_a_refit_the_deadline_reserves_the_builds_alone(tmp_path):
     """Cross-validated or --no-refit: the export reloads each member's checkpoint and builds its average."""
     write_state(tmp_path, {"trials": TRIALS})
-    budget = budget_for(tmp_path, 100.0, export_members=2, refit_scale=None)
-    assert budget.members_to_reserve == 2
+    budget = budget_for(tmp_path, 100.0, refit_scale=None)
     assert budget.search_deadline([("0", 3), ("1", 2)]) == pytest.approx(1087.0 - 2 * 2.0 - 2 * 1.0)
     assert budget.search_deadline([("0", None), ("2", 4)]) == pytest.approx(1087.0)
 
@@ -109,7 +108,7 @@ def test_the_state_file_round_trips_and_is_written_without_a_temporary_left(tmp_
     work = tmp_path / "run"
     work.mkdir()
     clock = RunClock(time.monotonic() - 5.0, 10.0, 100.0)
-    budget = TrialBudget(clock, work, 1, 1.0)
+    budget = TrialBudget(clock, work, 1.0)
     for trial_id, epochs in (("1", 2), ("0", 4)):
         budget.trial_trained(trial_id, epochs)
         budget.trial_ran(trial_id, 9.0, 1.0, 2.0 if trial_id == "0" else 0.0)
@@ -125,7 +124,7 @@ def test_the_state_file_round_trips_and_is_written_without_a_temporary_left(tmp_
     assert 15.0 <= state["seconds_used"] < 15.0 + 60.0
     assert seconds_used(work) == state["seconds_used"]
     assert sorted(p.name for p in work.iterdir()) == [STATE_FILE]
-    again = TrialBudget(clock, work, 1, 1.0)
+    again = TrialBudget(clock, work, 1.0)
     assert again.seconds == budget.seconds and again.build_seconds == budget.build_seconds
     assert again.epochs_run == {"1": 2, "0": 4, "2": None}  # the failed trial's epochs read back as none
     assert again.tree_seconds == budget.tree_seconds
@@ -223,28 +222,78 @@ def test_the_budget_and_the_records_load_no_keras():
     assert done.stdout.strip() == "[]"
 
 
+class Oracle:
+    """A tuner's oracle, as far as the budget and the member choice read it: completed trials, their scores."""
+
+    def __init__(self) -> None:
+        self.trials: dict = {}
+        self.start_order: list[str] = []
+
+    def completed(self, trial_id: str, score: float, best_epochs: int) -> None:
+        import keras_tuner as kt
+
+        trial = kt.engine.trial.Trial(kt.HyperParameters(), trial_id=trial_id, status="COMPLETED")
+        trial.score, trial.best_step = score, best_epochs - 1
+        self.trials[trial_id] = trial
+        self.start_order.append(trial_id)
+
+    def get_best_trials(self, count: int) -> list:
+        return sorted(self.trials.values(), key=lambda t: -t.score)[:count]
+
+
+def bookkept_tuner(kind: type, budget: TrialBudget, oracle: object, folder: Path, y: np.ndarray) -> object:
+    """A tuner of ``kind`` with only what choosing members and the deadline need: no model, no search."""
+    tuner = object.__new__(kind)
+    tuner.budget, tuner.oracle, tuner.predictions_dir = budget, oracle, folder
+    tuner.members = MemberChoice(5, "binary", "val_auc", "max", y)
+    return tuner
+
+
+def test_the_budget_keeps_back_the_refit_of_the_members_ensemble_selection_would_choose(tmp_path):
+    """Not the refit of the five best trials: a trial selection leaves out reserves nothing, one it adds does."""
+    from vertical_automl.search_engine.tuner import BookkeptTuner
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    predictions = tmp_path / "predictions"
+    predictions.mkdir()
+    budget = TrialBudget(RunClock(1000.0, 0.0, 180.0), tmp_path, refit_scale=1.25)
+    oracle = Oracle()
+    tuner = bookkept_tuner(BookkeptTuner, budget, oracle, predictions, y)
+    assert tuner.search_deadline() == pytest.approx(1180.0 - SLACK * 180)  # nothing completed: nothing to refit
+
+    def finish(trial_id: str, noise: float) -> float:
+        """A trial of 10 epochs in 21 s (a 1 s build), best at epoch 8, its predictions as noisy as ``noise``."""
+        p = 1 / (1 + np.exp(-(2 * y - 1 + rng.normal(0, noise, len(y)))))
+        np.save(predictions / f"trial_{trial_id}.npy", np.column_stack([1 - p, p]))
+        budget.trial_ran(trial_id, 21.0, 1.0)
+        budget.trial_trained(trial_id, 10)
+        oracle.completed(trial_id, roc_auc_score(y, p), 8)
+        return 2 * 1.0 + 2.0 * 8 * 1.25
+
+    one = finish("00", 1.0)
+    finish("01", 4.0)  # far below the best: no candidate, so no refit to keep back
+    assert tuner.members.expected(tuner) == ("00",)
+    assert tuner.search_deadline() == pytest.approx(1180.0 - SLACK * 180 - one)
+    two = finish("02", 1.0)  # as good, with independent errors: averaging helps, so it joins
+    assert set(tuner.members.expected(tuner)) == {"00", "02"}
+    assert tuner.search_deadline() == pytest.approx(1180.0 - SLACK * 180 - one - two)
+
+
 def test_a_worker_reserves_the_refit_of_a_best_trial_another_worker_finished_while_it_trains(tmp_path):
     """The deadline a running trial checks at each epoch end counts the study's trials, not this worker's alone."""
-    import keras_tuner as kt
-
     from vertical_automl.search_engine.tuner import StudyTuner
 
-    budget = TrialBudget(RunClock(1000.0, 0.0, 180.0), tmp_path, export_members=1, refit_scale=1.25)
+    budget = TrialBudget(RunClock(1000.0, 0.0, 180.0), tmp_path, refit_scale=1.25)
 
-    class Study:  # the oracle of a worker whose peer has just finished trial 00000 (16 epochs in 106 s, best 8)
-        best: list = []
-
+    class Study(Oracle):  # the oracle of a worker whose peer has just finished trial 00000 (16 epochs in 106 s, best 8)
         def sync(self) -> None:
-            trial = kt.engine.trial.Trial(kt.HyperParameters(), trial_id="00000")
-            trial.best_step = 7
-            self.best = [trial]
+            self.completed("00000", 0.8, 8)
             budget.trial_ran("00000", 106.0, 2.0)
             budget.trial_trained("00000", 16)
 
-        def get_best_trials(self, count: int) -> list:
-            return self.best[:count]
+        workers: dict = {}
 
-    tuner = object.__new__(StudyTuner)
-    tuner.budget, tuner.oracle = budget, Study()
+    tuner = bookkept_tuner(StudyTuner, budget, Study(), tmp_path / "predictions", np.zeros(4))
     reserve = SLACK * 180 + 2 * 2.0 + (104.0 / 16) * 8 * 1.25
     assert tuner.search_deadline() == pytest.approx(1000.0 + 180.0 - reserve)

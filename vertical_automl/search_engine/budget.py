@@ -98,15 +98,14 @@ class TrialBudget:
     """Each trial's seconds, epochs trained, model-build and trees seconds, and the deadlines the budget sets from them.
 
     Read from the run folder ``work`` when a session starts and saved there
-    by :meth:`save` after every trial.  ``export_members`` is how many of
-    the best trials the export is made of, ``refit_scale`` the rows of
+    by :meth:`save` after every trial.  ``refit_scale`` is the rows of
     train+validation over the train split's, ``None`` when the export keeps
     the trials' own weights (``--no-refit``, cross-validation) instead of a refit.
     """
 
-    def __init__(self, clock: RunClock, work: Path, export_members: int, refit_scale: float | None) -> None:
+    def __init__(self, clock: RunClock, work: Path, refit_scale: float | None) -> None:
         self.clock, self.state_file = clock, work / STATE_FILE
-        self.export_members, self.refit_scale = export_members, refit_scale
+        self.refit_scale = refit_scale
         saved = read_state(work).get("trials", {})
         self.seconds: dict[str, float] = {k: v["seconds"] for k, v in saved.items()}
         self.epochs_run: dict[str, int | None] = {k: v["epochs_run"] for k, v in saved.items()}
@@ -114,15 +113,15 @@ class TrialBudget:
         self.tree_seconds: dict[str, float] = {k: v.get("tree_seconds", 0.0) for k, v in saved.items()}
 
     @property
-    def members_to_reserve(self) -> int:
-        """How many best trials :meth:`search_deadline` needs: none without a budget."""
-        return self.export_members if self.clock.end() is not None else 0
+    def reserves(self) -> bool:
+        """Whether :meth:`search_deadline` needs the export's members: only with a budget."""
+        return self.clock.end() is not None
 
     def search_deadline(self, best: Sequence[tuple[str, int | None]]) -> float | None:
         """When the search must stop to leave room for the export's model, or ``None`` without a budget.
 
-        ``best`` are the current best trials (at most :attr:`members_to_reserve`),
-        each as its id and its best epoch count (``None`` when it has none yet).
+        ``best`` are the trials the export would be made of if the search ended
+        now, each as its id and its best epoch count (``None`` when it has none yet).
         Without a refit the builds alone are kept back: loading a
         cross-validated trial's checkpoint builds its fold models, and their
         average is built again (about 1 s each for five small fold models).

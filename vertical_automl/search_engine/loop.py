@@ -2,7 +2,7 @@
 
 :func:`run_search` is that sequence of named steps; each trial itself starts
 in :meth:`.tuner._TrialBookkeeping.run_trial`.  What follows the trials is
-choosing the members the export averages (:func:`select_members`) and saying
+choosing the members the export averages (:class:`.members.MemberChoice`) and saying
 why the search stopped (:func:`stop_reason`).
 """
 
@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 import keras
 import keras_tuner as kt
-import numpy as np
 
 from .. import space
 from ..data.dataset import Dataset
@@ -26,7 +25,7 @@ from ..registry import disk_full
 from ..scoring import predict_scores
 from ..settings import SearchSettings
 from ..vertical import Vertical
-from . import ensemble_selection, folds
+from . import folds
 from .budget import RunClock, TrialBudget
 from .callbacks import NonFiniteLoss, StopOnInterrupt
 from .hypermodel import VerticalHyperModel
@@ -88,9 +87,7 @@ def run_search(
             f"after {len(trials)} trial(s)"
         )
     reason = stop_reason(settings, len(trials), tuner.out_of_time, stopped)
-    objective, direction = settings.objective_for(vertical, dataset.info.task)
-    judged_on = dataset.selection_data(settings.cross_validated).y
-    selection = select_members(tuner, completed, judged_on, vertical, objective, direction, dataset.info.task)
+    selection = tuner.members.select(tuner, completed)
     by_id = {t.trial_id: t for t in trials}
     hyperparameters = {trial.trial_id: trial.hyperparameters for trial in tuner.oracle.trials.values()}
     members = [(by_id[trial_id], hyperparameters[trial_id]) for trial_id in selection.trial_ids]
@@ -140,7 +137,6 @@ def open_tuner(
     budget = TrialBudget(
         clock,
         budget_folder or directory,
-        export_members=max(1, vertical.ensemble_size),
         refit_scale=fitted / len(dataset.train) if settings.refits else None,
     )
     try:
@@ -248,35 +244,3 @@ def stop_reason(settings: SearchSettings, trials: int, out_of_time: bool, failur
             )
         return f"the trial cap was reached (max_trials {cap})"
     return f"the {settings.tuner} tuner had no new hyperparameters to try after {trials} trial(s)"
-
-
-def select_members(
-    tuner: kt.Tuner,
-    completed: list[TrialRecord],
-    y: np.ndarray,
-    vertical: Vertical,
-    objective: str,
-    direction: str,
-    task: str,
-) -> ensemble_selection.Selection:
-    """The trials the export averages: greedy ensemble selection on validation predictions, or the best trial alone.
-
-    ``y`` are the labels of the rows the predictions score: the validation
-    split, or every train+validation row when the trials were cross-validated.
-
-    Verticals with ``ensemble_size`` 1, and runs whose trials left no
-    predictions (older runs resumed), export the best trial.
-    """
-    best = next(r for r in completed if r.trial_id == tuner.oracle.get_best_trials(1)[0].trial_id)
-    alone = ensemble_selection.Selection(
-        (best.trial_id,), (1.0,), float(best.score), tuner.validation_predictions(best.trial_id)
-    )
-    if vertical.ensemble_size <= 1:
-        return alone
-    candidates = [
-        ensemble_selection.Candidate(r.trial_id, float(r.score), tuner.validation_predictions(r.trial_id))
-        for r in completed
-    ]
-    if any(c.scores is None for c in candidates):
-        return alone
-    return ensemble_selection.select(candidates, y, objective, direction, task, vertical.ensemble_size)

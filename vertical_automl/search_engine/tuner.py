@@ -33,6 +33,7 @@ from ..vertical import Vertical
 from .budget import TrialBudget
 from .callbacks import Deadline, DiskSpaceGuard, EpochReport, TrialOutOfTime
 from .hypermodel import VerticalHyperModel
+from .members import MemberChoice
 from .oracles import BayesianWithRecipes, RandomWithRecipes
 from .progress import SearchProgress
 from .records import TrialRecord, TrialStatus
@@ -69,14 +70,13 @@ class _TrialBookkeeping:
         self.out_of_time = False
         self.stopped: dict[str, str] = {}  # trials the budget stopped before they trained, and why
         super().__init__(*args, **kwargs)
+        self.members = MemberChoice.of(self.hypermodel.vertical, self.hypermodel.dataset, self.hypermodel.settings)
 
     def search_deadline(self) -> float | None:
-        """When the search must stop to leave room for the refit of the current best trials, or ``None``."""
-        wanted = self.budget.members_to_reserve
-        best = self.oracle.get_best_trials(wanted) if wanted else []
-        return self.budget.search_deadline(
-            [(trial.trial_id, None if trial.best_step is None else int(trial.best_step) + 1) for trial in best]
-        )
+        """When the search must stop to leave room for the export of the members chosen so far, or ``None``."""
+        chosen = self.members.expected(self) if self.budget.reserves else ()
+        best_steps = ((t, self.oracle.trials[t].best_step) for t in chosen)
+        return self.budget.search_deadline([(t, None if step is None else int(step) + 1) for t, step in best_steps])
 
     def pre_create_trial(self) -> None:
         super().pre_create_trial()
@@ -224,7 +224,7 @@ class StudyTuner(_TrialBookkeeping, kt.Tuner):
         sync, on MNIST at 3 minutes, worker 1 trained on to 160 s after
         worker 0's best trial ended, and its refit got 1 of 8 epochs.
         """
-        if self.budget.members_to_reserve and time.monotonic() - self.synced >= SYNC_SECONDS:
+        if self.budget.reserves and time.monotonic() - self.synced >= SYNC_SECONDS:
             self.oracle.sync()
             self.synced = time.monotonic()
         return super().search_deadline()
