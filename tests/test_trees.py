@@ -22,6 +22,7 @@ from vertical_automl.settings import SearchSettings
 from vertical_automl.training import fit as train
 
 RECIPE = next(recipe for recipe in blocks.TABULAR_RECIPES if recipe["architecture"] == "trees")
+FOREST = next(recipe for recipe in blocks.TABULAR_RECIPES if recipe["architecture"] == "forest")
 
 
 def table(task: str, rows: int = 1200, seed: int = 0) -> tuple[np.ndarray, np.ndarray, DatasetInfo]:
@@ -47,9 +48,9 @@ def table(task: str, rows: int = 1200, seed: int = 0) -> tuple[np.ndarray, np.nd
     return x, y, DatasetInfo("multiclass", (4,), ("a", "b", "c", "d"), statistics=statistics)
 
 
-def trees_model(info: DatasetInfo, **values: object) -> tuple[keras.Model, kt.HyperParameters]:
+def trees_model(info: DatasetInfo, recipe: dict = RECIPE, **values: object) -> tuple[keras.Model, kt.HyperParameters]:
     hp = kt.HyperParameters()
-    hp.values.update({**RECIPE, **values})
+    hp.values.update({**recipe, **values})
     return blocks.tabular_model(hp, info), hp
 
 
@@ -76,6 +77,44 @@ def test_the_compiled_trees_predict_what_the_booster_predicts_on_seen_and_unseen
     assert close.mean() > 0.995
 
 
+def forest_scores(forest, x: np.ndarray, task: str) -> np.ndarray:
+    """The forest as the model computes it: scikit-learn's own mean for regression, else the mean log of the
+    Laplace-smoothed class shares of the leaves each row reaches, normalised (a sigmoid of the log-odds for binary)."""
+    if task == "regression":
+        return forest.predict(x).reshape(-1, 1)
+    logs = 0.0
+    for estimator in forest.estimators_:
+        tree, leaf = estimator.tree_, estimator.apply(x)
+        rows = tree.weighted_n_node_samples[leaf][:, None]
+        logs = logs + np.log((tree.value[leaf, 0, :] * rows + 1) / (rows + tree.value.shape[-1]))
+    logs = logs / len(forest.estimators_)
+    if task == "binary":
+        return 1 / (1 + np.exp(logs[:, :1] - logs[:, 1:]))
+    odds = np.exp(logs - logs.max(axis=1, keepdims=True))
+    return odds / odds.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize(("task", "kind"), [("binary", "extra"), ("multiclass", "random"), ("regression", "extra")])
+def test_the_compiled_forest_predicts_what_its_trees_predict_on_seen_and_unseen_rows(task, kind):
+    x, y, info = table(task)
+    unseen, _, _ = table(task, rows=2000, seed=1)
+    model, hp = trees_model(info, FOREST, forest_kind=kind)
+    forest = trees.fit_trees(model, hp, x[:1000], y[:1000], info, seed=0)
+    assert len(forest.estimators_) == trees.FOREST_TREES and forest.estimators_[0].tree_.n_leaves > 32
+    seen = model.predict(x[:1000], verbose=0).reshape(1000, -1)
+    assert np.allclose(seen, forest_scores(forest, x[:1000], task), rtol=1e-4, atol=1e-4)
+    close = np.isclose(
+        model.predict(unseen, verbose=0).reshape(len(unseen), -1), forest_scores(forest, unseen, task), atol=1e-4
+    ).all(axis=1)
+    assert close.mean() > 0.995
+    if task == "binary":  # the smoothed log-average ranks rows as the forest's own mean of shares does
+        from sklearn.metrics import roc_auc_score
+
+        _, y_unseen, _ = table(task, rows=2000, seed=1)
+        theirs = roc_auc_score(y_unseen, forest.predict_proba(unseen)[:, 1])
+        assert abs(roc_auc_score(y_unseen, model.predict(unseen, verbose=0).ravel()) - theirs) < 0.01
+
+
 @pytest.mark.parametrize("seed", [32, 33, 35, 37])
 def test_small_folds_compile_exactly_with_held_out_rows_near_a_cut_and_cuts_a_float32_cannot_hold(seed):
     # 228 rows, a 2-fold's share of breast cancer: the booster's early-stopping rows sit anywhere between its
@@ -92,13 +131,16 @@ def test_small_folds_compile_exactly_with_held_out_rows_near_a_cut_and_cuts_a_fl
         booster = HistGradientBoostingClassifier(
             max_iter=300, max_leaf_nodes=leaves, min_samples_leaf=min_leaf, early_stopping=True, random_state=0
         ).fit(x, y)
-        weights = trees.compile_trees(booster, x, (300, leaves - 1, leaves), 1)
+        tables, baseline = trees.booster_tables(booster, 1)
+        weights = trees.compile_trees(tables, x, (300, leaves - 1, leaves), 1, baseline)
         assert np.allclose(trees.raw_scores(weights, x), booster._raw_predict(x), rtol=1e-4, atol=1e-4)
 
 
-def test_only_the_head_trains_and_the_export_loads_in_plain_keras(tmp_path):
+@pytest.mark.parametrize("recipe", [RECIPE, FOREST], ids=["boosted", "forest"])
+def test_only_the_head_trains_and_the_export_loads_in_plain_keras(tmp_path, recipe):
     x, y, info = table("binary")
-    model, hp = trees_model(info, tree_iterations=150, tree_leaves=15)
+    model, hp = trees_model(info, recipe, tree_iterations=150, tree_leaves=15)
+    prefix = trees.family(model)
     trees.fit_trees(model, hp, x, y, info, seed=0)
     frozen = {
         layer.name: [w.copy() for w in layer.get_weights()] for layer in model.layers if "_output" not in layer.name
@@ -108,7 +150,7 @@ def test_only_the_head_trains_and_the_export_loads_in_plain_keras(tmp_path):
     for layer in model.layers:
         for before, after in zip(frozen.get(layer.name, []), layer.get_weights()):
             assert np.array_equal(before, after), layer.name
-    assert [w.path for w in model.trainable_weights] == ["boosted_trees_output/kernel", "boosted_trees_output/bias"]
+    assert [w.path for w in model.trainable_weights] == [f"{prefix}_output/kernel", f"{prefix}_output/bias"]
     path = tmp_path / "trees.keras"
     model.save(path)
     np.save(tmp_path / "x.npy", x[:50])

@@ -73,7 +73,7 @@ def dense_stack(
     return x
 
 
-ARCHITECTURES = ("tabm", "mlp", "linear", "trees")
+ARCHITECTURES = ("tabm", "mlp", "linear", "trees", "forest")
 # L2 penalties of the linear model, per example (Keras adds l2 * sum(w^2) to the mean loss): scikit-learn's
 # LogisticRegression(C=1) on n rows is l2 = 1 / (2n), about 1e-3 on the few hundred rows where linear models win.
 LINEAR_L2 = (1e-3, 1e-4, 1e-2, 3e-2)
@@ -85,7 +85,8 @@ PLE_BINS = (48, 16, 8, 96)
 # the tuner samples: what each family of recent tabular deep-learning papers
 # recommends (TabM with piecewise-linear embeddings, Gorishniy et al. 2022 and
 # 2025), gradient-boosted trees with scikit-learn's defaults (the family
-# networks are most often averaged with), a regularised MLP in the spirit of
+# networks are most often averaged with), a forest of small extremely randomised trees (the strongest single
+# model on tables of a few hundred rows, trees.random_forest), a regularised MLP in the spirit of
 # RealMLP (Holzmueller et al. 2024), a nearly linear MLP, and two linear models (a regularised logistic or linear
 # regression, and the same over piecewise-linear bins, an additive model): on
 # tables of a few hundred rows nothing beats them reliably, and
@@ -116,6 +117,17 @@ TABULAR_RECIPES: tuple[dict[str, object], ...] = (
         "tree_iterations": 100,
         "tree_min_leaf": 20,
         "tree_l2": 0.0,
+        "optimizer": "adam",
+        "learning_rate": 1e-3,
+        "lr_schedule": "constant",
+        "class_weight": "none",
+    },
+    {
+        "architecture": "forest",  # ExtraTrees, 100 trees of at most 64 leaves of at least 3 rows (trees.py)
+        "numeric_embedding": "none",
+        "forest_kind": "extra",
+        "forest_leaves": 64,
+        "forest_min_leaf": 3,
         "optimizer": "adam",
         "learning_rate": 1e-3,
         "lr_schedule": "constant",
@@ -289,7 +301,8 @@ def tabular_model(
     members trained at once, each on its own loss, exported as their mean;
     ``linear``: the features straight into the head, with a searched L2 penalty;
     ``trees``: gradient-boosted trees fitted by scikit-learn, as frozen stock
-    layers with a trained head, :mod:`vertical_automl.trees`),
+    layers with a trained head, :mod:`vertical_automl.trees`; ``forest``: a
+    random forest, the same way),
     the numeric embedding and its bin count, the stack (depth, width,
     dropout; for the MLP also initializer, batch norm, L1/L2), class
     weighting, optimizer, learning rate and schedule.  :data:`TABULAR_RECIPES`
@@ -313,6 +326,9 @@ def tabular_model(
     if architecture == "trees":
         with hp.conditional_scope("architecture", ["trees"]):
             output = trees.boosted_trees(hp, inputs, info)
+    elif architecture == "forest":
+        with hp.conditional_scope("architecture", ["forest"]):
+            output = trees.random_forest(hp, inputs, info)
     elif architecture == "linear":
         with hp.conditional_scope("architecture", ["linear"]):
             penalty = float(hp.Choice("linear_l2", list(LINEAR_L2)))

@@ -161,12 +161,12 @@ class VerticalHyperModel(kt.HyperModel):
         stop a trial: five fold fits of a seven-class trial took 30 s on
         obesity levels, and one started 12 s before the search's deadline
         overran a 3-minute budget by half a minute.  Each fit is timed per
-        boosting iteration, and the next one (this trial's next fold, or a
+        boosting iteration (or forest tree), and the next one (this trial's next fold, or a
         later trial's first) is expected to take as long per iteration; the
         trial stops (:class:`.callbacks.TrialOutOfTime`) rather than start a
         fit that would end after the deadline.
         """
-        iterations = int(hp.values.get("tree_iterations", 1))
+        iterations = trees.work_units(hp)
         for member, rows in members:
             if not trees.has_trees(member):
                 continue
