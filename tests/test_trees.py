@@ -115,6 +115,36 @@ def test_the_compiled_forest_predicts_what_its_trees_predict_on_seen_and_unseen_
         assert abs(roc_auc_score(y_unseen, model.predict(unseen, verbose=0).ravel()) - theirs) < 0.01
 
 
+def categorical_table(rows: int = 1500, seed: int = 0) -> tuple[np.ndarray, np.ndarray, DatasetInfo, np.ndarray]:
+    """A number, then a one-hot block of 5 categories (and the 'other' slot) with positive rates out of slot order."""
+    rng = np.random.default_rng(seed)
+    category = rng.integers(0, 5, rows)
+    rates = np.array([0.5, 0.1, 0.9, 0.3, 0.7])
+    number = rng.normal(0, 1, rows)
+    y = (rng.random(rows) < np.clip(rates[category] + 0.1 * number, 0, 1)).astype(np.int64)
+    x = np.column_stack([number, np.eye(6)[category]]).astype(np.float32)
+    statistics = {**table_statistics(x), "one_hot_blocks": [[1, 6]]}
+    return x, y, DatasetInfo("binary", (7,), ("no", "yes"), statistics=statistics), rates
+
+
+@pytest.mark.parametrize("recipe", [RECIPE, FOREST], ids=["boosted", "forest"])
+def test_a_one_hot_block_is_read_as_one_code_ordered_by_the_positive_rate_and_still_compiles_exactly(recipe):
+    x, y, info, rates = categorical_table()
+    codes = trees.category_codes(x, y, info)
+    assert codes.shape == (7, 2) and codes[0, 1] == 1.0  # the block's code, then the number as it is
+    assert list(np.argsort(codes[1:6, 0])) == list(np.argsort(rates))  # lowest positive rate first
+    model, hp = trees_model(info, recipe)
+    fitted = trees.fit_trees(model, hp, x, y, info, seed=0)
+    assert fitted.n_features_in_ == 2
+    unseen, _, _, _ = categorical_table(seed=1)
+    predicted = model.predict(unseen, verbose=0).reshape(-1, 1)
+    read = unseen @ codes
+    expected = booster_scores(fitted, read, "binary") if recipe is RECIPE else forest_scores(fitted, read, "binary")
+    assert np.isclose(predicted, expected, atol=1e-4).mean() > 0.995  # unseen numbers may fall inside a cut's ramp
+    multiclass = DatasetInfo("multiclass", (7,), ("a", "b", "c"), statistics=info.statistics)
+    assert np.array_equal(trees.category_codes(x, y % 3, multiclass), np.eye(7))  # no one order: read as it is
+
+
 @pytest.mark.parametrize("seed", [32, 33, 35, 37])
 def test_small_folds_compile_exactly_with_held_out_rows_near_a_cut_and_cuts_a_float32_cannot_hold(seed):
     # 228 rows, a 2-fold's share of breast cancer: the booster's early-stopping rows sit anywhere between its

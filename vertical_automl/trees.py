@@ -1,4 +1,4 @@
-"""Gradient-boosted trees as stock Keras layers: scikit-learn's HistGradientBoosting fitted, then written into weights.
+"""Boosted trees and forests as stock Keras layers: scikit-learn's trees fitted, then written into weights.
 
 Why: on tables boosted trees are the strongest single family, and networks
 and trees averaged beat either (AutoGluon's ensembles are built on that);
@@ -6,28 +6,18 @@ our baselines include HistGradientBoosting, and a search that cannot offer
 trees loses to it on most mid-sized tables.  An export must still be stock
 Keras (it loads in safe mode, in a process without vautoml), so the fitted
 trees are compiled into frozen layers, in the matrix form of Hummingbird
-(Nakandala et al., OSDI 2020):
+(Nakandala et al., OSDI 2020; the steps, and the weights, in
+:mod:`vertical_automl.tree_weights`): frozen ``Dense`` and ``EinsumDense``
+layers select each split's feature, compare it with the cut, route each row
+to its leaf and sum the leaves' values, under the task's head started at the
+identity: the one trainable layer, a calibration the search trains and early
+stopping judges (for regression the sum is in standardised units, as the head
+expects: on prices in dollars one Adam step would be four times the head's weight).
 
-1. *select*: ``Dense`` with a one-hot kernel, bias ``-t``: every internal
-   node reads its feature less ``t``, the training value nearest its cut (so
-   float32 gets the sign of ``x - t`` right for the value it could flip);
-2. *compare*: ``EinsumDense`` per node, ``1 + s * (cut - t) - s * (x - t)``
-   with ``s = SHARPNESS / width`` and ``ReLU(max_value=1)``: 1 (go left) up
-   to the booster's own cut, 0 a thousandth of ``width`` above it, where
-   ``width`` is the distance from the cut to the next training value up: the
-   booster's rule (float64 ``x <= cut``), in float32, for every value seen or not;
-3. *route*: per tree, +1 for each left turn on a leaf's path and -1 for each
-   right turn, bias ``rights - depth + 1``, ``ReLU``: 1 at the leaf the row
-   reaches, 0 at every other;
-4. *sum*: the leaves' values (learning rate included), bias the baseline:
-   the boosted model's raw score, exactly as ``_raw_predict`` gives it;
-5. the task's head (:func:`heads.output`) started at the identity: the one
-   trainable layer, a calibration the search trains and early stopping judges
-   (for regression the sum is in standardised units, as the head expects: on
-   prices in dollars one Adam step would be four times the head's weight).
-
-The trees are fitted by :func:`fit_trees`, which the search calls before the
-first epoch, on the rows the model trains on (each fold model on its own).
+Two families: scikit-learn's HistGradientBoosting (:func:`boosted_trees`) and
+its ExtraTrees or RandomForest (:func:`random_forest`).  The trees are fitted
+by :func:`fit_trees`, which the search calls before the first epoch, on the
+rows the model trains on (each fold model on its own).
 """
 
 from __future__ import annotations
@@ -38,6 +28,7 @@ import numpy as np
 
 from . import heads
 from .data.dataset import DatasetInfo
+from .tree_weights import Table, booster_tables, compile_trees, raw_scores
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -55,7 +46,6 @@ MAX_TREES = 600  # trees of all classes together: a multiclass model grows one t
 # Epochs of a trial whose model has trees: only the head trains, and it calibrates in a few, while every epoch
 # runs all the trees (measured on obesity levels, 7 classes: 36 epochs and 135 s where the first few held the score).
 HEAD_EPOCHS = 8
-SHARPNESS = 1000.0  # a comparison goes from left to right over gap / SHARPNESS past the threshold
 MAX_FEATURE_NODES = 4_000_000  # the select kernel (features x nodes, float32): 16 MB per model at most
 # A random forest (:func:`random_forest`): scikit-learn's ExtraTrees or RandomForest with capped leaves, each leaf's
 # class shares Laplace-smoothed and averaged as logarithms, so the sum layer gives logits the head starts from.
@@ -176,18 +166,20 @@ def fit_trees(
         x, y = x[rows], y[rows]
         sample_weight = None if sample_weight is None else sample_weight[rows]
     features = np.asarray(x, dtype=np.float32)
+    codes = category_codes(features, y, info)
+    read = features @ codes  # exact: one-hot slots times whole-number codes
     fit = _fit_booster if prefix == PREFIX else _fit_forest
     with threadpool_limits(limits=torch.get_num_threads()):
-        fitted, tables, baseline, expected = fit(hp, features, y, sample_weight, info, seed, shape)
+        fitted, tables, baseline, expected = fit(hp, read, y, sample_weight, info, seed, shape)
     if info.task != "regression" and len(fitted.classes_) != info.num_classes:
         raise ValueError(
             f"{prefix.replace('_', ' ')} need every class among the rows they train on; "
             f"{info.num_classes - len(fitted.classes_)} class(es) had none (search with fewer --folds, or gather more "
             "rows of the rarest class)"
         )
-    weights = compile_trees(tables, features, shape, outputs, baseline)
-    sample = features[:256]
-    if not np.allclose(raw_scores(weights, sample), expected(sample), rtol=1e-4, atol=1e-4):
+    weights = compile_trees(tables, read, shape, outputs, baseline)
+    weights["select"][0] = codes @ weights["select"][0]  # a node on a code reads its one-hot slots times their codes
+    if not np.allclose(raw_scores(weights, features[:256]), expected(read[:256]), rtol=1e-4, atol=1e-4):
         import sklearn
 
         raise RuntimeError(
@@ -205,9 +197,41 @@ def fit_trees(
     return fitted
 
 
-# A tree in the form compile_trees reads, whatever fitted it: per node, leaf or not, its children, the feature and
-# cut of a split (left when ``x <= cut``), and a leaf's values, one per output.
-Table = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+def category_codes(x: np.ndarray, y: np.ndarray, info: DatasetInfo) -> np.ndarray:
+    """A (features, columns read) matrix: other features pass; each one-hot block becomes one code, ordered by target.
+
+    Trees split a one-hot block one category at a time; ordered by their
+    smoothed mean target (the positive rate, or the mean value), the
+    categories take one column whose single cuts separate any low group from
+    any high one, the best a split can do for a binary or regression target
+    (Fisher 1958; LightGBM's categorical splits).  Offline, 5-fold ROC-AUC on
+    the training rows: ExtraTrees 0.798 -> 0.819 on IBM HR, 0.888 -> 0.900 on
+    adult; HistGradientBoosting 0.773 -> 0.777 on german credit.  Ordered on
+    the rows the trees fit on only.  Multiclass targets have no one order,
+    and tables from encoders without ``one_hot_blocks`` (plugins' own) are
+    read as they are: the identity.
+    """
+    blocks = info.statistics.get("one_hot_blocks") or []
+    features = x.shape[1]
+    if info.task == "multiclass" or not blocks:
+        return np.eye(features, dtype=np.float32)
+    target = np.asarray(y, np.float64).reshape(len(y))
+    in_block, columns = np.zeros(features, bool), []
+    for start, width in blocks:
+        slots = slice(start, start + width)
+        in_block[slots] = True
+        counts, sums = x[:, slots].sum(axis=0), (x[:, slots] * target[:, None]).sum(axis=0)
+        means = (sums + target.mean()) / (counts + 1.0)  # one row of the overall mean: rare categories stay central
+        column = np.zeros(features, np.float32)
+        column[slots] = np.argsort(np.argsort(means, kind="stable"), kind="stable")
+        columns.append(column)
+    for feature in np.flatnonzero(~in_block):
+        column = np.zeros(features, np.float32)
+        column[feature] = 1.0
+        columns.append(column)
+    return np.column_stack(columns)
+
+
 Fitted = tuple[Any, list[Table], np.ndarray, Any]
 
 
@@ -236,19 +260,6 @@ def _fit_booster(
     ).fit(x, y, sample_weight=weight)
     tables, baseline = booster_tables(booster, outputs)
     return booster, tables, baseline, lambda rows: np.asarray(booster._raw_predict(rows)).reshape(len(rows), -1)
-
-
-def booster_tables(booster: Any, outputs: int) -> tuple[list[Table], np.ndarray]:
-    """A fitted HistGradientBoosting's trees (one per output per iteration, in that order) and its baseline score."""
-    tables = []
-    for per_class in booster._predictors:
-        for k, predictor in enumerate(per_class):
-            nodes = predictor.nodes
-            values = np.zeros((len(nodes), outputs))
-            values[:, k] = nodes["value"]
-            leaf = nodes["is_leaf"].astype(bool)
-            tables.append((leaf, nodes["left"], nodes["right"], nodes["feature_idx"], nodes["num_threshold"], values))
-    return tables, np.asarray(booster._baseline_prediction, np.float32).reshape(-1)[:outputs]
 
 
 def _fit_forest(
@@ -295,93 +306,3 @@ def _fit_forest(
         return sum(values[e.apply(rows)] for e, values in zip(forest.estimators_, per_node))
 
     return forest, tables, np.zeros(_outputs(info), np.float32), expected
-
-
-def raw_scores(weights: dict[str, list], x: np.ndarray) -> np.ndarray:
-    """The compiled layers' raw scores in NumPy (float64): what the Keras layers compute, to check a compilation."""
-    select, compare, route, total = (weights[name] for name in ("select", "compare", "route", "sum"))
-    left = np.clip((x.astype(np.float64) @ select[0] + select[1]) * compare[0] + compare[1], 0.0, 1.0)
-    trees, nodes, _ = route[0].shape
-    reached = np.maximum(np.einsum("btn,tnl->btl", left.reshape(len(x), trees, nodes), route[0]) + route[1], 0.0)
-    return np.einsum("btl,tlk->bk", reached, total[0]) + total[1]
-
-
-def compile_trees(
-    tables: list[Table], x: np.ndarray, shape: tuple[int, ...], outputs: int, baseline: np.ndarray
-) -> dict[str, list]:
-    """The weights of the select, compare, route and sum layers for fitted trees (see the module's steps).
-
-    ``x`` is every row the trees saw: each node subtracts one of their
-    values next to its cut (:func:`_comparison`; a float32 cut could round
-    across a value) and ramps within a thousandth of the distance to the next
-    value up, so every seen value falls clear of the transition.  Unused slots (trees that early stopping
-    never grew, leaves a tree did not need) add nothing.
-    """
-    trees, nodes, leaves = shape
-    features = x.shape[1]
-    select = np.zeros((features, trees * nodes), np.float32)
-    threshold = np.zeros(trees * nodes, np.float32)
-    scale = np.zeros(trees * nodes, np.float32)
-    offset = np.ones(trees * nodes, np.float32)
-    route = np.zeros((trees, nodes, leaves), np.float32)
-    route_bias = np.full((trees, leaves), -1.0, np.float32)
-    values = np.zeros((trees, leaves, outputs), np.float32)
-    sorted_columns = [np.unique(x[:, f]).astype(np.float64) for f in range(features)]  # compared as scikit-learn does
-    for tree, (leaf, left_child, right_child, feature_of, cut_of, value_of) in enumerate(tables):
-        splits = np.flatnonzero(~leaf)
-        slots = {int(i): s for s, i in enumerate(splits)}
-        for slot, (node, path) in enumerate(_leaves(leaf, left_child, right_child, slots)):
-            values[tree, slot] = value_of[node]
-            rights = 0
-            for split_slot, left in path:
-                route[tree, split_slot, slot] = 1.0 if left else -1.0
-                rights += not left
-            route_bias[tree, slot] = rights - len(path) + 1
-        for split_slot, node in enumerate(splits):
-            column = tree * nodes + split_slot
-            feature, cut = int(feature_of[node]), float(cut_of[node])
-            reference, steep = _comparison(sorted_columns[feature], cut)
-            select[feature, column] = 1.0
-            threshold[column] = reference
-            scale[column] = -steep
-            offset[column] = 1.0 + steep * (cut - reference)
-    return {
-        "select": [select, -threshold],
-        "compare": [scale, offset],
-        "route": [route, route_bias],
-        "sum": [values, np.asarray(baseline, np.float32)],
-    }
-
-
-def _comparison(seen: np.ndarray, cut: float) -> tuple[float, float]:
-    """The value a node subtracts (a seen one, so float32 keeps every row's side) and the ramp's steepness.
-
-    The ramp ``1 + steep * (cut - x)`` falls from 1 at the cut to 0 at a
-    thousandth of ``width`` past it, ``width`` being the distance from the cut
-    to the nearest seen value above (rows the booster held out for early
-    stopping can sit much nearer the cut than the gap between its own bins).
-    It subtracts the nearest seen value below the cut, or the one above when
-    that one is nearer: float32 then rounds ``x - reference`` exactly for the
-    nearer value, the one whose side a rounding could flip.
-    """
-    below, above = seen[seen <= cut], seen[seen > cut]
-    width = float(above[0]) - cut if len(above) else 1.0
-    if not len(below) or (len(above) and width < cut - float(below[-1])):  # ``seen`` is never empty
-        return float(above[0]), SHARPNESS / width
-    return float(below[-1]), SHARPNESS / width
-
-
-def _leaves(
-    leaf: np.ndarray, left: np.ndarray, right: np.ndarray, slots: dict[int, int]
-) -> list[tuple[int, list[tuple[int, bool]]]]:
-    """Each leaf's node and its path from the root down: (split slot, went left), ``slots`` being each split's slot."""
-    found, stack = [], [(0, [])]
-    while stack:
-        index, path = stack.pop()
-        if leaf[index]:
-            found.append((index, path))
-            continue
-        slot = slots[index]
-        stack.append((int(right[index]), [*path, (slot, False)]))
-        stack.append((int(left[index]), [*path, (slot, True)]))
-    return found

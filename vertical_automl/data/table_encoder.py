@@ -257,7 +257,17 @@ class TableEncoder(Encoder):
         return names
 
     def statistics(self, encoded_train: np.ndarray) -> dict[str, Any]:
-        return table_statistics(encoded_train)
+        return {**table_statistics(encoded_train), "one_hot_blocks": self.one_hot_blocks()}
+
+    def one_hot_blocks(self) -> list[list[int]]:
+        """Each categorical column's one-hot slots as [first feature, slot count]: trees read them as one code."""
+        blocks, start = [], 0
+        for column in self.columns:
+            width = len(column.categories) + 1 if column.kind != "numeric" else 1 + bool(column.indicator)
+            if column.kind != "numeric":
+                blocks.append([start, width])
+            start += width
+        return blocks
 
     def spec(self) -> dict[str, Any]:
         columns = []
